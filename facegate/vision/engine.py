@@ -1,0 +1,104 @@
+"""The recognition engine: image -> faces -> landmarks -> aligned chips -> embeddings.
+
+One object owns the three models and loads each lazily, once, on first use (TensorFlow takes seconds to
+start; the detector alone is enough for an enrollment preview). Thread-safe for one caller at a time per
+model; the live pipeline uses a single worker thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from facegate.vision.align import CHIP_SIZE, extract_chip
+from facegate.vision.detect import Face, create_detector
+from facegate.vision.landmarks import Landmarker5
+
+# Below this many pixels across, dlib's embedder was not trained to work (its chips come from >= 80 px faces).
+MIN_FACE_WIDTH = 40
+# Variance of the Laplacian of the grey chip; LFW's softest usable photos sit around 40-60.
+MIN_SHARPNESS = 15.0
+
+
+@dataclass
+class FaceQuality:
+    width: float
+    sharpness: float
+
+    def problems(self, min_width: float = MIN_FACE_WIDTH, min_sharpness: float = MIN_SHARPNESS) -> list[str]:
+        found = []
+        if self.width < min_width:
+            found.append(f"face too small ({self.width:.0f} px wide, needs {min_width:.0f})")
+        if self.sharpness < min_sharpness:
+            found.append(f"face too blurred (sharpness {self.sharpness:.0f}, needs {min_sharpness:.0f})")
+        return found
+
+
+def sharpness(chip_rgb: np.ndarray) -> float:
+    grey = cv2.cvtColor(chip_rgb, cv2.COLOR_RGB2GRAY)
+    # The centre of the chip is the face itself; the corners are background or padding.
+    centre = grey[CHIP_SIZE // 5: -CHIP_SIZE // 5, CHIP_SIZE // 5: -CHIP_SIZE // 5]
+    return float(cv2.Laplacian(centre, cv2.CV_64F).var())
+
+
+class FaceEngine:
+    def __init__(self, detector: str = "yunet", encoder=None):
+        self._detector_name = detector
+        self._detector = None
+        self._landmarker = None
+        self._encoder = encoder
+        self._lock = threading.RLock()
+
+    @property
+    def detector(self):
+        with self._lock:
+            if self._detector is None:
+                self._detector = create_detector(self._detector_name)
+            return self._detector
+
+    @property
+    def landmarker(self) -> Landmarker5:
+        with self._lock:
+            if self._landmarker is None:
+                self._landmarker = Landmarker5()
+            return self._landmarker
+
+    @property
+    def encoder(self):
+        with self._lock:
+            if self._encoder is None:
+                from facegate.vision.encoder import FaceEncoder
+
+                self._encoder = FaceEncoder()
+            return self._encoder
+
+    def detect(self, image_rgb: np.ndarray, max_side: int | None = None) -> list[Face]:
+        """Faces with landmarks, largest first. `max_side` runs the detector on a reduced copy (faster);
+        landmarks are always located on the full-resolution image."""
+        scale = 1.0
+        small = image_rgb
+        if max_side and max(image_rgb.shape[:2]) > max_side:
+            scale = max_side / max(image_rgb.shape[:2])
+            small = cv2.resize(image_rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+        faces = [f.scaled(1 / scale) for f in self.detector.detect(small)]
+        for face in faces:
+            face.landmarks = self.landmarker.locate(image_rgb, face, self.detector.landmark_box_map)
+        return sorted(faces, key=lambda f: -f.width)
+
+    def chips(self, image_rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
+        if not faces:
+            return np.zeros((0, CHIP_SIZE, CHIP_SIZE, 3), np.uint8)
+        return np.stack([extract_chip(image_rgb, f.landmarks) for f in faces])
+
+    def embed_chips(self, chips: np.ndarray) -> np.ndarray:
+        return self.encoder.infer(chips)
+
+    def embed(self, image_rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
+        return self.embed_chips(self.chips(image_rgb, faces))
+
+    @staticmethod
+    def quality(face: Face, chip_rgb: np.ndarray) -> FaceQuality:
+        return FaceQuality(width=face.width, sharpness=sharpness(chip_rgb))
