@@ -11,6 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import cv2
+
+# OpenCV warns on every YuNet load that the new graph engine ignores targets; that is not for users.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 import numpy as np
 
 from facegate.vision.weights import YUNET, verified_path

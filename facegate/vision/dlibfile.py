@@ -166,6 +166,14 @@ def _read_layer_details(reader: _Reader, tag: str) -> LayerRecord:
 def parse_dlib_network(data: bytes) -> DlibNetwork:
     """Parse a whole serialized dlib network. Raises ModelFileError unless every byte is accounted for."""
     reader = _Reader(data)
+    try:
+        return _parse(reader)
+    except (ValueError, OverflowError, IndexError) as exc:  # inconsistent shapes in a damaged file
+        raise reader.fail(f"inconsistent layer record ({exc})") from exc
+
+
+def _parse(reader: _Reader) -> DlibNetwork:
+    data = reader.data
     reader.expect(1, "loss layer version")
     loss = reader.string()
     if loss != "loss_metric_2":

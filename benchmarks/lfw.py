@@ -1,0 +1,352 @@
+"""LFW View 2 verification benchmark: FaceGate's pipeline against face_recognition's, from the JPEGs.
+
+Protocol: the 6,000 pairs of pairs.txt in 10 folds; for each fold the distance threshold is the one that
+maximises accuracy on the other 9 folds, and accuracy is measured on the held-out fold. A pair where either
+image yielded no face counts as wrong (at every threshold). Reported: mean +- std (ddof=1) of the 10 fold
+accuracies, accuracy at the fixed threshold 0.6, images with no face, median ms per image and the mean
+chosen threshold.
+
+Systems (each image: the face whose box centre is nearest the image centre, the same rule for both):
+  facegate  FaceEngine: YuNet detector, dlib 5-point landmarks, our chip aligner, our TensorFlow encoder,
+            one chip per encoder call. `--flip` adds a row that averages the embeddings of the chip and of
+            its mirror image (both encoded in one batch of 2).
+  peer      the face_recognition package (1.3.0): its image loader, HOG detector with 1 upsample,
+            5-point landmarks, dlib's descriptor with num_jitters=0. If the package is not importable the
+            same steps run on dlib directly (and the row says so).
+
+Timing per image = detect + landmarks + align + encode (image decoding excluded), single process.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/lfw.py [--limit N] [--systems facegate,peer] [--flip]
+                                                    [--cache DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the report
+
+TARGET_ACCURACY = 0.993
+FIXED_THRESHOLD = 0.6
+PROGRESS_EVERY = 500
+EMBEDDING_SIZE = 128
+
+
+@dataclass
+class RowResult:
+    """Per unique image: embedding (NaN row when no face was found) and pipeline time in ms."""
+
+    label: str
+    embeddings: np.ndarray
+    ms: np.ndarray
+
+
+def nearest_centre(boxes_centres, image_shape) -> int:
+    h, w = image_shape[:2]
+    return int(np.argmin([(cx - w / 2) ** 2 + (cy - h / 2) ** 2 for cx, cy in boxes_centres]))
+
+
+class Progress:
+    def __init__(self, name: str, total: int):
+        self.name, self.total, self.done, self.start = name, total, 0, time.perf_counter()
+
+    def step(self):
+        self.done += 1
+        if self.done % PROGRESS_EVERY == 0 or self.done == self.total:
+            elapsed = time.perf_counter() - self.start
+            left = elapsed / self.done * (self.total - self.done)
+            print(f"[{self.name}] {self.done}/{self.total} images, {elapsed:.0f} s elapsed, ~{left:.0f} s left",
+                  file=sys.stderr, flush=True)
+
+
+# ----------------------------------------------------------------------------------------------- systems
+
+class FacegateSystem:
+    key = "facegate"
+
+    def __init__(self, flip: bool):
+        from facegate.vision.engine import FaceEngine
+
+        self.flip = flip
+        self.engine = FaceEngine(detector="yunet")
+        self.rows = {"facegate": "facegate (YuNet, TF encoder single)"}
+        if flip:
+            self.rows["facegate_flip"] = "facegate +flip (TF batch of 2)"
+
+    def warm_up(self, image):
+        self.engine.detect(image)
+        chip = np.zeros((1, 150, 150, 3), np.uint8)
+        for _ in range(2):
+            self.engine.embed_chips(chip)
+            self.engine.embed_chips(np.concatenate([chip, chip]))
+
+    @staticmethod
+    def load(path):
+        from facegate.imageio import load_image
+
+        return load_image(path)
+
+    def process(self, image) -> dict:
+        """row key -> (embedding or None, ms)."""
+        t0 = time.perf_counter()
+        faces = self.engine.detect(image)
+        if not faces:
+            elapsed = (time.perf_counter() - t0) * 1000
+            return {row: (None, elapsed) for row in self.rows}
+        face = faces[nearest_centre([f.centre for f in faces], image.shape)]
+        chip = self.engine.chips(image, [face])
+        t_chip = time.perf_counter()
+        embedding = self.engine.embed_chips(chip)[0]
+        t_end = time.perf_counter()
+        out = {"facegate": (embedding, (t_end - t0) * 1000)}
+        if self.flip:
+            t1 = time.perf_counter()
+            pair = self.engine.embed_chips(np.concatenate([chip, chip[:, :, ::-1]]))
+            flip_ms = (t_chip - t0 + time.perf_counter() - t1) * 1000
+            out["facegate_flip"] = (pair.mean(axis=0), flip_ms)
+        return out
+
+
+class PeerSystem:
+    key = "peer"
+
+    def __init__(self):
+        try:
+            import face_recognition
+            from importlib.metadata import version
+
+            self.fr = face_recognition
+            label = f"face_recognition {version('face_recognition')} (peer)"
+        except ImportError:
+            import dlib
+
+            from facegate.vision.weights import DLIB_LANDMARKS_5, DLIB_RESNET, verified_path
+
+            self.fr = None
+            self.detector = dlib.get_frontal_face_detector()
+            self.predictor = dlib.shape_predictor(str(verified_path(DLIB_LANDMARKS_5)))
+            self.model = dlib.face_recognition_model_v1(str(verified_path(DLIB_RESNET)))
+            label = "peer via dlib direct (face_recognition not importable)"
+        self.rows = {"peer": label}
+
+    def warm_up(self, image):
+        self.process(image)
+
+    def load(self, path):
+        if self.fr is not None:
+            return self.fr.load_image_file(str(path))
+        from facegate.imageio import load_image
+
+        return load_image(path)
+
+    def process(self, image) -> dict:
+        t0 = time.perf_counter()
+        if self.fr is not None:
+            locations = self.fr.face_locations(image, number_of_times_to_upsample=1, model="hog")
+            if not locations:
+                return {"peer": (None, (time.perf_counter() - t0) * 1000)}
+            # css order: (top, right, bottom, left)
+            centres = [((l + r) / 2, (t + b) / 2) for t, r, b, l in locations]
+            chosen = locations[nearest_centre(centres, image.shape)]
+            encodings = self.fr.face_encodings(image, known_face_locations=[chosen], num_jitters=0, model="small")
+            embedding = np.asarray(encodings[0], np.float32)
+        else:
+            rects = self.detector(image, 1)
+            if not rects:
+                return {"peer": (None, (time.perf_counter() - t0) * 1000)}
+            centres = [((r.left() + r.right()) / 2, (r.top() + r.bottom()) / 2) for r in rects]
+            rect = rects[nearest_centre(centres, image.shape)]
+            shape = self.predictor(image, rect)
+            embedding = np.asarray(self.model.compute_face_descriptor(image, shape, 0), np.float32)
+        return {"peer": (embedding, (time.perf_counter() - t0) * 1000)}
+
+
+# ----------------------------------------------------------------------------------------------- caching
+
+def cache_file(cache_dir: Path, row: str) -> Path:
+    return cache_dir / f"lfw_{row}.npz"
+
+
+def load_cache(cache_dir: Path | None, row: str) -> dict:
+    """name -> (embedding or None, ms)."""
+    if cache_dir is None or not cache_file(cache_dir, row).is_file():
+        return {}
+    data = np.load(cache_file(cache_dir, row))
+    out = {}
+    for name, emb, ms in zip(data["names"], data["embeddings"], data["ms"]):
+        out[str(name)] = (None if np.isnan(emb).any() else emb, float(ms))
+    return out
+
+
+def save_cache(cache_dir: Path, row: str, entries: dict):
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    names = sorted(entries)
+    emb = np.full((len(names), EMBEDDING_SIZE), np.nan, np.float32)
+    ms = np.zeros(len(names))
+    for i, name in enumerate(names):
+        e, t = entries[name]
+        if e is not None:
+            emb[i] = e
+        ms[i] = t
+    tmp = cache_file(cache_dir, row).with_suffix(".tmp.npz")
+    np.savez(tmp, names=np.array(names), embeddings=emb, ms=ms)
+    os.replace(tmp, cache_file(cache_dir, row))
+
+
+def run_system(system, names: list[str], images_root: Path, cache_dir: Path | None) -> list[RowResult]:
+    cached = {row: load_cache(cache_dir, row) for row in system.rows}
+    todo = [n for n in names if any(n not in cached[row] for row in system.rows)]
+    if cache_dir is not None:
+        print(f"[{system.key}] cache: {len(names) - len(todo)} of {len(names)} images already encoded",
+              file=sys.stderr, flush=True)
+    if todo:
+        system.warm_up(system.load(images_root / todo[0]))
+        progress = Progress(system.key, len(todo))
+        for name in todo:
+            image = system.load(images_root / name)
+            for row, value in system.process(image).items():
+                cached[row][name] = value
+            progress.step()
+        if cache_dir is not None:
+            for row in system.rows:
+                save_cache(cache_dir, row, cached[row])
+    results = []
+    for row, label in system.rows.items():
+        emb = np.full((len(names), EMBEDDING_SIZE), np.nan, np.float32)
+        ms = np.zeros(len(names))
+        for i, name in enumerate(names):
+            e, t = cached[row][name]
+            if e is not None:
+                emb[i] = e
+            ms[i] = t
+        results.append(RowResult(label, emb, ms))
+    return results
+
+
+# ----------------------------------------------------------------------------------------------- protocol
+
+def select_pairs(pairs, limit: int | None):
+    """All pairs, or the first `limit` same-person and first `limit` different-person pairs of each fold."""
+    if limit is None:
+        return list(pairs)
+    taken: dict = {}
+    chosen = []
+    for pair in pairs:
+        key = (pair.fold, pair.same)
+        if taken.get(key, 0) < limit:
+            taken[key] = taken.get(key, 0) + 1
+            chosen.append(pair)
+    return chosen
+
+
+def best_threshold(distances: np.ndarray, same: np.ndarray) -> float:
+    """Threshold (same person iff distance <= t) maximising accuracy over pairs with a finite distance.
+    Candidates are midpoints between consecutive distinct distances; ties take the middle best candidate."""
+    ok = np.isfinite(distances)
+    d, s = distances[ok], same[ok]
+    values = np.unique(d)
+    candidates = np.concatenate([[values[0] - 1e-6], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-6]])
+    same_sorted, diff_sorted = np.sort(d[s]), np.sort(d[~s])
+    correct = (np.searchsorted(same_sorted, candidates, side="right")
+               + len(diff_sorted) - np.searchsorted(diff_sorted, candidates, side="right"))
+    best = np.flatnonzero(correct == correct.max())
+    return float(candidates[best[len(best) // 2]])
+
+
+def accuracy(distances: np.ndarray, same: np.ndarray, threshold: float) -> float:
+    """Missing faces (non-finite distance) are always wrong."""
+    with np.errstate(invalid="ignore"):
+        predicted_same = distances <= threshold
+        correct = np.isfinite(distances) & (predicted_same == same)
+    return float(correct.mean())
+
+
+def evaluate(result: RowResult, index: dict, pairs) -> dict:
+    first = np.array([index[p.first] for p in pairs])
+    second = np.array([index[p.second] for p in pairs])
+    same = np.array([p.same for p in pairs])
+    folds = np.array([p.fold for p in pairs])
+    distances = np.linalg.norm(result.embeddings[first] - result.embeddings[second], axis=1)
+    distances[~np.isfinite(distances)] = np.inf
+    fold_acc, thresholds = [], []
+    for fold in np.unique(folds):
+        train, test = folds != fold, folds == fold
+        t = best_threshold(distances[train], same[train])
+        thresholds.append(t)
+        fold_acc.append(accuracy(distances[test], same[test], t))
+    found = np.isfinite(result.embeddings).all(axis=1)
+    return {
+        "mean": float(np.mean(fold_acc)),
+        "std": float(np.std(fold_acc, ddof=1)) if len(fold_acc) > 1 else 0.0,
+        "fixed": accuracy(distances, same, FIXED_THRESHOLD),
+        "no_face": int((~found).sum()),
+        "pairs_missing": int((~np.isfinite(distances)).sum()),
+        "ms": float(np.median(result.ms)),
+        "threshold": float(np.mean(thresholds)),
+        "folds": fold_acc,
+    }
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="LFW 10-fold verification: facegate vs face_recognition")
+    parser.add_argument("--limit", type=int, default=None,
+                        help="use only the first N same and first N different pairs of each fold (quick run)")
+    parser.add_argument("--systems", default="facegate,peer", help="comma list of: facegate, peer")
+    parser.add_argument("--flip", action="store_true", help="extra facegate row: mirror-averaged embeddings")
+    parser.add_argument("--cache", type=Path, default=None, help="folder for per-system embedding .npz files")
+    args = parser.parse_args(argv)
+
+    from facegate.datasets import lfw_dir, lfw_pairs
+
+    root = lfw_dir()
+    if root is None:
+        print("lfw: SKIPPED - LFW data not found (set FACEGATE_DATA or place it in ../shared/data/lfw)")
+        return 0
+    wanted = [s.strip() for s in args.systems.split(",") if s.strip()]
+    unknown = set(wanted) - {"facegate", "peer"}
+    if unknown or not wanted:
+        parser.error(f"--systems takes facegate and/or peer, got {args.systems!r}")
+
+    images_root = root / "images"
+    pairs = select_pairs(lfw_pairs(root), args.limit)
+    names = sorted({str(p.first.relative_to(images_root)) for p in pairs}
+                   | {str(p.second.relative_to(images_root)) for p in pairs})
+    index = {images_root / n: i for i, n in enumerate(names)}
+
+    started = time.perf_counter()
+    results = []
+    for key in wanted:
+        system = FacegateSystem(args.flip) if key == "facegate" else PeerSystem()
+        results.extend(run_system(system, names, images_root, args.cache))
+    total_s = time.perf_counter() - started
+
+    scope = "all pairs" if args.limit is None else f"--limit {args.limit}: first {args.limit} same + " \
+                                                    f"{args.limit} different pairs per fold"
+    print(f"LFW View 2, 10 folds, {len(pairs)} pairs ({scope}), {len(names)} unique images")
+    print("accuracy: threshold chosen on the 9 other folds, applied to the held-out fold; mean +- std (ddof=1) "
+          "over folds; a pair with a missing face counts as wrong")
+    print(f"{'system':<42}{'accuracy %':>16}  {'target':<14}{'@0.6 %':>8}{'no face':>9}"
+          f"{'ms/img':>8}{'mean thr':>10}")
+    for result in results:
+        r = evaluate(result, index, pairs)
+        verdict = f">=99.3 {'MET' if r['mean'] >= TARGET_ACCURACY else 'NOT MET'}"
+        acc = f"{100 * r['mean']:.2f} +- {100 * r['std']:.2f}"
+        print(f"{result.label:<42}{acc:>16}  {verdict:<14}{100 * r['fixed']:>8.2f}{r['no_face']:>9d}"
+              f"{r['ms']:>8.1f}{r['threshold']:>10.3f}")
+        print(f"{'':<42}folds: " + " ".join(f"{100 * a:.2f}" for a in r["folds"])
+              + f"; pairs lost to a missing face: {r['pairs_missing']}")
+    print("ms/img = median per image of detect + landmarks + align + encode (decoding excluded), one process; "
+          "facegate encodes one chip per TF call (the +flip row: chip and mirror in one batch of 2)")
+    print(f"cpu: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at end; wall time {total_s:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

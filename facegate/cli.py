@@ -1,0 +1,149 @@
+"""`facegate ...` commands. Each prints plain lines a person can read, and exits non-zero on failure."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
+
+from facegate.config import load_settings  # noqa: E402
+from facegate.errors import FaceGateError  # noqa: E402
+
+
+def _gallery(args):
+    from facegate.gallery import Gallery
+
+    settings = load_settings()
+    gallery = Gallery(Path(args.gallery) if args.gallery else settings.gallery_path())
+    return gallery, settings
+
+
+def cmd_enroll(args) -> int:
+    gallery, _ = _gallery(args)
+    gallery.refresh()
+    saved, problems = gallery.enroll(args.name, [Path(p) for p in args.photos])
+    for path in saved:
+        print(f"enrolled {args.name}: {path}")
+    for problem in problems:
+        print(f"skipped {problem}")
+    print(f"{args.name} now has {gallery.photo_count(args.name.strip())} usable photo(s)")
+    return 0
+
+
+def cmd_identify(args) -> int:
+    from facegate.imageio import load_image
+
+    gallery, settings = _gallery(args)
+    threshold = args.threshold if args.threshold is not None else settings.threshold
+    gallery.refresh()
+    image = load_image(args.photo)
+    faces = gallery.engine.detect(image)
+    if not faces:
+        print(f"{args.photo}: no face found")
+        return 1
+    for face, match in zip(faces, gallery.match_many(gallery.engine.embed(image, faces))):
+        x, y, w, h = (round(v) for v in face.box)
+        where = f"face at x={x} y={y} ({w}x{h})"
+        if match.name is not None and match.distance < threshold and match.margin >= settings.min_margin:
+            print(f"{where}: {match.name} (distance {match.distance:.3f}, margin {match.margin:.3f})")
+        elif match.name is None:
+            print(f"{where}: Unknown (nobody is enrolled)")
+        else:
+            print(f"{where}: Unknown (closest {match.name} at distance {match.distance:.3f}, "
+                  f"threshold {threshold:.2f})")
+    return 0
+
+
+def cmd_gallery(args) -> int:
+    gallery, _ = _gallery(args)
+    problems = gallery.refresh()
+    if args.action == "list":
+        print(f"gallery {gallery.folder}: {len(gallery.people)} people")
+        for name in gallery.people:
+            print(f"  {name}: {gallery.photo_count(name)} photo(s)")
+        for problem in problems:
+            print(f"  problem: {problem}")
+        return 0
+    if args.action == "remove":
+        if not args.yes:
+            print(f"This erases every photo and embedding of {args.names[0]!r}. Repeat with --yes to confirm.")
+            return 1
+        count = gallery.remove(args.names[0])
+        print(f"removed {args.names[0]} ({count} photo(s) and their embeddings)")
+        return 0
+    if args.action == "rename":
+        if len(args.names) != 2:
+            raise FaceGateError("usage: facegate gallery rename OLD NEW")
+        gallery.rename(args.names[0], args.names[1])
+        print(f"renamed {args.names[0]} -> {args.names[1]}")
+        return 0
+    raise FaceGateError(f"unknown gallery action {args.action!r}")
+
+
+def cmd_check(args) -> int:
+    from facegate.vision.weights import ALL_WEIGHTS, locate, verify
+
+    ok = True
+    for weight in ALL_WEIGHTS:
+        try:
+            path = verify(weight, locate(weight))
+            print(f"ok      {weight.key}: {path}")
+        except FaceGateError as exc:
+            ok = False
+            print(f"FAILED  {weight.key}: {exc}")
+    return 0 if ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="facegate", description="Offline face-recognition access control.")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show informational log lines")
+    sub = parser.add_subparsers(dest="command")
+
+    def with_gallery(p):
+        p.add_argument("--gallery", help="enrolled-faces folder (default: from settings)")
+        return p
+
+    p = with_gallery(sub.add_parser("enroll", help="add photos of a person to the gallery"))
+    p.add_argument("--name", required=True, help="the person's name (becomes their folder name)")
+    p.add_argument("photos", nargs="+", help="photo files showing this person alone")
+    p.set_defaults(func=cmd_enroll)
+
+    p = with_gallery(sub.add_parser("identify", help="name the enrolled people in a photo"))
+    p.add_argument("photo")
+    p.add_argument("--threshold", type=float, help="distance threshold (default: from settings)")
+    p.set_defaults(func=cmd_identify)
+
+    p = with_gallery(sub.add_parser("gallery", help="list, remove or rename enrolled people"))
+    p.add_argument("action", choices=["list", "remove", "rename"])
+    p.add_argument("names", nargs="*", help="NAME for remove; OLD NEW for rename")
+    p.add_argument("--yes", action="store_true", help="confirm removal")
+    p.set_defaults(func=cmd_gallery)
+
+    p = sub.add_parser("check", help="verify every model file against its pinned SHA-256")
+    p.set_defaults(func=cmd_check)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.command == "gallery" and args.action == "remove" and len(args.names) != 1:
+        parser.error("usage: facegate gallery remove NAME --yes")
+    try:
+        return args.func(args)
+    except FaceGateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

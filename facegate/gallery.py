@@ -1,0 +1,349 @@
+"""The enrolled-faces folder and its embedding cache.
+
+Layout (the one face_recognition's examples made familiar):
+    <gallery>/<Person Name>/<photo>.jpg     several photos per person
+    <gallery>/<Person Name>.jpg             one photo, the name is the file name
+
+Embeddings are cached beside the folder in `.<gallery>.embeddings.npz`, keyed by the SHA-256 of each photo's
+bytes, so adding, replacing or removing a photo costs one encoding, and a renamed person costs none. The cache
+is a convenience: anything wrong with it (unreadable, other model, inconsistent) and it is rebuilt.
+
+A photo is used for matching only when it holds exactly one clear face: no face, several faces, a face too
+small or too blurred, or an unreadable file is reported with the file name and left out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import logging
+import shutil
+import threading
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from facegate.errors import GalleryError, ImageError
+from facegate.imageio import is_image_name, load_image
+from facegate.storage import atomic_write_bytes, ensure_private_dir, remove_stale_temp_files
+from facegate.vision.encoder import EMBEDDING_SIZE
+
+log = logging.getLogger(__name__)
+
+# Bump when anything that changes embeddings changes (detector, landmarks, aligner, encoder).
+CACHE_FORMAT = "facegate-embeddings-v1"
+# A second face at least this wide (relative to the largest) makes the photo ambiguous: whom to enroll?
+AMBIGUOUS_SECOND_FACE = 0.5
+MAX_NAME_LENGTH = 100
+
+
+def validate_name(name: str) -> str:
+    """The person's name as it will be stored (a folder name). Raises GalleryError with the reason."""
+    cleaned = unicodedata.normalize("NFC", (name or "").strip())
+    if not cleaned:
+        raise GalleryError("The name is empty; type the person's name.")
+    if len(cleaned) > MAX_NAME_LENGTH:
+        raise GalleryError(f"The name is longer than {MAX_NAME_LENGTH} characters.")
+    if any(sep in cleaned for sep in ("/", "\\", "\0")) or cleaned in (".", ".."):
+        raise GalleryError(f"The name {name!r} contains a path separator or is '.' or '..'; use letters, "
+                           "digits, spaces, hyphens or apostrophes.")
+    if any(unicodedata.category(ch).startswith("C") for ch in cleaned):
+        raise GalleryError(f"The name {name!r} contains control characters.")
+    if cleaned.startswith("."):
+        raise GalleryError(f"The name {name!r} starts with a dot (that would hide the folder).")
+    if any(ch in cleaned for ch in '<>:"|?*'):
+        raise GalleryError(f"The name {name!r} contains one of < > : \" | ? * (not allowed in Windows folder names).")
+    return cleaned
+
+
+@dataclass(frozen=True)
+class PhotoProblem:
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Match:
+    """Best enrolled person for a probe embedding. `name` is None when the gallery is empty."""
+
+    name: str | None
+    distance: float
+    margin: float  # distance to the second-best *person* minus `distance` (inf when only one person)
+    second_name: str | None = None
+
+
+@dataclass
+class _Entry:
+    embedding: np.ndarray | None
+    problem: str  # "" when usable
+
+
+@dataclass
+class _Index:
+    """Immutable snapshot used for matching; swapped whole so readers never see a half-updated gallery."""
+
+    names: list[str]
+    embeddings: np.ndarray  # (M, 128), rows grouped by person
+    squared_norms: np.ndarray
+    starts: np.ndarray  # first row of each person
+    photo_counts: dict[str, int] = field(default_factory=dict)
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+class Gallery:
+    def __init__(self, folder: str | Path, engine=None, cache_path: str | Path | None = None):
+        self.folder = Path(folder).expanduser()
+        self.cache_path = Path(cache_path) if cache_path else self.folder.parent / f".{self.folder.name}.embeddings.npz"
+        if engine is None:
+            from facegate.vision.engine import FaceEngine
+
+            engine = FaceEngine()
+        self.engine = engine
+        self.problems: list[PhotoProblem] = []
+        self._lock = threading.RLock()
+        self._index = _Index([], np.zeros((0, EMBEDDING_SIZE), np.float32), np.zeros(0, np.float32),
+                             np.zeros(0, np.int64))
+
+    # ----------------------------------------------------------------------------------- scanning
+    def photos(self) -> dict[str, list[Path]]:
+        """Person name -> photo files, from the folder layout alone (no decoding)."""
+        people: dict[str, list[Path]] = {}
+        if not self.folder.is_dir():
+            return people
+        for entry in sorted(self.folder.iterdir()):
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir():
+                files = [p for p in sorted(entry.iterdir()) if p.is_file() and not p.name.startswith(".")]
+                people.setdefault(entry.name, []).extend(files)
+            elif entry.is_file() and is_image_name(entry):
+                people.setdefault(entry.stem, []).append(entry)
+        return people
+
+    @property
+    def people(self) -> list[str]:
+        return list(self._index.names)
+
+    def photo_count(self, name: str) -> int:
+        return self._index.photo_counts.get(name, 0)
+
+    def _load_cache(self) -> dict[str, _Entry]:
+        if not self.cache_path.is_file():
+            return {}
+        try:
+            with np.load(self.cache_path, allow_pickle=False) as data:
+                if str(data["format"]) != CACHE_FORMAT:
+                    raise ValueError(f"cache format {data['format']!s}, expected {CACHE_FORMAT}")
+                hashes, embeddings, problems = data["sha256"], data["embeddings"], data["problems"]
+                if embeddings.shape != (len(hashes), EMBEDDING_SIZE) or len(problems) != len(hashes):
+                    raise ValueError("inconsistent array shapes")
+                if not np.isfinite(embeddings[problems == ""]).all():
+                    raise ValueError("non-finite embeddings")
+                return {str(h): _Entry(None if p else e.astype(np.float32), str(p))
+                        for h, e, p in zip(hashes, embeddings, problems)}
+        except Exception as exc:  # any damage at all: rebuild rather than trust it
+            log.warning("Embedding cache %s is unusable (%s); rebuilding it from the photos.", self.cache_path, exc)
+            return {}
+
+    def _save_cache(self, entries: dict[str, _Entry]) -> None:
+        hashes = sorted(entries)
+        embeddings = np.stack([entries[h].embedding if entries[h].embedding is not None
+                               else np.full(EMBEDDING_SIZE, np.nan, np.float32) for h in hashes]) \
+            if hashes else np.zeros((0, EMBEDDING_SIZE), np.float32)
+        buffer = io.BytesIO()
+        np.savez(buffer, format=np.array(CACHE_FORMAT), sha256=np.array(hashes, dtype="U64"),
+                 embeddings=embeddings.astype(np.float32),
+                 problems=np.array([entries[h].problem for h in hashes], dtype=str))
+        try:
+            atomic_write_bytes(self.cache_path, buffer.getvalue())
+        except OSError as exc:
+            log.warning("Could not save the embedding cache %s (%s); it will be rebuilt next time.",
+                        self.cache_path, exc)
+
+    def analyse_photo(self, image_rgb: np.ndarray) -> tuple[np.ndarray | None, str]:
+        """(embedding, "") for a usable enrollment photo, else (None, reason)."""
+        faces = self.engine.detect(image_rgb)
+        if not faces:
+            return None, "no face found"
+        if len(faces) > 1 and faces[1].width >= AMBIGUOUS_SECOND_FACE * faces[0].width:
+            return None, f"{len(faces)} faces found; use a photo of this person alone"
+        chip = self.engine.chips(image_rgb, faces[:1])
+        problems = self.engine.quality(faces[0], chip[0]).problems()
+        if problems:
+            return None, "; ".join(problems)
+        return self.engine.embed_chips(chip)[0], ""
+
+    def _analyse_file(self, path: Path) -> _Entry:
+        try:
+            image = load_image(path)
+        except ImageError as exc:
+            return _Entry(None, str(exc).split(": ", 1)[-1])
+        embedding, problem = self.analyse_photo(image)
+        return _Entry(embedding, problem)
+
+    def refresh(self) -> list[PhotoProblem]:
+        """Rescan the folder, encode new or changed photos, rewrite the cache. Returns the photo problems."""
+        with self._lock:
+            if self.folder.is_dir():
+                remove_stale_temp_files(self.folder)
+            cached = self._load_cache()
+            used: dict[str, _Entry] = {}
+            names, rows, counts, problems = [], [], {}, []
+            for name, files in self.photos().items():
+                person_rows = []
+                for path in files:
+                    if not is_image_name(path):
+                        problems.append(PhotoProblem(path, "not an image file (expected .jpg, .png, ...)"))
+                        continue
+                    try:
+                        digest = _sha256(path)
+                    except OSError as exc:
+                        problems.append(PhotoProblem(path, f"cannot read the file ({exc.strerror or exc})"))
+                        continue
+                    entry = used.get(digest) or cached.get(digest) or self._analyse_file(path)
+                    used[digest] = entry
+                    if entry.problem:
+                        problems.append(PhotoProblem(path, entry.problem))
+                    else:
+                        person_rows.append(entry.embedding)
+                if person_rows:
+                    names.append(name)
+                    rows.extend(person_rows)
+                    counts[name] = len(person_rows)
+            if set(used) != set(cached) or any(used[h] is not cached.get(h) for h in used):
+                self._save_cache(used)
+            for problem in problems:
+                log.warning("Gallery photo left out: %s", problem)
+            embeddings = np.array(rows, np.float32).reshape(-1, EMBEDDING_SIZE)
+            starts = np.cumsum([0] + [counts[n] for n in names[:-1]]).astype(np.int64) if names else np.zeros(0, np.int64)
+            self._index = _Index(names, embeddings, (embeddings ** 2).sum(1), starts, counts)
+            self.problems = problems
+            return problems
+
+    # ----------------------------------------------------------------------------------- matching
+    def match_many(self, probes: np.ndarray) -> list[Match]:
+        """Best person, distance and margin to the second-best person, for each probe embedding."""
+        index = self._index
+        probes = np.asarray(probes, np.float32).reshape(-1, EMBEDDING_SIZE)
+        if not index.names:
+            return [Match(None, float("inf"), float("inf")) for _ in probes]
+        squared = index.squared_norms[None, :] - 2.0 * probes @ index.embeddings.T + (probes ** 2).sum(1)[:, None]
+        per_person = np.minimum.reduceat(squared, index.starts, axis=1)  # each person's closest photo
+        per_person = np.sqrt(np.maximum(per_person, 0.0))
+        results = []
+        for row in per_person:
+            if len(row) == 1:
+                results.append(Match(index.names[0], float(row[0]), float("inf")))
+                continue
+            first, second = np.argpartition(row, 1)[:2]
+            if row[second] < row[first]:
+                first, second = second, first
+            results.append(Match(index.names[first], float(row[first]), float(row[second] - row[first]),
+                                 index.names[second]))
+        return results
+
+    def match(self, embedding: np.ndarray) -> Match:
+        return self.match_many(np.asarray(embedding)[None])[0]
+
+    # ----------------------------------------------------------------------------------- editing
+    def _person_dir(self, name: str) -> Path:
+        return self.folder / name
+
+    def _existing_name_like(self, name: str) -> str | None:
+        folded = name.casefold()
+        return next((n for n in self.photos() if n.casefold() == folded), None)
+
+    def enroll(self, name: str, photos: list, allow_new_person: bool = True) -> tuple[list[Path], list[PhotoProblem]]:
+        """Add photos (file paths or RGB arrays) of `name`. Only usable photos are saved.
+        Returns (saved paths, problems). Raises GalleryError when nothing could be saved."""
+        name = validate_name(name)
+        with self._lock:
+            existing = self._existing_name_like(name)
+            if existing is not None and existing != name:
+                raise GalleryError(f"A person named {existing!r} is already enrolled; names may not differ only "
+                                   f"in upper/lower case. Enroll as {existing!r} to add photos to them.")
+            if existing is None and not allow_new_person:
+                raise GalleryError(f"{name!r} is not enrolled.")
+            accepted: list[tuple[bytes, str]] = []
+            problems: list[PhotoProblem] = []
+            for index, photo in enumerate(photos):
+                if isinstance(photo, np.ndarray):
+                    source, image = Path(f"snapshot {index + 1}"), photo
+                    data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                                        [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+                    suffix = ".jpg"
+                else:
+                    source = Path(photo)
+                    try:
+                        image = load_image(source)
+                        data = source.read_bytes()
+                    except (ImageError, OSError) as exc:
+                        problems.append(PhotoProblem(source, str(exc).split(": ", 1)[-1]))
+                        continue
+                    suffix = source.suffix.lower() if is_image_name(source) else ".jpg"
+                _, problem = self.analyse_photo(image)
+                if problem:
+                    problems.append(PhotoProblem(source, problem))
+                else:
+                    accepted.append((data, suffix))
+            if not accepted:
+                detail = "; ".join(str(p) for p in problems) or "no photos given"
+                raise GalleryError(f"Nothing enrolled for {name!r}: {detail}")
+            ensure_private_dir(self.folder)
+            person_dir = ensure_private_dir(self._person_dir(name))
+            # A top-level <Name>.jpg joins the person's folder, so the person lives in one place.
+            for loose in [p for p in self.folder.iterdir() if p.is_file() and p.stem == name and is_image_name(p)]:
+                loose.rename(person_dir / loose.name)
+            saved = []
+            for data, suffix in accepted:
+                target = person_dir / f"{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
+                atomic_write_bytes(target, data)
+                saved.append(target)
+            self.refresh()
+            return saved, problems
+
+    def remove(self, name: str) -> int:
+        """Erase a person: all their photos, and their cached embeddings (the cache is rewritten without them).
+        Returns the number of photo files deleted."""
+        with self._lock:
+            files = self.photos().get(name)
+            if files is None:
+                raise GalleryError(f"{name!r} is not enrolled.")
+            person_dir = self._person_dir(name)
+            count = len(files)
+            if person_dir.is_dir():
+                shutil.rmtree(person_dir)
+            for path in files:
+                if path.exists():
+                    path.unlink()
+            self.refresh()
+            return count
+
+    def rename(self, old: str, new: str) -> None:
+        new = validate_name(new)
+        with self._lock:
+            people = self.photos()
+            if old not in people:
+                raise GalleryError(f"{old!r} is not enrolled.")
+            clash = self._existing_name_like(new)
+            if clash is not None and clash != old:
+                raise GalleryError(f"{clash!r} is already enrolled; choose another name or remove them first.")
+            target = self._person_dir(new)
+            source_dir = self._person_dir(old)
+            if source_dir.is_dir():
+                source_dir.rename(target)
+            else:
+                ensure_private_dir(target)
+            for path in people[old]:
+                if path.parent == self.folder:  # a top-level <old>.jpg
+                    path.rename(target / path.name)
+            self.refresh()

@@ -1,0 +1,44 @@
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from facegate.datasets import clips_dir, lfw_dir  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def clips() -> Path:
+    found = clips_dir()
+    if found is None:
+        pytest.skip("test clips absent: set FACEGATE_DATA or provide ../shared/data/clips")
+    return found
+
+
+@pytest.fixture(scope="session")
+def lfw() -> Path:
+    found = lfw_dir()
+    if found is None:
+        pytest.skip("LFW absent: set FACEGATE_DATA or provide ../shared/data/lfw")
+    return found
+
+
+@pytest.fixture(scope="session")
+def engine():
+    from facegate.vision.engine import FaceEngine
+
+    return FaceEngine()
+
+
+@pytest.fixture()
+def people_gallery(tmp_path, clips) -> Path:
+    """A gallery folder in both layouts: person folders (people_small/train) plus one top-level photo."""
+    folder = tmp_path / "gallery"
+    shutil.copytree(clips / "people_small" / "train", folder)
+    for path in [folder, *folder.rglob("*")]:  # the shared data is read-only; the copy must not be
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    shutil.copy(clips / "lin-manuel-miranda.png", folder / "Lin-Manuel Miranda.png")
+    return folder
