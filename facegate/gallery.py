@@ -236,8 +236,12 @@ class Gallery:
         probes = np.asarray(probes, np.float32).reshape(-1, EMBEDDING_SIZE)
         if not index.names:
             return [Match(None, float("inf"), float("inf")) for _ in probes]
-        squared = index.squared_norms[None, :] - 2.0 * probes @ index.embeddings.T + (probes ** 2).sum(1)[:, None]
+        # |p - e|^2 = |e|^2 - 2 p.e + |p|^2, computed in place: at 100k embeddings the cost is memory traffic.
+        squared = probes @ index.embeddings.T
+        squared *= -2.0
+        squared += index.squared_norms[None, :]
         per_person = np.minimum.reduceat(squared, index.starts, axis=1)  # each person's closest photo
+        per_person += (probes ** 2).sum(1)[:, None]
         per_person = np.sqrt(np.maximum(per_person, 0.0))
         results = []
         for row in per_person:

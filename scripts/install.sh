@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs what FaceGate needs on a Linux machine: system libraries (speech, Qt) and a private virtualenv.
+#   scripts/install.sh          the app
+#   scripts/install.sh --test   the app plus the test tools
+# Safe to run again: it only adds what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  python3-venv espeak-ng           # virtualenv; the speech engine pyttsx3 drives
+  libgl1 libegl1 libglib2.0-0 libfontconfig1 libdbus-1-3   # Qt's runtime needs
+  libxkbcommon0 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1
+  libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0
+  xvfb                             # a virtual screen, for screenshots and kiosks without a display
+)
+
+if command -v apt-get >/dev/null 2>&1; then
+  missing=()
+  for pkg in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    echo "Installing system packages: ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+else
+  echo "Not a Debian/Ubuntu system: install espeak-ng and Qt's X11 libraries with your package manager." >&2
+fi
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --upgrade pip
+extra=""
+[ "${1:-}" = "--test" ] && extra="[test]"
+.venv/bin/python -m pip install -q -e ".${extra}"
