@@ -75,18 +75,23 @@ class FaceEngine:
                 self._encoder = FaceEncoder()
             return self._encoder
 
-    def detect(self, image_rgb: np.ndarray, max_side: int | None = None) -> list[Face]:
-        """Faces with landmarks, largest first. `max_side` runs the detector on a reduced copy (faster);
-        landmarks are always located on the full-resolution image."""
+    def detect(self, image_rgb: np.ndarray, max_side: int | None = None, landmarks: bool = True) -> list[Face]:
+        """Faces, largest first, with landmarks unless `landmarks=False` (see `locate_landmarks`).
+        `max_side` runs the detector on a reduced copy (faster); landmarks always use the full image."""
         scale = 1.0
         small = image_rgb
         if max_side and max(image_rgb.shape[:2]) > max_side:
             scale = max_side / max(image_rgb.shape[:2])
             small = cv2.resize(image_rgb, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-        faces = [f.scaled(1 / scale) for f in self.detector.detect(small)]
+        faces = sorted((f.scaled(1 / scale) for f in self.detector.detect(small)), key=lambda f: -f.width)
+        if landmarks:
+            self.locate_landmarks(image_rgb, faces)
+        return faces
+
+    def locate_landmarks(self, image_rgb: np.ndarray, faces: list[Face]) -> list[Face]:
         for face in faces:
             face.landmarks = self.landmarker.locate(image_rgb, face, self.detector.landmark_box_map)
-        return sorted(faces, key=lambda f: -f.width)
+        return faces
 
     def chips(self, image_rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
         if not faces:

@@ -1,0 +1,296 @@
+"""Frame sources and the capture thread.
+
+A source is a camera index ("0"), a video file, an RTSP/HTTP URL, or a folder of images (shown in name
+order, each held for a while like a photo held up to a camera). The capture thread reads continuously and
+always hands on the newest frame: when the pipeline is slower than the camera, older frames are dropped (and
+counted), so the pipeline never falls behind real time. For benchmarks and tests a file can instead be played
+in lockstep ("as fast as possible"): no frame is dropped and results do not depend on machine speed.
+
+A source that stops delivering is reported (LOST), retried with back-off, and resumes by itself (LIVE).
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from facegate.errors import FaceGateError
+from facegate.imageio import is_image_name, load_image
+
+log = logging.getLogger(__name__)
+
+
+class SourceState(str, enum.Enum):
+    CONNECTING = "connecting"
+    LIVE = "live"
+    LOST = "lost"  # was delivering, stopped; retrying
+    ENDED = "ended"  # a file or folder reached its end
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    state: SourceState
+    source: str
+    message: str = ""
+    retry_in: float | None = None
+
+
+@dataclass(frozen=True)
+class Frame:
+    image: np.ndarray  # RGB uint8
+    index: int  # frame number within the source (files: position in the file)
+    time: float  # seconds, monotonic: capture time, or in lockstep playback the frame's time in the file
+    dropped_before: int = 0  # frames dropped since the previous frame handed on
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    kind: str  # "camera" | "file" | "url" | "folder"
+    target: str | int
+
+    @property
+    def finite(self) -> bool:
+        return self.kind in ("file", "folder")
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.target}"
+
+
+def parse_source(text: str | int) -> SourceSpec:
+    """'0' -> camera 0; 'rtsp://...' -> URL; an existing folder -> images; an existing file -> video."""
+    value = str(text).strip()
+    if value.isdigit():
+        return SourceSpec("camera", int(value))
+    if "://" in value:
+        return SourceSpec("url", value)
+    path = Path(value).expanduser()
+    if path.is_dir():
+        return SourceSpec("folder", str(path))
+    if path.is_file():
+        return SourceSpec("file", str(path))
+    raise FaceGateError(f"Video source {value!r} is not a camera number, a URL, a video file or a folder of "
+                        "images. Check the path, or use 0 for the first camera.")
+
+
+class _VideoReader:
+    """cv2.VideoCapture for cameras, URLs and files."""
+
+    def __init__(self, spec: SourceSpec):
+        self.spec = spec
+        self.capture = cv2.VideoCapture(spec.target)
+        if not self.capture.isOpened():
+            self.capture.release()
+            raise OSError(f"cannot open {spec}")
+        fps = self.capture.get(cv2.CAP_PROP_FPS)
+        self.fps = fps if 1.0 <= fps <= 240.0 else 30.0
+        self.index = -1
+
+    def read(self) -> np.ndarray | None:
+        ok, frame = self.capture.read()
+        if not ok or frame is None:
+            return None
+        self.index += 1
+        if frame.ndim == 2:
+            return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
+        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+
+    def release(self) -> None:
+        self.capture.release()
+
+
+class _FolderReader:
+    """Images in name order, each repeated for `hold_seconds` worth of frames at `fps`."""
+
+    def __init__(self, spec: SourceSpec, fps: float = 30.0, hold_seconds: float = 1.0):
+        self.paths = sorted(p for p in Path(spec.target).iterdir() if p.is_file() and is_image_name(p))
+        if not self.paths:
+            raise OSError(f"no images in folder {spec.target}")
+        self.fps = fps
+        self.repeat = max(1, round(fps * hold_seconds))
+        self.index = -1
+        self._current: tuple[int, np.ndarray] | None = None
+
+    def read(self) -> np.ndarray | None:
+        self.index += 1
+        position = self.index // self.repeat
+        if position >= len(self.paths):
+            return None
+        if self._current is None or self._current[0] != position:
+            try:
+                image = load_image(self.paths[position], max_side=1280)
+            except FaceGateError as exc:
+                log.warning("Skipping unreadable image in the source folder: %s", exc)
+                image = np.zeros((480, 640, 3), np.uint8)
+            self._current = (position, image)
+        return self._current[1]
+
+    def release(self) -> None:
+        self._current = None
+
+
+def open_reader(spec: SourceSpec, folder_hold_seconds: float = 1.0):
+    if spec.kind == "folder":
+        return _FolderReader(spec, hold_seconds=folder_hold_seconds)
+    return _VideoReader(spec)
+
+
+class CaptureThread:
+    """Reads a source on its own thread; `next_frame()` returns the newest frame not yet handed on."""
+
+    def __init__(self, source: str | int | SourceSpec, realtime: bool = True,
+                 on_status: Callable[[SourceStatus], None] | None = None,
+                 retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0),
+                 loop: bool = False, folder_hold_seconds: float = 1.0, reader_factory=open_reader):
+        self.spec = source if isinstance(source, SourceSpec) else parse_source(source)
+        self.realtime = realtime
+        self.loop = loop
+        self.retry_delays = retry_delays
+        self.folder_hold_seconds = folder_hold_seconds
+        self._reader_factory = reader_factory
+        self._on_status = on_status
+        self._state = SourceState.CONNECTING
+        self._condition = threading.Condition()
+        self._frame: Frame | None = None
+        self._pending_drops = 0
+        self.dropped = 0
+        self.delivered = 0
+        self.fps = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"capture {self.spec}", daemon=True)
+
+    # ---------------------------------------------------------------------------------- consumer side
+    def start(self) -> "CaptureThread":
+        self._thread.start()
+        return self
+
+    @property
+    def state(self) -> SourceState:
+        return self._state
+
+    def next_frame(self, timeout: float = 1.0) -> Frame | None:
+        """The newest frame not handed on yet; None on timeout, or when the source ended or was stopped."""
+        with self._condition:
+            deadline = time.monotonic() + timeout
+            while self._frame is None:
+                if self._state in (SourceState.ENDED, SourceState.STOPPED):
+                    return None
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                self._condition.wait(remaining)
+            frame, self._frame = self._frame, None
+            self._pending_drops = 0
+            self._condition.notify_all()  # lockstep mode: the reader may go on
+            return frame
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        with self._condition:
+            self._condition.notify_all()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    @property
+    def finished(self) -> bool:
+        return self._state in (SourceState.ENDED, SourceState.STOPPED) and self._frame is None
+
+    # ---------------------------------------------------------------------------------- reader side
+    def _set_state(self, state: SourceState, message: str = "", retry_in: float | None = None) -> None:
+        with self._condition:
+            changed = state != self._state or state == SourceState.LOST
+            self._state = state
+            self._condition.notify_all()
+        if changed and self._on_status is not None:
+            try:
+                self._on_status(SourceStatus(state, str(self.spec), message, retry_in))
+            except Exception:  # a broken listener must not kill capture
+                log.exception("source status listener failed")
+
+    def _publish(self, image: np.ndarray, index: int, media_time: float | None = None) -> None:
+        with self._condition:
+            if not self.realtime:
+                while self._frame is not None and not self._stop.is_set():
+                    self._condition.wait(0.5)
+            if self._frame is not None:  # the consumer has not taken the previous frame: replace it
+                self._pending_drops += 1
+                self.dropped += 1
+            stamp = time.monotonic() if media_time is None else media_time
+            self._frame = Frame(image, index, stamp, self._pending_drops)
+            self.delivered += 1
+            self._condition.notify_all()
+
+    def _run(self) -> None:
+        failures = 0  # consecutive failed attempts: sets the back-off
+        try:
+            while not self._stop.is_set():
+                try:
+                    reader = self._reader_factory(self.spec, self.folder_hold_seconds)
+                except Exception as exc:
+                    if self.spec.kind == "file" and not Path(str(self.spec.target)).exists():
+                        message = f"video file {self.spec.target} is missing"
+                    else:
+                        message = f"cannot open {self.spec}: {exc}"
+                    delay = self.retry_delays[min(failures, len(self.retry_delays) - 1)]
+                    failures += 1
+                    self._set_state(SourceState.LOST, message, delay)
+                    self._stop.wait(delay)
+                    continue
+                try:
+                    delivered_before = self.delivered
+                    ended = self._read_until_failure(reader)
+                finally:
+                    reader.release()
+                if self._stop.is_set():
+                    break
+                if ended and not self.loop:
+                    self._set_state(SourceState.ENDED, "end of file")
+                    return
+                if ended:  # looping a file: start again at once
+                    continue
+                failures = 0 if self.delivered > delivered_before else failures + 1
+                delay = self.retry_delays[min(failures, len(self.retry_delays) - 1)]
+                self._set_state(SourceState.LOST, f"{self.spec} stopped delivering frames", delay)
+                self._stop.wait(delay)
+        finally:
+            if self._state != SourceState.ENDED:
+                self._set_state(SourceState.STOPPED)
+
+    def _read_until_failure(self, reader) -> bool:
+        """Read frames until the source fails or ends. Returns True when a finite source reached its end."""
+        started = time.monotonic()
+        first_index = None
+        period = 1.0 / reader.fps
+        recent = []
+        while not self._stop.is_set():
+            image = reader.read()
+            if image is None:
+                return self.spec.finite
+            if self._state != SourceState.LIVE:
+                self._set_state(SourceState.LIVE, f"{reader.fps:.0f} fps")
+            if first_index is None:
+                first_index = reader.index
+            if self.realtime and self.spec.finite:  # play files at their own rate, like a camera
+                due = started + (reader.index - first_index) * period
+                wait = due - time.monotonic()
+                if wait > 0 and self._stop.wait(wait):
+                    return False
+            now = time.monotonic()
+            recent.append(now)
+            if len(recent) > 30:
+                recent.pop(0)
+            if len(recent) > 1:
+                self.fps = (len(recent) - 1) / max(recent[-1] - recent[0], 1e-6)
+            # In lockstep the pipeline's clock is the file's own timeline, so results do not depend on
+            # how fast this machine is.
+            media_time = None if self.realtime else started + (reader.index - first_index) * period
+            self._publish(image, reader.index, media_time)
+        return False

@@ -1,0 +1,169 @@
+"""The access decision and the greeting rule, in one place.
+
+Each encoding of a track is one vote:
+- for a person, when its best match is under `threshold` with at least `min_margin` to the second-best person;
+- for nobody, when its best match is at least `unknown_distance` away (or nobody is enrolled);
+- unsure, in between (a grey zone: not enough to open the door, not enough to call a stranger).
+A track is GRANTED(name) when at least K of its last N votes are for that person; UNKNOWN when at least
+`unknown_votes` of them are for nobody; PENDING otherwise. A vote that contradicts a decision (a granted track
+whose face no longer matches; an unknown track that now matches someone) sends the track back to PENDING with
+fresh evidence, so a face swap between tracks or a person turning to the camera is re-decided within a few frames.
+Nothing is greeted while Pending or Unknown. A later check (liveness) can refuse a track: DENIED.
+
+Greeting: once per visit. A person granted again is greeted only after `greeting_cooldown_s`, or when they had
+left the view for at least `absence_reset_s` (a new visit).
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter, deque
+from dataclasses import dataclass, field
+
+from facegate.gallery import Match
+
+
+class Verdict(str, enum.Enum):
+    PENDING = "pending"
+    GRANTED = "granted"
+    UNKNOWN = "unknown"
+    DENIED = "denied"
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    # Distance under which an encoding counts as a vote for its best person (dlib space; safe 0.40-0.60).
+    threshold: float = 0.5
+    # Best person must beat the second-best by this much, else the vote counts as "can't tell" (0.0-0.2).
+    min_margin: float = 0.05
+    # K of the last N encodings must agree before access is granted (K <= N; K >= 2 is the safe range).
+    votes_needed: int = 3
+    window: int = 5
+    # Distance from which a vote counts as "nobody enrolled" (>= threshold; between the two: unsure).
+    unknown_distance: float = 0.6
+    # This many of the last N votes for nobody -> Unknown (red box).
+    unknown_votes: int = 3
+    # Seconds before the same person is greeted again while they stay or come back (60-3600).
+    greeting_cooldown_s: float = 300.0
+    # Seconds out of view after which a returning person starts a new visit and is greeted again (10-600).
+    absence_reset_s: float = 60.0
+
+    def __post_init__(self):
+        if not 1 <= self.votes_needed <= self.window:
+            raise ValueError("votes_needed must be between 1 and window")
+        if not 1 <= self.unknown_votes <= self.window:
+            raise ValueError("unknown_votes must be between 1 and window")
+        if self.unknown_distance < self.threshold:
+            raise ValueError("unknown_distance must not be below threshold")
+
+
+@dataclass(frozen=True)
+class Vote:
+    name: str | None  # the person voted for; None when the vote is for nobody or unsure
+    nobody: bool  # confidently not anyone enrolled
+    distance: float
+    margin: float
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A change of a track's verdict. `greet` is set on the grant that starts a visit."""
+
+    track_id: int
+    verdict: Verdict
+    name: str | None
+    distance: float | None
+    margin: float | None
+    time: float
+    greet: bool = False
+    reason: str = ""
+
+
+@dataclass
+class _TrackVotes:
+    votes: deque
+    verdict: Verdict = Verdict.PENDING
+    name: str | None = None
+    announced: set = field(default_factory=set)  # (verdict, name) already reported for this track
+
+
+@dataclass
+class _Visit:
+    last_seen: float
+    last_greeted: float | None = None
+
+
+@dataclass
+class AccessPolicy:
+    settings: PolicySettings = field(default_factory=PolicySettings)
+
+    def __post_init__(self):
+        self._tracks: dict[int, _TrackVotes] = {}
+        self._visits: dict[str, _Visit] = {}
+
+    def to_vote(self, match: Match) -> Vote:
+        s = self.settings
+        confident = match.name is not None and match.distance < s.threshold and match.margin >= s.min_margin
+        nobody = match.name is None or match.distance >= s.unknown_distance
+        return Vote(match.name if confident else None, nobody, match.distance, match.margin)
+
+    def verdict(self, track_id: int) -> tuple[Verdict, str | None]:
+        state = self._tracks.get(track_id)
+        return (state.verdict, state.name) if state else (Verdict.PENDING, None)
+
+    def add_vote(self, track_id: int, match: Match, now: float) -> Decision | None:
+        """Record one encoding's match for a track. Returns a Decision when the track reaches a verdict it had
+        not reported before (a track that drops back to Pending and regains the same verdict is not re-reported)."""
+        s = self.settings
+        state = self._tracks.setdefault(track_id, _TrackVotes(deque(maxlen=s.window)))
+        vote = self.to_vote(match)
+        contradicts = ((state.verdict is Verdict.GRANTED and vote.name != state.name)
+                       or (state.verdict is Verdict.UNKNOWN and vote.name is not None))
+        if contradicts:
+            state.votes.clear()
+        if state.verdict is Verdict.DENIED:
+            return None
+        state.votes.append(vote)
+        named = Counter(v.name for v in state.votes if v.name is not None)
+        nobody = sum(1 for v in state.votes if v.nobody)
+        verdict, name = Verdict.PENDING, None
+        if named and named.most_common(1)[0][1] >= s.votes_needed:
+            verdict, name = Verdict.GRANTED, named.most_common(1)[0][0]
+        elif nobody >= s.unknown_votes:
+            verdict = Verdict.UNKNOWN
+        state.verdict, state.name = verdict, name
+        if verdict is Verdict.GRANTED:
+            self._visits.setdefault(name, _Visit(last_seen=now))
+        if verdict is Verdict.PENDING or (verdict, name) in state.announced:
+            return None
+        state.announced.add((verdict, name))
+        greet = verdict is Verdict.GRANTED and self._starts_visit(name, now)
+        return Decision(track_id, verdict, name, vote.distance, vote.margin, now, greet)
+
+    def person_seen(self, track_id: int, now: float) -> None:
+        """Called for every frame in which a granted track is in view: keeps the visit going."""
+        state = self._tracks.get(track_id)
+        if state and state.verdict is Verdict.GRANTED and state.name in self._visits:
+            self._visits[state.name].last_seen = now
+
+    def _starts_visit(self, name: str, now: float) -> bool:
+        visit = self._visits[name]
+        first = visit.last_greeted is None
+        new_visit = now - visit.last_seen >= self.settings.absence_reset_s
+        cooled_down = not first and now - visit.last_greeted >= self.settings.greeting_cooldown_s
+        visit.last_seen = now
+        if first or new_visit or cooled_down:
+            visit.last_greeted = now
+            return True
+        return False
+
+    def deny(self, track_id: int, now: float, reason: str) -> Decision:
+        """A later check (liveness) refused this track: no grant, no greeting."""
+        state = self._tracks.setdefault(track_id, _TrackVotes(deque(maxlen=self.settings.window)))
+        state.verdict, state.name = Verdict.DENIED, None
+        last = state.votes[-1] if state.votes else None
+        return Decision(track_id, Verdict.DENIED, None, last.distance if last else None,
+                        last.margin if last else None, now, False, reason)
+
+    def forget_track(self, track_id: int) -> None:
+        self._tracks.pop(track_id, None)

@@ -1,0 +1,86 @@
+"""Tracks: one id per face across frames, so a person is encoded when new and re-checked now and then,
+not on every frame. Greedy IoU association is enough at kiosk distances (few faces, little motion per frame).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from facegate.vision.detect import Face
+
+
+def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    ix = max(0.0, min(ax + aw, bx + bw) - max(ax, bx))
+    iy = max(0.0, min(ay + ah, by + bh) - max(ay, by))
+    inter = ix * iy
+    union = aw * ah + bw * bh - inter
+    return inter / union if union > 0 else 0.0
+
+
+@dataclass
+class Track:
+    id: int
+    face: Face
+    first_seen: float
+    last_seen: float
+    seen_in_frame: bool = True
+    last_encoded: float | None = None
+    encodings: int = 0
+    # What the window shows for this track; set by the pipeline from the policy's state.
+    state: str = "pending"
+    name: str | None = None
+    distance: float | None = None
+    margin: float | None = None
+    caption: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def box(self) -> tuple[float, float, float, float]:
+        return self.face.box
+
+
+class Tracker:
+    def __init__(self, min_iou: float = 0.3, max_age_s: float = 0.7):
+        self.min_iou = min_iou
+        self.max_age_s = max_age_s  # a face unseen this long has left (or the track is unreliable)
+        self.tracks: dict[int, Track] = {}
+        self._next_id = 1
+
+    def update(self, faces: list[Face], now: float) -> tuple[list[Track], list[Track]]:
+        """Associate this frame's faces with tracks. Returns (tracks seen now or recently, tracks ended)."""
+        for track in self.tracks.values():
+            track.seen_in_frame = False
+        pairs = sorted(((iou(t.box, f.box), tid, fi) for tid, t in self.tracks.items()
+                        for fi, f in enumerate(faces)), reverse=True)
+        used_tracks, used_faces = set(), set()
+        for overlap, tid, fi in pairs:
+            if overlap < self.min_iou:
+                break
+            if tid in used_tracks or fi in used_faces:
+                continue
+            track = self.tracks[tid]
+            track.face, track.last_seen, track.seen_in_frame = faces[fi], now, True
+            used_tracks.add(tid)
+            used_faces.add(fi)
+        for fi, face in enumerate(faces):
+            if fi not in used_faces:
+                track = Track(self._next_id, face, now, now)
+                self.tracks[track.id] = track
+                self._next_id += 1
+        ended = [t for t in self.tracks.values() if now - t.last_seen > self.max_age_s]
+        for track in ended:
+            del self.tracks[track.id]
+        return list(self.tracks.values()), ended
+
+    def clear(self) -> list[Track]:
+        ended = list(self.tracks.values())
+        self.tracks.clear()
+        return ended
+
+
+def boxes_array(tracks: list[Track]) -> np.ndarray:
+    return np.array([t.box for t in tracks], np.float32).reshape(-1, 4)
