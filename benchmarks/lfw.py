@@ -133,7 +133,7 @@ class PeerSystem:
             self.detector = dlib.get_frontal_face_detector()
             self.predictor = dlib.shape_predictor(str(verified_path(DLIB_LANDMARKS_5)))
             self.model = dlib.face_recognition_model_v1(str(verified_path(DLIB_RESNET)))
-            label = "peer via dlib direct (face_recognition not importable)"
+            label = "peer: dlib direct (no face_recognition)"
         self.rows = {"peer": label}
 
     def warm_up(self, image):
@@ -251,6 +251,8 @@ def best_threshold(distances: np.ndarray, same: np.ndarray) -> float:
     Candidates are midpoints between consecutive distinct distances; ties take the middle best candidate."""
     ok = np.isfinite(distances)
     d, s = distances[ok], same[ok]
+    if d.size == 0:  # no pair with both faces found: every pair is wrong whatever the threshold
+        return FIXED_THRESHOLD
     values = np.unique(d)
     candidates = np.concatenate([[values[0] - 1e-6], (values[:-1] + values[1:]) / 2, [values[-1] + 1e-6]])
     same_sorted, diff_sorted = np.sort(d[s]), np.sort(d[~s])
@@ -343,7 +345,10 @@ def main(argv=None) -> int:
         print(f"{'':<42}folds: " + " ".join(f"{100 * a:.2f}" for a in r["folds"])
               + f"; pairs lost to a missing face: {r['pairs_missing']}")
     print("ms/img = median per image of detect + landmarks + align + encode (decoding excluded), one process; "
-          "facegate encodes one chip per TF call (the +flip row: chip and mirror in one batch of 2)")
+          "facegate encodes one chip per TF call" + (" (the +flip row: chip and mirror in one batch of 2)"
+                                                     if args.flip and "facegate" in wanted else ""))
+    if args.cache is not None:
+        print(f"embeddings and times cached in {args.cache} (times of cached images are from the run that made them)")
     print(f"cpu: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at end; wall time {total_s:.0f} s")
     return 0
 

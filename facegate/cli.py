@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
 import os
 import sys
 from pathlib import Path
@@ -84,6 +86,80 @@ def cmd_gallery(args) -> int:
     raise FaceGateError(f"unknown gallery action {args.action!r}")
 
 
+def _json_line(payload: dict) -> None:
+    print(json.dumps(payload, ensure_ascii=False), flush=True)
+
+
+def cmd_run(args) -> int:
+    from dataclasses import replace
+
+    from facegate.capture import parse_source
+    from facegate.gallery import Gallery
+    from facegate.pipeline import Pipeline
+    from facegate.policy import AccessPolicy
+    from facegate.session import KioskSession
+    from facegate.vision.engine import FaceEngine
+
+    settings = load_settings()
+    if args.threshold is not None:
+        settings = replace(settings, threshold=args.threshold)
+    source = parse_source(args.source if args.source is not None else settings.source)
+    if not args.headless:
+        from facegate.ui.app import run_app
+
+        return run_app(settings, source=str(source.target) if args.source is not None else None,
+                       gallery=args.gallery)
+    engine = FaceEngine(detector=settings.detector)
+    gallery = Gallery(Path(args.gallery) if args.gallery else settings.gallery_path(), engine)
+    for problem in gallery.refresh():
+        _json_line({"type": "gallery_problem", "path": str(problem.path), "reason": problem.reason})
+    speech = access_log = None
+    if settings.speech and not args.no_speech:
+        from facegate.speech import SpeechWorker
+
+        speech = SpeechWorker(voice=settings.voice or None)
+    if not args.no_log:
+        from facegate.events import AccessLog
+
+        access_log = AccessLog(Path(args.log_dir) if args.log_dir else settings.log_path())
+    engine.encoder  # load TensorFlow before the first frame, not during it
+
+    def on_status(status):
+        _json_line({"type": "source", "state": status.state.value, "source": status.source,
+                    "message": status.message})
+
+    def on_decision(decision, result):
+        _json_line({"type": "decision", "frame": result.frame.index, "track": decision.track_id,
+                    "decision": decision.verdict.value, "name": decision.name,
+                    "distance": None if decision.distance is None else round(decision.distance, 4),
+                    # margin is infinite with one person enrolled: JSON has no infinity, so null
+                    "margin": None if decision.margin is None or math.isinf(decision.margin)
+                    else round(decision.margin, 4),
+                    "greeted": decision.greet})
+
+    pipeline = Pipeline(engine, gallery, AccessPolicy(settings.policy_settings()), settings.pipeline_settings())
+    session = KioskSession(source, pipeline, realtime=not args.fast, speech=speech, access_log=access_log,
+                           greeting_template=settings.greeting_template, on_status=on_status,
+                           on_decision=on_decision)
+    session.start()
+    try:
+        while not session.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        session.stop()
+        if access_log is not None:
+            access_log.close()
+        if speech is not None:
+            speech.close()
+    stats = session.stats
+    _json_line({"type": "end", "frames": stats.frames, "dropped": stats.dropped, "encoded": stats.encoded,
+                "fps": round(stats.fps, 2),
+                "ms_per_frame": round(1000 * stats.busy_seconds / max(stats.frames, 1), 2)})
+    return 1 if session.error else 0
+
+
 def cmd_check(args) -> int:
     from facegate.vision.weights import ALL_WEIGHTS, locate, verify
 
@@ -122,6 +198,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("names", nargs="*", help="NAME for remove; OLD NEW for rename")
     p.add_argument("--yes", action="store_true", help="confirm removal")
     p.set_defaults(func=cmd_gallery)
+
+    p = with_gallery(sub.add_parser("run", help="run the kiosk on a camera, video file, URL or image folder"))
+    p.add_argument("--source", help="camera number, video file, rtsp/http URL or folder (default: settings)")
+    p.add_argument("--headless", action="store_true", help="no window: print one JSON line per decision")
+    p.add_argument("--fast", action="store_true",
+                   help="play a file as fast as possible, every frame (benchmarks, tests); default: its own rate")
+    p.add_argument("--threshold", type=float, help="distance threshold (default: from settings)")
+    p.add_argument("--log-dir", help="access log folder (default: from settings)")
+    p.add_argument("--no-log", action="store_true", help="do not write the access log")
+    p.add_argument("--no-speech", action="store_true", help="do not speak greetings")
+    p.add_argument("--liveness", choices=["off"], default="off",
+                   help="liveness check before a grant (only 'off' exists in this version)")
+    p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("check", help="verify every model file against its pinned SHA-256")
     p.set_defaults(func=cmd_check)

@@ -25,18 +25,64 @@ def default_data_dir() -> Path:
 
 @dataclass
 class Settings:
+    # --- recognition and the access decision (see facegate/policy.py) ---
     # Euclidean distance in dlib's embedding space under which a face counts as that person.
     # dlib's own rule is 0.6 (LFW equal-error point, ~1 % false accepts); a door wants fewer: safe range 0.40-0.60.
     threshold: float = 0.5
     # The best person must be at least this much closer than the second-best person (0.0-0.2).
     min_margin: float = 0.05
+    # From this distance a face counts as "nobody enrolled" (red box); between threshold and this: keep looking.
+    unknown_distance: float = 0.6
+    # Grant when this many of the last `vote_window` encodings agree on one person (2-5; K <= window).
+    votes_needed: int = 3
+    vote_window: int = 5
+    # Unknown when this many of the last `vote_window` encodings are nobody enrolled (1-window).
+    unknown_votes: int = 3
+    # --- greeting ---
+    # Seconds before the same person is greeted again while they stay or come back (60-3600).
+    greeting_cooldown_s: float = 300.0
+    # Seconds out of view after which a returning person starts a new visit and is greeted again (10-600).
+    absence_reset_s: float = 60.0
+    # What is said and shown; {name} is replaced by the person's name.
+    greeting_template: str = "Welcome {name}"
+    # Speak the greeting aloud (needs espeak-ng on Linux).
+    speech: bool = True
+    # Voice id from the speech engine; empty means its default.
+    voice: str = ""
+    # --- camera and detection ---
+    # Camera number ("0" is the first camera), a video file, an rtsp:// or http:// URL, or a folder of images.
+    source: str = "0"
     # Face detector: "yunet" (default, fast) or "hog" (dlib).
     detector: str = "yunet"
+    # Longest side of the copy of each frame the detector sees (240-640; lower is faster, misses far faces).
+    detect_max_side: int = 320
+    # Faces narrower than this many pixels are asked to come closer, not recognised (40-200).
+    min_face_width: int = 60
+    # --- storage ---
     # Folder of enrolled people; empty means <data dir>/gallery.
     gallery: str = ""
+    # Folder of the access log (SQLite) and its snapshots; empty means <data dir>/log.
+    log_dir: str = ""
 
     def gallery_path(self) -> Path:
         return Path(self.gallery).expanduser() if self.gallery else default_data_dir() / "gallery"
+
+    def log_path(self) -> Path:
+        return Path(self.log_dir).expanduser() if self.log_dir else default_data_dir() / "log"
+
+    def policy_settings(self):
+        from facegate.policy import PolicySettings
+
+        return PolicySettings(threshold=self.threshold, min_margin=self.min_margin,
+                              unknown_distance=max(self.unknown_distance, self.threshold),
+                              votes_needed=self.votes_needed, window=self.vote_window,
+                              unknown_votes=self.unknown_votes, greeting_cooldown_s=self.greeting_cooldown_s,
+                              absence_reset_s=self.absence_reset_s)
+
+    def pipeline_settings(self):
+        from facegate.pipeline import PipelineSettings
+
+        return PipelineSettings(detect_max_side=self.detect_max_side, min_face_width=self.min_face_width)
 
 
 def config_path() -> Path:

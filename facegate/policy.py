@@ -4,7 +4,7 @@ Each encoding of a track is one vote:
 - for a person, when its best match is under `threshold` with at least `min_margin` to the second-best person;
 - for nobody, when its best match is at least `unknown_distance` away (or nobody is enrolled);
 - unsure, in between (a grey zone: not enough to open the door, not enough to call a stranger).
-A track is GRANTED(name) when at least K of its last N votes are for that person; UNKNOWN when at least
+A track is GRANTED(name) when at least K of its last N votes are for that person and none for anyone else; UNKNOWN when at least
 `unknown_votes` of them are for nobody; PENDING otherwise. A vote that contradicts a decision (a granted track
 whose face no longer matches; an unknown track that now matches someone) sends the track back to PENDING with
 fresh evidence, so a face swap between tracks or a person turning to the camera is re-decided within a few frames.
@@ -127,7 +127,8 @@ class AccessPolicy:
         named = Counter(v.name for v in state.votes if v.name is not None)
         nobody = sum(1 for v in state.votes if v.nobody)
         verdict, name = Verdict.PENDING, None
-        if named and named.most_common(1)[0][1] >= s.votes_needed:
+        # Confident votes for two different people in one window mean a confused track: never a grant.
+        if len(named) == 1 and named.most_common(1)[0][1] >= s.votes_needed:
             verdict, name = Verdict.GRANTED, named.most_common(1)[0][0]
         elif nobody >= s.unknown_votes:
             verdict = Verdict.UNKNOWN

@@ -1,0 +1,121 @@
+"""A running kiosk: capture thread -> pipeline worker -> sinks (listeners, speech, access log).
+
+The same session runs under the window and headless (`facegate run --headless`). Speech and disk writes
+happen on their own threads (SpeechWorker, AccessLog); listeners are called on the pipeline worker thread and
+must return quickly (the window turns them into Qt signals).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from facegate.capture import CaptureThread, SourceSpec, SourceState, SourceStatus
+from facegate.pipeline import FrameResult, Pipeline
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SessionStats:
+    frames: int = 0
+    dropped: int = 0
+    encoded: int = 0
+    busy_seconds: float = 0.0  # time spent processing frames
+    started: float = 0.0
+    finished: float = 0.0
+
+    @property
+    def fps(self) -> float:
+        elapsed = (self.finished or time.monotonic()) - self.started
+        return self.frames / elapsed if elapsed > 0 else 0.0
+
+
+class KioskSession:
+    def __init__(self, source: str | int | SourceSpec, pipeline: Pipeline, *, realtime: bool = True,
+                 speech=None, access_log=None, greeting_template: str = "Welcome {name}",
+                 on_result: Callable[[FrameResult], None] | None = None,
+                 on_decision: Callable | None = None,
+                 on_status: Callable[[SourceStatus], None] | None = None,
+                 loop: bool = False):
+        self.pipeline = pipeline
+        self.speech = speech
+        self.access_log = access_log
+        self.greeting_template = greeting_template
+        self.on_result = on_result
+        self.on_decision = on_decision
+        self.on_status = on_status
+        self.stats = SessionStats()
+        self.capture = CaptureThread(source, realtime=realtime, on_status=self._status, loop=loop)
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._run, name="pipeline worker", daemon=True)
+        self.error: BaseException | None = None
+
+    def _status(self, status: SourceStatus) -> None:
+        if status.state == SourceState.LOST:
+            log.warning("Video source lost: %s (retrying in %.1f s)", status.message, status.retry_in or 0)
+        if self.on_status is not None:
+            self.on_status(status)
+
+    def start(self) -> "KioskSession":
+        self.stats.started = time.monotonic()
+        self.capture.start()
+        self._worker.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self.capture.stop(timeout)
+        if self._worker.is_alive() and threading.current_thread() is not self._worker:
+            self._worker.join(timeout)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until a finite source has been processed to its end (or the session stopped)."""
+        self._worker.join(timeout)
+        return not self._worker.is_alive()
+
+    @property
+    def running(self) -> bool:
+        return self._worker.is_alive()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                frame = self.capture.next_frame(timeout=0.5)
+                if frame is None:
+                    if self.capture.finished:
+                        break
+                    continue
+                result = self.pipeline.process(frame)
+                self.stats.frames += 1
+                self.stats.dropped = self.capture.dropped
+                self.stats.encoded += result.encoded
+                self.stats.busy_seconds += result.seconds
+                for decision in result.decisions:
+                    self._handle_decision(decision, result)
+                if self.on_result is not None:
+                    self.on_result(result)
+        except BaseException as exc:  # reported, never silent: the window shows it, headless exits non-zero
+            self.error = exc
+            log.exception("The recognition pipeline stopped")
+        finally:
+            self.stats.finished = time.monotonic()
+
+    def _handle_decision(self, decision, result: FrameResult) -> None:
+        if self.access_log is not None:
+            from facegate.events import AccessEvent
+
+            self.access_log.record(AccessEvent(
+                time=time.time(), track_id=decision.track_id, person=decision.name, distance=decision.distance,
+                margin=decision.margin, decision=decision.verdict.value, source=str(self.capture.spec),
+                details={"frame": result.frame.index, "greeted": decision.greet, "reason": decision.reason},
+                snapshot=result.snapshots.get(decision.track_id)))
+        if decision.greet and self.speech is not None:
+            from facegate.speech import render_greeting
+
+            self.speech.say(render_greeting(self.greeting_template, decision.name))
+        if self.on_decision is not None:
+            self.on_decision(decision, result)
