@@ -1,8 +1,8 @@
 """The recognition engine: image -> faces -> landmarks -> aligned chips -> embeddings.
 
 One object owns the three models and loads each lazily, once, on first use (TensorFlow takes seconds to
-start; the detector alone is enough for an enrollment preview). Thread-safe for one caller at a time per
-model; the live pipeline uses a single worker thread.
+start; the detector alone is enough for an enrollment preview). Safe to share between threads (the pipeline
+worker and an enrollment worker): detection and landmarks take a lock, the encoder has its own.
 """
 
 from __future__ import annotations
@@ -78,6 +78,10 @@ class FaceEngine:
     def detect(self, image_rgb: np.ndarray, max_side: int | None = None, landmarks: bool = True) -> list[Face]:
         """Faces, largest first, with landmarks unless `landmarks=False` (see `locate_landmarks`).
         `max_side` runs the detector on a reduced copy (faster); landmarks always use the full image."""
+        with self._lock:  # OpenCV's DNN and dlib's predictor are not safe to share between threads
+            return self._detect(image_rgb, max_side, landmarks)
+
+    def _detect(self, image_rgb, max_side, landmarks):
         scale = 1.0
         small = image_rgb
         if max_side and max(image_rgb.shape[:2]) > max_side:
@@ -89,8 +93,9 @@ class FaceEngine:
         return faces
 
     def locate_landmarks(self, image_rgb: np.ndarray, faces: list[Face]) -> list[Face]:
-        for face in faces:
-            face.landmarks = self.landmarker.locate(image_rgb, face, self.detector.landmark_box_map)
+        with self._lock:
+            for face in faces:
+                face.landmarks = self.landmarker.locate(image_rgb, face, self.detector.landmark_box_map)
         return faces
 
     def chips(self, image_rgb: np.ndarray, faces: list[Face]) -> np.ndarray:

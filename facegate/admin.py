@@ -1,0 +1,79 @@
+"""The administrator PIN: stored as a slow salted hash (scrypt), with a growing delay after wrong attempts.
+
+The delay survives a restart (it is stored with the hash), so closing and reopening the app does not give a
+guesser fresh attempts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from facegate.errors import FaceGateError
+from facegate.storage import atomic_write_bytes, ensure_private_dir
+
+# scrypt cost: ~50 ms per check here; slow enough to make offline guessing of a 6-digit PIN costly.
+SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1}
+MIN_PIN_LENGTH = 4
+MAX_LOCKOUT_S = 300.0
+
+
+@dataclass
+class PinCheck:
+    ok: bool
+    wait_s: float = 0.0  # > 0: locked out for this many more seconds
+    message: str = ""
+
+
+def _hash(pin: str, salt: bytes, params: dict) -> bytes:
+    return hashlib.scrypt(pin.encode("utf-8"), salt=salt, dklen=32, maxmem=64 * 1024 * 1024, **params)
+
+
+class AdminPin:
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def is_set(self) -> bool:
+        return self.path.is_file()
+
+    def _load(self) -> dict:
+        try:
+            return json.loads(self.path.read_text())
+        except (OSError, ValueError) as exc:
+            raise FaceGateError(f"{self.path}: the admin PIN file is unreadable ({exc}). Delete it to set a new PIN "
+                                "(this requires access to the computer's account).") from exc
+
+    def _save(self, record: dict) -> None:
+        ensure_private_dir(self.path.parent)
+        atomic_write_bytes(self.path, json.dumps(record).encode())
+
+    def set_pin(self, pin: str) -> None:
+        if len(pin) < MIN_PIN_LENGTH or not pin.isdigit():
+            raise FaceGateError(f"The PIN must be at least {MIN_PIN_LENGTH} digits.")
+        salt = os.urandom(16)
+        self._save({"salt": salt.hex(), "hash": _hash(pin, salt, SCRYPT).hex(), "params": SCRYPT,
+                    "failures": 0, "locked_until": 0.0})
+
+    def check(self, pin: str, now: float | None = None) -> PinCheck:
+        now = time.time() if now is None else now
+        record = self._load()
+        wait = record.get("locked_until", 0.0) - now
+        if wait > 0:
+            return PinCheck(False, wait, f"Too many wrong PINs. Try again in {wait:.0f} s.")
+        expected = bytes.fromhex(record["hash"])
+        if hmac.compare_digest(_hash(pin, bytes.fromhex(record["salt"]), record["params"]), expected):
+            if record.get("failures"):
+                record.update(failures=0, locked_until=0.0)
+                self._save(record)
+            return PinCheck(True)
+        failures = record.get("failures", 0) + 1
+        delay = 0.0 if failures < 3 else min(2.0 ** (failures - 2), MAX_LOCKOUT_S)  # 2, 4, 8 ... s
+        record.update(failures=failures, locked_until=now + delay)
+        self._save(record)
+        message = "Wrong PIN." + (f" Wait {delay:.0f} s before the next try." if delay else "")
+        return PinCheck(False, delay, message)

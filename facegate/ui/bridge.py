@@ -1,0 +1,23 @@
+"""Turns the session's worker-thread callbacks into Qt signals (queued onto the UI thread)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+
+
+class SessionBridge(QObject):
+    frame_ready = Signal(object)  # FrameResult
+    decision = Signal(object, object)  # Decision, FrameResult
+    source_status = Signal(object)  # SourceStatus
+    engine_ready = Signal(object)  # the loaded FaceEngine
+    failed = Signal(str)  # a message for the user
+
+    # Callbacks for KioskSession: called on the pipeline worker thread; emitting is thread-safe.
+    def on_result(self, result) -> None:
+        self.frame_ready.emit(result)
+
+    def on_decision(self, decision, result) -> None:
+        self.decision.emit(decision, result)
+
+    def on_status(self, status) -> None:
+        self.source_status.emit(status)

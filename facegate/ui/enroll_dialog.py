@@ -1,0 +1,232 @@
+"""Enroll a person by snapshot: guided shots from the live picture (or photo files), a name, a duplicate check.
+
+The dialog tells the person in front of the camera what to do until the picture is usable (one face, large,
+sharp, lit). Encoding and saving run on a worker thread so the video keeps moving.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar,
+                               QPushButton, QVBoxLayout)
+
+from facegate.errors import FaceGateError
+from facegate.gallery import validate_name
+from facegate.pipeline import face_crop
+from facegate.ui.video_view import VideoView
+from facegate.vision.engine import sharpness
+
+SHOTS = ("Look straight at the camera", "Turn your head slightly to your left", "Turn your head slightly to your right")
+# Enrollment wants a closer, clearer face than recognition does: these photos are the reference.
+MIN_ENROLL_FACE = 90
+MIN_BRIGHTNESS = 60.0
+MAX_BRIGHTNESS = 215.0
+MIN_ENROLL_SHARPNESS = 20.0
+
+
+def guidance(result) -> str | None:
+    """What the person should do for a usable shot, or None when the current frame is good."""
+    faces = [t for t in result.tracks]
+    if not faces:
+        return "No face in view: please stand in front of the camera"
+    if len(faces) > 1:
+        return "Only one person in view, please"
+    face = faces[0]
+    if face.box[2] < MIN_ENROLL_FACE:
+        return "Please move closer to the camera"
+    crop = face_crop(result.frame.image, face.box, grow=0.0)
+    if crop.size == 0:
+        return "Please move to the middle of the picture"
+    brightness = float(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).mean())
+    if brightness < MIN_BRIGHTNESS:
+        return "Too dark: turn on a light or face the window"
+    if brightness > MAX_BRIGHTNESS:
+        return "Too bright: move out of the direct light"
+    chip = cv2.resize(crop, (150, 150))
+    if sharpness(chip) < MIN_ENROLL_SHARPNESS:
+        return "Hold still, please"
+    return None
+
+
+class _Worker(QObject):
+    done = Signal(object)  # result or FaceGateError
+
+    def run(self, job) -> None:
+        def target():
+            try:
+                self.done.emit(job())
+            except Exception as exc:  # reported in the dialog, not lost
+                self.done.emit(exc if isinstance(exc, FaceGateError) else FaceGateError(str(exc)))
+
+        threading.Thread(target=target, name="enrollment", daemon=True).start()
+
+
+class EnrollDialog(QDialog):
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.setWindowTitle("Enroll a person")
+        self.setObjectName("enroll_dialog")
+        self.shots: list[np.ndarray] = []
+        self._latest = None
+        self._busy = False
+        self.worker = _Worker()
+        self.worker.done.connect(self._job_done)
+        self._pending_job = None
+
+        self.preview = VideoView()
+        self.preview.setMinimumSize(480, 300)
+        self.preview.set_message("")
+        self.step_label = QLabel()
+        self.step_label.setStyleSheet("font-size: 18px; font-weight: bold")
+        self.hint_label = QLabel("Waiting for the camera...")
+        self.hint_label.setStyleSheet("font-size: 15px")
+        self.progress = QProgressBar()
+        self.progress.setRange(0, len(SHOTS))
+        self.capture_button = QPushButton("Capture")
+        self.capture_button.setEnabled(False)
+        self.capture_button.clicked.connect(self.capture)
+        self.retake_button = QPushButton("Start again")
+        self.retake_button.clicked.connect(self.restart)
+        self.from_file_button = QPushButton("From photo file...")
+        self.from_file_button.clicked.connect(self.enroll_from_files)
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("Full name, as it should be greeted")
+        self.name_edit.textChanged.connect(self._update_buttons)
+        self.save_button = QPushButton("Save person")
+        self.save_button.setEnabled(False)
+        self.save_button.clicked.connect(self.save)
+        self.result_label = QLabel("")
+        self.result_label.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.preview, 1)
+        layout.addWidget(self.step_label)
+        layout.addWidget(self.hint_label)
+        layout.addWidget(self.progress)
+        row = QHBoxLayout()
+        row.addWidget(self.capture_button)
+        row.addWidget(self.retake_button)
+        row.addStretch()
+        row.addWidget(self.from_file_button)
+        layout.addLayout(row)
+        name_row = QHBoxLayout()
+        name_row.addWidget(QLabel("Name:"))
+        name_row.addWidget(self.name_edit, 1)
+        name_row.addWidget(self.save_button)
+        layout.addLayout(name_row)
+        layout.addWidget(self.result_label)
+        window.bridge.frame_ready.connect(self._on_frame)
+        self.finished.connect(lambda _: window.bridge.frame_ready.disconnect(self._on_frame))
+        self._update_step()
+
+    # ------------------------------------------------------------------ live guidance
+    def _on_frame(self, result) -> None:
+        self._latest = result
+        self.preview.show_result(result)
+        if len(self.shots) < len(SHOTS):
+            problem = guidance(result)
+            self.hint_label.setText(problem or "Good - press Capture")
+            self.capture_button.setEnabled(problem is None and not self._busy)
+
+    def _update_step(self) -> None:
+        taken = len(self.shots)
+        self.progress.setValue(taken)
+        if taken < len(SHOTS):
+            self.step_label.setText(f"Photo {taken + 1} of {len(SHOTS)}: {SHOTS[taken]}")
+        else:
+            self.step_label.setText("All photos taken. Type the name and press Save.")
+            self.hint_label.setText("")
+            self.capture_button.setEnabled(False)
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        self.save_button.setEnabled(bool(self.shots) and bool(self.name_edit.text().strip()) and not self._busy)
+
+    def capture(self) -> None:
+        if self._latest is None or guidance(self._latest) is not None:
+            return
+        self.shots.append(self._latest.frame.image.copy())
+        self._update_step()
+
+    def restart(self) -> None:
+        self.shots.clear()
+        self.result_label.setText("")
+        self._update_step()
+
+    # ------------------------------------------------------------------ saving
+    def _run(self, job, on_done) -> None:
+        self._busy = True
+        self._pending_job = on_done
+        self._update_buttons()
+        self.result_label.setText("Working...")
+        self.worker.run(job)
+
+    def _job_done(self, outcome) -> None:
+        self._busy = False
+        self._update_buttons()
+        on_done, self._pending_job = self._pending_job, None
+        if isinstance(outcome, FaceGateError):
+            self.result_label.setText(f"Not saved: {outcome}")
+            return
+        on_done(outcome)
+
+    def _duplicate_of(self, photos) -> tuple[str, float] | None:
+        """The enrolled person these photos already match, if any (before a second person is created)."""
+        gallery, engine = self.window.gallery, self.window.engine
+        best = None
+        for photo in photos:
+            from facegate.imageio import load_image
+
+            image = photo if isinstance(photo, np.ndarray) else load_image(photo)
+            embedding, problem = gallery.analyse_photo(image)
+            if embedding is None:
+                continue
+            match = gallery.match(embedding)
+            if match.name is not None and match.distance < self.window.settings.threshold:
+                if best is None or match.distance < best[1]:
+                    best = (match.name, match.distance)
+        return best
+
+    def save(self, photos=None) -> None:
+        try:
+            name = validate_name(self.name_edit.text())
+        except FaceGateError as exc:
+            self.result_label.setText(str(exc))
+            return
+        photos = list(photos) if photos else list(self.shots)
+        self._run(lambda: self._duplicate_of(photos), lambda dup: self._confirm_and_enroll(name, photos, dup))
+
+    def _confirm_and_enroll(self, name: str, photos, duplicate) -> None:
+        if duplicate is not None and duplicate[0] != name:
+            answer = QMessageBox.question(
+                self, "Already enrolled?",
+                f"This face already matches {duplicate[0]} (distance {duplicate[1]:.2f}).\n\n"
+                f"Add these photos to {duplicate[0]} instead of creating {name}?",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel)
+            if answer == QMessageBox.StandardButton.Cancel:
+                self.result_label.setText("Nothing saved.")
+                return
+            if answer == QMessageBox.StandardButton.Yes:
+                name = duplicate[0]
+        self._run(lambda: self.window.gallery.enroll(name, photos), lambda outcome: self._enrolled(name, outcome))
+
+    def _enrolled(self, name: str, outcome) -> None:
+        saved, problems = outcome
+        lines = [f"Saved {len(saved)} photo(s) of {name}. They are recognised from now on."]
+        lines += [f"Left out {p.path.name}: {p.reason}" for p in problems]
+        self.result_label.setText("\n".join(lines))
+        self.shots.clear()
+        self._update_step()
+        self.window.gallery_changed()
+
+    def enroll_from_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Photos of the person", str(Path.home()),
+                                                "Images (*.jpg *.jpeg *.png *.bmp *.webp)")
+        if files:
+            self.save([Path(f) for f in files])

@@ -1,0 +1,329 @@
+"""The kiosk window: live video, a box per face, the welcome banner, and the receptionist's tools.
+
+The UI thread only draws. Models load on a background thread (the window shows a loading line meanwhile);
+frames are processed by the session's worker thread and arrive here as Qt signals.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QAction, QIcon, QKeySequence
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox,
+                               QPushButton, QToolBar, QVBoxLayout, QWidget)
+
+from facegate.admin import AdminPin
+from facegate.capture import SourceState, parse_source
+from facegate.config import Settings, default_data_dir, save_settings
+from facegate.errors import FaceGateError
+from facegate.ui.bridge import SessionBridge
+from facegate.ui.video_view import VideoView
+
+log = logging.getLogger(__name__)
+ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings, settings_path: Path | None = None, realtime: bool = True,
+                 load_models: bool = True):
+        super().__init__()
+        self.settings = settings
+        self.settings_path = settings_path
+        self.realtime = realtime
+        self.engine = None
+        self.gallery = None
+        self.session = None
+        self.speech = None
+        self.access_log = None
+        self.admin = AdminPin(default_data_dir() / "admin.json")
+        self.bridge = SessionBridge()
+        self._frames_shown: list[float] = []
+        self._admin_until = 0.0  # the admin stays unlocked briefly after a correct PIN
+
+        self.setWindowTitle("FaceGate")
+        icon = ASSETS / "facegate.svg"
+        if icon.is_file():
+            self.setWindowIcon(QIcon(str(icon)))
+        self.video = VideoView()
+        self.video.set_message("Loading the recognition model...")
+        self.choose_source_button = QPushButton("Choose a video file or URL...")
+        self.choose_source_button.clicked.connect(self.choose_source)
+        self.choose_source_button.hide()
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.video)
+        row = QHBoxLayout()
+        row.addStretch()
+        row.addWidget(self.choose_source_button)
+        row.addStretch()
+        layout.addLayout(row)
+        self.setCentralWidget(central)
+        self._build_toolbar()
+        self._build_status_bar()
+        self.resize(1024, 720)
+
+        self.bridge.frame_ready.connect(self._on_frame)
+        self.bridge.decision.connect(self._on_decision)
+        self.bridge.source_status.connect(self._on_source_status)
+        self.bridge.engine_ready.connect(self._on_engine_ready)
+        self.bridge.failed.connect(self._on_failed)
+        self._fps_timer = QTimer(self)
+        self._fps_timer.timeout.connect(self._update_fps)
+        self._fps_timer.start(1000)
+        if load_models:
+            threading.Thread(target=self._load_models, name="model loader", daemon=True).start()
+
+    # ------------------------------------------------------------------ layout
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Tools")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(bar)
+        self.toolbar = bar
+        self.enroll_action = self._action(bar, "Enroll person", self.open_enroll)
+        self.people_action = self._action(bar, "People", self.open_people)
+        self.log_action = self._action(bar, "Access log", self.open_log)
+        self.settings_action = self._action(bar, "Settings", self.open_settings)
+        self.kiosk_action = self._action(bar, "Kiosk mode (F11)", self.toggle_kiosk)
+        self.kiosk_action.setShortcut(QKeySequence(Qt.Key.Key_F11))
+        self.kiosk_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+        self.addAction(self.kiosk_action)  # F11 works while the toolbar is hidden
+        for action in (self.enroll_action, self.people_action):
+            action.setEnabled(False)  # until the model is loaded
+
+    def _action(self, bar: QToolBar, text: str, slot) -> QAction:
+        action = QAction(text, self)
+        action.triggered.connect(slot)
+        bar.addAction(action)
+        return action
+
+    def _build_status_bar(self) -> None:
+        self.camera_label = QLabel("Camera: starting")
+        self.fps_label = QLabel("-- fps")
+        self.people_label = QLabel("Enrolled: --")
+        self.model_label = QLabel("Model: loading")
+        for label in (self.camera_label, self.fps_label, self.people_label, self.model_label):
+            self.statusBar().addPermanentWidget(label)
+
+    # ------------------------------------------------------------------ start-up
+    def _load_models(self) -> None:
+        try:
+            from facegate.gallery import Gallery
+            from facegate.vision.engine import FaceEngine
+
+            engine = FaceEngine(detector=self.settings.detector)
+            engine.encoder  # TensorFlow and the weights: the slow part
+            engine.detector
+            gallery = Gallery(self.settings.gallery_path(), engine)
+            gallery.refresh()
+            self.gallery = gallery
+            self.bridge.engine_ready.emit(engine)
+        except Exception as exc:  # shown to the user, not swallowed
+            log.exception("Model loading failed")
+            self.bridge.failed.emit(f"Could not load the recognition model: {exc}")
+
+    def _on_engine_ready(self, engine) -> None:
+        self.engine = engine
+        self.model_label.setText("Model: ready")
+        self.enroll_action.setEnabled(True)
+        self.people_action.setEnabled(True)
+        self._update_people_count()
+        self._open_sinks()
+        self.start_session()
+
+    def _open_sinks(self) -> None:
+        from facegate.events import AccessLog
+        from facegate.speech import SpeechWorker
+
+        if self.access_log is None:
+            try:
+                self.access_log = AccessLog(self.settings.log_path())
+            except Exception as exc:
+                log.exception("Access log unavailable")
+                self.statusBar().showMessage(f"Access log unavailable: {exc}", 10000)
+        if self.speech is None and self.settings.speech:
+            self.speech = SpeechWorker(voice=self.settings.voice or None)
+
+    def _on_failed(self, message: str) -> None:
+        self.model_label.setText("Model: failed")
+        self.video.set_message(message)
+        QMessageBox.critical(self, "FaceGate", message)
+
+    # ------------------------------------------------------------------ the session
+    def start_session(self, source: str | None = None) -> None:
+        from facegate.pipeline import Pipeline
+        from facegate.policy import AccessPolicy
+        from facegate.session import KioskSession
+
+        self.stop_session()
+        text = source if source is not None else self.settings.source
+        try:
+            spec = parse_source(text)
+        except FaceGateError as exc:
+            self.camera_label.setText("Camera: none")
+            self.video.set_message(str(exc))
+            self.choose_source_button.show()
+            return
+        pipeline = Pipeline(self.engine, self.gallery, AccessPolicy(self.settings.policy_settings()),
+                            self.settings.pipeline_settings())
+        self.session = KioskSession(spec, pipeline, realtime=self.realtime, speech=self.speech,
+                                    access_log=self.access_log, greeting_template=self.settings.greeting_template,
+                                    on_result=self.bridge.on_result, on_decision=self.bridge.on_decision,
+                                    on_status=self.bridge.on_status, loop=spec.finite and self.realtime)
+        self.video.set_message("Starting the camera...")
+        self.session.start()
+
+    def stop_session(self) -> None:
+        if self.session is not None:
+            self.session.stop()
+            self.session = None
+
+    def _on_frame(self, result) -> None:
+        if self.video.message and result.frame is not None:
+            self.video.set_message("")
+        self.video.show_result(result)
+        self._frames_shown.append(time.monotonic())
+
+    def _on_decision(self, decision, result) -> None:
+        if decision.greet and decision.name:
+            from facegate.speech import render_greeting
+
+            self.video.show_banner(render_greeting(self.settings.greeting_template, decision.name))
+
+    def _on_source_status(self, status) -> None:
+        if status.state == SourceState.LIVE:
+            finite = self.session is not None and self.session.capture.spec.finite
+            self.camera_label.setText("Camera: file" if finite else "Camera: live")
+            self.choose_source_button.hide()
+        elif status.state == SourceState.LOST:
+            kind = self.session.capture.spec.kind if self.session else "camera"
+            if kind == "camera" and self.session and self.session.capture.delivered == 0:
+                self.camera_label.setText("Camera: none found")
+                self.video.set_message("No camera found. Connect one, or choose a video file or URL.")
+                self.choose_source_button.show()
+            else:
+                self.camera_label.setText(f"Camera: lost, retrying in {status.retry_in or 0:.0f} s")
+                self.video.set_message("Camera lost - reconnecting...")
+        elif status.state == SourceState.ENDED:
+            self.camera_label.setText("Camera: file ended")
+
+    def _update_fps(self) -> None:
+        now = time.monotonic()
+        self._frames_shown = [t for t in self._frames_shown if now - t <= 2.0]
+        self.fps_label.setText(f"{len(self._frames_shown) / 2.0:.0f} fps")
+
+    def _update_people_count(self) -> None:
+        if self.gallery is not None:
+            self.people_label.setText(f"Enrolled: {len(self.gallery.people)}")
+
+    def gallery_changed(self) -> None:
+        """Called by the dialogs after they changed the gallery (it is live at once: no restart)."""
+        self._update_people_count()
+
+    # ------------------------------------------------------------------ admin-only tools
+    def require_admin(self) -> bool:
+        """Ask for the PIN (or to set one on first use). True when the admin is confirmed."""
+        from facegate.ui.admin_dialogs import ask_pin, set_pin
+
+        if not self.admin.is_set():
+            return set_pin(self, self.admin)
+        if time.monotonic() < self._admin_until:
+            return True
+        if ask_pin(self, self.admin):
+            self._admin_until = time.monotonic() + 60.0
+            return True
+        return False
+
+    def open_enroll(self) -> None:
+        if self.engine is None or not self.require_admin():
+            return
+        from facegate.ui.enroll_dialog import EnrollDialog
+
+        EnrollDialog(self).exec()
+
+    def open_people(self) -> None:
+        if self.gallery is None or not self.require_admin():
+            return
+        from facegate.ui.people_dialog import PeopleDialog
+
+        PeopleDialog(self).exec()
+
+    def open_log(self) -> None:
+        if not self.require_admin():
+            return
+        from facegate.ui.log_dialog import LogDialog
+
+        LogDialog(self).exec()
+
+    def open_settings(self) -> None:
+        if not self.require_admin():
+            return
+        from facegate.ui.settings_dialog import SettingsDialog
+
+        SettingsDialog(self).exec()
+
+    def apply_settings(self, settings: Settings) -> None:
+        """Save and apply new settings; the camera and the policy restart, the models stay loaded."""
+        old = self.settings
+        self.settings = settings
+        save_settings(settings, self.settings_path)
+        if settings.gallery_path() != old.gallery_path() and self.engine is not None:
+            from facegate.gallery import Gallery
+
+            self.gallery = Gallery(settings.gallery_path(), self.engine)
+            self.gallery.refresh()
+            self._update_people_count()
+        if settings.log_path() != old.log_path() and self.access_log is not None:
+            self.access_log.close()
+            self.access_log = None
+        if (settings.speech, settings.voice) != (old.speech, old.voice) and self.speech is not None:
+            self.speech.close()
+            self.speech = None
+        if self.engine is not None:
+            self._open_sinks()
+            self.start_session()
+
+    def choose_source(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose a video file", str(Path.home()),
+                                              "Videos (*.mp4 *.avi *.mkv *.mov *.webm);;All files (*)")
+        if not path:
+            url, ok = QInputDialog.getText(self, "Camera URL", "Or type a camera URL (rtsp://... or http://...):")
+            if not ok or not url.strip():
+                return
+            path = url.strip()
+        self.apply_settings(replace(self.settings, source=path))
+
+    # ------------------------------------------------------------------ kiosk mode
+    def toggle_kiosk(self) -> None:
+        if self.isFullScreen():
+            if self.admin.is_set() and not self.require_admin():
+                return
+            self.toolbar.show()
+            self.statusBar().show()
+            self.showNormal()
+        else:
+            self.toolbar.hide()
+            self.statusBar().hide()
+            self.showFullScreen()
+
+    def closeEvent(self, event) -> None:
+        if self.isFullScreen() and self.admin.is_set() and not self.require_admin():
+            event.ignore()  # a visitor cannot close the kiosk
+            return
+        self.shutdown()
+        event.accept()
+
+    def shutdown(self) -> None:
+        self.stop_session()
+        if self.access_log is not None:
+            self.access_log.close()
+            self.access_log = None
+        if self.speech is not None:
+            self.speech.close()
+            self.speech = None
