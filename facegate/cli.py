@@ -222,9 +222,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
-    if args.command is None:
-        parser.print_help()
-        return 0
+    if args.command is None:  # plain `facegate` (or a double-click on main.py): the desktop app
+        from facegate.ui.app import run_app
+
+        try:
+            return run_app(load_settings())
+        except FaceGateError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     if args.command == "gallery" and args.action == "remove" and len(args.names) != 1:
         parser.error("usage: facegate gallery remove NAME --yes")
     try:

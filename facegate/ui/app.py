@@ -33,3 +33,10 @@ def run_app(settings: Settings, source: str | None = None, gallery: str | None =
     code = app.exec()
     window.shutdown()
     return code
+
+
+def main() -> int:
+    """GUI-script entry point (no console window on Windows)."""
+    from facegate.config import load_settings
+
+    return run_app(load_settings())

@@ -109,6 +109,7 @@ class MainWindow(QMainWindow):
         self.people_label = QLabel("Enrolled: --")
         self.model_label = QLabel("Model: loading")
         for label in (self.camera_label, self.fps_label, self.people_label, self.model_label):
+            label.setContentsMargins(10, 0, 10, 0)
             self.statusBar().addPermanentWidget(label)
 
     # ------------------------------------------------------------------ start-up

@@ -139,9 +139,14 @@ class VideoView(QWidget):
 
     def _draw_banner(self, painter: QPainter, opacity: float) -> None:
         font = QFont(self.font())
-        font.setPointSize(max(22, self.height() // 14))
         font.setBold(True)
+        size = max(14, self.height() // 16)
+        font.setPointSize(size)
         painter.setFont(font)
+        while size > 12 and painter.fontMetrics().horizontalAdvance(self._banner_text) > self.width() - 60:
+            size -= 2  # long names: shrink to fit rather than cut
+            font.setPointSize(size)
+            painter.setFont(font)
         height = painter.fontMetrics().height() + 30
         box = QRectF(0, 24, self.width(), height)
         painter.setOpacity(opacity)

@@ -1,0 +1,91 @@
+"""Take docs/screenshot.png: the real window under Xvfb, on the test clip, once Lin-Manuel Miranda is granted.
+
+    .venv/bin/python scripts/screenshot.py [--out docs/screenshot.png] [--state granted|enroll]
+
+Needs Xvfb (scripts/install.sh installs it) and the shared test data (../shared/data or FACEGATE_DATA).
+Uses a throw-away FaceGate home, so it never touches the real gallery or settings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def start_xvfb(display: str = ":97") -> subprocess.Popen:
+    process = subprocess.Popen(["Xvfb", display, "-screen", "0", "1280x800x24", "-nolisten", "tcp"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(1.0)
+    if process.poll() is not None:
+        raise SystemExit("Xvfb did not start; install it with scripts/install.sh")
+    os.environ["DISPLAY"] = display
+    os.environ["QT_QPA_PLATFORM"] = "xcb"
+    return process
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
+    parser.add_argument("--timeout", type=float, default=120.0)
+    args = parser.parse_args()
+
+    from facegate.datasets import clips_dir
+
+    clips = clips_dir()
+    if clips is None:
+        raise SystemExit("test clips not found: set FACEGATE_DATA or provide ../shared/data/clips")
+    home = Path(tempfile.mkdtemp(prefix="facegate-shot-"))
+    os.environ["FACEGATE_HOME"] = str(home)
+    gallery = home / "gallery"
+    (gallery / "Lin-Manuel Miranda").mkdir(parents=True)
+    shutil.copy(clips / "lin-manuel-miranda.png", gallery / "Lin-Manuel Miranda" / "photo.png")
+    xvfb = start_xvfb()
+    try:
+        from PySide6.QtWidgets import QApplication
+
+        from facegate.admin import AdminPin
+        from facegate.config import Settings, default_data_dir
+        from facegate.ui.main_window import MainWindow
+
+        AdminPin(default_data_dir() / "admin.json").set_pin("2468")
+        app = QApplication(sys.argv[:1])
+        settings = Settings(source=str(clips / "short_hamilton_clip.mp4"), gallery=str(gallery),
+                            log_dir=str(home / "log"), speech=False)
+        window = MainWindow(settings, settings_path=home / "config.json")
+        window.video.show_distance = True
+        window.resize(1100, 760)
+        window.show()
+        deadline = time.monotonic() + args.timeout
+        granted_at = None
+        while time.monotonic() < deadline:
+            app.processEvents()
+            time.sleep(0.01)
+            granted = any(t.state == "granted" for t in window.video.tracks)
+            if granted and granted_at is None:
+                granted_at = time.monotonic()
+            if granted_at and time.monotonic() - granted_at > 0.4 and window.video.banner_text:
+                break
+        else:
+            raise SystemExit("no grant appeared in time")
+        screen = app.primaryScreen().grabWindow(0)  # the X display itself, window frame and all
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        screen.copy(window.frameGeometry()).save(str(args.out))
+        print(f"saved {args.out}")
+        window.shutdown()
+        return 0
+    finally:
+        xvfb.terminate()
+        shutil.rmtree(home, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
