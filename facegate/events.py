@@ -360,6 +360,12 @@ class AccessLog:
         with self._connection() as conn:
             return [self._row(values) for values in conn.execute(sql, params)]
 
+    def people(self) -> list[str]:
+        """Everyone named in the log, A to Z."""
+        with self._connection() as conn:
+            return [name for (name,) in conn.execute(
+                "SELECT DISTINCT person FROM decisions WHERE person IS NOT NULL ORDER BY person COLLATE NOCASE")]
+
     def _row(self, values: tuple) -> LogRow:
         id_, when, track, person, distance, margin, decision, snapshot, source, details = values
         try:

@@ -272,8 +272,8 @@ class MainWindow(QMainWindow):
     def apply_settings(self, settings: Settings) -> None:
         """Save and apply new settings; the camera and the policy restart, the models stay loaded."""
         old = self.settings
+        save_settings(settings, self.settings_path)  # first: a failed save leaves the old settings in force
         self.settings = settings
-        save_settings(settings, self.settings_path)
         if settings.gallery_path() != old.gallery_path() and self.engine is not None:
             from facegate.gallery import Gallery
 

@@ -1,0 +1,299 @@
+"""The access log viewer: who came when, with the face picture taken at the door; filter and export to CSV.
+
+Reading the log and its snapshots, and writing the CSV, run on worker threads: a long log never freezes the
+kiosk. The table shows the newest rows only (MAX_ROWS); the export has no such limit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+from PySide6.QtCore import QDate, QDateTime, Qt, QTime
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDialog, QFileDialog, QHBoxLayout,
+                               QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
+
+from facegate.errors import FaceGateError
+from facegate.ui.enroll_dialog import _Worker
+from facegate.ui.video_view import to_qimage
+
+MAX_ROWS = 500
+SNAPSHOT_HEIGHT = 48
+DEFAULT_DAYS = 7
+DECISION_WORDS = {"granted": "Let in", "unknown": "Not recognised", "denied": "Refused"}
+COLUMNS = ("Time", "Name", "Decision", "Distance", "Snapshot")
+
+
+@dataclass(frozen=True)
+class PersonChoice:
+    label: str
+    person: str | None = None  # None: everyone (unless unknown_only)
+    unknown_only: bool = False
+
+
+ALL_PEOPLE = PersonChoice("All people")
+UNKNOWN_ONLY = PersonChoice("Unknown only", unknown_only=True)
+
+
+def logged_people(access_log) -> list[str]:
+    """Everyone named in the log, A to Z."""
+    try:
+        return access_log.people()
+    except sqlite3.Error as exc:
+        raise FaceGateError(f"the list of people in the log could not be read ({exc})") from exc
+
+
+def snapshot_thumbnail(path: Path | None, height: int = SNAPSHOT_HEIGHT):
+    """The snapshot as a small RGB array, or None when there is none or it cannot be read."""
+    if path is None:
+        return None
+    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if image is None:
+        return None
+    width = max(1, round(image.shape[1] * height / image.shape[0]))
+    return cv2.cvtColor(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
+
+
+def local_time(epoch: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+
+def _day_start(day: QDate) -> float:
+    """Local midnight at the start of `day`, in epoch seconds."""
+    return float(QDateTime(day, QTime(0, 0)).toSecsSinceEpoch())
+
+
+class LogDialog(QDialog):
+    def __init__(self, window):
+        super().__init__(window)
+        self.window = window
+        self.access_log = window.access_log
+        self.setWindowTitle("Access log")
+        self.setObjectName("log_dialog")
+        self.resize(760, 600)
+        self.loading = False
+        self.exporting = False
+        self.rows = []  # the LogRows shown, newest first
+        self._generation = 0
+        self._choices: list[PersonChoice] = [ALL_PEOPLE, UNKNOWN_ONLY]
+        self._load_worker = _Worker()
+        self._load_worker.done.connect(self._loaded)
+        self._export_worker = _Worker()
+        self._export_worker.done.connect(self._exported)
+
+        self.person_combo = QComboBox()
+        self.person_combo.setObjectName("person_combo")
+        self.person_combo.setMinimumContentsLength(16)
+        today = QDate.currentDate()
+        self.from_date = QDateEdit(today.addDays(-(DEFAULT_DAYS - 1)))
+        self.from_date.setObjectName("from_date")
+        self.to_date = QDateEdit(today)
+        self.to_date.setObjectName("to_date")
+        for edit in (self.from_date, self.to_date):
+            edit.setCalendarPopup(True)
+            edit.setDisplayFormat("yyyy-MM-dd")
+        self.refresh_button = QPushButton("Show newest")
+        self.refresh_button.clicked.connect(self.reload)
+        self.export_button = QPushButton("Export CSV...")
+        self.export_button.setObjectName("export_button")
+        self.export_button.setToolTip("Save every entry that matches the filters (not only those shown) "
+                                      "as a spreadsheet file")
+        self.export_button.clicked.connect(lambda: self.export_csv())
+        self.status_label = QLabel("")
+        self.status_label.setObjectName("status_label")
+        self.status_label.setWordWrap(True)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setObjectName("log_table")
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.verticalHeader().setVisible(False)
+        self.table.verticalHeader().setDefaultSectionSize(SNAPSHOT_HEIGHT + 6)
+        header = self.table.horizontalHeader()
+        for column in range(len(COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.export_label = QLabel("")
+        self.export_label.setObjectName("export_label")
+        self.export_label.setWordWrap(True)
+        self.export_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        layout = QVBoxLayout(self)
+        filters = QHBoxLayout()
+        filters.addWidget(QLabel("Person:"))
+        filters.addWidget(self.person_combo)
+        filters.addSpacing(12)
+        filters.addWidget(QLabel("From:"))
+        filters.addWidget(self.from_date)
+        filters.addWidget(QLabel("to:"))
+        filters.addWidget(self.to_date)
+        filters.addStretch()
+        filters.addWidget(self.refresh_button)
+        layout.addLayout(filters)
+        layout.addWidget(self.status_label)
+        layout.addWidget(self.table, 1)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.export_label, 1)
+        bottom.addWidget(self.export_button)
+        layout.addLayout(bottom)
+        self._fill_person_combo([])
+
+        if self.access_log is None:
+            self.status_label.setStyleSheet("color: #c62828")
+            self.status_label.setText(
+                "The access log is not available, so there is nothing to show. It opens once the recognition "
+                "model has loaded; if this message stays, check the log folder in Settings "
+                f"({window.settings.log_path()}).")
+            for widget in (self.person_combo, self.from_date, self.to_date, self.refresh_button,
+                           self.export_button):
+                widget.setEnabled(False)
+            return
+        self.person_combo.currentIndexChanged.connect(lambda _: self.reload())
+        self.from_date.dateChanged.connect(lambda _: self.reload())
+        self.to_date.dateChanged.connect(lambda _: self.reload())
+        self.reload()
+
+    # ------------------------------------------------------------------ filters
+    def _fill_person_combo(self, people: list[str]) -> None:
+        current = self._choices[self.person_combo.currentIndex()] if self.person_combo.count() else ALL_PEOPLE
+        self._choices = [ALL_PEOPLE] + [PersonChoice(name, person=name) for name in people] + [UNKNOWN_ONLY]
+        if current not in self._choices:  # e.g. just erased: keep showing what was chosen
+            self._choices.insert(1, current)
+        self.person_combo.blockSignals(True)
+        self.person_combo.clear()
+        self.person_combo.addItems([choice.label for choice in self._choices])
+        self.person_combo.setCurrentIndex(self._choices.index(current))
+        self.person_combo.blockSignals(False)
+
+    def choose_person(self, label: str) -> None:
+        """Select the person filter by its label ("All people", a name, "Unknown only")."""
+        index = self.person_combo.findText(label)
+        if index < 0:
+            raise ValueError(f"{label!r} is not in the person list")
+        self.person_combo.setCurrentIndex(index)
+
+    def filters(self) -> dict:
+        """The chosen filters as AccessLog.recent/export_csv arguments; FaceGateError when they make no sense."""
+        first, last = self.from_date.date(), self.to_date.date()
+        if first > last:
+            raise FaceGateError("The \"From\" date is after the \"to\" date. Choose a \"From\" date on or before "
+                                "the \"to\" date.")
+        choice = self._choices[max(self.person_combo.currentIndex(), 0)]
+        return {"person": choice.person, "unknown_only": choice.unknown_only,
+                "since": _day_start(first), "until": _day_start(last.addDays(1))}
+
+    # ------------------------------------------------------------------ loading
+    def reload(self) -> None:
+        if self.access_log is None:
+            return
+        try:
+            filters = self.filters()
+        except FaceGateError as exc:
+            self._status(str(exc), error=True)
+            return
+        self._generation += 1
+        generation, access_log = self._generation, self.access_log
+        self.loading = True
+        self._status("Loading...")
+
+        def job():
+            try:
+                access_log.flush(timeout=2.0)  # include decisions made a moment ago
+                rows = access_log.recent(limit=MAX_ROWS + 1, **filters)
+                pictures = {row.id: snapshot_thumbnail(row.snapshot) for row in rows[:MAX_ROWS]}
+                return generation, (rows, pictures, logged_people(access_log))
+            except Exception as exc:  # reported in the dialog with the load it belongs to
+                return generation, exc if isinstance(exc, FaceGateError) else FaceGateError(str(exc))
+
+        self._load_worker.run(job)
+
+    def _loaded(self, outcome) -> None:
+        if isinstance(outcome, FaceGateError):  # not expected (the job catches), but never lost
+            self.loading = False
+            self._status(f"The access log could not be read: {outcome}", error=True)
+            return
+        generation, result = outcome
+        if generation != self._generation:
+            return  # the filters changed while this was loading; a newer load is on its way
+        self.loading = False
+        if isinstance(result, FaceGateError):
+            self._status(f"The access log could not be read: {result}", error=True)
+            return
+        rows, pictures, people = result
+        self._fill_person_combo(people)
+        more = len(rows) > MAX_ROWS
+        self.rows = rows[:MAX_ROWS]
+        self.table.setRowCount(len(self.rows))
+        for index, row in enumerate(self.rows):
+            self._fill_row(index, row, pictures.get(row.id))
+        if not self.rows:
+            self._status("No entries for these filters.")
+        elif more:
+            self._status(f"Showing the newest {MAX_ROWS} entries. Choose fewer days to see older ones, or export "
+                         "them all to CSV.")
+        else:
+            self._status(f"{len(self.rows)} {'entry' if len(self.rows) == 1 else 'entries'}.")
+
+    def _fill_row(self, index: int, row, picture) -> None:
+        cells = [local_time(row.time), row.person or "Unknown", DECISION_WORDS.get(row.decision, row.decision),
+                 "" if row.distance is None else f"{row.distance:.2f}"]
+        for column, text in enumerate(cells):
+            self.table.setItem(index, column, QTableWidgetItem(text))
+        snapshot = QTableWidgetItem()
+        if picture is not None:
+            snapshot.setData(Qt.ItemDataRole.DecorationRole, QPixmap.fromImage(to_qimage(picture)))
+            snapshot.setToolTip(str(row.snapshot))
+        else:
+            snapshot.setText("none" if row.snapshot is None else "missing")
+            snapshot.setToolTip("No picture was kept" if row.snapshot is None
+                                else f"The picture file cannot be read: {row.snapshot}")
+        self.table.setItem(index, 4, snapshot)
+
+    def _status(self, text: str, error: bool = False) -> None:
+        self.status_label.setStyleSheet("color: #c62828" if error else "")
+        self.status_label.setText(text)
+
+    # ------------------------------------------------------------------ export
+    def choose_export_path(self) -> Path | None:
+        default = Path.home() / f"access-log-{time.strftime('%Y-%m-%d')}.csv"
+        path, _ = QFileDialog.getSaveFileName(self, "Export the access log", str(default),
+                                              "Spreadsheet (CSV) files (*.csv)")
+        if not path:
+            return None
+        path = Path(path)
+        return path if path.suffix.lower() == ".csv" else path.with_name(path.name + ".csv")
+
+    def export_csv(self, path: str | Path | None = None) -> None:
+        """Write every entry matching the filters to a CSV file; asks where when `path` is None."""
+        if self.access_log is None:
+            return
+        try:
+            filters = self.filters()
+        except FaceGateError as exc:
+            self._export_result(str(exc), error=True)
+            return
+        path = self.choose_export_path() if path is None else Path(path)
+        if path is None:
+            return
+        access_log = self.access_log
+        self.exporting = True
+        self.export_button.setEnabled(False)
+        self._export_result(f"Saving to {path}...")
+        self._export_worker.run(lambda: (path, access_log.export_csv(path, **filters)))
+
+    def _exported(self, outcome) -> None:
+        self.exporting = False
+        self.export_button.setEnabled(True)
+        if isinstance(outcome, FaceGateError):
+            self._export_result(f"Not saved: {outcome}", error=True)
+            return
+        path, count = outcome
+        self._export_result(f"Saved {count} {'entry' if count == 1 else 'entries'} to {path}.")
+
+    def _export_result(self, text: str, error: bool = False) -> None:
+        self.export_label.setStyleSheet("color: #c62828" if error else "")
+        self.export_label.setText(text)
