@@ -103,6 +103,8 @@ def cmd_run(args) -> int:
     settings = load_settings()
     if args.threshold is not None:
         settings = replace(settings, threshold=args.threshold)
+    if args.liveness is not None:
+        settings = replace(settings, liveness=args.liveness)
     source = parse_source(args.source if args.source is not None else settings.source)
     if not args.headless:
         from facegate.ui.app import run_app
@@ -130,14 +132,18 @@ def cmd_run(args) -> int:
 
     def on_decision(decision, result):
         _json_line({"type": "decision", "frame": result.frame.index, "track": decision.track_id,
-                    "decision": decision.verdict.value, "name": decision.name,
+                    "decision": decision.verdict.value, "name": decision.name, "reason": decision.reason,
+                    "liveness": decision.details.get("liveness"),
                     "distance": None if decision.distance is None else round(decision.distance, 4),
                     # margin is infinite with one person enrolled: JSON has no infinity, so null
                     "margin": None if decision.margin is None or math.isinf(decision.margin)
                     else round(decision.margin, 4),
                     "greeted": decision.greet})
 
-    pipeline = Pipeline(engine, gallery, AccessPolicy(settings.policy_settings()), settings.pipeline_settings())
+    import random
+
+    pipeline = Pipeline(engine, gallery, AccessPolicy(settings.policy_settings()), settings.pipeline_settings(),
+                        settings.liveness_settings(), random.Random(args.seed) if args.seed is not None else None)
     session = KioskSession(source, pipeline, realtime=not args.fast, speech=speech, access_log=access_log,
                            greeting_template=settings.greeting_template, on_status=on_status,
                            on_decision=on_decision)
@@ -208,8 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-dir", help="access log folder (default: from settings)")
     p.add_argument("--no-log", action="store_true", help="do not write the access log")
     p.add_argument("--no-speech", action="store_true", help="do not speak greetings")
-    p.add_argument("--liveness", choices=["off"], default="off",
-                   help="liveness check before a grant (only 'off' exists in this version)")
+    p.add_argument("--liveness", choices=["off", "passive", "challenge"],
+                   help="check that a live person is there before a grant (default: settings, 'challenge')")
+    p.add_argument("--seed", type=int, help="fixed seed for the challenge requests (tests only: makes them predictable)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("check", help="verify every model file against its pinned SHA-256")

@@ -49,6 +49,12 @@ class Settings:
     speech: bool = True
     # Voice id from the speech engine; empty means its default.
     voice: str = ""
+    # --- liveness (facegate/liveness.py) ---
+    # "challenge" (random requests: blink, turn, nod), "passive" (a natural blink and 3D head motion) or "off".
+    liveness: str = "challenge"
+    # Requests per challenge (1-4) and seconds allowed for each (2-10).
+    liveness_steps: int = 2
+    liveness_step_time_s: float = 5.0
     # --- camera and detection ---
     # Camera number ("0" is the first camera), a video file, an rtsp:// or http:// URL, or a folder of images.
     source: str = "0"
@@ -78,6 +84,11 @@ class Settings:
                               votes_needed=self.votes_needed, window=self.vote_window,
                               unknown_votes=self.unknown_votes, greeting_cooldown_s=self.greeting_cooldown_s,
                               absence_reset_s=self.absence_reset_s)
+
+    def liveness_settings(self):
+        from facegate.liveness import LivenessSettings
+
+        return LivenessSettings(mode=self.liveness, steps=self.liveness_steps, step_time_s=self.liveness_step_time_s)
 
     def pipeline_settings(self):
         from facegate.pipeline import PipelineSettings

@@ -1,5 +1,6 @@
 """Frame processing: detect (reduced resolution) -> track -> for new or due tracks only: landmarks -> chips ->
-encoder (one batch) -> gallery match -> per-track vote (policy) -> decisions.
+encoder (one batch) -> gallery match -> per-track vote (policy) -> liveness check on identified tracks only
+(dense landmarks) -> decisions.
 
 The pipeline knows nothing of Qt, speech or disk: it returns a `FrameResult` per frame, and whoever runs it
 (`facegate.session`) hands the results on to the window, the speech worker and the access log.
@@ -7,12 +8,14 @@ The pipeline knows nothing of Qt, speech or disk: it returns a `FrameResult` per
 
 from __future__ import annotations
 
+import random
 import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from facegate.capture import Frame
+from facegate.liveness import LivenessCheck, LivenessSettings
 from facegate.policy import AccessPolicy, Decision, Verdict
 from facegate.tracking import Track, Tracker
 
@@ -29,6 +32,8 @@ class PipelineSettings:
     recheck_granted_s: float = 1.0
     # Unknown tracks are retried this often (s): a person turning to face the camera can still be recognised.
     retry_unknown_s: float = 0.25
+    # While a liveness check runs, the identity is re-checked this often (s): a face swap cancels the check.
+    recheck_during_liveness_s: float = 0.3
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,9 @@ class TrackView:
     distance: float | None
     margin: float | None
     caption: str
+    instruction: str = ""  # a liveness request being shown ("Please blink twice")
+    icon: str = ""  # eye | left | right | down
+    countdown: float | None = None  # seconds left for the request
 
 
 @dataclass
@@ -52,6 +60,8 @@ class FrameResult:
     snapshots: dict[int, np.ndarray] = field(default_factory=dict)  # track id -> face crop for the log
     encoded: int = 0
     seconds: float = 0.0
+    prompts: list[str] = field(default_factory=list)  # new liveness requests to say aloud
+    meshed: int = 0  # faces that got dense landmarks this frame (liveness checks only)
 
 
 def face_crop(image: np.ndarray, box, grow: float = 0.6) -> np.ndarray:
@@ -65,16 +75,25 @@ def face_crop(image: np.ndarray, box, grow: float = 0.6) -> np.ndarray:
 
 class Pipeline:
     def __init__(self, engine, gallery, policy: AccessPolicy | None = None,
-                 settings: PipelineSettings | None = None):
+                 settings: PipelineSettings | None = None, liveness: LivenessSettings | None = None,
+                 rng: random.Random | None = None):
         self.engine = engine
         self.gallery = gallery
         self.policy = policy or AccessPolicy()
         self.settings = settings or PipelineSettings()
+        self.liveness = liveness or LivenessSettings(mode="off")
+        self.policy.liveness_required = self.liveness.mode != "off"
+        self.rng = rng or random.SystemRandom()  # challenge requests must not be predictable
         self.tracker = Tracker()
+        self.checks: dict[int, LivenessCheck] = {}
 
     def _due(self, track: Track, now: float) -> bool:
         if track.face.width < self.settings.min_face_width:
             return False
+        if self.policy.confirming(track.id):
+            return True
+        if self.policy.awaiting_liveness(track.id) is not None:
+            return track.last_encoded is None or now - track.last_encoded >= self.settings.recheck_during_liveness_s
         verdict, _ = self.policy.verdict(track.id)
         if track.last_encoded is None or verdict is Verdict.PENDING:
             return True
@@ -88,8 +107,9 @@ class Pipeline:
         image = frame.image
         faces = self.engine.detect(image, max_side=self.settings.detect_max_side, landmarks=False)
         tracks, ended = self.tracker.update(faces, now)
-        for track in ended:
+        for track in ended:  # a check on a track that is lost is dropped, never decided
             self.policy.forget_track(track.id)
+            self.checks.pop(track.id, None)
 
         visible = [t for t in tracks if t.seen_in_frame]
         due = [t for t in visible if self._due(t, now)]
@@ -109,6 +129,8 @@ class Pipeline:
                     decisions.append(decision)
                     snapshots[track.id] = face_crop(image, track.box)
 
+        prompts, meshed = self._run_liveness(image, visible, now, decisions, snapshots)
+
         views = []
         for track in tracks:
             verdict, name = self.policy.verdict(track.id)
@@ -122,14 +144,52 @@ class Pipeline:
             elif verdict is Verdict.UNKNOWN:
                 track.caption = "Unknown"
             elif verdict is Verdict.DENIED:
-                track.caption = "Denied"
+                track.caption = "Not verified - step out and try again"
             else:
                 track.caption = "Recognising..."
+            status = track.extra.get("liveness") if track.id in self.checks else None
+            if status is not None and verdict is Verdict.PENDING:
+                track.caption = f"{status.instruction} ({max(status.remaining_s, 0):.0f} s)"
+                views.append(TrackView(track.id, track.box, track.state, track.name, track.distance, track.margin,
+                                       track.caption, status.instruction, status.icon, status.remaining_s))
+                continue
             views.append(TrackView(track.id, track.box, track.state, track.name, track.distance, track.margin,
                                    track.caption))
-        return FrameResult(frame, views, decisions, snapshots, len(due), time.perf_counter() - started)
+        return FrameResult(frame, views, decisions, snapshots, len(due), time.perf_counter() - started,
+                           prompts, meshed)
+
+    def _run_liveness(self, image, visible: list[Track], now: float, decisions: list, snapshots: dict):
+        """Dense landmarks and liveness cues for the tracks whose identity passed and await liveness."""
+        prompts, meshed = [], 0
+        for track in visible:
+            if self.policy.awaiting_liveness(track.id) is None:
+                if not self.policy.confirming(track.id):
+                    self.checks.pop(track.id, None)  # identity cancelled (or decided): the check goes
+                continue
+            check = self.checks.get(track.id)
+            if check is None:
+                check = self.checks[track.id] = LivenessCheck(self.liveness, self.rng, now)
+            if track.face.landmarks is None:
+                self.engine.locate_landmarks(image, [track.face])
+            status = check.update(self.engine.facemesh.infer(image, track.face), now)
+            meshed += 1
+            if status.state == "running":
+                previous = track.extra.get("liveness")
+                if previous is None or previous.instruction != status.instruction:
+                    prompts.append(status.instruction)
+                track.extra["liveness"] = status
+            elif status.state == "passed":
+                self.policy.liveness_passed(track.id, now, status.cues)
+                track.extra.pop("liveness", None)
+            else:
+                decisions.append(self.policy.deny(track.id, now, f"liveness check failed: {status.reason}",
+                                                  {"liveness": status.cues}))
+                snapshots[track.id] = face_crop(image, track.box)
+                self.checks.pop(track.id, None)
+        return prompts, meshed
 
     def reset(self) -> None:
         """Forget every track (e.g. the source changed)."""
         for track in self.tracker.clear():
             self.policy.forget_track(track.id)
+        self.checks.clear()

@@ -8,7 +8,8 @@ A track is GRANTED(name) when at least K of its last N votes are for that person
 `unknown_votes` of them are for nobody; PENDING otherwise. A vote that contradicts a decision (a granted track
 whose face no longer matches; an unknown track that now matches someone) sends the track back to PENDING with
 fresh evidence, so a face swap between tracks or a person turning to the camera is re-decided within a few frames.
-Nothing is greeted while Pending or Unknown. A later check (liveness) can refuse a track: DENIED.
+Nothing is greeted while Pending or Unknown. With `liveness_required`, a passed identity vote waits (Pending)
+for the liveness check and a fresh vote for the same person after it; a failed check is DENIED.
 
 Greeting: once per visit. A person granted again is greeted only after `greeting_cooldown_s`, or when they had
 left the view for at least `absence_reset_s` (a new visit).
@@ -77,6 +78,7 @@ class Decision:
     time: float
     greet: bool = False
     reason: str = ""
+    details: dict = field(default_factory=dict)  # e.g. the liveness cues measured
 
 
 @dataclass
@@ -85,6 +87,10 @@ class _TrackVotes:
     verdict: Verdict = Verdict.PENDING
     name: str | None = None
     announced: set = field(default_factory=set)  # (verdict, name) already reported for this track
+    identified: str | None = None  # identity vote passed; waiting for the liveness check
+    live_checked: bool = False  # liveness passed on this track (kept while the track lives)
+    confirm_after: float | None = None  # liveness passed at this time: grant on the next vote for the same person
+    liveness: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -96,6 +102,9 @@ class _Visit:
 @dataclass
 class AccessPolicy:
     settings: PolicySettings = field(default_factory=PolicySettings)
+    # When True a passed identity vote is not a grant yet: the track waits (Pending) for `liveness_passed`
+    # and a fresh encoding of the same person after it, or is refused by `deny`.
+    liveness_required: bool = False
 
     def __post_init__(self):
         self._tracks: dict[int, _TrackVotes] = {}
@@ -117,6 +126,8 @@ class AccessPolicy:
         s = self.settings
         state = self._tracks.setdefault(track_id, _TrackVotes(deque(maxlen=s.window)))
         vote = self.to_vote(match)
+        if state.identified is not None:
+            return self._vote_during_liveness(state, track_id, vote, now)
         contradicts = ((state.verdict is Verdict.GRANTED and vote.name != state.name)
                        or (state.verdict is Verdict.UNKNOWN and vote.name is not None))
         if contradicts:
@@ -132,6 +143,9 @@ class AccessPolicy:
             verdict, name = Verdict.GRANTED, named.most_common(1)[0][0]
         elif nobody >= s.unknown_votes:
             verdict = Verdict.UNKNOWN
+        if verdict is Verdict.GRANTED and self.liveness_required and not state.live_checked:
+            state.verdict, state.name, state.identified = Verdict.PENDING, None, name
+            return None
         state.verdict, state.name = verdict, name
         if verdict is Verdict.GRANTED:
             self._visits.setdefault(name, _Visit(last_seen=now))
@@ -140,6 +154,52 @@ class AccessPolicy:
         state.announced.add((verdict, name))
         greet = verdict is Verdict.GRANTED and self._starts_visit(name, now)
         return Decision(track_id, verdict, name, vote.distance, vote.margin, now, greet)
+
+    def _vote_during_liveness(self, state: _TrackVotes, track_id: int, vote: Vote, now: float) -> Decision | None:
+        """While a liveness check runs, the face may turn away (unsure votes are expected); only a confident vote
+        for someone else, or for nobody, cancels the identification. After the check passed, the next confident
+        vote for the same person grants: the identity is the same before and after the challenge."""
+        state.votes.append(vote)
+        if vote.name is not None and vote.name != state.identified:
+            state.identified, state.confirm_after = None, None
+            state.votes.clear()
+            state.votes.append(vote)
+            return None
+        if sum(1 for v in state.votes if v.nobody) >= self.settings.unknown_votes:
+            state.identified, state.confirm_after = None, None
+            return self._decide_unknown(state, track_id, vote, now)
+        if state.confirm_after is not None and vote.name == state.identified and now >= state.confirm_after:
+            name = state.identified
+            state.identified, state.confirm_after, state.live_checked = None, None, True
+            state.verdict, state.name = Verdict.GRANTED, name
+            self._visits.setdefault(name, _Visit(last_seen=now))
+            state.announced.add((Verdict.GRANTED, name))
+            return Decision(track_id, Verdict.GRANTED, name, vote.distance, vote.margin, now,
+                            self._starts_visit(name, now), details={"liveness": state.liveness})
+        return None
+
+    def _decide_unknown(self, state: _TrackVotes, track_id: int, vote: Vote, now: float) -> Decision | None:
+        state.verdict, state.name = Verdict.UNKNOWN, None
+        if (Verdict.UNKNOWN, None) in state.announced:
+            return None
+        state.announced.add((Verdict.UNKNOWN, None))
+        return Decision(track_id, Verdict.UNKNOWN, None, vote.distance, vote.margin, now)
+
+    def awaiting_liveness(self, track_id: int) -> str | None:
+        """The person a track was identified as, while its liveness check has not passed yet."""
+        state = self._tracks.get(track_id)
+        return state.identified if state and state.confirm_after is None else None
+
+    def confirming(self, track_id: int) -> bool:
+        """Liveness passed; the next encoding must show the same person."""
+        state = self._tracks.get(track_id)
+        return bool(state and state.identified and state.confirm_after is not None)
+
+    def liveness_passed(self, track_id: int, now: float, cues: dict) -> None:
+        state = self._tracks.get(track_id)
+        if state and state.identified:
+            state.confirm_after = now
+            state.liveness = cues
 
     def person_seen(self, track_id: int, now: float) -> None:
         """Called for every frame in which a granted track is in view: keeps the visit going."""
@@ -158,13 +218,14 @@ class AccessPolicy:
             return True
         return False
 
-    def deny(self, track_id: int, now: float, reason: str) -> Decision:
-        """A later check (liveness) refused this track: no grant, no greeting."""
+    def deny(self, track_id: int, now: float, reason: str, details: dict | None = None) -> Decision:
+        """A later check (liveness) refused this track: no grant, no greeting, for as long as the track lives."""
         state = self._tracks.setdefault(track_id, _TrackVotes(deque(maxlen=self.settings.window)))
-        state.verdict, state.name = Verdict.DENIED, None
+        claimed = state.identified
+        state.verdict, state.name, state.identified, state.confirm_after = Verdict.DENIED, None, None, None
         last = state.votes[-1] if state.votes else None
-        return Decision(track_id, Verdict.DENIED, None, last.distance if last else None,
-                        last.margin if last else None, now, False, reason)
+        return Decision(track_id, Verdict.DENIED, claimed, last.distance if last else None,
+                        last.margin if last else None, now, False, reason, details or {})
 
     def forget_track(self, track_id: int) -> None:
         self._tracks.pop(track_id, None)

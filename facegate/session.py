@@ -49,6 +49,7 @@ class KioskSession:
         self.on_decision = on_decision
         self.on_status = on_status
         self.stats = SessionStats()
+        self._last_greeting = float("-inf")
         self.capture = CaptureThread(source, realtime=realtime, on_status=self._status, loop=loop)
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="pipeline worker", daemon=True)
@@ -96,6 +97,7 @@ class KioskSession:
                 self.stats.busy_seconds += result.seconds
                 for decision in result.decisions:
                     self._handle_decision(decision, result)
+                self._say_prompts(result)
                 if self.on_result is not None:
                     self.on_result(result)
         except BaseException as exc:  # reported, never silent: the window shows it, headless exits non-zero
@@ -104,6 +106,15 @@ class KioskSession:
         finally:
             self.stats.finished = time.monotonic()
 
+    def _say_prompts(self, result: FrameResult) -> None:
+        """Liveness requests are spoken too, but never over a greeting for someone else."""
+        if self.speech is None or not result.prompts:
+            return
+        if time.monotonic() - self._last_greeting < 3.0:
+            return
+        for prompt in result.prompts:
+            self.speech.say(prompt)
+
     def _handle_decision(self, decision, result: FrameResult) -> None:
         if self.access_log is not None:
             from facegate.events import AccessEvent
@@ -111,11 +122,13 @@ class KioskSession:
             self.access_log.record(AccessEvent(
                 time=time.time(), track_id=decision.track_id, person=decision.name, distance=decision.distance,
                 margin=decision.margin, decision=decision.verdict.value, source=str(self.capture.spec),
-                details={"frame": result.frame.index, "greeted": decision.greet, "reason": decision.reason},
+                details={"frame": result.frame.index, "greeted": decision.greet, "reason": decision.reason,
+                         **decision.details},
                 snapshot=result.snapshots.get(decision.track_id)))
         if decision.greet and self.speech is not None:
             from facegate.speech import render_greeting
 
+            self._last_greeting = time.monotonic()
             self.speech.say(render_greeting(self.greeting_template, decision.name))
         if self.on_decision is not None:
             self.on_decision(decision, result)

@@ -59,7 +59,7 @@ def main() -> int:
         AdminPin(default_data_dir() / "admin.json").set_pin("2468")
         app = QApplication(sys.argv[:1])
         settings = Settings(source=str(clips / "short_hamilton_clip.mp4"), gallery=str(gallery),
-                            log_dir=str(home / "log"), speech=False)
+                            log_dir=str(home / "log"), speech=False, liveness="off")  # recognition alone
         window = MainWindow(settings, settings_path=home / "config.json")
         window.video.show_distance = True
         window.resize(1100, 760)

@@ -25,7 +25,7 @@ def window(qtbot, home, clips):
     from facegate.ui.main_window import MainWindow
 
     settings = Settings(source=str(clips / "short_hamilton_clip.mp4"), gallery=str(home / "gallery"),
-                        log_dir=str(home / "log"), speech=False)
+                        log_dir=str(home / "log"), speech=False, liveness="off")  # recognition alone
     started = time.monotonic()
     win = MainWindow(settings, settings_path=home / "config.json")
     win.show()

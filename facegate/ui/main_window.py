@@ -172,7 +172,7 @@ class MainWindow(QMainWindow):
             self.choose_source_button.show()
             return
         pipeline = Pipeline(self.engine, self.gallery, AccessPolicy(self.settings.policy_settings()),
-                            self.settings.pipeline_settings())
+                            self.settings.pipeline_settings(), self.settings.liveness_settings())
         self.session = KioskSession(spec, pipeline, realtime=self.realtime, speech=self.speech,
                                     access_log=self.access_log, greeting_template=self.settings.greeting_template,
                                     on_result=self.bridge.on_result, on_decision=self.bridge.on_decision,

