@@ -76,9 +76,9 @@ class FacegateSystem:
 
         self.flip = flip
         self.engine = FaceEngine(detector="yunet")
-        self.rows = {"facegate": "facegate (YuNet, TF encoder single)"}
+        self.rows = {"facegate": "facegate, no mirror (one chip)"}
         if flip:
-            self.rows["facegate_flip"] = "facegate +flip (TF batch of 2)"
+            self.rows["facegate_flip"] = "facegate +flip (app default)"
 
     def warm_up(self, image):
         self.engine.detect(image)
@@ -103,12 +103,12 @@ class FacegateSystem:
         face = faces[nearest_centre([f.centre for f in faces], image.shape)]
         chip = self.engine.chips(image, [face])
         t_chip = time.perf_counter()
-        embedding = self.engine.embed_chips(chip)[0]
+        embedding = self.engine.encoder.infer(chip)[0]
         t_end = time.perf_counter()
         out = {"facegate": (embedding, (t_end - t0) * 1000)}
         if self.flip:
             t1 = time.perf_counter()
-            pair = self.engine.embed_chips(np.concatenate([chip, chip[:, :, ::-1]]))
+            pair = self.engine.encoder.infer(np.concatenate([chip, chip[:, :, ::-1]]))
             flip_ms = (t_chip - t0 + time.perf_counter() - t1) * 1000
             out["facegate_flip"] = (pair.mean(axis=0), flip_ms)
         return out

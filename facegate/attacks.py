@@ -347,7 +347,7 @@ def _engine():
 def _eager_detector():
     from facegate.vision.detect import YuNetDetector
 
-    return YuNetDetector(score_threshold=0.45)
+    return YuNetDetector(score_threshold=0.3)
 
 
 def _shrink(image: np.ndarray, max_side: int) -> np.ndarray:

@@ -34,7 +34,7 @@ from facegate.vision.encoder import EMBEDDING_SIZE
 log = logging.getLogger(__name__)
 
 # Bump when anything that changes embeddings changes (detector, landmarks, aligner, encoder).
-CACHE_FORMAT = "facegate-embeddings-v1"
+CACHE_FORMAT = "facegate-embeddings-v2-mirror"
 # A second face at least this wide (relative to the largest) makes the photo ambiguous: whom to enroll?
 AMBIGUOUS_SECOND_FACE = 0.5
 MAX_NAME_LENGTH = 100
