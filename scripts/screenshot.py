@@ -1,6 +1,7 @@
 """Take docs/screenshot.png: the real window under Xvfb, on the test clip, once Lin-Manuel Miranda is granted.
 
-    .venv/bin/python scripts/screenshot.py [--out docs/screenshot.png] [--state granted|enroll]
+    .venv/bin/python scripts/screenshot.py                      # docs/screenshot.png: a grant (liveness off)
+    .venv/bin/python scripts/screenshot.py --challenge          # docs/liveness.png: a liveness request on screen
 
 Needs Xvfb (scripts/install.sh installs it) and the shared test data (../shared/data or FACEGATE_DATA).
 Uses a throw-away FaceGate home, so it never touches the real gallery or settings.
@@ -34,9 +35,11 @@ def start_xvfb(display: str = ":97") -> subprocess.Popen:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot.png")
+    parser.add_argument("--challenge", action="store_true", help="show a liveness challenge instead of a grant")
+    parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--timeout", type=float, default=120.0)
     args = parser.parse_args()
+    args.out = args.out or ROOT / "docs" / ("liveness.png" if args.challenge else "screenshot.png")
 
     from facegate.datasets import clips_dir
 
@@ -59,7 +62,8 @@ def main() -> int:
         AdminPin(default_data_dir() / "admin.json").set_pin("2468")
         app = QApplication(sys.argv[:1])
         settings = Settings(source=str(clips / "short_hamilton_clip.mp4"), gallery=str(gallery),
-                            log_dir=str(home / "log"), speech=False, liveness="off")  # recognition alone
+                            log_dir=str(home / "log"), speech=False,
+                            liveness="challenge" if args.challenge else "off")
         window = MainWindow(settings, settings_path=home / "config.json")
         window.video.show_distance = True
         window.resize(1100, 760)
@@ -69,6 +73,11 @@ def main() -> int:
         while time.monotonic() < deadline:
             app.processEvents()
             time.sleep(0.01)
+            if args.challenge:
+                asked = [t for t in window.video.tracks if t.instruction]
+                if asked and asked[0].countdown is not None and asked[0].countdown < 4.2:
+                    break
+                continue
             granted = any(t.state == "granted" for t in window.video.tracks)
             if granted and granted_at is None:
                 granted_at = time.monotonic()

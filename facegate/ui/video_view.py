@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 STATE_COLOURS = {
@@ -34,6 +34,7 @@ class VideoView(QWidget):
         self._image: QImage | None = None
         self._tracks = []
         self.message = "Starting..."
+        self.prompt = ""
         self.show_distance = False
         self._banner_text = ""
         self._banner_since = 0.0
@@ -45,6 +46,8 @@ class VideoView(QWidget):
     def show_result(self, result) -> None:
         self._image = to_qimage(result.frame.image)
         self._tracks = result.tracks
+        # A liveness request is also shown large at the bottom, for as long as it is pending.
+        self.prompt = next((t.instruction for t in self._tracks if t.instruction), "")
         self.update()
 
     def set_message(self, text: str) -> None:
@@ -98,6 +101,8 @@ class VideoView(QWidget):
             self._draw_tracks(painter, target)
         if self.message:
             self._draw_message(painter)
+        elif self.prompt:
+            self._draw_prompt(painter)
         opacity = self._banner_opacity()
         if opacity > 0:
             self._draw_banner(painter, opacity)
@@ -117,6 +122,8 @@ class VideoView(QWidget):
             painter.setPen(QPen(colour, 3))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(box)
+            if track.icon:
+                self._draw_icon(painter, track.icon, box, colour)
             caption = track.caption or ""
             if self.show_distance and track.distance is not None and np.isfinite(track.distance):
                 caption += f"  {track.distance:.2f}"
@@ -127,6 +134,40 @@ class VideoView(QWidget):
             painter.fillRect(label, colour)
             painter.setPen(QColor(0, 0, 0) if track.state == "pending" else QColor(255, 255, 255))
             painter.drawText(label, Qt.AlignmentFlag.AlignCenter, caption)
+
+    def _draw_icon(self, painter: QPainter, icon: str, box: QRectF, colour: QColor) -> None:
+        """An arrow or an eye above the face box, so the request is understood at a glance."""
+        size = max(28.0, min(64.0, box.width() * 0.45))
+        centre = QPointF(box.center().x(), box.top() - size * 0.75)
+        painter.setPen(QPen(colour, 4))
+        painter.setBrush(colour)
+        if icon == "eye":
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawEllipse(centre, size * 0.6, size * 0.32)
+            painter.setBrush(colour)
+            painter.drawEllipse(centre, size * 0.16, size * 0.16)
+            return
+        # An arrow pointing left, right (from the person's point of view: the screen's left is their left) or down.
+        h, w = size * 0.5, size * 0.6
+        shapes = {
+            "left": [(-w, 0), (0, -h), (0, -h / 2), (w, -h / 2), (w, h / 2), (0, h / 2), (0, h)],
+            "right": [(w, 0), (0, -h), (0, -h / 2), (-w, -h / 2), (-w, h / 2), (0, h / 2), (0, h)],
+            "down": [(0, w), (-h, 0), (-h / 2, 0), (-h / 2, -w), (h / 2, -w), (h / 2, 0), (h, 0)],
+        }
+        points = shapes.get(icon)
+        if points:
+            painter.drawPolygon(QPolygonF([QPointF(centre.x() + x, centre.y() + y) for x, y in points]))
+
+    def _draw_prompt(self, painter: QPainter) -> None:
+        font = QFont(self.font())
+        font.setPointSize(max(16, self.height() // 24))
+        font.setBold(True)
+        painter.setFont(font)
+        height = painter.fontMetrics().height() + 24
+        box = QRectF(0, self.height() - height - 16, self.width(), height)
+        painter.fillRect(box, QColor(255, 176, 0, 230))
+        painter.setPen(QColor(0, 0, 0))
+        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, self.prompt)
 
     def _draw_message(self, painter: QPainter) -> None:
         font = QFont(self.font())
