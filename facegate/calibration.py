@@ -46,10 +46,10 @@ THRESHOLD_STEP = 0.001
 # Rows of the FAR/FRR table in report.txt.
 TABLE_THRESHOLDS = tuple(round(0.30 + 0.025 * i, 3) for i in range(15))
 
-Status = str  # one of the three below
-CALIBRATED = "calibrated"
-TOO_FEW_IMPOSTORS = "too_few_impostors"
-TOO_SMALL = "too_small"
+# CalibrationReport.status: what the data could support.
+CALIBRATED = "calibrated"  # the threshold meets the target with the stated confidence
+TOO_FEW_IMPOSTORS = "too_few_impostors"  # not even zero false accepts could show the target: conservative pick
+TOO_SMALL = "too_small"  # not enough enrolled people with 2+ photos: the safe default is kept
 
 
 # --------------------------------------------------------------------------------------- binomial bounds
@@ -235,7 +235,7 @@ def error_curve(scores: Scores, thresholds: np.ndarray | None = None) -> ErrorCu
 class CalibrationReport:
     """Everything `facegate calibrate` found: the recommendation, the numbers behind it, and in plain words."""
 
-    status: Status
+    status: str  # CALIBRATED, TOO_FEW_IMPOSTORS or TOO_SMALL
     threshold: float  # the recommended threshold (the default when the data cannot support another)
     target_far: float
     confidence: float
@@ -348,13 +348,8 @@ def recommend(scores: Scores, target_far: float = DEFAULT_TARGET_FAR, confidence
 # --------------------------------------------------------------------------------------- reading photos
 
 def gallery_embeddings(gallery) -> dict[str, np.ndarray]:
-    """Person -> (k, 128) embeddings of their usable photos, after `gallery.refresh()`.
-
-    Gallery has no public accessor for its embeddings; its index snapshot is swapped whole and never edited in
-    place, so reading it once here is safe."""
-    index = gallery._index
-    ends = list(index.starts[1:]) + [len(index.embeddings)]
-    return {name: index.embeddings[start:end] for name, start, end in zip(index.names, index.starts, ends)}
+    """Person -> (k, 128) embeddings of their usable photos, after `gallery.refresh()`."""
+    return gallery.embeddings()
 
 
 class _DropWarnings(logging.Filter):
@@ -364,12 +359,13 @@ class _DropWarnings(logging.Filter):
 
 def calibrate_folders(gallery_folder: Path, impostor_folder: Path | None = None,
                       target_far: float = DEFAULT_TARGET_FAR, confidence: float = CONFIDENCE,
-                      engine=None, work_dir: Path | None = None,
+                      engine=None, impostor_cache: Path | None = None,
                       default_threshold: float | None = None) -> CalibrationReport:
     """Read (and cache) the embeddings of a gallery folder and an optional impostor folder, and recommend.
 
-    The impostor folder uses the gallery's rules (one clear face per photo; sub-folders or loose photos) and
-    its embedding cache lives in `work_dir` (owner-only), not beside the user's folder."""
+    The impostor folder follows the gallery's rules (one clear face per photo; sub-folders or loose photos).
+    Its embeddings are cached in the file `impostor_cache` (the command keeps it in the data folder, so that a
+    second run with another target or report folder encodes nothing); None: beside the folder, as a gallery's."""
     from facegate.errors import FaceGateError
     from facegate.gallery import Gallery
 
@@ -387,10 +383,9 @@ def calibrate_folders(gallery_folder: Path, impostor_folder: Path | None = None,
     if impostor_folder is not None:
         if not Path(impostor_folder).is_dir():
             raise FaceGateError(f"{impostor_folder}: the impostor folder does not exist")
-        cache = None
-        if work_dir is not None:
-            cache = ensure_private_dir(Path(work_dir)) / ".impostors.embeddings.npz"
-        others = Gallery(impostor_folder, engine, cache_path=cache)
+        if impostor_cache is not None:
+            ensure_private_dir(Path(impostor_cache).parent)
+        others = Gallery(impostor_folder, engine, cache_path=impostor_cache)
         # Strangers' group photos and blurred shots are expected by the hundred: they are listed in the
         # report, not logged one warning each.
         quiet = _DropWarnings()
@@ -637,7 +632,8 @@ def cmd_calibrate(args, engine=None) -> int:
 
         engine = FaceEngine(detector=settings.detector)
     report = calibrate_folders(gallery, Path(args.impostors).expanduser() if args.impostors else None,
-                               args.target_far, engine=engine, work_dir=report_dir,
+                               args.target_far, engine=engine,
+                               impostor_cache=default_data_dir() / ".impostors.embeddings.npz",
                                default_threshold=Settings().threshold)
     for line in summary_lines(report):
         print(line)
@@ -674,10 +670,11 @@ def register_cli(subparsers) -> None:
         description="Estimate the false-accept and false-reject rates of this gallery across thresholds, "
                     "recommend the threshold for the target false-accept rate, and write a report.")
     p.add_argument("--gallery", metavar="DIR", help="enrolled-faces folder (default: from settings)")
-    p.add_argument("--impostors", metavar="DIR", help="folder of photos of people who will never be enrolled (more of them "
-                                       "makes the estimate firmer)")
+    p.add_argument("--impostors", metavar="DIR",
+                   help="folder of photos of people who will never be enrolled (more of them: a firmer estimate)")
     p.add_argument("--target-far", type=_target_far, default=DEFAULT_TARGET_FAR, metavar="RATE",
                    help="false-accept rate to stay under, per stranger's face (default 0.001 = 0.1 %%)")
-    p.add_argument("--report", metavar="DIR", help="folder for report.txt, scores.png, det.png (default: <data dir>/calibration)")
+    p.add_argument("--report", metavar="DIR",
+                   help="folder for report.txt, scores.png, det.png (default: <data dir>/calibration)")
     p.add_argument("--apply", action="store_true", help="save the recommended threshold in the settings")
     p.set_defaults(func=cmd_calibrate)

@@ -221,6 +221,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="verify every model file against its pinned SHA-256")
     p.set_defaults(func=cmd_check)
+
+    from facegate.calibration import register_cli as register_calibrate
+
+    register_calibrate(sub)
     return parser
 
 

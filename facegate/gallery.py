@@ -133,6 +133,12 @@ class Gallery:
     def people(self) -> list[str]:
         return list(self._index.names)
 
+    def embeddings(self) -> dict[str, np.ndarray]:
+        """Person -> (k, 128) embeddings of their usable photos (as of the last refresh)."""
+        index = self._index  # one snapshot: it is swapped whole, never edited in place
+        ends = list(index.starts[1:]) + [len(index.embeddings)]
+        return {name: index.embeddings[start:end] for name, start, end in zip(index.names, index.starts, ends)}
+
     def photo_count(self, name: str) -> int:
         return self._index.photo_counts.get(name, 0)
 

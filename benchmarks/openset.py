@@ -1,0 +1,352 @@
+"""Open-set identification on LFW: the kiosk's real task, FaceGate's pipeline against face_recognition's.
+
+A door kiosk does not verify pairs; it asks "is this face one of the enrolled people, and who?". So:
+
+  gallery         one photo each of the people with at least two photos (1,559 people in the 7,701 images of
+                  pairs.txt); further rows enroll 3 or 5 photos of the people with at least 4 or 6 photos and
+                  compare with 1 photo of the SAME people, against the SAME probes
+  genuine probes  their photos not enrolled
+  impostor probes the photos of the people with only one photo (never enrolled: 2,722 photos)
+
+A probe is accepted when its best enrolled person (each person's distance = their closest enrolled photo) is
+under the threshold, and, in the "+ margin" rows, at least 0.05 closer than the second-best person (the
+kiosk's rule, facegate/policy.py). Reported:
+
+  DIR@FAR     detection-and-identification rate (genuine probe accepted as the right person) at the threshold
+              where the false-accept rate (impostor probe accepted as anyone) reaches 1 % or 0.1 %. That
+              threshold is set on the same impostor probes (a point on the curve, as open-set benchmarks
+              report it); the second table sets it on half the people and measures on the other half.
+  FAR@0.6     face_recognition's rule: best match under 0.6 (compare_faces' default tolerance)
+  wrong       genuine probes accepted as someone else
+  rank-1 wrong  genuine probes whose best match is the wrong person, whatever the threshold
+
+A photo with no face found counts against the system: a genuine probe is missed, an impostor probe rejected
+(the counts are printed), an enrolled photo with no face leaves its person with fewer photos (or none).
+
+Systems and embeddings are those of benchmarks/lfw.py (its per-image cache is reused with --cache; the face
+nearest the image centre, the same rule for both):
+  facegate          the app's pipeline: YuNet, dlib 5-point landmarks, our aligner, our TF encoder, each chip's
+                    embedding averaged with its mirror image's (lfw.py's "+flip" row, the engine's default)
+  facegate-single   the same without the mirror (lfw.py's plain facegate row); not run unless asked
+  face_recognition  face_recognition 1.3.0: HOG detector with 1 upsample, dlib's descriptor (lfw.py's peer)
+Deterministic: the photos enrolled are chosen with a seeded generator (--seed).
+
+    .venv/bin/python benchmarks/openset.py [--cache DIR] [--limit-people N] [--seed S]
+                                           [--systems facegate,facegate-single,face_recognition]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# benchmarks/ is not a package: reuse lfw.py's two systems and its embedding cache rather than copy them.
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from lfw import FacegateSystem, PeerSystem, run_system  # noqa: E402
+
+from facegate.calibration import interval, percent  # noqa: E402
+from facegate.policy import PolicySettings  # noqa: E402
+
+TARGETS = (0.01, 0.001)
+PEER_RULE = 0.6  # face_recognition.compare_faces(tolerance=0.6)
+FACEGATE_DEFAULT = 0.5  # facegate.config.Settings().threshold
+MARGIN = PolicySettings().min_margin
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """One enrollment setting: which images are enrolled for whom, and which are probes."""
+
+    label: str
+    gallery: dict[str, list[int]]  # person -> indices of their enrolled images
+    genuine: list[tuple[int, str]]  # (image index, the person it shows)
+    impostor: list[int]
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """Per probe: best and second-best enrolled person's distance, and whether the best is the right one."""
+
+    genuine_d1: np.ndarray
+    genuine_d2: np.ndarray
+    genuine_right: np.ndarray  # bool: best person is the probe's own (False when not enrolled or no face)
+    impostor_d1: np.ndarray
+    impostor_d2: np.ndarray
+    people: int  # enrolled people with at least one usable photo
+    genuine_no_face: int
+    impostor_no_face: int
+    gallery_no_face: int
+
+
+# ----------------------------------------------------------------------------------------------- protocols
+
+def shuffled_people(images_root: Path, rng: np.random.Generator, limit: int | None) -> dict[str, list[str]]:
+    """Person -> their image names (relative to images_root) in a seeded random order."""
+    people = {d.name: sorted(f"{d.name}/{f.name}" for f in d.glob("*.jpg"))
+              for d in sorted(images_root.iterdir()) if d.is_dir()}
+    names = sorted(people)
+    if limit is not None and limit < len(names):
+        names = sorted(rng.choice(names, limit, replace=False))
+    return {name: list(rng.permutation(people[name])) for name in names}
+
+
+def build_protocols(people: dict[str, list[str]], index: dict[str, int]) -> list[Protocol]:
+    singles = [index[files[0]] for files in people.values() if len(files) == 1]
+    protocols = [_protocol("1 photo, people with >= 2", people, index, need=2, enrolled=1, singles=singles)]
+    for enrolled in (3, 5):
+        for used in (1, enrolled):
+            # Same people, same probes (photos enrolled+1 onward) for 1 photo and for `enrolled` photos.
+            protocols.append(_protocol(f"{used} photo{'s' if used > 1 else ''}, people with >= {enrolled + 1}",
+                                       people, index, need=enrolled + 1, enrolled=used, singles=singles,
+                                       probes_from=enrolled))
+    return protocols
+
+
+def _protocol(label, people, index, need, enrolled, singles, probes_from=None) -> Protocol:
+    probes_from = enrolled if probes_from is None else probes_from
+    chosen = {name: files for name, files in people.items() if len(files) >= need}
+    return Protocol(label, {name: [index[f] for f in files[:enrolled]] for name, files in chosen.items()},
+                    [(index[f], name) for name, files in chosen.items() for f in files[probes_from:]], singles)
+
+
+# ----------------------------------------------------------------------------------------------- matching
+
+def _best_two(probes: np.ndarray, gallery: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per probe: best person index, its distance, second-best distance (inf rows for NaN probes)."""
+    count = len(probes)
+    best = np.full(count, -1)
+    d1 = np.full(count, np.inf)
+    d2 = np.full(count, np.inf)
+    found = np.isfinite(probes).all(axis=1)
+    if not found.any() or len(gallery) == 0:
+        return best, d1, d2
+    p = probes[found].astype(np.float64)
+    squared = (p ** 2).sum(1)[:, None] - 2 * p @ gallery.T + (gallery ** 2).sum(1)[None, :]
+    per_person = np.sqrt(np.maximum(np.minimum.reduceat(squared, starts, axis=1), 0.0))
+    order = np.argsort(per_person, axis=1)[:, :2]
+    rows = np.arange(len(p))
+    best[found] = order[:, 0]
+    d1[found] = per_person[rows, order[:, 0]]
+    if per_person.shape[1] > 1:
+        d2[found] = per_person[rows, order[:, 1]]
+    return best, d1, d2
+
+
+def match(embeddings: np.ndarray, protocol: Protocol) -> Outcomes:
+    names, rows, missing = [], [], 0
+    for name, indices in protocol.gallery.items():
+        usable = [i for i in indices if np.isfinite(embeddings[i]).all()]
+        missing += len(indices) - len(usable)
+        if usable:  # a person whose enrolled photos all lack a face is not enrolled at all
+            names.append(name)
+            rows.append(embeddings[usable])
+    gallery = np.concatenate(rows).astype(np.float64) if rows else np.zeros((0, embeddings.shape[1]))
+    starts = np.concatenate([[0], np.cumsum([len(r) for r in rows])[:-1]]).astype(np.int64)
+    position = {name: i for i, name in enumerate(names)}
+    genuine_idx = np.array([i for i, _ in protocol.genuine], np.int64)
+    truth = np.array([position.get(name, -2) for _, name in protocol.genuine])
+    g_best, g_d1, g_d2 = _best_two(embeddings[genuine_idx], gallery, starts)
+    _, i_d1, i_d2 = _best_two(embeddings[np.array(protocol.impostor, np.int64)], gallery, starts)
+    return Outcomes(g_d1, g_d2, g_best == truth, i_d1, i_d2, len(names),
+                    int((~np.isfinite(embeddings[genuine_idx]).all(1)).sum()),
+                    int((~np.isfinite(embeddings[protocol.impostor]).all(1)).sum()), missing)
+
+
+# ----------------------------------------------------------------------------------------------- rates
+
+def _accepted(d1: np.ndarray, d2: np.ndarray, threshold: float, margin: float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):  # no face: inf - inf is NaN, and NaN >= margin is False (rejected)
+        return (d1 < threshold) & (d2 - d1 >= margin)
+
+
+def rates(o: Outcomes, threshold: float, margin: float = 0.0) -> dict:
+    genuine = _accepted(o.genuine_d1, o.genuine_d2, threshold, margin)
+    impostor = _accepted(o.impostor_d1, o.impostor_d2, threshold, margin)
+    return {"dir": float((genuine & o.genuine_right).mean()), "wrong": float((genuine & ~o.genuine_right).mean()),
+            "far": float(impostor.mean()), "false_accepts": int(impostor.sum()), "impostors": len(impostor)}
+
+
+def threshold_at_far(o: Outcomes, target: float, margin: float = 0.0) -> float:
+    """Largest threshold whose false-accept rate on these impostor probes is at most `target`."""
+    with np.errstate(invalid="ignore"):
+        eligible = np.sort(o.impostor_d1[(o.impostor_d2 - o.impostor_d1 >= margin) & np.isfinite(o.impostor_d1)])
+    allowed = int(np.floor(target * len(o.impostor_d1) + 1e-9))
+    return float(eligible[allowed]) if allowed < len(eligible) else float("inf")
+
+
+def rank1_wrong(o: Outcomes) -> float:
+    return float((np.isfinite(o.genuine_d1) & ~o.genuine_right).mean())
+
+
+# ----------------------------------------------------------------------------------------------- halves
+
+def split_halves(people: dict[str, list[str]], rng: np.random.Generator) -> list[dict[str, list[str]]]:
+    names = list(rng.permutation(sorted(people)))
+    half = len(names) // 2
+    return [{n: people[n] for n in sorted(names[:half])}, {n: people[n] for n in sorted(names[half:])}]
+
+
+def held_out(embeddings: np.ndarray, halves, index, target: float, margin: float) -> dict:
+    """Threshold set on one half's impostors, applied to the other half (each half its own site); both ways."""
+    outcomes = [match(embeddings, build_protocols(h, index)[0]) for h in halves]
+    far, dir_, oracle, k, n = [], [], [], 0, 0
+    for calibrate_on, test_on in ((0, 1), (1, 0)):
+        t = threshold_at_far(outcomes[calibrate_on], target, margin)
+        r = rates(outcomes[test_on], t, margin)
+        far.append(r["far"])
+        dir_.append(r["dir"])
+        k, n = k + r["false_accepts"], n + r["impostors"]
+        oracle.append(rates(outcomes[test_on], threshold_at_far(outcomes[test_on], target, margin), margin)["dir"])
+    return {"far": float(np.mean(far)), "dir": float(np.mean(dir_)), "oracle_dir": float(np.mean(oracle)),
+            "false_accepts": k, "impostors": n, "people": [o.people for o in outcomes]}
+
+
+# ----------------------------------------------------------------------------------------------- report
+
+def pct(value: float, digits: int = 2) -> str:
+    return f"{100 * value:.{digits}f}"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description="LFW open-set identification: facegate vs face_recognition")
+    parser.add_argument("--cache", type=Path, default=None,
+                        help="benchmarks/lfw.py's embedding cache folder (lfw_facegate.npz, lfw_peer.npz)")
+    parser.add_argument("--limit-people", type=int, default=None,
+                        help="use a seeded random subset of N people (quick run without a cache)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--systems", default="facegate,face_recognition",
+                        help="comma list of: facegate, facegate-single, face_recognition")
+    args = parser.parse_args(argv)
+
+    from facegate.datasets import lfw_dir
+
+    root = lfw_dir()
+    if root is None:
+        print("openset: SKIPPED - LFW data not found (set FACEGATE_DATA or place it in ../shared/data/lfw)")
+        return 0
+    wanted = [s.strip() for s in args.systems.split(",") if s.strip()]
+    known = ("facegate", "facegate-single", "face_recognition")
+    if not wanted or set(wanted) - set(known):
+        parser.error(f"--systems takes a comma list of {', '.join(known)}; got {args.systems!r}")
+
+    started = time.perf_counter()
+    images_root = root / "images"
+    rng = np.random.default_rng(args.seed)
+    people = shuffled_people(images_root, rng, args.limit_people)
+    names = sorted(f for files in people.values() for f in files)
+    index = {name: i for i, name in enumerate(names)}
+    protocols = build_protocols(people, index)
+    halves = split_halves(people, np.random.default_rng(args.seed + 1))
+
+    systems = []
+    if {"facegate", "facegate-single"} & set(wanted):
+        # One pass gives both lfw.py rows: [plain chip, chip averaged with its mirror (the app's default)].
+        single, mirrored = run_system(FacegateSystem(flip=True), names, images_root, args.cache)
+        if "facegate" in wanted:
+            systems.append(("facegate", mirrored.label, mirrored.embeddings))
+        if "facegate-single" in wanted:
+            systems.append(("facegate-single", single.label, single.embeddings))
+    if "face_recognition" in wanted:
+        [peer] = run_system(PeerSystem(), names, images_root, args.cache)
+        systems.append(("face_recognition", peer.label, peer.embeddings))
+
+    main_protocol = protocols[0]
+    print(f"LFW open-set identification, seed {args.seed}: {len(names):,} images of {len(people):,} people "
+          f"(the images of pairs.txt{'' if args.limit_people is None else f', --limit-people {args.limit_people}'})")
+    print(f"impostor probes: the {len(main_protocol.impostor):,} photos of people with one photo (never enrolled); "
+          "genuine probes: enrolled people's other photos")
+    for short, label, embeddings in systems:
+        no_face = int((~np.isfinite(embeddings).all(1)).sum())
+        print(f"  {short:<17}{label}: no face found in {no_face} of {len(names):,} images")
+
+    rows = []  # (protocol, margin)
+    for protocol in protocols:
+        rows.append((protocol, 0.0))
+        if protocol is protocols[0] or protocol.label.startswith("3 photos"):
+            rows.append((protocol, MARGIN))
+
+    def row_label(protocol, margin):
+        return protocol.label + (f" + margin {margin:.2f}" if margin else "")
+
+    outcomes = {(short, p.label): match(emb, p) for short, _, emb in systems for p in protocols}
+
+    print()
+    print("A. Detection-and-identification rate (%) at a false-accept rate, threshold set on these impostor probes; "
+          "wrong = accepted as someone else (%)")
+    header = (f"{'system':<17}{'enrollment (rule)':<42}{'people':>7}{'genuine':>8}{'impost.':>8}"
+              + "".join(f"{'DIR@' + percent(t).replace(' ', ''):>11}{'thr':>7}{'wrong':>7}" for t in TARGETS)
+              + f"{'rank-1 wrong':>14}")
+    print(header)
+    for short, _, _ in systems:
+        for protocol, margin in rows:
+            o = outcomes[(short, protocol.label)]
+            line = (f"{short:<17}{row_label(protocol, margin):<42}{o.people:>7,}{len(o.genuine_d1):>8,}"
+                    f"{len(o.impostor_d1):>8,}")
+            for target in TARGETS:
+                t = threshold_at_far(o, target, margin)
+                r = rates(o, t, margin)
+                line += f"{pct(r['dir']):>11}{t:>7.3f}{pct(r['wrong']):>7}"
+            rows_wrong = rank1_wrong(o)
+            print(line + f"{pct(rows_wrong):>14}")
+
+    print()
+    print(f"B. Fixed thresholds: face_recognition's rule (best match under {PEER_RULE}) and FaceGate's default "
+          f"({FACEGATE_DEFAULT}); FAR with its 95 % interval, DIR and wrong-person rate (%)")
+    print(f"{'system':<17}{'enrollment (rule)':<42}" + "".join(
+        f"{'FAR@' + str(t):>24}{'DIR@' + str(t):>9}{'wrong':>7}" for t in (PEER_RULE, FACEGATE_DEFAULT)))
+    for short, _, _ in systems:
+        for protocol, margin in rows:
+            o = outcomes[(short, protocol.label)]
+            line = f"{short:<17}{row_label(protocol, margin):<42}"
+            for t in (PEER_RULE, FACEGATE_DEFAULT):
+                r = rates(o, t, margin)
+                low, high = interval(r["false_accepts"], r["impostors"])
+                far = f"{pct(r['far'])} ({pct(low)}-{pct(high)})"
+                line += f"{far:>24}{pct(r['dir']):>9}{pct(r['wrong']):>7}"
+            print(line)
+
+    print()
+    print("C. Held out: threshold set on half the people (a site of its own), measured on the other half; both ways, "
+          "averaged")
+    print(f"{'system':<17}{'rule':<24}{'target':>8}{'FAR achieved':>22}{'DIR':>8}{'DIR (same-half thr)':>21}"
+          f"{'people per half':>17}")
+    for short, _, embeddings in systems:
+        for margin in (0.0, MARGIN):
+            for target in TARGETS:
+                h = held_out(embeddings, halves, index, target, margin)
+                rule = "1 photo" + (f" + margin {margin:.2f}" if margin else "")
+                achieved = f"{pct(h['far'], 3)} ({h['false_accepts']}/{h['impostors']:,})"
+                print(f"{short:<17}{rule:<24}{percent(target):>8}{achieved:>22}{pct(h['dir']):>8}"
+                      f"{pct(h['oracle_dir']):>21}{' / '.join(f'{p:,}' for p in h['people']):>17}")
+
+    print()
+    detail = []
+    for short, _, _ in systems:
+        o = outcomes[(short, main_protocol.label)]
+        detail.append(f"{short}: {o.gallery_no_face} enrolled photos, {o.genuine_no_face} genuine and "
+                      f"{o.impostor_no_face} impostor probes")
+    print("no face found (row '1 photo, people with >= 2'): " + "; ".join(detail))
+    print("DIR counts a genuine probe with no face as missed; an impostor probe with no face as rejected. "
+          f"Margin = distance to the second-best person minus the best's (facegate/policy.py min_margin {MARGIN}).")
+    print("FAR is per impostor probe against the whole gallery, so it grows with the number enrolled: compare rows "
+          "with the same number of people.")
+    fewest = min(len(main_protocol.impostor), min(sum(len(f) == 1 for f in h.values()) for h in halves))
+    for target in TARGETS:
+        if fewest * target < 1:
+            print(f"note: with {fewest:,} impostor probes (in a half), a FAR of {percent(target)} allows no false "
+                  "accept at all: read those figures as 'no impostor accepted'")
+    if args.cache is not None:
+        print(f"embeddings from the cache {args.cache}")
+    print(f"wall time {time.perf_counter() - started:.0f} s; cpu: {os.cpu_count()} cores")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
