@@ -12,7 +12,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
 
-from facegate.config import load_settings  # noqa: E402
+from facegate.config import check_safe, load_settings  # noqa: E402
 from facegate.errors import FaceGateError  # noqa: E402
 
 
@@ -37,10 +37,14 @@ def cmd_enroll(args) -> int:
 
 
 def cmd_identify(args) -> int:
+    from dataclasses import replace
+
     from facegate.imageio import load_image
 
     gallery, settings = _gallery(args)
     threshold = args.threshold if args.threshold is not None else settings.threshold
+    if args.threshold is not None:
+        check_safe(replace(settings, threshold=threshold), "--threshold")
     gallery.refresh()
     image = load_image(args.photo)
     faces = gallery.engine.detect(image)
@@ -103,6 +107,7 @@ def cmd_run(args) -> int:
     settings = load_settings()
     if args.threshold is not None:
         settings = replace(settings, threshold=args.threshold)
+        check_safe(settings, "--threshold")
     if args.liveness is not None:
         settings = replace(settings, liveness=args.liveness)
     source = parse_source(args.source if args.source is not None else settings.source)

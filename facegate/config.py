@@ -23,6 +23,10 @@ def default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "facegate"
 
 
+# dlib's equal-error point on LFW: above it, more strangers than genuine people are misjudged.
+SAFE_MAX_THRESHOLD = 0.6
+
+
 @dataclass
 class Settings:
     # --- recognition and the access decision (see facegate/policy.py) ---
@@ -69,6 +73,11 @@ class Settings:
     gallery: str = ""
     # Folder of the access log (SQLite) and its snapshots; empty means <data dir>/log.
     log_dir: str = ""
+    # Face snapshots in the access log are deleted after this many days (the log rows stay) (1-365).
+    log_retention_days: float = 30.0
+    # --- safety ---
+    # A threshold above SAFE_MAX_THRESHOLD lets look-alikes in; it is refused unless this is set to true.
+    allow_loose_threshold: bool = False
 
     def gallery_path(self) -> Path:
         return Path(self.gallery).expanduser() if self.gallery else default_data_dir() / "gallery"
@@ -121,7 +130,16 @@ def load_settings(path: Path | None = None) -> Settings:
         if type(value) is not type(default):
             raise FaceGateError(f"{path}: setting {key!r} must be a {type(default).__name__}, got {value!r}")
         setattr(settings, key, value)
+    check_safe(settings, path)
     return settings
+
+
+def check_safe(settings: Settings, where: Path | str = "settings") -> None:
+    if settings.threshold > SAFE_MAX_THRESHOLD and not settings.allow_loose_threshold:
+        raise FaceGateError(
+            f"{where}: threshold {settings.threshold} is looser than the safe bound {SAFE_MAX_THRESHOLD}: strangers "
+            "who resemble an enrolled person would be let in. Lower it, or set \"allow_loose_threshold\": true "
+            "to accept that risk explicitly.")
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> None:
