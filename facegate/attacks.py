@@ -186,8 +186,9 @@ class _Surface:
             cols = np.flatnonzero(self.rgba[..., 3].max(axis=0) > 0)
             if len(rows) == 0:
                 rows = cols = np.array([0])
-            self.extent = ((cols[0] - 1 - self.origin[0]) * self.mm_per_px, (cols[-1] + 1 - self.origin[0]) * self.mm_per_px,
-                           (rows[0] - 1 - self.origin[1]) * self.mm_per_px, (rows[-1] + 1 - self.origin[1]) * self.mm_per_px)
+            ox, oy, k = self.origin[0], self.origin[1], self.mm_per_px
+            self.extent = ((cols[0] - 1 - ox) * k, (cols[-1] + 1 - ox) * k,
+                           (rows[0] - 1 - oy) * k, (rows[-1] + 1 - oy) * k)
         return self.extent
 
 
@@ -389,8 +390,8 @@ def _default_background(rng, size) -> np.ndarray:
     room = cv2.resize(region, size, interpolation=cv2.INTER_CUBIC).astype(np.float32)
     room = room * rng.uniform(1.0, 1.5) + rng.uniform(6, 14)  # the kiosk's room is lit better than a theatre
     # Out of focus behind the attacker; blurred further until the app's detector, made far more eager than the
-    # app's (camera noise can tip a borderline blob over its threshold), sees no face in it: the attack is then
-    # the only face in the picture.
+    # app's (camera noise can tip a borderline blob over its threshold), sees no face in it, and then some more:
+    # the attack is then the only face in the picture.
     sigma = rng.uniform(5.0, 7.0)
     while True:
         blurred = cv2.GaussianBlur(room, (0, 0), sigma)
@@ -398,7 +399,8 @@ def _default_background(rng, size) -> np.ndarray:
         found = [face for side in (320, max(size)) for face in _eager_detector().detect(_shrink(preview, side))
                  if face.width < 0.4 * min(_shrink(preview, side).shape[:2])]  # not the whole-frame blob
         if sigma > 30 or not found:
-            return blurred
+            # with a margin: the sheet's bright edge beside a blurred head can still make up a face
+            return cv2.GaussianBlur(room, (0, 0), sigma * 1.4)
         sigma *= 1.25
 
 
@@ -803,6 +805,7 @@ def render_screen_replay(video: Path, out: Path, *, seed: int, first_frame: int,
     mm_per_px = depth / (1.6 * cam.f)
     static, (sx0, sy0, sx1, sy1), weight, origin = _phone_texture(phone, mm_per_px, rng)
     texture = static.copy()
+    surface = _Surface(texture, mm_per_px, origin)  # its screen is repainted in place for each frame
     left, top_screen = int(round(sx0)), int(round(sy0))
     scr_w, scr_h = int(round(sx1 - sx0)), int(round(sy1 - sy0))
     content_h = min(scr_h, int(round(scr_w * ch / cw)))
@@ -843,7 +846,7 @@ def render_screen_replay(video: Path, out: Path, *, seed: int, first_frame: int,
             screen[bar:bar + content_h] = _display(content, gamma, brightness, black, tint)
             texture[region][..., :3] = static_screen * (1 - screen_weight) + screen * screen_weight
             rot, trans = motion.pose(i, cam, anchor)
-            rendered = _render_surface(cam, _Surface(texture, mm_per_px, origin), rot, trans)
+            rendered = _render_surface(cam, surface, rot, trans)
             frame = room.copy()
             if rendered is not None:
                 x0, y0, x1, y1 = rendered.box

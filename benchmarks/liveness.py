@@ -1,0 +1,181 @@
+"""Liveness against presentation attacks, in ISO/IEC 30107-3 terms, per attack type and liveness mode.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/liveness.py [--suite DIR] [--quick] [--sequences N]
+
+Attacks: the rendered suite of facegate/attacks.py (flat and bent prints held in a hand, prints on a stand, a
+phone replaying the real clip), each impersonating an enrolled person (with liveness off every one is granted).
+Bona fide: the real clip of Lin-Manuel Miranda (../shared/data/clips). In `challenge` mode every presentation is
+run once per request sequence (all 12 ordered pairs of distinct requests by default), so the measured replay
+pass rate can be compared with the computed chance.
+
+- APCER: share of attack presentations granted (per attack type and mode). Target: 0 % for prints in passive and
+  challenge; replays 0 % in challenge except the computed chance.
+- BPCER: share of bona fide presentations not granted. A recording cannot answer a request, so in challenge mode
+  the bona fide presentation is the clip with the request its recorded movements answer (a cooperative person);
+  in passive mode the clip is used as it is (he does not blink in it: passive is expected to refuse him).
+- time to grant: from the first frame his face is findable (frame 82, see benchmarks/pipeline.py) to the grant,
+  and the time the liveness check adds over recognition alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from facegate.attacks import PRINT_KINDS, SCREEN_KIND, build_suite, load_manifest  # noqa: E402
+from facegate.capture import CaptureThread  # noqa: E402
+from facegate.datasets import clips_dir  # noqa: E402
+from facegate.gallery import Gallery  # noqa: E402
+from facegate.liveness import Action, LivenessSettings, draw_challenge, replay_chance  # noqa: E402
+from facegate.pipeline import Pipeline  # noqa: E402
+from facegate.policy import AccessPolicy, Verdict  # noqa: E402
+from facegate.vision.engine import FaceEngine  # noqa: E402
+
+FINDABLE_FRAME = 82  # first frame of the frontal shot where his face is findable (benchmarks/pipeline.py)
+BONA_FIDE_ANSWER = (Action.TURN_RIGHT, Action.TURN_LEFT)  # what his recorded movements answer, in order
+
+
+def seed_for(sequence: tuple[Action, ...]) -> int:
+    return next(s for s in range(100_000) if tuple(draw_challenge(random.Random(s), len(sequence))) == sequence)
+
+
+def present(engine, gallery, video: Path, mode: str, seed: int | None = None):
+    """Play one presentation through the real pipeline (every frame, in the file's own time)."""
+    pipeline = Pipeline(engine, gallery, AccessPolicy(), liveness=LivenessSettings(mode=mode),
+                        rng=random.Random(seed) if seed is not None else random.Random(0))
+    capture = CaptureThread(video, realtime=False).start()
+    grants, denials, meshed, frames, busy = [], [], 0, 0, 0.0
+    while (frame := capture.next_frame(10.0)) is not None:
+        result = pipeline.process(frame)
+        frames += 1
+        meshed += result.meshed
+        busy += result.seconds
+        for decision in result.decisions:
+            if decision.verdict is Verdict.GRANTED:
+                grants.append((frame.index, decision))
+            elif decision.verdict is Verdict.DENIED:
+                denials.append((frame.index, decision))
+    capture.stop()
+    return {"grants": grants, "denials": denials, "meshed": meshed, "frames": frames, "busy": busy}
+
+
+def pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:5.1f} % ({part}/{whole})" if whole else "   -"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--suite", type=Path, help="folder of a rendered suite (made there if missing)")
+    parser.add_argument("--quick", action="store_true", help="4 s attack videos instead of 8 s")
+    parser.add_argument("--sequences", type=int, default=12, help="request sequences per challenge presentation")
+    args = parser.parse_args()
+    clips = clips_dir()
+    if clips is None:
+        print("skipped: test clips not found (set FACEGATE_DATA or provide ../shared/data/clips)")
+        return 0
+    started = time.time()
+    suite_dir = args.suite or Path(tempfile.mkdtemp(prefix="facegate-attacks-"))
+    attacks = load_manifest(suite_dir) if (suite_dir / "manifest.json").is_file() else build_suite(
+        suite_dir, seed=0, quick=args.quick)
+
+    work = Path(tempfile.mkdtemp(prefix="facegate-liveness-"))
+    gallery_dir = work / "gallery"
+    for name, photo in (("Lin-Manuel Miranda", "lin-manuel-miranda.png"), ("Barack Obama", "obama.jpg")):
+        (gallery_dir / name).mkdir(parents=True)
+        shutil.copy(clips / photo, gallery_dir / name / photo)
+    engine = FaceEngine()
+    gallery = Gallery(gallery_dir, engine)
+    gallery.refresh()
+    sequences = list(itertools.permutations(list(Action), 2))[: args.sequences]
+    defaults = LivenessSettings()
+    print(f"FaceGate liveness benchmark: {len(attacks)} attack videos ({suite_dir}), bona fide: {clips / 'short_hamilton_clip.mp4'}")
+    print(f"defaults: {defaults.steps} steps, {defaults.step_time_s:.0f} s per request, passive limit "
+          f"{defaults.passive_time_s:.0f} s, min parallax {defaults.min_parallax}, blink ratio {defaults.blink_ratio}")
+    print(f"challenge presentations: each video once per request sequence ({len(sequences)} sequences)\n")
+
+    # ---------------------------------------------------------------------------------------- attacks
+    table: dict[tuple[str, str], list[int]] = {}
+    cues: dict[tuple[str, str], list[float]] = {}
+    cost_ms: list[float] = []
+    for attack in attacks:
+        kind = attack.kind if attack.kind in PRINT_KINDS else SCREEN_KIND
+        runs = [("off", None), ("passive", None)] + [("challenge", seed_for(s)) for s in sequences]
+        for mode, seed in runs:
+            outcome = present(engine, gallery, attack.path, mode, seed)
+            granted = any(d.name == attack.target for _, d in outcome["grants"])
+            wrong = [d.name for _, d in outcome["grants"] if d.name != attack.target]
+            cell = table.setdefault((kind, mode), [0, 0])
+            cell[0] += granted or bool(wrong)
+            cell[1] += 1
+            for _, decision in outcome["denials"] + outcome["grants"]:
+                live = decision.details.get("liveness")
+                if live:
+                    cues.setdefault((kind, mode), []).append(live["parallax"])
+            if outcome["meshed"] and mode != "off":
+                cost_ms.append(1000 * outcome["busy"] / outcome["frames"])
+        print(f"  {attack.path.name}: done", file=sys.stderr)
+
+    chance = replay_chance(defaults)
+    print("Attack presentations granted (APCER), by attack type and liveness mode")
+    print(f"  {'attack type':<18}{'off':>20}{'passive':>20}{'challenge':>20}   max parallax seen (passive / challenge)")
+    for kind in list(PRINT_KINDS) + [SCREEN_KIND]:
+        row = f"  {kind:<18}"
+        for mode in ("off", "passive", "challenge"):
+            granted, total = table.get((kind, mode), [0, 0])
+            row += f"{pct(granted, total):>20}"
+        p = max(cues.get((kind, "passive"), [0.0]))
+        c = max(cues.get((kind, "challenge"), [0.0]))
+        print(row + f"   {p:.3f} / {c:.3f}")
+    print(f"  computed chance that a replay passes the default challenge: {chance} = {float(chance):.1%} "
+          f"(first head movement after each request must be the one drawn: 1/4 x 1/3)")
+    print(f"  targets: prints 0 % in passive and challenge; replays 0 % in challenge except ~{float(chance):.1%}\n")
+
+    # ---------------------------------------------------------------------------------------- bona fide
+    clip = clips / "short_hamilton_clip.mp4"
+    base = present(engine, gallery, clip, "off")
+    base_frame = base["grants"][0][0] if base["grants"] else None
+    passive = present(engine, gallery, clip, "passive")
+    cooperative = present(engine, gallery, clip, "challenge", seed_for(BONA_FIDE_ANSWER))
+    other_requests = [present(engine, gallery, clip, "challenge", seed_for(s)) for s in sequences
+                      if s != BONA_FIDE_ANSWER][:4]
+    fps = 29.97
+
+    def grant_text(outcome):
+        if not outcome["grants"]:
+            reason = outcome["denials"][0][1].reason if outcome["denials"] else "no decision before the shot ended"
+            return f"not granted ({reason})"
+        frame = outcome["grants"][0][0]
+        return f"granted at frame {frame} ({(frame - FINDABLE_FRAME) / fps:.2f} s after findable)"
+
+    print("Bona fide presentations (Lin-Manuel Miranda, real clip)")
+    print(f"  off (recognition alone):       {grant_text(base)}")
+    print(f"  passive:                       {grant_text(passive)}  [expected: he does not blink in the clip]")
+    print(f"  challenge, cooperative ({', '.join(a.value for a in BONA_FIDE_ANSWER)}): {grant_text(cooperative)}")
+    added = ((cooperative['grants'][0][0] - base_frame) / fps) if cooperative["grants"] and base_frame else None
+    print(f"  time the challenge adds over recognition alone: {added:.2f} s (target <= 4 s)" if added is not None
+          else "  time the challenge adds: -")
+    refused = sum(1 for o in other_requests if not o["grants"])
+    print(f"  challenge with requests his recording does not answer: {refused}/{len(other_requests)} refused "
+          "(a recording cannot follow a request; these are not bona fide presentations)")
+    bpcer_challenge = 0 if cooperative["grants"] else 1
+    print(f"BPCER challenge: {pct(bpcer_challenge, 1)}; passive: {pct(0 if passive['grants'] else 1, 1)} "
+          "- on 1 presentation each: the only real clip with a live person available offline here")
+    if cost_ms:
+        print(f"\npipeline cost per frame while a check runs (median over liveness presentations): "
+              f"{statistics.median(cost_ms):.1f} ms (FaceMesh only on tracks being checked)")
+    print(f"wall time {time.time() - started:.0f} s")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
