@@ -25,14 +25,17 @@ def _gallery(args):
 
 
 def cmd_enroll(args) -> int:
+    from facegate.gallery import validate_name
+
     gallery, _ = _gallery(args)
     gallery.refresh()
-    saved, problems = gallery.enroll(args.name, [Path(p) for p in args.photos])
+    name = validate_name(args.name)  # the name as stored: trimmed, Unicode-normalised
+    saved, problems = gallery.enroll(name, [Path(p) for p in args.photos])
     for path in saved:
-        print(f"enrolled {args.name}: {path}")
+        print(f"enrolled {name}: {path}")
     for problem in problems:
         print(f"skipped {problem}")
-    print(f"{args.name} now has {gallery.photo_count(args.name.strip())} usable photo(s)")
+    print(f"{name} now has {gallery.photo_count(name)} usable photo(s)")
     return 0
 
 
@@ -234,18 +237,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a console that cannot show "李小龍" gets "\u674e...", not a crash
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     if args.command is None:  # plain `facegate` (or a double-click on main.py): the desktop app
-        from facegate.ui.app import run_app
+        from facegate.ui.app import main as start_app
 
-        try:
-            return run_app(load_settings())
-        except FaceGateError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 2
+        return start_app()
     if args.command == "gallery" and args.action == "remove" and len(args.names) != 1:
         parser.error("usage: facegate gallery remove NAME --yes")
     try:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 import json
+import numbers
 import os
 import sys
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from facegate.errors import FaceGateError
+from facegate.errors import ConfigError
 from facegate.storage import atomic_write_bytes, ensure_private_dir
 
 
@@ -25,6 +27,10 @@ def default_data_dir() -> Path:
 
 # dlib's equal-error point on LFW: above it, more strangers than genuine people are misjudged.
 SAFE_MAX_THRESHOLD = 0.6
+# Below this even enrolled people are hardly ever recognised (calibration never goes lower either).
+MIN_THRESHOLD = 0.3
+# With allow_loose_threshold: still a bound, past which almost every face would match someone.
+LOOSE_MAX_THRESHOLD = 1.0
 
 
 @dataclass
@@ -32,15 +38,18 @@ class Settings:
     # --- recognition and the access decision (see facegate/policy.py) ---
     # Euclidean distance in dlib's embedding space under which a face counts as that person.
     # dlib's own rule is 0.6 (LFW equal-error point, ~1 % false accepts); a door wants fewer: safe range 0.40-0.60.
+    # Allowed: 0.30-0.60 (up to 1.0 with allow_loose_threshold).
     threshold: float = 0.5
     # The best person must be at least this much closer than the second-best person (0.0-0.2).
     min_margin: float = 0.05
-    # From this distance a face counts as "nobody enrolled" (red box); between threshold and this: keep looking.
+    # From this distance a face counts as "nobody enrolled" (red box); between threshold and this: keep looking
+    # (0.30-1.20; a value under the threshold counts as the threshold).
     unknown_distance: float = 0.6
-    # Grant when this many of the last `vote_window` encodings agree on one person (2-5; K <= window).
+    # Grant when this many of the last `vote_window` encodings agree on one person (2-10, at most vote_window;
+    # 3 of 5 is a good start). Window: 2-10 encodings.
     votes_needed: int = 3
     vote_window: int = 5
-    # Unknown when this many of the last `vote_window` encodings are nobody enrolled (1-window).
+    # Unknown when this many of the last `vote_window` encodings are nobody enrolled (1 to vote_window).
     unknown_votes: int = 3
     # --- greeting ---
     # Seconds before the same person is greeted again while they stay or come back (60-3600).
@@ -60,11 +69,13 @@ class Settings:
     liveness_steps: int = 2
     liveness_step_time_s: float = 5.0
     # --- camera and detection ---
-    # Camera number ("0" is the first camera), a video file, an rtsp:// or http:// URL, or a folder of images.
+    # Camera number ("0" is the first camera), a video file, an rtsp:// or http:// URL, or a folder of images
+    # (not empty).
     source: str = "0"
     # Face detector: "yunet" (default, fast) or "hog" (dlib).
     detector: str = "yunet"
-    # Longest side of the copy of each frame the detector sees (240-640; lower is faster, misses far faces).
+    # Longest side of the copy of each frame the detector sees (160-1280; 240-640 suits most doors; lower is
+    # faster, misses far faces).
     detect_max_side: int = 320
     # Faces narrower than this many pixels are asked to come closer, not recognised (40-200).
     min_face_width: int = 60
@@ -105,44 +116,200 @@ class Settings:
         return PipelineSettings(detect_max_side=self.detect_max_side, min_face_width=self.min_face_width)
 
 
+# The allowed values of each setting (the comment above each field says the same, with the reason).
+RANGES: dict[str, tuple[float, float]] = {
+    "threshold": (MIN_THRESHOLD, SAFE_MAX_THRESHOLD),  # up to LOOSE_MAX_THRESHOLD with allow_loose_threshold
+    "min_margin": (0.0, 0.2),
+    "unknown_distance": (0.3, 1.2),
+    "votes_needed": (2, 10),  # and at most vote_window
+    "vote_window": (2, 10),
+    "unknown_votes": (1, 10),  # and at most vote_window
+    "greeting_cooldown_s": (60.0, 3600.0),
+    "absence_reset_s": (10.0, 600.0),
+    "liveness_steps": (1, 4),
+    "liveness_step_time_s": (2.0, 10.0),
+    "detect_max_side": (160, 1280),
+    "min_face_width": (40, 200),
+    "log_retention_days": (1.0, 365.0),
+}
+# Same lists as facegate.liveness.MODES and facegate.vision.detect.DETECTORS (a test keeps them equal);
+# written out here so that reading the settings imports neither OpenCV nor TensorFlow.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "liveness": ("off", "passive", "challenge"),
+    "detector": ("yunet", "hog"),
+}
+_TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text in double quotes"}
+_FIX = "fix it or delete the file to use the defaults"
+
+
 def config_path() -> Path:
     return default_data_dir() / "config.json"
 
 
-def load_settings(path: Path | None = None) -> Settings:
-    path = path or config_path()
-    if not path.is_file():
-        return Settings()
+def _shown(value, limit: int = 60) -> str:
+    """A value as the user wrote it in the file, cut short."""
     try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise FaceGateError(f"{path}: cannot read the settings ({exc}); fix or delete the file to use defaults")
+        text = json.dumps(value, ensure_ascii=False)
+    except TypeError:  # not a JSON type (set from code, not read from the file)
+        text = repr(value)
+    except (ValueError, RecursionError):  # deeply nested, or an integer of thousands of digits
+        text = f"a {'list' if isinstance(value, list) else type(value).__name__} too long to show"
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _key(name: str) -> str:
+    return json.dumps(name, ensure_ascii=False)
+
+
+def _no_duplicates(pairs: list) -> dict:
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set = set()
+        repeated = sorted({key for key, _ in pairs if key in seen or seen.add(key)})
+        raise ValueError(f"{', '.join(map(_key, repeated))} written more than once; keep one of each")
+    return result
+
+
+def _read_json(path: Path):
+    try:
+        text = path.read_bytes().decode("utf-8-sig")  # -sig: a file saved by Notepad starts with a BOM
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read the settings ({exc.strerror or exc}); check the file's permissions, "
+                          "or delete it to use the defaults") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: the settings file is not UTF-8 text (byte {exc.start}); {_FIX}") from exc
+    try:
+        return json.loads(text, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: the settings file is not valid JSON ({exc.msg} at line {exc.lineno} column "
+                          f"{exc.colno}); {_FIX}") from exc
+    except ValueError as exc:  # a duplicated key; a number too long to convert
+        raise ConfigError(f"{path}: the settings file is not usable ({exc}); {_FIX}") from exc
+    except RecursionError as exc:
+        raise ConfigError(f"{path}: the settings file is nested too deeply to be settings; {_FIX}") from exc
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """The settings in `path` (default: config.json in the data folder), or the defaults when there is no file.
+    Raises ConfigError (a FaceGateError) naming every wrong key and its allowed values; never trusts a part of
+    a bad file, and never changes the file."""
+    path = Path(path) if path else config_path()
+    if not path.exists():
+        return Settings()
+    if not path.is_file():
+        raise ConfigError(f"{path}: is not a file; remove it (FaceGate writes its settings there)")
+    raw = _read_json(path)
     if not isinstance(raw, dict):
-        raise FaceGateError(f"{path}: settings must be a JSON object")
+        raise ConfigError(f"{path}: the settings must be a JSON object, like {{\"threshold\": 0.5}}, "
+                          f"not {_shown(raw)}; {_FIX}")
     settings = Settings()
     known = {f.name: f for f in fields(Settings)}
+    problems = []
     for key, value in raw.items():
         if key not in known:
-            raise FaceGateError(f"{path}: unknown setting {key!r}; known settings: {', '.join(known)}")
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean {_key(close[0])}?)" if close else f"; known settings: {', '.join(known)}"
+            problems.append(f"unknown setting {_shown(key)}{hint}")
+            continue
         default = getattr(settings, key)
         if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:
+                problems.append(f"{_key(key)} must be between {_number(RANGES[key][0])} and "
+                                f"{_number(RANGES[key][1])}, not {_shown(value)}")
+                continue
+        elif type(default) is int and type(value) is float and value.is_integer():
+            value = int(value)
         if type(value) is not type(default):
-            raise FaceGateError(f"{path}: setting {key!r} must be a {type(default).__name__}, got {value!r}")
+            problems.append(f"{_key(key)} must be {_TYPE_WORDS[type(default)]}, not {_shown(value)}")
+            continue
         setattr(settings, key, value)
-    check_safe(settings, path)
+    if not problems:
+        problems = settings_problems(settings)
+    if problems:
+        raise ConfigError(_report(path, problems, (_FIX, "fix them or delete the file to use the defaults")))
     return settings
 
 
+def _report(where, problems: list[str], fix: tuple[str, str] = ("change it", "change them")) -> str:
+    """One line for one problem; a list for several. `fix`: what to do, for one problem and for several."""
+    if len(problems) == 1:
+        return f"{where}: {problems[0]}; {fix[0]}"
+    lines = "\n".join(f"  - {p}" for p in problems)
+    return f"{where}: {len(problems)} problems in the settings; {fix[1]}:\n{lines}"
+
+
+def _has_type(value, kind: type) -> bool:
+    """`value` fits a setting of type `kind` (NumPy numbers too, as code may set them; a bool is no number)."""
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is str:
+        return isinstance(value, str)
+    number = numbers.Integral if kind is int else numbers.Real
+    return isinstance(value, number) and not isinstance(value, bool)
+
+
+def settings_problems(settings: Settings) -> list[str]:
+    """Every value of the wrong type or out of its allowed range, in plain words (empty when all is well)."""
+    problems = []
+    for f in fields(Settings):
+        value, kind = getattr(settings, f.name), type(f.default)
+        if not _has_type(value, kind):
+            problems.append(f"{_key(f.name)} must be {_TYPE_WORDS[kind]}, not {_shown(value)}")
+    if problems:
+        return problems  # the checks below compare values of the right types
+    for f in fields(Settings):
+        value = getattr(settings, f.name)
+        if isinstance(value, str) and "\0" in value:
+            problems.append(f"{_key(f.name)} contains a NUL character")
+        elif f.name in CHOICES and value not in CHOICES[f.name]:
+            problems.append(f"{_key(f.name)} must be one of {', '.join(map(_key, CHOICES[f.name]))}, "
+                            f"not {_shown(value)}")
+    loose = settings.allow_loose_threshold
+    for key, (low, high) in RANGES.items():
+        value = getattr(settings, key)
+        if key == "threshold" and loose:
+            high = LOOSE_MAX_THRESHOLD
+        if low <= value <= high:  # False for NaN too
+            continue
+        if key == "threshold" and not loose and SAFE_MAX_THRESHOLD < value <= LOOSE_MAX_THRESHOLD:
+            problems.append(
+                f"threshold {_number(value)} is looser than the safe bound {SAFE_MAX_THRESHOLD}: strangers who "
+                f"resemble an enrolled person would be let in. Lower it (allowed: {_number(low)} to "
+                f"{_number(high)}), or set \"allow_loose_threshold\": true to accept that risk explicitly")
+        else:
+            problems.append(f"{_key(key)} must be between {_number(low)} and {_number(high)}, not {_shown(value)}")
+    for key in ("votes_needed", "unknown_votes"):
+        value, window = getattr(settings, key), settings.vote_window
+        if value > window:
+            problems.append(f"{_key(key)} ({value}) must not be more than \"vote_window\" ({window}): that many "
+                            "votes never fit in the window")
+    if not settings.source.strip():
+        problems.append("\"source\" is empty; use \"0\" for the first camera, a video file, a URL or a folder")
+    return problems
+
+
 def check_safe(settings: Settings, where: Path | str = "settings") -> None:
-    if settings.threshold > SAFE_MAX_THRESHOLD and not settings.allow_loose_threshold:
-        raise FaceGateError(
-            f"{where}: threshold {settings.threshold} is looser than the safe bound {SAFE_MAX_THRESHOLD}: strangers "
-            "who resemble an enrolled person would be let in. Lower it, or set \"allow_loose_threshold\": true "
-            "to accept that risk explicitly.")
+    """Raise ConfigError (a FaceGateError) when any value is out of its allowed range: the threshold above the
+    safe bound without allow_loose_threshold, votes that cannot fit their window, an unknown liveness mode..."""
+    problems = settings_problems(settings)
+    if problems:
+        raise ConfigError(_report(where, problems))
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> None:
-    path = path or config_path()
+    """Write the settings (atomically, owner-only). Values that load_settings would refuse are refused here
+    first, with ConfigError, and the file on disk stays as it was: the app never saves a file it cannot read."""
+    path = Path(path) if path else config_path()
+    problems = settings_problems(settings)
+    if problems:
+        raise ConfigError(_report(path, problems, ("not saved (the file is unchanged); change it",
+                                                   "not saved (the file is unchanged); change them")))
+    plain = {f.name: type(f.default)(getattr(settings, f.name)) for f in fields(Settings)}  # NumPy -> JSON types
     ensure_private_dir(path.parent)
-    atomic_write_bytes(path, json.dumps(asdict(settings), indent=2).encode("utf-8"))
+    atomic_write_bytes(path, json.dumps(plain, indent=2, ensure_ascii=False).encode("utf-8"))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import replace
 
@@ -36,7 +37,18 @@ def run_app(settings: Settings, source: str | None = None, gallery: str | None =
 
 
 def main() -> int:
-    """GUI-script entry point (no console window on Windows)."""
+    """GUI entry point (`facegate`, `facegate-gui`, main.py; no console window on Windows)."""
     from facegate.config import load_settings
+    from facegate.errors import FaceGateError
 
-    return run_app(load_settings())
+    try:
+        settings = load_settings()
+    except FaceGateError as exc:  # perhaps no console to print to: say it in a window too
+        from PySide6.QtWidgets import QApplication, QMessageBox
+
+        print(f"error: {exc}", file=sys.stderr)
+        if os.environ.get("QT_QPA_PLATFORM") != "offscreen":  # offscreen: nobody could see (or close) a box
+            QApplication.instance() or QApplication(sys.argv)
+            QMessageBox.critical(None, "FaceGate cannot start", str(exc))
+        return 2
+    return run_app(settings)

@@ -10,6 +10,7 @@ Only what the face network uses is understood. Anything else is a `ModelFileErro
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +21,10 @@ from facegate.errors import ModelFileError
 _MAX_STRING = 256
 _MAX_TENSOR_VALUES = 50_000_000
 _MAX_NESTING = 10_000
+# Plausible geometry: anything outside is damage, not a network this reader should build.
+_MAX_KERNEL = 64
+_MAX_STRIDE = 16
+_MAX_INPUT_SIDE = 10_000
 
 
 @dataclass
@@ -84,23 +89,38 @@ class _Reader:
         exponent = self.integer()
         if abs(exponent) > 2000:
             raise self.fail(f"implausible float exponent {exponent}")
-        return float(mantissa) * 2.0 ** exponent
+        try:
+            return math.ldexp(float(mantissa), exponent)
+        except OverflowError:
+            raise self.fail(f"number {mantissa} * 2^{exponent} is out of range") from None
+
+    def count(self, what: str, low: int, high: int) -> int:
+        """An integer that must lie in [low, high] (a size, stride, mode ...)."""
+        value = self.integer()
+        if not low <= value <= high:
+            raise self.fail(f"{what} is {value}, expected {low}..{high}")
+        return value
 
     def tensor(self) -> np.ndarray:
         version = self.integer()
         if version != 2:
             raise self.fail(f"tensor version {version}, expected 2")
         shape = tuple(self.integer() for _ in range(4))
-        if any(d < 0 for d in shape) or int(np.prod(shape, dtype=np.int64)) > _MAX_TENSOR_VALUES:
+        if any(d < 0 for d in shape) or math.prod(shape) > _MAX_TENSOR_VALUES:  # exact: Python integers
             raise self.fail(f"implausible tensor shape {shape}")
-        count = int(np.prod(shape, dtype=np.int64))
-        return np.frombuffer(self.take(4 * count), dtype="<f4").astype(np.float32).reshape(shape)
+        values = np.frombuffer(self.take(4 * math.prod(shape)), dtype="<f4")
+        if not np.isfinite(values).all():
+            raise self.fail(f"a tensor of shape {shape} holds NaN or infinite values")
+        return values.astype(np.float32).reshape(shape)
 
     def alias_tensor(self) -> tuple[int, int, int, int]:
         version = self.integer()
         if version != 1:
             raise self.fail(f"alias_tensor version {version}, expected 1")
-        return tuple(self.integer() for _ in range(4))
+        shape = tuple(self.integer() for _ in range(4))
+        if any(d < 0 for d in shape) or math.prod(shape) > _MAX_TENSOR_VALUES:
+            raise self.fail(f"implausible parameter shape {shape}")
+        return shape
 
     def expect(self, value: int, what: str) -> None:
         found = self.integer()
@@ -111,12 +131,12 @@ class _Reader:
 def _split_params(reader: _Reader, params: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
     """Cut a layer's flat parameter tensor into the aliased views dlib stores shapes for."""
     flat = params.reshape(-1)
-    total = sum(int(np.prod(s)) for s in shapes)
+    total = sum(math.prod(s) for s in shapes)
     if total != flat.size:
         raise reader.fail(f"parameter count {flat.size} does not match shapes {shapes}")
     out, offset = [], 0
     for shape in shapes:
-        size = int(np.prod(shape))
+        size = math.prod(shape)
         out.append(flat[offset:offset + size].reshape(shape))
         offset += size
     return out
@@ -125,9 +145,10 @@ def _split_params(reader: _Reader, params: np.ndarray, shapes: list[tuple[int, .
 def _read_layer_details(reader: _Reader, tag: str) -> LayerRecord:
     if tag == "con_4":
         params = reader.tensor()
-        num_filters, nr, nc = reader.integer(), reader.integer(), reader.integer()
-        stride_y, stride_x = reader.integer(), reader.integer()
-        pad_y, pad_x = reader.integer(), reader.integer()
+        num_filters = reader.count("number of filters", 1, _MAX_TENSOR_VALUES)
+        nr, nc = reader.count("filter height", 1, _MAX_KERNEL), reader.count("filter width", 1, _MAX_KERNEL)
+        stride_y, stride_x = reader.count("stride", 1, _MAX_STRIDE), reader.count("stride", 1, _MAX_STRIDE)
+        pad_y, pad_x = reader.count("padding", 0, nr - 1), reader.count("padding", 0, nc - 1)
         filter_shape, bias_shape = reader.alias_tensor(), reader.alias_tensor()
         for _ in range(4):  # learning-rate and weight-decay multipliers: training only
             reader.real()
@@ -139,7 +160,7 @@ def _read_layer_details(reader: _Reader, tag: str) -> LayerRecord:
     if tag == "affine_":
         params = reader.tensor()
         gamma_shape, beta_shape = reader.alias_tensor(), reader.alias_tensor()
-        mode = reader.integer()
+        mode = reader.count("affine mode", 0, 1)
         gamma, beta = _split_params(reader, params, [gamma_shape, beta_shape])
         return LayerRecord("affine", {"gamma": gamma.reshape(-1), "beta": beta.reshape(-1), "mode": mode})
     if tag == "relu_":
@@ -147,13 +168,16 @@ def _read_layer_details(reader: _Reader, tag: str) -> LayerRecord:
     if tag == "add_prev_":
         return LayerRecord("add_prev")
     if tag in ("max_pool_2", "avg_pool_2"):
-        nr, nc, stride_y, stride_x, pad_y, pad_x = (reader.integer() for _ in range(6))
+        nr, nc = reader.count("pool height", 0, _MAX_KERNEL), reader.count("pool width", 0, _MAX_KERNEL)  # 0: global
+        stride_y, stride_x = reader.count("stride", 1, _MAX_STRIDE), reader.count("stride", 1, _MAX_STRIDE)
+        pad_y, pad_x = reader.count("padding", 0, max(nr - 1, 0)), reader.count("padding", 0, max(nc - 1, 0))
         return LayerRecord(tag[:-2], {"size": (nr, nc), "stride": (stride_y, stride_x), "padding": (pad_y, pad_x)})
     if tag == "fc_2":
-        num_outputs, num_inputs = reader.integer(), reader.integer()
+        num_outputs = reader.count("number of outputs", 1, _MAX_TENSOR_VALUES)
+        num_inputs = reader.count("number of inputs", 0, _MAX_TENSOR_VALUES)
         params = reader.tensor()
         weight_shape, bias_shape = reader.alias_tensor(), reader.alias_tensor()
-        bias_mode = reader.integer()
+        bias_mode = reader.count("bias mode", 0, 1)
         for _ in range(4):
             reader.real()
         shapes = [weight_shape] + ([bias_shape] if bias_mode == 0 else [])
@@ -168,7 +192,7 @@ def parse_dlib_network(data: bytes) -> DlibNetwork:
     reader = _Reader(data)
     try:
         return _parse(reader)
-    except (ValueError, OverflowError, IndexError) as exc:  # inconsistent shapes in a damaged file
+    except (ValueError, OverflowError, IndexError, MemoryError) as exc:  # inconsistent shapes in a damaged file
         raise reader.fail(f"inconsistent layer record ({exc})") from exc
 
 
@@ -198,7 +222,7 @@ def _parse(reader: _Reader) -> DlibNetwork:
     if name != "input_rgb_image_sized":
         raise reader.fail(f"input layer {name!r}, expected 'input_rgb_image_sized'")
     means = (reader.real(), reader.real(), reader.real())
-    input_size = (reader.integer(), reader.integer())
+    input_size = (reader.count("input height", 1, _MAX_INPUT_SIDE), reader.count("input width", 1, _MAX_INPUT_SIDE))
 
     layers: list[LayerRecord] = []
     while reader.pos < len(data):

@@ -72,7 +72,10 @@ def sha256_of(path: Path) -> str:
 
 def locate(weight: WeightFile) -> Path:
     """Path of the file inside its installed package (not yet verified)."""
-    spec = importlib.util.find_spec(weight.module)
+    try:
+        spec = importlib.util.find_spec(weight.module)
+    except (ImportError, ValueError):  # a half-installed package: its parent or its spec is broken
+        spec = None
     if spec is None or not spec.submodule_search_locations:
         raise ModelFileError(
             f"The package that carries {Path(weight.relative_path).name} is not installed. "
@@ -85,7 +88,13 @@ def locate(weight: WeightFile) -> Path:
 
 
 def verify(weight: WeightFile, path: Path) -> Path:
-    actual = sha256_of(path)
+    """`path`, when its SHA-256 is the pinned one; else ModelFileError saying how to get the right file back."""
+    path = Path(path)
+    try:
+        actual = sha256_of(path)
+    except OSError as exc:
+        raise ModelFileError(f"{path} cannot be read ({exc.strerror or exc}). "
+                             f"Fix: pip install --force-reinstall '{weight.package}'") from exc
     if actual != weight.sha256:
         raise ModelFileError(
             f"{path} does not have the pinned SHA-256 (expected {weight.sha256}, found {actual}); "
