@@ -7,11 +7,16 @@ counted), so the pipeline never falls behind real time. For benchmarks and tests
 in lockstep ("as fast as possible"): no frame is dropped and results do not depend on machine speed.
 
 A source that stops delivering is reported (LOST), retried with back-off, and resumes by itself (LIVE).
+A network source that hangs (connection open, no data) cannot block for long: FFmpeg is opened with open and
+read timeouts, so a stuck read returns and the source is retried. For any other backend a watchdog reports LOST
+when one read has taken longer than `stall_timeout_s`. `stop()` never waits longer than asked: a thread still
+inside a read then ends by itself when that read returns (it is a daemon, and the delay is logged).
 """
 
 from __future__ import annotations
 
 import enum
+import functools
 import logging
 import threading
 import time
@@ -26,6 +31,36 @@ from facegate.errors import FaceGateError
 from facegate.imageio import is_image_name, load_image
 
 log = logging.getLogger(__name__)
+
+# Network sources (FFmpeg): how long connecting, and then waiting for the next frame, may take before the
+# source counts as lost and is reconnected. A camera that sends nothing for this long is not live.
+URL_OPEN_TIMEOUT_S = 10.0
+URL_READ_TIMEOUT_S = 5.0
+
+
+def as_rgb8(image: np.ndarray) -> np.ndarray:
+    """Any decoded frame (grey, grey+alpha, BGR, BGRA; 8- or 16-bit or float) as contiguous RGB uint8.
+    `image` is in OpenCV's BGR order when it has colour."""
+    image = np.asarray(image)
+    if image.dtype != np.uint8:
+        if image.dtype == np.uint16:
+            image = (image >> 8).astype(np.uint8)
+        elif np.issubdtype(image.dtype, np.floating):  # 0..1 or 0..255
+            image = np.nan_to_num(image.astype(np.float32))
+            scale = 255.0 if image.max(initial=0.0) <= 1.0 else 1.0
+            image = np.clip(image * scale, 0, 255).astype(np.uint8)
+        else:
+            image = np.clip(image, 0, 255).astype(np.uint8)
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_GRAY2RGB)
+    if image.ndim != 3 or image.shape[2] not in (2, 3, 4):
+        raise ValueError(f"unsupported frame shape {image.shape}")
+    if image.shape[2] == 2:  # grey + alpha
+        return cv2.cvtColor(np.ascontiguousarray(image[:, :, 0]), cv2.COLOR_GRAY2RGB)
+    code = cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB
+    return cv2.cvtColor(np.ascontiguousarray(image), code)
 
 
 class SourceState(str, enum.Enum):
@@ -81,12 +116,25 @@ def parse_source(text: str | int) -> SourceSpec:
                         "images. Check the path, or use 0 for the first camera.")
 
 
-class _VideoReader:
-    """cv2.VideoCapture for cameras, URLs and files."""
+def _ffmpeg_available() -> bool:
+    try:
+        return cv2.videoio_registry.hasBackend(cv2.CAP_FFMPEG)
+    except Exception:  # noqa: BLE001 - an OpenCV without the registry API
+        return False
 
-    def __init__(self, spec: SourceSpec):
+
+class _VideoReader:
+    """cv2.VideoCapture for cameras, URLs and files. URLs go through FFmpeg with open and read timeouts."""
+
+    def __init__(self, spec: SourceSpec, open_timeout_s: float = URL_OPEN_TIMEOUT_S,
+                 read_timeout_s: float = URL_READ_TIMEOUT_S):
         self.spec = spec
-        self.capture = cv2.VideoCapture(spec.target)
+        if spec.kind == "url" and _ffmpeg_available():
+            self.capture = cv2.VideoCapture(spec.target, cv2.CAP_FFMPEG, [
+                cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
+                cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000)])
+        else:
+            self.capture = cv2.VideoCapture(spec.target)
         if not self.capture.isOpened():
             self.capture.release()
             raise OSError(f"cannot open {spec}")
@@ -98,10 +146,10 @@ class _VideoReader:
         ok, frame = self.capture.read()
         if not ok or frame is None:
             return None
+        if frame.size == 0:
+            return None
         self.index += 1
-        if frame.ndim == 2:
-            return cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
-        return cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        return as_rgb8(frame)
 
     def release(self) -> None:
         self.capture.release()
@@ -137,10 +185,11 @@ class _FolderReader:
         self._current = None
 
 
-def open_reader(spec: SourceSpec, folder_hold_seconds: float = 1.0):
+def open_reader(spec: SourceSpec, folder_hold_seconds: float = 1.0, open_timeout_s: float = URL_OPEN_TIMEOUT_S,
+                read_timeout_s: float = URL_READ_TIMEOUT_S):
     if spec.kind == "folder":
         return _FolderReader(spec, hold_seconds=folder_hold_seconds)
-    return _VideoReader(spec)
+    return _VideoReader(spec, open_timeout_s, read_timeout_s)
 
 
 class CaptureThread:
@@ -149,8 +198,16 @@ class CaptureThread:
     def __init__(self, source: str | int | SourceSpec, realtime: bool = True,
                  on_status: Callable[[SourceStatus], None] | None = None,
                  retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0),
-                 loop: bool = False, folder_hold_seconds: float = 1.0, reader_factory=open_reader):
+                 loop: bool = False, folder_hold_seconds: float = 1.0, reader_factory=None,
+                 open_timeout_s: float = URL_OPEN_TIMEOUT_S, read_timeout_s: float = URL_READ_TIMEOUT_S,
+                 stall_timeout_s: float | None = None):
         self.spec = source if isinstance(source, SourceSpec) else parse_source(source)
+        if reader_factory is None:
+            reader_factory = functools.partial(open_reader, open_timeout_s=open_timeout_s,
+                                               read_timeout_s=read_timeout_s)
+        # One read taking longer than this is reported LOST even when the backend has no timeout of its own.
+        self.stall_timeout_s = stall_timeout_s if stall_timeout_s is not None else read_timeout_s + 2.0
+        self._read_since: float | None = None  # when the read in progress began (None: not inside a read)
         self.realtime = realtime
         self.loop = loop
         self.retry_delays = retry_delays
@@ -185,19 +242,49 @@ class CaptureThread:
                     return None
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    return None
-                self._condition.wait(remaining)
-            frame, self._frame = self._frame, None
-            self._pending_drops = 0
-            self._condition.notify_all()  # lockstep mode: the reader may go on
-            return frame
+                    break
+                self._condition.wait(min(remaining, 0.5))
+                if self._frame is None and self.stalled_for() > self.stall_timeout_s:
+                    break
+            else:
+                frame, self._frame = self._frame, None
+                self._pending_drops = 0
+                self._condition.notify_all()  # lockstep mode: the reader may go on
+                return frame
+        self._check_stall()
+        return None
 
-    def stop(self, timeout: float = 5.0) -> None:
+    def stalled_for(self) -> float:
+        """Seconds the read in progress has taken so far (0 when not inside a read)."""
+        since = self._read_since
+        return 0.0 if since is None else max(0.0, time.monotonic() - since)
+
+    def _check_stall(self) -> None:
+        """Watchdog (runs on the consumer's thread): a read stuck longer than `stall_timeout_s` means the source is
+        lost, even if the backend never returns from it. The reader goes LIVE again by itself on its next frame."""
+        stalled = self.stalled_for()
+        if stalled > self.stall_timeout_s and self._state == SourceState.LIVE and not self._stop.is_set():
+            self._set_state(SourceState.LOST, f"{self.spec} sent no frame for {stalled:.0f} s (not answering)")
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop reading and wait up to `timeout` seconds for the thread. Returns True when it has ended. A thread
+        still stuck inside a read after that is left to end by itself when the read returns (bounded by the read
+        timeout); it is a daemon, so it never holds the program open, and the delay is logged."""
         self._stop.set()
         with self._condition:
             self._condition.notify_all()
         if self._thread.is_alive() and threading.current_thread() is not self._thread:
             self._thread.join(timeout)
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            log.warning("Capture of %s is still inside a read or connect of the video backend (%.1f s in the read); "
+                        "it will end by itself when that returns.", self.spec, self.stalled_for())
+            return False
+        return True
+
+    @property
+    def alive(self) -> bool:
+        """Whether the reader thread is still running."""
+        return self._thread.is_alive()
 
     @property
     def finished(self) -> bool:
@@ -244,11 +331,19 @@ class CaptureThread:
                     self._set_state(SourceState.LOST, message, delay)
                     self._stop.wait(delay)
                     continue
+                delivered_before = self.delivered
+                failure = ""
                 try:
-                    delivered_before = self.delivered
                     ended = self._read_until_failure(reader)
+                except Exception as exc:  # a frame the backend or the conversion chokes on: reconnect, never die
+                    log.exception("Reading %s failed", self.spec)
+                    ended, failure = False, f"{self.spec} failed: {type(exc).__name__}: {exc}"
                 finally:
-                    reader.release()
+                    self._read_since = None
+                    try:
+                        reader.release()
+                    except Exception:  # noqa: BLE001
+                        log.exception("Releasing %s failed", self.spec)
                 if self._stop.is_set():
                     break
                 if ended and not self.loop:
@@ -258,7 +353,7 @@ class CaptureThread:
                     continue
                 failures = 0 if self.delivered > delivered_before else failures + 1
                 delay = self.retry_delays[min(failures, len(self.retry_delays) - 1)]
-                self._set_state(SourceState.LOST, f"{self.spec} stopped delivering frames", delay)
+                self._set_state(SourceState.LOST, failure or f"{self.spec} stopped delivering frames", delay)
                 self._stop.wait(delay)
         finally:
             if self._state != SourceState.ENDED:
@@ -271,7 +366,9 @@ class CaptureThread:
         period = 1.0 / reader.fps
         recent = []
         while not self._stop.is_set():
+            self._read_since = time.monotonic()
             image = reader.read()
+            self._read_since = None
             if image is None:
                 return self.spec.finite
             if self._state != SourceState.LIVE:

@@ -10,13 +10,21 @@ is a convenience: anything wrong with it (unreadable, other model, inconsistent)
 
 A photo is used for matching only when it holds exactly one clear face: no face, several faces, a face too
 small or too blurred, or an unreadable file is reported with the file name and left out.
+
+Faults (a kiosk runs unattended for months): photos and the cache are written atomically (facegate.storage),
+so a crash or power cut at any moment leaves each file whole or absent; hidden names (dot-files: temp files,
+a person being erased) are never taken for photos and are cleaned up by a later refresh. An enrollment that
+cannot be saved (read-only folder, disk full) raises GalleryError naming the folder and the cause, and leaves
+the gallery exactly as it was; a cache that cannot be written is only a warning (embeddings stay in memory).
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import logging
+import secrets
 import shutil
 import threading
 import unicodedata
@@ -38,6 +46,21 @@ CACHE_FORMAT = "facegate-embeddings-v2-mirror"
 # A second face at least this wide (relative to the largest) makes the photo ambiguous: whom to enroll?
 AMBIGUOUS_SECOND_FACE = 0.5
 MAX_NAME_LENGTH = 100
+# Temp files younger than this may belong to a write in progress in another process (e.g. `facegate enroll`
+# while the kiosk runs): refresh() leaves them alone. Older ones were left by a killed write and go.
+STALE_TEMP_AGE_S = 300.0
+# A person being erased is first renamed to a hidden folder ending so (one atomic step), then deleted.
+ERASING_SUFFIX = ".erasing"
+
+
+def describe_os_error(exc: OSError) -> str:
+    """The cause of a failed write in plain words."""
+    plain = {errno.EROFS: "the folder is on a read-only file system",
+             errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+             errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+             errno.EFBIG: "the file is larger than the system allows"}.get(exc.errno)
+    detail = exc.strerror or str(exc)
+    return f"{plain} ({detail})" if plain else detail
 
 
 def validate_name(name: str) -> str:
@@ -96,7 +119,11 @@ class _Index:
 
 
 def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = hashlib.sha256()  # in blocks: a huge file named .jpg is not read into memory at once
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 class Gallery:
@@ -110,6 +137,7 @@ class Gallery:
         self.engine = engine
         self.problems: list[PhotoProblem] = []
         self._lock = threading.RLock()
+        self._entries: dict[str, _Entry] = {}  # photo hash -> analysis, as of the last refresh (cache or not)
         self._index = _Index([], np.zeros((0, EMBEDDING_SIZE), np.float32), np.zeros(0, np.float32),
                              np.zeros(0, np.int64))
 
@@ -119,14 +147,23 @@ class Gallery:
         people: dict[str, list[Path]] = {}
         if not self.folder.is_dir():
             return people
-        for entry in sorted(self.folder.iterdir()):
-            if entry.name.startswith("."):
+        try:
+            entries = sorted(self.folder.iterdir())
+        except OSError as exc:
+            raise GalleryError(f"Cannot read the gallery folder {self.folder}: {describe_os_error(exc)}.") from exc
+        for entry in entries:
+            if entry.name.startswith("."):  # temp files, the cache, a person being erased: never photos
                 continue
-            if entry.is_dir():
-                files = [p for p in sorted(entry.iterdir()) if p.is_file() and not p.name.startswith(".")]
-                people.setdefault(entry.name, []).extend(files)
-            elif entry.is_file() and is_image_name(entry):
-                people.setdefault(entry.stem, []).append(entry)
+            try:
+                if entry.is_dir():
+                    files = [p for p in sorted(entry.iterdir()) if p.is_file() and not p.name.startswith(".")]
+                    people.setdefault(entry.name, []).extend(files)
+                elif entry.is_file() and is_image_name(entry):
+                    people.setdefault(entry.stem, []).append(entry)
+            except FileNotFoundError:  # removed while we looked (another process editing the gallery)
+                continue
+            except OSError as exc:
+                log.warning("Gallery folder %s cannot be read (%s); left out.", entry, describe_os_error(exc))
         return people
 
     @property
@@ -150,10 +187,18 @@ class Gallery:
                 if str(data["format"]) != CACHE_FORMAT:
                     raise ValueError(f"cache format {data['format']!s}, expected {CACHE_FORMAT}")
                 hashes, embeddings, problems = data["sha256"], data["embeddings"], data["problems"]
-                if embeddings.shape != (len(hashes), EMBEDDING_SIZE) or len(problems) != len(hashes):
-                    raise ValueError("inconsistent array shapes")
-                if not np.isfinite(embeddings[problems == ""]).all():
+                if (hashes.dtype.kind != "U" or problems.dtype.kind != "U" or embeddings.dtype != np.float32
+                        or hashes.ndim != 1 or problems.shape != hashes.shape
+                        or embeddings.shape != (len(hashes), EMBEDDING_SIZE)):
+                    raise ValueError("inconsistent array types or shapes")
+                if len(set(hashes.tolist())) != len(hashes):
+                    raise ValueError("a photo hash appears twice")
+                usable = embeddings[problems == ""].astype(np.float64)
+                if not np.isfinite(usable).all():
                     raise ValueError("non-finite embeddings")
+                norms = np.linalg.norm(usable, axis=1)
+                if not ((norms > 0.5) & (norms < 3.0)).all():  # dlib's embeddings measure about 1.3-1.6
+                    raise ValueError("embeddings of implausible length")
                 return {str(h): _Entry(None if p else e.astype(np.float32), str(p))
                         for h, e, p in zip(hashes, embeddings, problems)}
         except Exception as exc:  # any damage at all: rebuild rather than trust it
@@ -192,19 +237,43 @@ class Gallery:
         try:
             image = load_image(path)
         except ImageError as exc:
-            return _Entry(None, str(exc).split(": ", 1)[-1])
-        embedding, problem = self.analyse_photo(image)
+            return _Entry(None, exc.reason)
+        try:
+            embedding, problem = self.analyse_photo(image)
+        except Exception as exc:  # one odd photo must not stop the whole gallery from loading
+            log.exception("Gallery photo %s could not be analysed", path)
+            return _Entry(None, f"could not be analysed ({type(exc).__name__}: {exc})")
         return _Entry(embedding, problem)
+
+    def _remove_leftovers(self) -> None:
+        """Temp files of killed writes, and people whose erasure was interrupted. Never raises."""
+        if self.folder.is_dir():
+            remove_stale_temp_files(self.folder, min_age_s=STALE_TEMP_AGE_S)
+            try:
+                entries = list(self.folder.iterdir())
+            except OSError:
+                entries = []
+            for entry in entries:
+                try:
+                    if not entry.is_dir():
+                        continue
+                    if entry.name.startswith(".") and entry.name.endswith(ERASING_SUFFIX):
+                        shutil.rmtree(entry, ignore_errors=True)
+                    elif not entry.name.startswith("."):
+                        remove_stale_temp_files(entry, min_age_s=STALE_TEMP_AGE_S)
+                except OSError:
+                    pass
+        remove_stale_temp_files(self.cache_path.parent, prefix=self.cache_path.name + ".", min_age_s=STALE_TEMP_AGE_S)
 
     def refresh(self) -> list[PhotoProblem]:
         """Rescan the folder, encode new or changed photos, rewrite the cache. Returns the photo problems."""
         with self._lock:
-            if self.folder.is_dir():
-                remove_stale_temp_files(self.folder)
+            self._remove_leftovers()
+            people = self.photos()  # raises GalleryError when the folder cannot be listed: the index stays as it was
             cached = self._load_cache()
             used: dict[str, _Entry] = {}
             names, rows, counts, problems = [], [], {}, []
-            for name, files in self.photos().items():
+            for name, files in people.items():
                 person_rows = []
                 for path in files:
                     if not is_image_name(path):
@@ -215,7 +284,8 @@ class Gallery:
                     except OSError as exc:
                         problems.append(PhotoProblem(path, f"cannot read the file ({exc.strerror or exc})"))
                         continue
-                    entry = used.get(digest) or cached.get(digest) or self._analyse_file(path)
+                    entry = (used.get(digest) or cached.get(digest) or self._entries.get(digest)
+                             or self._analyse_file(path))
                     used[digest] = entry
                     if entry.problem:
                         problems.append(PhotoProblem(path, entry.problem))
@@ -227,6 +297,7 @@ class Gallery:
                     counts[name] = len(person_rows)
             if set(used) != set(cached) or any(used[h] is not cached.get(h) for h in used):
                 self._save_cache(used)
+            self._entries = used  # a cache that cannot be written costs no re-encoding while we run
             for problem in problems:
                 log.warning("Gallery photo left out: %s", problem)
             embeddings = np.array(rows, np.float32).reshape(-1, EMBEDDING_SIZE)
@@ -296,8 +367,11 @@ class Gallery:
                     try:
                         image = load_image(source)
                         data = source.read_bytes()
-                    except (ImageError, OSError) as exc:
-                        problems.append(PhotoProblem(source, str(exc).split(": ", 1)[-1]))
+                    except ImageError as exc:
+                        problems.append(PhotoProblem(source, exc.reason))
+                        continue
+                    except OSError as exc:
+                        problems.append(PhotoProblem(source, f"cannot read the file ({exc.strerror or exc})"))
                         continue
                     suffix = source.suffix.lower() if is_image_name(source) else ".jpg"
                 _, problem = self.analyse_photo(image)
@@ -308,18 +382,50 @@ class Gallery:
             if not accepted:
                 detail = "; ".join(str(p) for p in problems) or "no photos given"
                 raise GalleryError(f"Nothing enrolled for {name!r}: {detail}")
-            ensure_private_dir(self.folder)
-            person_dir = ensure_private_dir(self._person_dir(name))
+            saved = self._save_photos(name, accepted)
+            self.refresh()
+            return saved, problems
+
+    def _save_photos(self, name: str, accepted: list[tuple[bytes, str]]) -> list[Path]:
+        """Write the accepted photos, all or none: on any failure what this call wrote is taken back and
+        GalleryError names the folder and the cause."""
+        person_dir = self._person_dir(name)
+        created: list[Path] = []  # folders and files that did not exist before this call
+        moved: list[tuple[Path, Path]] = []
+        saved: list[Path] = []
+        try:
+            for folder in (self.folder, person_dir):
+                if not folder.is_dir():
+                    ensure_private_dir(folder)
+                    created.append(folder)
+                else:
+                    ensure_private_dir(folder)
+            for data, suffix in accepted:
+                target = person_dir / f"{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
+                existed = target.exists()  # the same photo enrolled before: same name, same bytes
+                atomic_write_bytes(target, data)
+                if not existed:
+                    created.append(target)
+                saved.append(target)
             # A top-level <Name>.jpg joins the person's folder, so the person lives in one place.
             for loose in [p for p in self.folder.iterdir() if p.is_file() and p.stem == name and is_image_name(p)]:
                 loose.rename(person_dir / loose.name)
-            saved = []
-            for data, suffix in accepted:
-                target = person_dir / f"{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
-                atomic_write_bytes(target, data)
-                saved.append(target)
-            self.refresh()
-            return saved, problems
+                moved.append((person_dir / loose.name, loose))
+        except OSError as exc:
+            for path in reversed(created):
+                try:
+                    path.rmdir() if path.is_dir() else path.unlink()
+                except OSError:
+                    pass
+            for now_at, was_at in reversed(moved):
+                try:
+                    now_at.rename(was_at)
+                except OSError:
+                    pass
+            raise GalleryError(f"Could not save the photos of {name!r} in the gallery folder {self.folder}: "
+                               f"{describe_os_error(exc)}. Nothing was enrolled; free some disk space or make the "
+                               "folder writable, then try again.") from exc
+        return saved
 
     def remove(self, name: str) -> int:
         """Erase a person: all their photos, and their cached embeddings (the cache is rewritten without them).
@@ -330,11 +436,23 @@ class Gallery:
                 raise GalleryError(f"{name!r} is not enrolled.")
             person_dir = self._person_dir(name)
             count = len(files)
-            if person_dir.is_dir():
-                shutil.rmtree(person_dir)
-            for path in files:
-                if path.exists():
-                    path.unlink()
+            try:
+                if person_dir.is_dir():
+                    # One atomic rename hides every photo at once: a crash half-way through the deletion cannot
+                    # leave the person half-enrolled; the hidden folder's deletion is finished by any refresh.
+                    hidden = self.folder / f".{secrets.token_hex(4)}{ERASING_SUFFIX}"
+                    person_dir.rename(hidden)
+                    try:
+                        shutil.rmtree(hidden)
+                    except OSError as exc:
+                        log.warning("Photos of %r could not all be deleted yet (%s); the next refresh retries.",
+                                    name, describe_os_error(exc))
+                for path in files:
+                    if path.parent == self.folder and path.exists():
+                        path.unlink()
+            except OSError as exc:
+                raise GalleryError(f"Could not erase {name!r} from the gallery folder {self.folder}: "
+                                   f"{describe_os_error(exc)}.") from exc
             self.refresh()
             return count
 
@@ -349,11 +467,15 @@ class Gallery:
                 raise GalleryError(f"{clash!r} is already enrolled; choose another name or remove them first.")
             target = self._person_dir(new)
             source_dir = self._person_dir(old)
-            if source_dir.is_dir():
-                source_dir.rename(target)
-            else:
-                ensure_private_dir(target)
-            for path in people[old]:
-                if path.parent == self.folder:  # a top-level <old>.jpg
-                    path.rename(target / path.name)
+            try:
+                if source_dir.is_dir():
+                    source_dir.rename(target)
+                else:
+                    ensure_private_dir(target)
+                for path in people[old]:
+                    if path.parent == self.folder:  # a top-level <old>.jpg
+                        path.rename(target / path.name)
+            except OSError as exc:
+                raise GalleryError(f"Could not rename {old!r} to {new!r} in the gallery folder {self.folder}: "
+                                   f"{describe_os_error(exc)}.") from exc
             self.refresh()

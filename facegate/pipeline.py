@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facegate.capture import Frame
+from facegate.capture import Frame, as_rgb8
 from facegate.liveness import LivenessCheck, LivenessSettings
 from facegate.policy import AccessPolicy, Decision, Verdict
 from facegate.tracking import Track, Tracker
@@ -86,6 +86,7 @@ class Pipeline:
         self.rng = rng or random.SystemRandom()  # challenge requests must not be predictable
         self.tracker = Tracker()
         self.checks: dict[int, LivenessCheck] = {}
+        self._frame_size: tuple[int, int] | None = None  # (height, width) of the previous frame
 
     def _due(self, track: Track, now: float) -> bool:
         if track.face.width < self.settings.min_face_width:
@@ -105,7 +106,19 @@ class Pipeline:
         started = time.perf_counter()
         now = frame.time if now is None else now
         image = frame.image
-        faces = self.engine.detect(image, max_side=self.settings.detect_max_side, landmarks=False)
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:  # grey, alpha, 16-bit: made RGB
+            colour = image.ndim == 3 and image.shape[2] >= 3
+            image = as_rgb8(image[..., 2::-1] if colour else image)  # as_rgb8 takes OpenCV's BGR order
+        size = image.shape[:2]
+        if self._frame_size is not None and size != self._frame_size:
+            # Boxes from a frame of another size mean nothing in this one (the source changed resolution or
+            # was replaced): every face starts a new track, and no vote carries over.
+            self.reset()
+        self._frame_size = size
+        if min(size) < 2:  # an empty or degenerate frame: nothing to see, tracks age out as usual
+            faces = []
+        else:
+            faces = self.engine.detect(image, max_side=self.settings.detect_max_side, landmarks=False)
         tracks, ended = self.tracker.update(faces, now)
         for track in ended:  # a check on a track that is lost is dropped, never decided
             self.policy.forget_track(track.id)

@@ -18,6 +18,10 @@ from facegate.pipeline import FrameResult, Pipeline
 
 log = logging.getLogger(__name__)
 
+# A frame the pipeline fails on is skipped (logged) and the kiosk goes on; this many failures in a row mean
+# something is broken for good, and the session stops with the error (shown by the window, exit code headless).
+MAX_FAILED_FRAMES_IN_A_ROW = 25
+
 
 @dataclass
 class SessionStats:
@@ -25,6 +29,7 @@ class SessionStats:
     dropped: int = 0
     encoded: int = 0
     busy_seconds: float = 0.0  # time spent processing frames
+    failed: int = 0  # frames skipped because processing them raised (logged)
     started: float = 0.0
     finished: float = 0.0
 
@@ -83,6 +88,7 @@ class KioskSession:
         return self._worker.is_alive()
 
     def _run(self) -> None:
+        failed_in_a_row = 0
         try:
             while not self._stop.is_set():
                 frame = self.capture.next_frame(timeout=0.5)
@@ -90,7 +96,18 @@ class KioskSession:
                     if self.capture.finished:
                         break
                     continue
-                result = self.pipeline.process(frame)
+                try:
+                    result = self.pipeline.process(frame)
+                except Exception:
+                    failed_in_a_row += 1
+                    self.stats.failed += 1
+                    if failed_in_a_row >= MAX_FAILED_FRAMES_IN_A_ROW:
+                        raise
+                    if failed_in_a_row == 1:
+                        log.exception("Frame %d could not be processed; skipped", frame.index)
+                    self.pipeline.reset()  # start clean: a half-updated track must not vote
+                    continue
+                failed_in_a_row = 0
                 self.stats.frames += 1
                 self.stats.dropped = self.capture.dropped
                 self.stats.encoded += result.encoded

@@ -1,19 +1,29 @@
-"""Crash-safe, owner-only file writes. Biometric data never sits half-written or world-readable."""
+"""Crash-safe, owner-only file writes. Biometric data never sits half-written or world-readable.
+
+A write goes to a hidden temp file beside its target (`.<name>.<random>.tmp`), is flushed to the disk, and
+only then renamed over the target: a crash (power cut, SIGKILL) at any moment leaves the old file or the new
+one whole, plus at worst a hidden temp file, which readers never take for data (every reader of a FaceGate
+folder skips dot-files) and `remove_stale_temp_files` deletes later.
+"""
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
+import time
 from pathlib import Path
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
+TEMP_SUFFIX = ".tmp"
 
 
 def ensure_private_dir(path: Path) -> Path:
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
-    os.chmod(path, PRIVATE_DIR_MODE)
+    if (path.stat().st_mode & 0o777) != PRIVATE_DIR_MODE:  # chmod only when needed: it fails on read-only media
+        os.chmod(path, PRIVATE_DIR_MODE)
     return path
 
 
@@ -24,17 +34,22 @@ def fsync_dir(path: Path) -> None:
         return  # not supported on this platform (Windows); the replace is still atomic
     try:
         os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.EBADF, errno.ENOTSUP):  # file systems that cannot sync a folder
+            raise
     finally:
         os.close(fd)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write `data` to `path` so that a crash at any moment leaves either the old or the new file whole."""
+    """Write `data` to `path` so that a crash at any moment leaves either the old or the new file whole.
+    On failure (disk full, read-only, ...) the OSError is raised and no temp file is left behind."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
-        os.fchmod(fd, PRIVATE_FILE_MODE) if hasattr(os, "fchmod") else None
         with os.fdopen(fd, "wb") as fh:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), PRIVATE_FILE_MODE)
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
@@ -42,16 +57,33 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     except BaseException:
         try:
             os.unlink(tmp)
-        except FileNotFoundError:
+        except OSError:
             pass
         raise
     fsync_dir(path.parent)
 
 
-def remove_stale_temp_files(folder: Path) -> None:
-    """Temp files left by a write that was killed half-way; never data the user saved."""
-    for tmp in Path(folder).glob(".*.tmp"):
+def is_temp_name(name: str) -> bool:
+    """A name `atomic_write_bytes` gives its temp files."""
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def remove_stale_temp_files(folder: Path, prefix: str = "", min_age_s: float = 0.0) -> int:
+    """Delete temp files left by writes that were killed half-way (never data the user saved).
+    `prefix` limits it to the temp files of one target (`.<target name>.`); `min_age_s` spares the temp files of
+    a write still in progress in another process. Returns how many were deleted; errors are ignored."""
+    removed = 0
+    now = time.time()
+    try:  # names compared as text, not as glob patterns: a folder may be called "[Staff]"
+        candidates = [p for p in Path(folder).iterdir() if is_temp_name(p.name) and p.name.startswith(f".{prefix}")]
+    except OSError:
+        return 0
+    for tmp in candidates:
         try:
+            if not tmp.is_file() or (min_age_s and now - tmp.stat().st_mtime < min_age_s):
+                continue
             tmp.unlink()
+            removed += 1
         except OSError:
             pass
+    return removed

@@ -542,8 +542,8 @@ def test_a_folder_where_the_cache_should_be(tmp_path, engine, cached_gallery):
 
 
 PLAUSIBLE_BUT_WRONG = {
-    # Each is a cache FaceGate never writes, structurally fine, and today trusted. See the change proposed for
-    # Gallery._load_cache (check dtypes, unique hashes, embedding lengths); remove the xfail once it is in.
+    # Each is a cache FaceGate never writes, structurally fine: Gallery._load_cache checks dtypes, unique hashes
+    # and embedding lengths, so none is trusted.
     "problems stored as numbers": lambda g: {**g, "problems": np.zeros(len(g["sha256"]), np.int64)},
     "the same photo hash twice": lambda g: {**g, "sha256": np.array([g["sha256"][0]] * len(g["sha256"]))},
     "all-zero embeddings": lambda g: {**g, "embeddings": np.zeros_like(g["embeddings"])},
@@ -551,7 +551,6 @@ PLAUSIBLE_BUT_WRONG = {
 }
 
 
-@pytest.mark.xfail(strict=True, reason="needs the Gallery._load_cache checks proposed in the Bad-input report")
 @pytest.mark.parametrize("damage", sorted(PLAUSIBLE_BUT_WRONG))
 def test_structurally_valid_but_impossible_cache_is_rebuilt(tmp_path, engine, cached_gallery, damage):
     root, good, embeddings = cached_gallery
