@@ -62,7 +62,11 @@ class AdminPin:
     def check(self, pin: str, now: float | None = None) -> PinCheck:
         now = time.time() if now is None else now
         record = self._load()
-        wait = record.get("locked_until", 0.0) - now
+        wait = float(record.get("locked_until", 0.0)) - now
+        if wait > MAX_LOCKOUT_S:  # the clock was set back since: a lockout never lasts longer than the maximum
+            wait = MAX_LOCKOUT_S
+            record["locked_until"] = now + wait
+            self._save(record)
         if wait > 0:
             return PinCheck(False, wait, f"Too many wrong PINs. Try again in {wait:.0f} s.")
         expected = bytes.fromhex(record["hash"])

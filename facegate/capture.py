@@ -222,6 +222,7 @@ class CaptureThread:
         self.delivered = 0
         self.fps = 0.0
         self._stop = threading.Event()
+        self._last_media_time: float | None = None  # lockstep: the timeline of a looped or reopened file
         self._thread = threading.Thread(target=self._run, name=f"capture {self.spec}", daemon=True)
 
     # ---------------------------------------------------------------------------------- consumer side
@@ -364,6 +365,8 @@ class CaptureThread:
         started = time.monotonic()
         first_index = None
         period = 1.0 / reader.fps
+        if not self.realtime and self._last_media_time is not None:
+            started = self._last_media_time + period  # a looped file's timeline goes on, never back in time
         recent = []
         while not self._stop.is_set():
             self._read_since = time.monotonic()
@@ -389,5 +392,7 @@ class CaptureThread:
             # In lockstep the pipeline's clock is the file's own timeline, so results do not depend on
             # how fast this machine is.
             media_time = None if self.realtime else started + (reader.index - first_index) * period
+            if media_time is not None:
+                self._last_media_time = media_time
             self._publish(image, reader.index, media_time)
         return False

@@ -12,6 +12,11 @@ entered there, in a committed transaction, before its file is written or deleted
 row is committed or the file is gone. On open, leftovers in `pending_files` that no row references are
 deleted, so no face image outlives its row, and `erase_person` is complete even after a crash.
 
+Retention. `keep_snapshots_for(days)` deletes the snapshots of decisions older than `days` at once and then
+about once a day, on a thread of the log's own (never the video path or the UI thread), until `close()`;
+the rows stay, without their pictures. The kiosk window and `facegate run --headless` both call it with
+`Settings.log_retention_days`.
+
 Several processes may open the same folder (the kiosk and `facegate log export`); only one that finds no
 other open (an exclusive `flock` on `access.lock`) tidies `pending_files`, so it never deletes a file that
 another live process is about to commit. Snapshot file names hold no names of people: the name lives only
@@ -59,6 +64,8 @@ QUEUE_LIMIT = 1000
 BATCH_SIZE = 32
 JPEG_QUALITY = 90
 LATENCY_WINDOW = 100
+# How often a running log purges snapshots past their retention (s).
+RETENTION_INTERVAL_S = 86400.0
 # How long a reader or writer waits for another connection's lock before giving up.
 BUSY_TIMEOUT_MS = 10_000
 # SQLite result codes meaning the file itself is damaged (SQLITE_CORRUPT, SQLITE_NOTADB).
@@ -183,6 +190,10 @@ class AccessLog:
         self._latencies: deque[float] = deque(maxlen=LATENCY_WINDOW)
         self._writer = threading.Thread(target=self._write_loop, name="facegate-access-log", daemon=True)
         self._writer.start()
+        self._retention: tuple[float, float] | None = None  # (days, interval s) once keep_snapshots_for is called
+        self._retention_wake = threading.Event()
+        self._retention_thread: threading.Thread | None = None
+        self.purged = 0  # snapshots deleted by retention so far
 
     # ---- writing -----------------------------------------------------------------------------------
 
@@ -234,9 +245,13 @@ class AccessLog:
         with self._cond:
             self._closing = True
             self._cond.notify_all()
+        self._retention_wake.set()
         self._writer.join(timeout)
         if self._writer.is_alive():
             log.error("access log writer did not stop within %.1f s", timeout)
+        retention = self._retention_thread
+        if retention is not None and retention is not threading.current_thread():
+            retention.join(timeout)  # a purge under way finishes (or resumes from pending_files next open)
         if self._lock_file is not None:
             self._lock_file.close()
             self._lock_file = None
@@ -393,6 +408,41 @@ class AccessLog:
         return len(rows)
 
     # ---- deleting ----------------------------------------------------------------------------------
+
+    def keep_snapshots_for(self, days: float, every_s: float = RETENTION_INTERVAL_S) -> None:
+        """Retention: delete snapshots of decisions older than `days` now and then every `every_s` seconds,
+        on the log's retention thread, until `close()`. Returns at once. Calling it again (e.g. the setting
+        changed) takes the new values and purges at once."""
+        days, every_s = float(days), float(every_s)
+        if not (days > 0 and every_s > 0) or days == float("inf") or every_s == float("inf"):
+            raise ValueError(f"snapshot retention needs a positive number of days and a positive interval, "
+                             f"got {days} days every {every_s} s")
+        with self._cond:
+            if self._closing:
+                raise FaceGateError("the access log is closed")
+            self._retention = (days, every_s)
+            start = self._retention_thread is None
+            if start:
+                self._retention_thread = threading.Thread(target=self._retention_loop,
+                                                          name="facegate-log-retention", daemon=True)
+        self._retention_wake.set()
+        if start:
+            self._retention_thread.start()
+
+    def _retention_loop(self) -> None:
+        while True:
+            self._retention_wake.clear()
+            with self._cond:
+                if self._closing:
+                    return
+                days, every_s = self._retention
+            try:
+                removed = self.purge_snapshots(days)
+                with self._cond:
+                    self.purged += removed
+            except Exception:  # noqa: BLE001 - a locked or read-only folder: say so, try again next time
+                log.exception("access log: snapshots past their retention of %g days could not be deleted", days)
+            self._retention_wake.wait(every_s)
 
     def purge_snapshots(self, older_than_days: float, now: float | None = None) -> int:
         """Delete snapshots of decisions older than `older_than_days`; their rows stay, without a picture.

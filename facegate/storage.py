@@ -21,7 +21,13 @@ TEMP_SUFFIX = ".tmp"
 
 def ensure_private_dir(path: Path) -> Path:
     path = Path(path)
-    path.mkdir(parents=True, exist_ok=True, mode=PRIVATE_DIR_MODE)
+    for parent in reversed(path.parents):  # missing parents too: mkdir(parents=True) would make them 0755
+        if not parent.exists():
+            try:
+                os.mkdir(parent, PRIVATE_DIR_MODE)
+            except FileExistsError:
+                pass
+    path.mkdir(exist_ok=True, mode=PRIVATE_DIR_MODE)
     if (path.stat().st_mode & 0o777) != PRIVATE_DIR_MODE:  # chmod only when needed: it fails on read-only media
         os.chmod(path, PRIVATE_DIR_MODE)
     return path

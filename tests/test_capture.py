@@ -170,3 +170,13 @@ def test_network_camera_lost_and_back(clips):
     time.sleep(0.5)
     leaked = [t for t in set(threading.enumerate()) - before if t.is_alive() and t.name.startswith("capture")]
     assert leaked == []
+
+
+def test_looped_lockstep_playback_keeps_its_clock_moving_forward(clips):
+    """A looped file (benchmarks, the soak) must not send the pipeline's clock back at each restart."""
+    capture = CaptureThread(clips / CLIP, realtime=False, loop=True).start()
+    frames = [capture.next_frame(5.0) for _ in range(300)]  # across the end of the 275-frame clip
+    capture.stop()
+    times = [f.time for f in frames]
+    assert [f.index for f in frames][274:277] == [274, 0, 1]
+    assert all(b - a == pytest.approx(1 / 29.97, abs=1e-3) for a, b in zip(times, times[1:]))

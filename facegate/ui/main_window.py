@@ -148,6 +148,14 @@ class MainWindow(QMainWindow):
             except Exception as exc:
                 log.exception("Access log unavailable")
                 self.statusBar().showMessage(f"Access log unavailable: {exc}", 10000)
+        if self.access_log is not None:
+            # Snapshots past their retention go now and then once a day, on the log's own thread (never this
+            # one); called again after a settings change, so a new retention takes effect at once.
+            try:
+                self.access_log.keep_snapshots_for(self.settings.log_retention_days)
+            except (ValueError, FaceGateError) as exc:
+                log.error("Snapshot retention not applied: %s", exc)
+                self.statusBar().showMessage(f"Snapshot retention not applied: {exc}", 10000)
         if self.speech is None and self.settings.speech:
             self.speech = SpeechWorker(voice=self.settings.voice or None)
 
