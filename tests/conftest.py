@@ -34,6 +34,18 @@ def engine():
 
 
 @pytest.fixture()
+def home(tmp_path, monkeypatch):
+    """A throw-away FaceGate home (settings, PIN, default data) with the admin PIN already set."""
+    from facegate.admin import AdminPin
+    from facegate.config import default_data_dir
+    from helpers import ADMIN_PIN
+
+    monkeypatch.setenv("FACEGATE_HOME", str(tmp_path / "home"))
+    AdminPin(default_data_dir() / "admin.json").set_pin(ADMIN_PIN)
+    return tmp_path
+
+
+@pytest.fixture()
 def people_gallery(tmp_path, clips) -> Path:
     """A gallery folder in both layouts: person folders (people_small/train) plus one top-level photo."""
     folder = tmp_path / "gallery"

@@ -40,6 +40,7 @@ from facegate.gallery import CACHE_FORMAT, Gallery
 from facegate.imageio import MAX_FILE_BYTES, exif_orientation, load_image
 from facegate.vision.dlibfile import parse_dlib_network
 from facegate.vision.weights import DLIB_RESNET, verified_path, verify
+from helpers import CountingEngine
 
 PROJECT = Path(__file__).resolve().parent.parent
 # A photo of the same person, converted: well inside the default threshold (0.5) of the original.
@@ -95,21 +96,6 @@ def obama_embedding(analyser, clips) -> np.ndarray:
     embedding, problem = analyser(load_image(clips / "obama.jpg"))
     assert problem == ""
     return embedding
-
-
-class CountingEngine:
-    """The real engine, counting the chips it encodes (to prove a cache was trusted, or rebuilt)."""
-
-    def __init__(self, engine):
-        self._engine = engine
-        self.encoded = 0
-
-    def __getattr__(self, name):
-        return getattr(self._engine, name)
-
-    def embed_chips(self, chips):
-        self.encoded += len(chips)
-        return self._engine.embed_chips(chips)
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:

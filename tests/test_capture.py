@@ -1,8 +1,6 @@
 """Frame sources and the capture thread, on real files and a real HTTP camera stream."""
 
-import http.server
 import shutil
-import socketserver
 import threading
 import time
 
@@ -12,6 +10,7 @@ import pytest
 
 from facegate.capture import CaptureThread, SourceState, parse_source
 from facegate.errors import FaceGateError
+from helpers import MjpegCamera
 
 CLIP = "short_hamilton_clip.mp4"
 
@@ -100,47 +99,6 @@ def test_missing_file_is_retried_and_picked_up_when_it_appears(tmp_path, clips):
     assert len(drain(capture, timeout=10.0)) == 275
     assert statuses.states[-2:] == [SourceState.LIVE, SourceState.ENDED]
     capture.stop()
-
-
-class MjpegCamera:
-    """A real network camera: an HTTP server streaming JPEG frames (multipart/x-mixed-replace)."""
-
-    def __init__(self, frames, port=0):
-        self.frames = [cv2.imencode(".jpg", f)[1].tobytes() for f in frames]
-        self.online = threading.Event()
-        camera = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.end_headers()
-                i = 0
-                while camera.online.is_set():
-                    data = camera.frames[i % len(camera.frames)]
-                    try:
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
-                                         % len(data) + data + b"\r\n")
-                    except OSError:
-                        return
-                    i += 1
-                    time.sleep(1 / 30)
-
-            def log_message(self, *args):
-                pass
-
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.port = self.server.server_address[1]
-        self.online.set()
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def unplug(self):
-        self.online.clear()
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def test_network_camera_lost_and_back(clips):

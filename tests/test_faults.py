@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.server
 import logging
 import os
 import random
@@ -20,7 +19,6 @@ import re
 import shutil
 import signal
 import socket
-import socketserver
 import subprocess
 import sys
 import threading
@@ -37,6 +35,7 @@ from facegate.gallery import Gallery
 from facegate.imageio import load_image
 from facegate.pipeline import Pipeline
 from facegate.session import KioskSession
+from helpers import CountingEngine, MjpegCamera
 
 PROJECT = Path(__file__).resolve().parent.parent
 CLIP = "short_hamilton_clip.mp4"
@@ -51,21 +50,6 @@ def embed_first_face(engine, image):
     faces = engine.detect(image)
     assert faces, "the probe photo must show a face"
     return engine.embed(image, faces[:1])[0]
-
-
-class CountingEngine:
-    """The real engine, counting the chips it encodes (to prove a cache was used, or rebuilt)."""
-
-    def __init__(self, engine):
-        self._engine = engine
-        self.encoded = 0
-
-    def __getattr__(self, name):
-        return getattr(self._engine, name)
-
-    def embed_chips(self, chips):
-        self.encoded += len(chips)
-        return self._engine.embed_chips(chips)
 
 
 class StatusLog:
@@ -749,49 +733,6 @@ def test_full_disk_enrolls_nothing_half_way_and_keeps_recognising(small_disk, cl
 
 
 # ============================================================ 4. a kiosk session on a camera unplugged and back
-
-class MjpegCamera:
-    """A real network camera: an HTTP server streaming JPEG frames (multipart/x-mixed-replace)."""
-
-    def __init__(self, frames, port=0):
-        self.frames = [cv2.imencode(".jpg", f)[1].tobytes() for f in frames]
-        self.online = threading.Event()
-        camera = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                self.send_response(200)
-                self.send_header("Content-Type", "multipart/x-mixed-replace; boundary=frame")
-                self.end_headers()
-                i = 0
-                while camera.online.is_set():
-                    data = camera.frames[i % len(camera.frames)]
-                    try:
-                        self.wfile.write(b"--frame\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n\r\n"
-                                         % len(data) + data + b"\r\n")
-                    except OSError:
-                        return
-                    i += 1
-                    time.sleep(1 / 30)
-
-            def log_message(self, *args):
-                pass
-
-        socketserver.ThreadingTCPServer.allow_reuse_address = True
-        self.server = socketserver.ThreadingTCPServer(("127.0.0.1", port), Handler)
-        self.server.daemon_threads = True
-        self.server.block_on_close = True
-        self.port = self.server.server_address[1]
-        self.online.set()
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def unplug(self):
-        self.online.clear()
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
-
 
 def test_kiosk_session_survives_the_camera_unplugged_and_plugged_back(clips, engine, obama_biden_gallery):
     video = cv2.VideoCapture(str(clips / CLIP))

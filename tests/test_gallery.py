@@ -9,21 +9,7 @@ import pytest
 from facegate.errors import GalleryError
 from facegate.gallery import Gallery, validate_name
 from facegate.imageio import load_image
-
-
-class CountingEngine:
-    """The real engine, counting how many chips it encodes (to prove the cache works)."""
-
-    def __init__(self, engine):
-        self._engine = engine
-        self.encoded = 0
-
-    def __getattr__(self, name):
-        return getattr(self._engine, name)
-
-    def embed_chips(self, chips):
-        self.encoded += len(chips)
-        return self._engine.embed_chips(chips)
+from helpers import CountingEngine
 
 
 def _write(path, image_rgb):

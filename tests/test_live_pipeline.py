@@ -6,7 +6,6 @@ import subprocess
 import sys
 
 import cv2
-import pytest
 
 CLIP = "short_hamilton_clip.mp4"
 

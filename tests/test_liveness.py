@@ -18,7 +18,7 @@ import pytest
 
 from facegate.capture import CaptureThread
 from facegate.gallery import Gallery
-from facegate.liveness import (Action, BlinkCounter, LivenessCheck, LivenessSettings, draw_challenge,
+from facegate.liveness import (Action, BlinkCounter, LivenessSettings, draw_challenge,
                                homography_residual, replay_chance)
 from facegate.pipeline import Pipeline
 from facegate.policy import AccessPolicy, Verdict

@@ -6,18 +6,10 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog
 
-from facegate.admin import AdminPin
-from facegate.config import Settings, default_data_dir
+from facegate.config import Settings
 
-PIN = "2468"
+from helpers import ADMIN_PIN as PIN
 NAME = "Lin-Manuel Miranda"
-
-
-@pytest.fixture()
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("FACEGATE_HOME", str(tmp_path / "home"))
-    AdminPin(default_data_dir() / "admin.json").set_pin(PIN)
-    return tmp_path
 
 
 @pytest.fixture()

@@ -15,19 +15,10 @@ import pytest
 from PySide6.QtCore import QDate, Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog, QFileDialog, QInputDialog, QLineEdit, QMessageBox
 
-from facegate.admin import AdminPin
-from facegate.config import Settings, default_data_dir
+from facegate.config import Settings
 from facegate.imageio import load_image
 
-PIN = "2468"
 DAY = 86400.0
-
-
-@pytest.fixture()
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("FACEGATE_HOME", str(tmp_path / "home"))
-    AdminPin(default_data_dir() / "admin.json").set_pin(PIN)
-    return tmp_path
 
 
 @pytest.fixture()

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar,
                                QPushButton, QVBoxLayout)
 
@@ -178,7 +178,7 @@ class EnrollDialog(QDialog):
 
     def _duplicate_of(self, photos) -> tuple[str, float] | None:
         """The enrolled person these photos already match, if any (before a second person is created)."""
-        gallery, engine = self.window.gallery, self.window.engine
+        gallery = self.window.gallery
         best = None
         for photo in photos:
             from facegate.imageio import load_image
