@@ -55,6 +55,7 @@ class KioskSession:
         self.on_status = on_status
         self.stats = SessionStats()
         self._last_greeting = float("-inf")
+        self._last_lost_message: str | None = None
         self.capture = CaptureThread(source, realtime=realtime, on_status=self._status, loop=loop)
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="pipeline worker", daemon=True)
@@ -62,7 +63,12 @@ class KioskSession:
 
     def _status(self, status: SourceStatus) -> None:
         if status.state == SourceState.LOST:
-            log.warning("Video source lost: %s (retrying in %.1f s)", status.message, status.retry_in or 0)
+            # The same failure again at each retry is one warning, not a line every few seconds for hours.
+            level = logging.DEBUG if status.message == self._last_lost_message else logging.WARNING
+            log.log(level, "Video source lost: %s (retrying in %.1f s)", status.message, status.retry_in or 0)
+            self._last_lost_message = status.message
+        elif status.state == SourceState.LIVE:
+            self._last_lost_message = None
         if self.on_status is not None:
             self.on_status(status)
 
