@@ -25,43 +25,6 @@ TARGET_RATIO = 5.0
 BATCH_SIZES = (1, 2, 4, 8)
 
 
-def lfw_sample(count: int):
-    """`count` distinct LFW image paths spread over the pairs list (deterministic)."""
-    from facegate.datasets import lfw_pairs
-
-    seen, paths = set(), []
-    for pair in lfw_pairs()[::37]:
-        for path in (pair.first, pair.second):
-            if path not in seen:
-                seen.add(path)
-                paths.append(path)
-    return paths[: count * 2]  # spare images in case a detection fails
-
-
-def dlib_chips(paths, count: int) -> np.ndarray:
-    """Aligned 150x150 chips exactly as dlib/face_recognition make them (face nearest the image centre)."""
-    import dlib
-
-    from facegate.imageio import load_image
-    from facegate.vision.weights import DLIB_LANDMARKS_5, verified_path
-
-    detector = dlib.get_frontal_face_detector()
-    predictor = dlib.shape_predictor(str(verified_path(DLIB_LANDMARKS_5)))
-    chips = []
-    for path in paths:
-        image = load_image(path)
-        rects = detector(image, 1)
-        if not rects:
-            continue
-        h, w = image.shape[:2]
-        rect = min(rects, key=lambda r: ((r.left() + r.right()) / 2 - w / 2) ** 2
-                   + ((r.top() + r.bottom()) / 2 - h / 2) ** 2)
-        chips.append(np.asarray(dlib.get_face_chip(image, predictor(image, rect), 150, 0.25)))
-        if len(chips) == count:
-            break
-    return np.stack(chips)
-
-
 def stats_ms(seconds: list[float]) -> tuple[float, float]:
     ms = np.asarray(seconds) * 1000.0
     return float(np.median(ms)), float(np.percentile(ms, 90))
@@ -86,7 +49,9 @@ def main(argv=None) -> int:
     from facegate.vision.weights import DLIB_RESNET, verified_path
 
     started = time.perf_counter()
-    chips = dlib_chips(lfw_sample(args.chips), args.chips)
+    from facegate.datasets import dlib_reference_faces, lfw_sample
+
+    chips = np.stack([face.chip for face in dlib_reference_faces(lfw_sample(args.chips, 37), args.chips)])
     n = len(chips)
     prep_s = time.perf_counter() - started
 

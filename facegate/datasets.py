@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -59,3 +61,51 @@ def lfw_pairs(root: Path | None = None) -> list[LfwPair]:
     if len(pairs) != folds * per_fold * 2:
         raise ValueError(f"pairs.txt lists {len(pairs)} pairs, expected {folds * per_fold * 2}")
     return pairs
+
+
+def lfw_sample(count: int, stride: int) -> list[Path]:
+    """Distinct LFW image paths spread over the pairs list (every `stride`-th pair), deterministic. Returns twice
+    `count`, as spares for images in which a detector finds no face."""
+    seen, paths = set(), []
+    for pair in lfw_pairs()[::stride]:
+        for path in (pair.first, pair.second):
+            if path not in seen:
+                seen.add(path)
+                paths.append(path)
+    return paths[: count * 2]
+
+
+@dataclass(frozen=True)
+class ReferenceFace:
+    """A face prepared by dlib itself: the oracle our detector, aligner and encoder are measured against."""
+
+    image: np.ndarray  # RGB uint8
+    landmarks: np.ndarray  # (5, 2) dlib 5-point landmarks
+    chip: np.ndarray  # (150, 150, 3) dlib.get_face_chip(image, shape, 150, 0.25)
+
+
+def dlib_reference_faces(paths: list[Path], count: int) -> list[ReferenceFace]:
+    """Up to `count` faces exactly as dlib/face_recognition prepare them: HOG (upsample 1), the face nearest the
+    image centre, 5-point landmarks, `get_face_chip`."""
+    import dlib
+
+    from facegate.imageio import load_image
+    from facegate.vision.weights import DLIB_LANDMARKS_5, verified_path
+
+    detector = dlib.get_frontal_face_detector()
+    predictor = dlib.shape_predictor(str(verified_path(DLIB_LANDMARKS_5)))
+    faces = []
+    for path in paths:
+        image = load_image(path)
+        rects = detector(image, 1)
+        if not rects:
+            continue
+        h, w = image.shape[:2]
+        rect = min(rects, key=lambda r: ((r.left() + r.right()) / 2 - w / 2) ** 2
+                   + ((r.top() + r.bottom()) / 2 - h / 2) ** 2)
+        shape = predictor(image, rect)
+        faces.append(ReferenceFace(image, np.array([(p.x, p.y) for p in shape.parts()], np.float64),
+                                   np.asarray(dlib.get_face_chip(image, shape, 150, 0.25))))
+        if len(faces) == count:
+            break
+    return faces

@@ -9,21 +9,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facegate.datasets import lfw_dir, lfw_pairs
+from facegate.datasets import dlib_reference_faces, lfw_dir, lfw_sample
 
 FACES = 24
 COMPONENT_TOLERANCE = 1e-4
 ALIGNER_TOLERANCE = 0.03
-
-
-def _sample_paths(count: int):
-    seen, paths = set(), []
-    for pair in lfw_pairs()[::41]:
-        for path in (pair.first, pair.second):
-            if path not in seen:
-                seen.add(path)
-                paths.append(path)
-    return paths[: count * 2]
 
 
 @pytest.fixture(scope="module")
@@ -31,28 +21,10 @@ def faces():
     """(images, dlib landmarks (N,5,2), dlib chips (N,150,150,3)) for FACES real LFW faces."""
     if lfw_dir() is None:
         pytest.skip("LFW data not found (set FACEGATE_DATA or place it in ../shared/data/lfw)")
-    import dlib
-
-    from facegate.imageio import load_image
-    from facegate.vision.weights import DLIB_LANDMARKS_5, verified_path
-
-    detector = dlib.get_frontal_face_detector()
-    predictor = dlib.shape_predictor(str(verified_path(DLIB_LANDMARKS_5)))
-    images, landmarks, chips = [], [], []
-    for path in _sample_paths(FACES):
-        image = load_image(path)
-        rects = detector(image, 1)
-        if not rects:
-            continue
-        h, w = image.shape[:2]
-        rect = min(rects, key=lambda r: ((r.left() + r.right()) / 2 - w / 2) ** 2
-                   + ((r.top() + r.bottom()) / 2 - h / 2) ** 2)
-        shape = predictor(image, rect)
-        images.append(image)
-        landmarks.append(np.array([(p.x, p.y) for p in shape.parts()], np.float64))
-        chips.append(np.asarray(dlib.get_face_chip(image, shape, 150, 0.25)))
-        if len(chips) == FACES:
-            break
+    found = dlib_reference_faces(lfw_sample(FACES, 41), FACES)
+    images = [face.image for face in found]
+    landmarks = [face.landmarks for face in found]
+    chips = [face.chip for face in found]
     assert len(chips) >= 20, f"only {len(chips)} LFW faces found by dlib HOG"
     return images, np.stack(landmarks), np.stack(chips)
 
