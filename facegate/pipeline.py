@@ -161,13 +161,12 @@ class Pipeline:
             else:
                 track.caption = "Recognising..."
             status = track.extra.get("liveness") if track.id in self.checks else None
-            if status is not None and verdict is Verdict.PENDING:
-                track.caption = f"{status.instruction} ({max(status.remaining_s, 0):.0f} s)"
-                views.append(TrackView(track.id, track.box, track.state, track.name, track.distance, track.margin,
-                                       track.caption, status.instruction, status.icon, status.remaining_s))
-                continue
+            request = status if status is not None and verdict is Verdict.PENDING else None
+            if request is not None:
+                track.caption = f"{request.instruction} ({max(request.remaining_s, 0):.0f} s)"
             views.append(TrackView(track.id, track.box, track.state, track.name, track.distance, track.margin,
-                                   track.caption))
+                                   track.caption, request.instruction if request else "",
+                                   request.icon if request else "", request.remaining_s if request else None))
         return FrameResult(frame, views, decisions, snapshots, len(due), time.perf_counter() - started,
                            prompts, meshed)
 

@@ -146,6 +146,12 @@ class AccessPolicy:
         if verdict is Verdict.GRANTED and self.liveness_required and not state.live_checked:
             state.verdict, state.name, state.identified = Verdict.PENDING, None, name
             return None
+        return self._settle(state, track_id, verdict, name, vote, now)
+
+    def _settle(self, state: _TrackVotes, track_id: int, verdict: Verdict, name: str | None, vote: Vote,
+                now: float, details: dict | None = None) -> Decision | None:
+        """Set a track's verdict. A Decision the first time the track reaches it (Pending is never reported);
+        a grant that starts a visit greets."""
         state.verdict, state.name = verdict, name
         if verdict is Verdict.GRANTED:
             self._visits.setdefault(name, _Visit(last_seen=now))
@@ -153,7 +159,7 @@ class AccessPolicy:
             return None
         state.announced.add((verdict, name))
         greet = verdict is Verdict.GRANTED and self._starts_visit(name, now)
-        return Decision(track_id, verdict, name, vote.distance, vote.margin, now, greet)
+        return Decision(track_id, verdict, name, vote.distance, vote.margin, now, greet, details=details or {})
 
     def _vote_during_liveness(self, state: _TrackVotes, track_id: int, vote: Vote, now: float) -> Decision | None:
         """While a liveness check runs, the face may turn away (unsure votes are expected); only a confident vote
@@ -167,23 +173,12 @@ class AccessPolicy:
             return None
         if sum(1 for v in state.votes if v.nobody) >= self.settings.unknown_votes:
             state.identified, state.confirm_after = None, None
-            return self._decide_unknown(state, track_id, vote, now)
+            return self._settle(state, track_id, Verdict.UNKNOWN, None, vote, now)
         if state.confirm_after is not None and vote.name == state.identified and now >= state.confirm_after:
             name = state.identified
             state.identified, state.confirm_after, state.live_checked = None, None, True
-            state.verdict, state.name = Verdict.GRANTED, name
-            self._visits.setdefault(name, _Visit(last_seen=now))
-            state.announced.add((Verdict.GRANTED, name))
-            return Decision(track_id, Verdict.GRANTED, name, vote.distance, vote.margin, now,
-                            self._starts_visit(name, now), details={"liveness": state.liveness})
+            return self._settle(state, track_id, Verdict.GRANTED, name, vote, now, {"liveness": state.liveness})
         return None
-
-    def _decide_unknown(self, state: _TrackVotes, track_id: int, vote: Vote, now: float) -> Decision | None:
-        state.verdict, state.name = Verdict.UNKNOWN, None
-        if (Verdict.UNKNOWN, None) in state.announced:
-            return None
-        state.announced.add((Verdict.UNKNOWN, None))
-        return Decision(track_id, Verdict.UNKNOWN, None, vote.distance, vote.margin, now)
 
     def awaiting_liveness(self, track_id: int) -> str | None:
         """The person a track was identified as, while its liveness check has not passed yet."""
