@@ -454,6 +454,26 @@ class SpeechWorker:
         self._voice.close()
 
 
+def _wav_frames_once_written(path: Path, timeout: float) -> int:
+    """Frames in the WAV at `path` once it has stopped growing (0 if none appeared in time). The espeak driver
+    writes the file on its own thread, and a finish notice left over from a failed command (a bad voice) can
+    arrive before this utterance is written: the file itself is the reliable signal."""
+    deadline = time.monotonic() + timeout
+    last_size = -1
+    while True:
+        size = path.stat().st_size if path.is_file() else -1
+        if size > 44 and size == last_size:  # more than a bare header, and stable for one poll
+            try:
+                with wave.open(str(path), "rb") as wav:
+                    return wav.getnframes()
+            except (wave.Error, EOFError):
+                pass  # header not complete yet
+        if time.monotonic() >= deadline:
+            return 0
+        last_size = size
+        time.sleep(0.05)
+
+
 def synthesize_to_file(text: str, path: str | Path, voice: str | None = None, rate: int | None = None) -> Path:
     """Write `text` spoken as a WAV file at `path` (owner-only, written atomically) and return the path."""
     path = Path(path)
@@ -473,11 +493,7 @@ def synthesize_to_file(text: str, path: str | Path, voice: str | None = None, ra
                 _run_pyttsx3(engine, queue_utterance, UTTERANCE_TIMEOUT_S)
             finally:
                 _forget_save_file(engine)
-        frames = 0
-        if scratch.is_file():
-            with wave.open(str(scratch), "rb") as wav:
-                frames = wav.getnframes()
-        if frames == 0:
+        if _wav_frames_once_written(scratch, START_TIMEOUT_S) == 0:
             raise FaceGateError(f"{path}: the speech engine wrote no audio for {text!r}; check that espeak-ng "
                                 "(Linux) or the system voices (Windows, macOS) are installed")
         atomic_write_bytes(path, scratch.read_bytes())
