@@ -186,6 +186,17 @@ def cmd_check(args) -> int:
         except FaceGateError as exc:
             ok = False
             print(f"FAILED  {weight.key}: {exc}")
+    import PySide6
+
+    from facegate.ui.binding_check import check_qt_binding
+
+    binding = f"PySide6 {PySide6.__version__} on Python {sys.version.split()[0]}"
+    try:
+        check_qt_binding()
+        print(f"ok      Qt binding: {binding}")
+    except FaceGateError as exc:
+        ok = False
+        print(f"FAILED  Qt binding: {exc}")
     return 0 if ok else 1
 
 
@@ -228,7 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="fixed seed for the challenge requests (tests only: makes them predictable)")
     p.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("check", help="verify every model file against its pinned SHA-256")
+    p = sub.add_parser("check", help="verify every model file against its pinned SHA-256, and the Qt binding")
     p.set_defaults(func=cmd_check)
 
     from facegate.calibration import register_cli as register_calibrate

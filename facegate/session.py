@@ -128,6 +128,8 @@ class KioskSession:
             log.exception("The recognition pipeline stopped")
         finally:
             self.stats.finished = time.monotonic()
+            if self.error is not None:
+                self.capture.stop()  # nobody reads frames any more: release the camera and its thread
 
     def _say_prompts(self, result: FrameResult) -> None:
         """Liveness requests are spoken too, but never over a greeting for someone else."""

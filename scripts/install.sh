@@ -29,8 +29,23 @@ else
   echo "Not a Debian/Ubuntu system: install espeak-ng and Qt's X11 libraries with your package manager." >&2
 fi
 
-PYTHON=${PYTHON:-python3}
+# A Python that FaceGate supports (3.10-3.13, pyproject.toml): $PYTHON if set, else python3, else a versioned one.
+pick_python() {
+  local candidate
+  for candidate in ${PYTHON:-} python3 python3.12 python3.13 python3.11 python3.10; do
+    command -v "$candidate" >/dev/null 2>&1 || continue
+    if "$candidate" -c 'import sys; sys.exit(not (3, 10) <= sys.version_info[:2] <= (3, 13))' 2>/dev/null; then
+      echo "$candidate"
+      return 0
+    fi
+  done
+  return 1
+}
 if [ ! -x .venv/bin/python ]; then
+  if ! PYTHON=$(pick_python); then
+    echo "FaceGate needs Python 3.10-3.13 (found: $(python3 --version 2>&1)). Install one, or set PYTHON=/path/to/python3.12." >&2
+    exit 2
+  fi
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip

@@ -54,23 +54,3 @@ def people_gallery(tmp_path, clips) -> Path:
         path.chmod(0o700 if path.is_dir() else 0o600)
     shutil.copy(clips / "lin-manuel-miranda.png", folder / "Lin-Manuel Miranda.png")
     return folder
-
-
-_exit_status = {"code": 0}
-
-
-def pytest_sessionfinish(session, exitstatus):
-    _exit_status["code"] = int(exitstatus)
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_unconfigure(config):
-    """Leave without the interpreter's final teardown. Python ends daemon threads that wake up during
-    finalisation with pthread_exit; one still inside native code (an OpenCV/FFmpeg read, a TensorFlow or espeak
-    callback) then aborts the whole process ("FATAL: exception not rethrown", exit 134) after every test has
-    passed and been reported. The results are final by now; only the teardown is skipped."""
-    import sys
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(_exit_status["code"])

@@ -329,7 +329,7 @@ def test_a_swapped_weight_file_is_refused(tmp_path):
         verify(DLIB_RESNET, copy)
 
     result = facegate("check", home=tmp_path / "home")
-    assert result.returncode == 0 and result.stdout.count("ok ") == 4, result.stdout + result.stderr
+    assert result.returncode == 0 and result.stdout.count("ok ") == 5, result.stdout + result.stderr  # 4 weights + Qt
 
 
 def test_threshold_looser_than_the_safe_bound_needs_an_explicit_override(tmp_path, clips):

@@ -41,13 +41,16 @@ def ask_pin(parent, admin: AdminPin) -> bool:
     """True when the right PIN was typed. Wrong PINs are refused with a growing delay (see AdminPin)."""
     dialog = PinDialog(parent, "Administrator", "Enter the administrator PIN.")
     dialog.setObjectName("pin_dialog")
-    while dialog.exec() == QDialog.DialogCode.Accepted:
-        result = admin.check(dialog.pin.text())
-        if result.ok:
-            return True
-        dialog.error.setText(result.message)
-        dialog.pin.clear()
-    return False
+    try:
+        while dialog.exec() == QDialog.DialogCode.Accepted:
+            result = admin.check(dialog.pin.text())
+            if result.ok:
+                return True
+            dialog.error.setText(result.message)
+            dialog.pin.clear()
+        return False
+    finally:
+        dialog.deleteLater()  # parented to the window: it would otherwise live as long as the window
 
 
 def set_pin(parent, admin: AdminPin) -> bool:
@@ -55,15 +58,18 @@ def set_pin(parent, admin: AdminPin) -> bool:
                        "Choose a PIN of at least 4 digits. It protects enrollment, the people list, the access "
                        "log, the settings and leaving kiosk mode.", confirm=True)
     dialog.setObjectName("set_pin_dialog")
-    while dialog.exec() == QDialog.DialogCode.Accepted:
-        if dialog.pin.text() != dialog.repeat.text():
-            dialog.error.setText("The two PINs differ.")
-            continue
-        try:
-            admin.set_pin(dialog.pin.text())
-        except FaceGateError as exc:
-            dialog.error.setText(str(exc))
-            continue
-        QMessageBox.information(parent, "FaceGate", "The administrator PIN is set.")
-        return True
-    return False
+    try:
+        while dialog.exec() == QDialog.DialogCode.Accepted:
+            if dialog.pin.text() != dialog.repeat.text():
+                dialog.error.setText("The two PINs differ.")
+                continue
+            try:
+                admin.set_pin(dialog.pin.text())
+            except FaceGateError as exc:
+                dialog.error.setText(str(exc))
+                continue
+            QMessageBox.information(parent, "FaceGate", "The administrator PIN is set.")
+            return True
+        return False
+    finally:
+        dialog.deleteLater()

@@ -14,9 +14,16 @@ def run_app(settings: Settings, source: str | None = None, gallery: str | None =
             argv: list[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
+    from facegate.errors import FaceGateError
+    from facegate.ui.binding_check import check_qt_binding
     from facegate.ui.main_window import MainWindow
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        check_qt_binding()  # a leaking binding would abort the kiosk minutes from now: say so at once
+    except FaceGateError as exc:
+        _show_fatal(exc)
+        return 2
     if source is not None:
         settings = replace(settings, source=source)
     if gallery is not None:
@@ -43,12 +50,17 @@ def main() -> int:
 
     try:
         settings = load_settings()
-    except FaceGateError as exc:  # perhaps no console to print to: say it in a window too
-        from PySide6.QtWidgets import QApplication, QMessageBox
-
-        print(f"error: {exc}", file=sys.stderr)
-        if os.environ.get("QT_QPA_PLATFORM") != "offscreen":  # offscreen: nobody could see (or close) a box
-            QApplication.instance() or QApplication(sys.argv)
-            QMessageBox.critical(None, "FaceGate cannot start", str(exc))
+    except FaceGateError as exc:
+        _show_fatal(exc)
         return 2
     return run_app(settings)
+
+
+def _show_fatal(exc: Exception) -> None:
+    """Say why FaceGate cannot start: on stderr, and in a window too (perhaps there is no console to read)."""
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    print(f"error: {exc}", file=sys.stderr)
+    if os.environ.get("QT_QPA_PLATFORM") != "offscreen":  # offscreen: nobody could see (or close) a box
+        QApplication.instance() or QApplication(sys.argv)
+        QMessageBox.critical(None, "FaceGate cannot start", str(exc))

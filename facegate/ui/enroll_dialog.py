@@ -122,10 +122,16 @@ class EnrollDialog(QDialog):
         layout.addLayout(name_row)
         layout.addWidget(self.result_label)
         window.bridge.frame_ready.connect(self._on_frame)
-        self.finished.connect(lambda _: window.bridge.frame_ready.disconnect(self._on_frame))
+        self._watching = True
+        self.finished.connect(self._stop_watching)
         self._update_step()
 
     # ------------------------------------------------------------------ live guidance
+    def _stop_watching(self, _result=None) -> None:
+        if self._watching:  # finished can come more than once (closed, then rejected at shutdown)
+            self._watching = False
+            self.window.bridge.frame_ready.disconnect(self._on_frame)
+
     def _on_frame(self, result) -> None:
         self._latest = result
         self.preview.show_result(result)

@@ -25,6 +25,15 @@ from facegate.ui.bridge import SessionBridge
 from facegate.ui.video_view import VideoView
 
 log = logging.getLogger(__name__)
+
+
+def run_modal(dialog) -> int:
+    """Show a dialog modally, then let Qt delete it: parented to the window, it would otherwise live (with its
+    widgets, timers and connections) as long as the window, one more each time it is opened."""
+    try:
+        return dialog.exec()
+    finally:
+        dialog.deleteLater()
 ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 
 
@@ -254,28 +263,28 @@ class MainWindow(QMainWindow):
             return
         from facegate.ui.enroll_dialog import EnrollDialog
 
-        EnrollDialog(self).exec()
+        run_modal(EnrollDialog(self))
 
     def open_people(self) -> None:
         if self.gallery is None or not self.require_admin():
             return
         from facegate.ui.people_dialog import PeopleDialog
 
-        PeopleDialog(self).exec()
+        run_modal(PeopleDialog(self))
 
     def open_log(self) -> None:
         if not self.require_admin():
             return
         from facegate.ui.log_dialog import LogDialog
 
-        LogDialog(self).exec()
+        run_modal(LogDialog(self))
 
     def open_settings(self) -> None:
         if not self.require_admin():
             return
         from facegate.ui.settings_dialog import SettingsDialog
 
-        SettingsDialog(self).exec()
+        run_modal(SettingsDialog(self))
 
     def apply_settings(self, settings: Settings) -> None:
         """Save and apply new settings; the camera and the policy restart, the models stay loaded."""
