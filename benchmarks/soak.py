@@ -42,6 +42,7 @@ import numpy as np  # noqa: E402
 
 from facegate.capture import CaptureThread, SourceSpec, _VideoReader  # noqa: E402
 from facegate.datasets import clips_dir  # noqa: E402
+from process_stats import count_fds, status_value  # noqa: E402
 
 CLIP = "short_hamilton_clip.mp4"
 PERSON = "Lin-Manuel Miranda"
@@ -90,14 +91,6 @@ class StackedClipReader:
 
 
 # ------------------------------------------------------------------------------------------ measuring
-def _status_value(key: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return -1
-
-
 @dataclass
 class Sample:
     frames: int
@@ -131,18 +124,6 @@ HEADER = ("frames       s    fps   RSS MB  pyT  osT   fds   rows  snaps  lat ms 
           "policy  live visits encoded")
 
 
-def count_fds() -> int:
-    """Open descriptors, not counting a snapshot caught half-written (its temp file is open for a moment)."""
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        try:
-            target = os.readlink(f"/proc/self/fd/{fd}")
-        except OSError:  # closed meanwhile (or the listing's own descriptor)
-            continue
-        count += not target.endswith(".tmp")
-    return count
-
-
 def count_rows(db: Path) -> int:
     if not db.exists():
         return 0
@@ -157,8 +138,8 @@ def sample(session, access_log, started: float, previous: Sample | None) -> Samp
     # descriptors and threads first: counting rows opens (and closes) a connection of our own
     fds = count_fds()
     py_threads = threading.active_count()
-    os_threads = _status_value("Threads")
-    rss_mb = _status_value("VmRSS") / 1024.0
+    os_threads = status_value("Threads")
+    rss_mb = status_value("VmRSS") / 1024.0
     pipeline = session.pipeline
     frames = session.stats.frames
     now = time.monotonic()
@@ -271,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         print(stopped.line(), "  (session stopped, log flushed; fps over the whole run)", flush=True)
         access_log.close()
         closed_fds, closed_threads = count_fds(), threading.active_count()
-        print(f"after the log closed: {closed_threads} Python threads, {_status_value('Threads')} OS threads, "
+        print(f"after the log closed: {closed_threads} Python threads, {status_value('Threads')} OS threads, "
               f"{closed_fds} descriptors (at start: {first.py_threads}, {first.os_threads}, {first.fds})", flush=True)
         print(f"capture: {session.capture.delivered} frames delivered, {session.capture.dropped} dropped "
               f"(lockstep: only the frame pending at stop); pipeline: {session.stats.encoded} faces encoded, "

@@ -45,17 +45,10 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from facegate.datasets import clips_dir  # noqa: E402
+from process_stats import count_fds, status_value  # noqa: E402
 
 CLIP = "short_hamilton_clip.mp4"
 PERSON = "Lin-Manuel Miranda"
-
-
-def _status_value(key: str) -> int:
-    with open("/proc/self/status") as fh:
-        for line in fh:
-            if line.startswith(key + ":"):
-                return int(line.split()[1])
-    return -1
 
 
 @dataclass
@@ -167,10 +160,9 @@ def _soak(args, clips: Path, work: Path) -> int:
         print(HEADER, flush=True)
 
     def sample() -> None:
-        fds = len(os.listdir("/proc/self/fd"))
         current = Sample(time.monotonic() - started, frames["drawn"], sys.getrefcount(None), sys.getrefcount(True),
-                         sys.getrefcount(False), _status_value("VmRSS") / 1024.0, threading.active_count(),
-                         _status_value("Threads"), fds, dialog_state["opened"])
+                         sys.getrefcount(False), status_value("VmRSS") / 1024.0, threading.active_count(),
+                         status_value("Threads"), count_fds(), dialog_state["opened"])
         samples.append(current)
         if not args.json:
             print(current.line(), flush=True)
