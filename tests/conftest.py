@@ -1,5 +1,7 @@
 import os
 import shutil
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -54,3 +56,20 @@ def people_gallery(tmp_path, clips) -> Path:
         path.chmod(0o700 if path.is_dir() else 0o600)
     shutil.copy(clips / "lin-manuel-miranda.png", folder / "Lin-Manuel Miranda.png")
     return folder
+
+
+# Threads the app starts (their names). One still running when the interpreter exits can be cut off inside native
+# code (an OpenCV read, TensorFlow), which aborts the process after every test has passed ("FATAL: exception not
+# rethrown", exit 134). Every test must stop what it starts; this says which one did not.
+PRODUCT_THREADS = ("pipeline worker", "capture ", "model loader", "enrollment", "facegate-")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_app_thread_outlives_the_tests():
+    yield
+    deadline = time.monotonic() + 30.0
+    for thread in threading.enumerate():
+        if thread.name.startswith(PRODUCT_THREADS):
+            thread.join(max(0.0, deadline - time.monotonic()))
+    left = [t.name for t in threading.enumerate() if t.is_alive() and t.name.startswith(PRODUCT_THREADS)]
+    assert not left, f"threads of the app still running after the tests (a test did not stop them): {left}"

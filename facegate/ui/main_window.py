@@ -25,6 +25,7 @@ from facegate.ui.bridge import SessionBridge
 from facegate.ui.video_view import VideoView
 
 log = logging.getLogger(__name__)
+LOADER_JOIN_SECONDS = 120.0  # loading takes about 5 s on 2 cores; closing waits for it rather than abort at exit
 
 
 def run_modal(dialog) -> int:
@@ -85,8 +86,11 @@ class MainWindow(QMainWindow):
         self._fps_timer = QTimer(self)
         self._fps_timer.timeout.connect(self._update_fps)
         self._fps_timer.start(1000)
+        self._shut_down = False
+        self._loader: threading.Thread | None = None
         if load_models:
-            threading.Thread(target=self._load_models, name="model loader", daemon=True).start()
+            self._loader = threading.Thread(target=self._load_models, name="model loader", daemon=True)
+            self._loader.start()
 
     # ------------------------------------------------------------------ layout
     def _build_toolbar(self) -> None:
@@ -139,6 +143,8 @@ class MainWindow(QMainWindow):
             self.bridge.failed.emit(f"Could not load the recognition model: {exc}")
 
     def _on_engine_ready(self, engine) -> None:
+        if self._shut_down:  # closed while the models loaded: start nothing
+            return
         self.engine = engine
         self.model_label.setText("Model: ready")
         self.enroll_action.setEnabled(True)
@@ -180,6 +186,8 @@ class MainWindow(QMainWindow):
         from facegate.session import KioskSession
 
         self.stop_session()
+        if self._shut_down:
+            return
         text = source if source is not None else self.settings.source
         try:
             spec = parse_source(text)
@@ -338,7 +346,13 @@ class MainWindow(QMainWindow):
         event.accept()
 
     def shutdown(self) -> None:
+        self._shut_down = True
         self.stop_session()
+        if self._loader is not None and self._loader is not threading.current_thread():
+            # A thread cut off inside TensorFlow's native code when the interpreter exits aborts the process.
+            self._loader.join(LOADER_JOIN_SECONDS)
+            if self._loader.is_alive():
+                log.warning("The model loader is still running after %.0f s; leaving without it", LOADER_JOIN_SECONDS)
         if self.access_log is not None:
             self.access_log.close()
             self.access_log = None
