@@ -19,7 +19,7 @@ Verdict (exit 1 when a check fails; a crash ends the process with the signal's s
     end of warm-up.
 
     .venv/bin/python benchmarks/window_soak.py                    # one hour
-    .venv/bin/python benchmarks/window_soak.py --seconds 300      # what the CI test runs (tests/test_window_soak.py)
+    .venv/bin/python benchmarks/window_soak.py --seconds 400      # what the CI test runs (tests/test_window_soak.py)
     .venv/bin/python benchmarks/window_soak.py --json             # one JSON object at the end, for machines
 
 Exits 0 with a message when the clips are not on this machine.
@@ -188,6 +188,7 @@ def _soak(args, clips: Path, work: Path) -> int:
     if args.dialog_every > 0:
         dialogs.timeout.connect(toggle_dialog)
         dialogs.start(500)
+
     def finish() -> None:
         sample()  # the last verdict sample: the window still running
         sampler.stop()

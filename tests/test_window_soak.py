@@ -18,16 +18,11 @@ SOAK_SECONDS = 400
 
 
 def test_qt_calls_give_back_their_references():
-    from facegate.ui.binding_check import check_qt_binding, lost_references
+    from facegate.ui.binding_check import SUPPORTED, check_qt_binding, lost_references
 
     assert lost_references(1000) < 10  # a leaking binding loses 1000
     check_qt_binding()
-
-
-def test_facegate_check_reports_the_binding():
-    done = subprocess.run([sys.executable, "-m", "facegate", "check"], capture_output=True, text=True, timeout=300,
-                          cwd=ROOT, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
-    assert "ok      Qt binding: PySide6" in done.stdout, done.stdout + done.stderr
+    assert f'"{SUPPORTED}"' in (ROOT / "pyproject.toml").read_text()  # the fix it names is the one we pin
 
 
 @pytest.mark.slow

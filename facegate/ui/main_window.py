@@ -25,6 +25,7 @@ from facegate.ui.bridge import SessionBridge
 from facegate.ui.video_view import VideoView
 
 log = logging.getLogger(__name__)
+ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 LOADER_JOIN_SECONDS = 120.0  # loading takes about 5 s on 2 cores; closing waits for it rather than abort at exit
 
 
@@ -35,7 +36,6 @@ def run_modal(dialog) -> int:
         return dialog.exec()
     finally:
         dialog.deleteLater()
-ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 
 
 class MainWindow(QMainWindow):
@@ -186,8 +186,6 @@ class MainWindow(QMainWindow):
         from facegate.session import KioskSession
 
         self.stop_session()
-        if self._shut_down:
-            return
         text = source if source is not None else self.settings.source
         try:
             spec = parse_source(text)
