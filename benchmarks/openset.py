@@ -25,14 +25,23 @@ A photo with no face found counts against the system: a genuine probe is missed,
 
 Systems and embeddings are those of benchmarks/lfw.py (its per-image cache is reused with --cache; the face
 nearest the image centre, the same rule for both):
-  facegate          the app's pipeline: YuNet, dlib 5-point landmarks, our aligner, our TF encoder, each chip's
-                    embedding averaged with its mirror image's (lfw.py's "+flip" row, the engine's default)
-  facegate-single   the same without the mirror (lfw.py's plain facegate row); not run unless asked
-  face_recognition  face_recognition 1.3.0: HOG detector with 1 upsample, dlib's descriptor (lfw.py's peer)
+  facegate          the app's engine: YuNet, dlib 5-point landmarks, dlib's ResNet (our TF port, averaged with
+                    its mirror image's) and SFace, fused (facegate/vision/engine.py)
+  dlib, sface       each embedder of the same pass alone (dlib: the app's engine until the fusion)
+  face_recognition  face_recognition 1.3.0: HOG detector with 1 upsample, dlib's descriptor (lfw.py's peer);
+                    slow (its own pass), so not run unless asked. Table D applies its rule to our dlib row.
+
+D. Sites: what a door with N enrolled people (k photos each) does. N people are drawn from those with at least
+k+1 photos; genuine probes are their other photos, strangers are the photos of everyone not drawn (at most
+PROBES_PER_PERSON of each person, so that no one person dominates); DRAWS draws, counts pooled, 95 %
+Clopper-Pearson intervals. Each rule's threshold is set on half the people (the largest threshold whose FAR
+at 100 enrolled x 3 photos is at most 0.1 % with 95 % confidence, as `facegate calibrate` sets it) and measured
+on the other half; the
+1,000-person rows need more people than a half holds and use all of LFW (their threshold saw half of it).
 Deterministic: the photos enrolled are chosen with a seeded generator (--seed).
 
     .venv/bin/python benchmarks/openset.py [--cache DIR] [--limit-people N] [--seed S]
-                                           [--systems facegate,facegate-single,face_recognition]
+                                           [--systems facegate,dlib,sface,face_recognition]
 """
 
 from __future__ import annotations
@@ -51,12 +60,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lfw import FacegateSystem, PeerSystem, run_system  # noqa: E402
 
-from facegate.calibration import interval, percent  # noqa: E402
+from facegate.calibration import interval, largest_supported_count, percent  # noqa: E402
+from facegate.config import Settings  # noqa: E402
 from facegate.policy import PolicySettings  # noqa: E402
 
 TARGETS = (0.01, 0.001)
 PEER_RULE = 0.6  # face_recognition.compare_faces(tolerance=0.6)
-FACEGATE_DEFAULT = 0.5  # facegate.config.Settings().threshold
+FACEGATE_DEFAULT = Settings().threshold
+DLIB_OLD_DEFAULT = 0.5  # the app's threshold when it matched on dlib's embeddings alone
 MARGIN = PolicySettings().min_margin
 
 
@@ -170,7 +181,9 @@ def rates(o: Outcomes, threshold: float, margin: float = 0.0) -> dict:
     genuine = _accepted(o.genuine_d1, o.genuine_d2, threshold, margin)
     impostor = _accepted(o.impostor_d1, o.impostor_d2, threshold, margin)
     return {"dir": float((genuine & o.genuine_right).mean()), "wrong": float((genuine & ~o.genuine_right).mean()),
-            "far": float(impostor.mean()), "false_accepts": int(impostor.sum()), "impostors": len(impostor)}
+            "far": float(impostor.mean()), "false_accepts": int(impostor.sum()), "impostors": len(impostor),
+            "granted": int((genuine & o.genuine_right).sum()), "granted_wrong": int((genuine & ~o.genuine_right).sum()),
+            "genuine": len(genuine)}
 
 
 def threshold_at_far(o: Outcomes, target: float, margin: float = 0.0) -> float:
@@ -208,6 +221,123 @@ def held_out(embeddings: np.ndarray, halves, index, target: float, margin: float
             "false_accepts": k, "impostors": n, "people": [o.people for o in outcomes]}
 
 
+# ----------------------------------------------------------------------------------------------- sites
+
+SITE_SIZES = ((20, 1), (20, 3), (100, 1), (100, 3), (1000, 1))
+CALIBRATION_SITE = (100, 3)
+SITE_TARGET_FAR = 0.001
+DRAWS = 5
+PROBES_PER_PERSON = 5
+
+
+@dataclass(frozen=True)
+class SiteRule:
+    """How a kiosk decides: accept the best person when under `threshold` and `margin` ahead of the next."""
+
+    label: str
+    system: str  # which embeddings
+    margin: float
+    threshold: float | None = None  # None: set on the calibration half
+
+
+def site_outcomes(embeddings: np.ndarray, people: dict[str, list[str]], index: dict[str, int], size: int,
+                  photos: int, seed: int) -> list[Outcomes] | None:
+    """DRAWS random sites of `size` people with `photos` enrolled each; None when too few people qualify."""
+    eligible = sorted(n for n, files in people.items() if len(files) >= photos + 1)
+    if len(eligible) < size:
+        return None
+    rng = np.random.default_rng(seed)
+    sites = []
+    for _ in range(DRAWS):
+        enrolled = set(rng.choice(eligible, size, replace=False).tolist())
+        protocol = Protocol(
+            f"{size} x {photos}",
+            {n: [index[f] for f in people[n][:photos]] for n in sorted(enrolled)},
+            [(index[f], n) for n in sorted(enrolled) for f in people[n][photos:photos + PROBES_PER_PERSON]],
+            [index[f] for n, files in people.items() if n not in enrolled for f in files[:PROBES_PER_PERSON]])
+        sites.append(match(embeddings, protocol))
+    return sites
+
+
+def pooled(sites: list[Outcomes], threshold: float, margin: float) -> dict:
+    """Counts over all draws: strangers accepted, genuine accepted as the right person, as someone else."""
+    fa = stranger = ga = wrong = genuine = 0
+    for o in sites:
+        r = rates(o, threshold, margin)
+        fa, stranger = fa + r["false_accepts"], stranger + r["impostors"]
+        ga, wrong, genuine = ga + r["granted"], wrong + r["granted_wrong"], genuine + r["genuine"]
+    return {"fa": fa, "strangers": stranger, "ga": ga, "wrong": wrong, "genuine": genuine}
+
+
+def site_threshold(sites: list[Outcomes], target: float, margin: float, bounded: bool = False) -> float:
+    """Largest threshold whose pooled FAR over these sites is at most `target`; with `bounded`, whose 95 %
+    upper confidence bound is (as `facegate calibrate` recommends: the point estimate is a coin toss)."""
+    with np.errstate(invalid="ignore"):
+        eligible = np.sort(np.concatenate([o.impostor_d1[(o.impostor_d2 - o.impostor_d1 >= margin)
+                                                          & np.isfinite(o.impostor_d1)] for o in sites]))
+    total = sum(len(o.impostor_d1) for o in sites)
+    allowed = largest_supported_count(total, target) if bounded else int(np.floor(target * total + 1e-9))
+    if allowed < 0:
+        return 0.0
+    return float(eligible[allowed]) if allowed < len(eligible) else float("inf")
+
+
+def with_interval(k: int, n: int) -> str:
+    low, high = interval(k, n)
+    return f"{pct(k / n, 3)} ({pct(low, 3)}-{pct(high, 3)})"
+
+
+def print_sites(systems, people, index, halves, seed: int) -> dict:
+    """Table D (see the module's docstring); returns each rule's threshold, set on the calibration half."""
+    embeddings = {short: emb for short, _, emb in systems}
+    rules = [SiteRule(f"facegate: fused, app default {FACEGATE_DEFAULT}", "facegate", MARGIN, FACEGATE_DEFAULT),
+             SiteRule("facegate: fused, + margin", "facegate", MARGIN),
+             SiteRule("facegate: fused, no margin", "facegate", 0.0),
+             SiteRule("dlib alone, + margin", "dlib", MARGIN),
+             SiteRule(f"dlib, old app default {DLIB_OLD_DEFAULT}", "dlib", MARGIN, DLIB_OLD_DEFAULT),
+             SiteRule(f"dlib, face_recognition's rule {PEER_RULE}", "dlib", 0.0, PEER_RULE),
+             SiteRule("sface alone, + margin", "sface", MARGIN)]
+    rules = [r for r in rules if r.system in embeddings]
+    calibrate_on, test_on = halves
+    thresholds = {}
+    for rule in rules:
+        if rule.threshold is not None:
+            thresholds[rule.label] = rule.threshold
+        else:
+            sites = site_outcomes(embeddings[rule.system], calibrate_on, index, *CALIBRATION_SITE, seed)
+            thresholds[rule.label] = site_threshold(sites, SITE_TARGET_FAR, rule.margin, bounded=True)
+    print(f"D. Sites: strangers accepted (FAR) and enrolled people's photos granted as themselves (GAR), %, with "
+          f"95 % intervals; {DRAWS} draws pooled; threshold set for FAR <= {percent(SITE_TARGET_FAR)} (95 % bound) at "
+          f"{CALIBRATION_SITE[0]} x {CALIBRATION_SITE[1]} on the calibration half ({len(calibrate_on):,} people), "
+          f"measured on the other half ({len(test_on):,})")
+    print(f"{'rule':<36}{'thr':>7}{'site':>10}{'strangers':>10}{'FAR (95 % CI)':>26}{'GAR (95 % CI)':>28}"
+          f"{'wrong':>8}")
+    for rule in rules:
+        for size, photos in SITE_SIZES:
+            pool = test_on if size < 1000 else people
+            sites = site_outcomes(embeddings[rule.system], pool, index, size, photos, seed + size + photos)
+            if sites is None:
+                print(f"{rule.label:<36}{thresholds[rule.label]:>7.3f}{f'{size} x {photos}':>10}  too few people")
+                continue
+            c = pooled(sites, thresholds[rule.label], rule.margin)
+            print(f"{rule.label:<36}{thresholds[rule.label]:>7.3f}{f'{size} x {photos}':>10}{c['strangers']:>10,}"
+                  f"{with_interval(c['fa'], c['strangers']):>26}{with_interval(c['ga'], c['genuine']):>28}"
+                  f"{pct(c['wrong'] / c['genuine'], 3):>8}")
+    if "facegate" in embeddings:
+        print()
+        print("DET points, facegate fused + margin, 100 x 3 on the measured half: GAR at the threshold where "
+              "FAR first reaches each target (threshold set on these strangers: how far the ceiling is)")
+        sites = site_outcomes(embeddings["facegate"], test_on, index, 100, 3, seed + 103)
+        strangers = sum(len(o.impostor_d1) for o in sites)
+        for target in (0.01, 0.001, 0.0001):
+            t = site_threshold(sites, target, MARGIN)
+            c = pooled(sites, t, MARGIN)
+            print(f"  FAR {percent(target):>7}: threshold {t:.3f}, FAR {with_interval(c['fa'], c['strangers'])}, "
+                  f"GAR {with_interval(c['ga'], c['genuine'])}"
+                  + ("" if target * strangers >= 1 else f"  ({strangers:,} strangers: 'none accepted')"))
+    return thresholds
+
+
 # ----------------------------------------------------------------------------------------------- report
 
 def pct(value: float, digits: int = 2) -> str:
@@ -217,12 +347,13 @@ def pct(value: float, digits: int = 2) -> str:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description="LFW open-set identification: facegate vs face_recognition")
     parser.add_argument("--cache", type=Path, default=None,
-                        help="benchmarks/lfw.py's embedding cache folder (lfw_facegate.npz, lfw_peer.npz)")
+                        help="benchmarks/lfw.py's embedding cache folder (shared with it)")
     parser.add_argument("--limit-people", type=int, default=None,
                         help="use a seeded random subset of N people (quick run without a cache)")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--systems", default="facegate,face_recognition",
-                        help="comma list of: facegate, facegate-single, face_recognition")
+    parser.add_argument("--systems", default="facegate,dlib,sface",
+                        help="comma list of: facegate (fused, the app), dlib, sface, face_recognition (slow: "
+                             "its own HOG detector)")
     args = parser.parse_args(argv)
 
     from facegate.datasets import lfw_dir
@@ -232,7 +363,7 @@ def main(argv=None) -> int:
         print("openset: SKIPPED - LFW data not found (set FACEGATE_DATA or place it in ../shared/data/lfw)")
         return 0
     wanted = [s.strip() for s in args.systems.split(",") if s.strip()]
-    known = ("facegate", "facegate-single", "face_recognition")
+    known = ("facegate", "dlib", "sface", "face_recognition")
     if not wanted or set(wanted) - set(known):
         parser.error(f"--systems takes a comma list of {', '.join(known)}; got {args.systems!r}")
 
@@ -246,13 +377,12 @@ def main(argv=None) -> int:
     halves = split_halves(people, np.random.default_rng(args.seed + 1))
 
     systems = []
-    if {"facegate", "facegate-single"} & set(wanted):
-        # One pass gives both lfw.py rows: [plain chip, chip averaged with its mirror (the app's default)].
-        single, mirrored = run_system(FacegateSystem(flip=True), names, images_root, args.cache)
-        if "facegate" in wanted:
-            systems.append(("facegate", mirrored.label, mirrored.embeddings))
-        if "facegate-single" in wanted:
-            systems.append(("facegate-single", single.label, single.embeddings))
+    if {"facegate", "dlib", "sface"} & set(wanted):
+        # One pass of the app's engine gives the fused embedding and each embedder's alone.
+        for short, result in zip(("facegate", "dlib", "sface"),
+                                 run_system(FacegateSystem(), names, images_root, args.cache)):
+            if short in wanted:
+                systems.append((short, result.label, result.embeddings))
     if "face_recognition" in wanted:
         [peer] = run_system(PeerSystem(), names, images_root, args.cache)
         systems.append(("face_recognition", peer.label, peer.embeddings))
@@ -302,6 +432,8 @@ def main(argv=None) -> int:
     print(f"{'system':<17}{'enrollment (rule)':<42}" + "".join(
         f"{'FAR@' + str(t):>24}{'DIR@' + str(t):>9}{'wrong':>7}" for t in (PEER_RULE, FACEGATE_DEFAULT)))
     for short, _, _ in systems:
+        if short == "sface":  # unit vectors: these thresholds belong to dlib's scale (and the fused one's)
+            continue
         for protocol, margin in rows:
             o = outcomes[(short, protocol.label)]
             line = f"{short:<17}{row_label(protocol, margin):<42}"
@@ -325,6 +457,9 @@ def main(argv=None) -> int:
                 achieved = f"{pct(h['far'], 3)} ({h['false_accepts']}/{h['impostors']:,})"
                 print(f"{short:<17}{rule:<24}{percent(target):>8}{achieved:>22}{pct(h['dir']):>8}"
                       f"{pct(h['oracle_dir']):>21}{' / '.join(f'{p:,}' for p in h['people']):>17}")
+
+    print()
+    print_sites(systems, people, index, halves, args.seed)
 
     print()
     detail = []

@@ -14,7 +14,8 @@ who they are and how they were photographed. So it is measured here, from the si
 The recommended threshold is the largest one whose false-accept rate is at most the target with 95 %
 confidence (one-sided Clopper-Pearson bound on the observed false accepts). With few impostor probes even zero
 observed false accepts cannot show a small rate (the "rule of three": about 3/target probes are needed); then
-the report says so and keeps the safe default. It never recommends above 0.6, dlib's own equal-error point.
+the report says so and keeps the safe default. It never recommends above 0.6, the fused distance's 1 %
+false-match point on LFW (where dlib's own "same person" rule sits).
 
 Pure functions and dataclasses first (scores -> rates -> recommendation); the photo reading, report files,
 settings and the `calibrate` command come last and load the models lazily.
@@ -34,8 +35,8 @@ from facegate.storage import atomic_write_bytes, ensure_private_dir
 
 DEFAULT_TARGET_FAR = 0.001
 CONFIDENCE = 0.95
-# dlib's own rule is "same person under 0.6" (its LFW equal-error point, ~1 % false accepts per comparison).
-# Above it every gallery accepts strangers too often, whatever a small sample seems to show.
+# The fused distance's 1 % false-match point on LFW (facegate/vision/engine.py scales it to where dlib's own
+# "same person under 0.6" sits). Above it every gallery accepts strangers too often, whatever a sample shows.
 MAX_THRESHOLD = 0.6
 # Fewer people with >= 2 usable photos than this and there is nothing to learn genuine distances from.
 MIN_PEOPLE_WITH_PAIRS = 2
@@ -323,7 +324,8 @@ def recommend(scores: Scores, target_far: float = DEFAULT_TARGET_FAR, confidence
                 clamped_from, threshold = threshold, max_threshold
                 messages.append(
                     f"The data would allow {clamped_from:.3f}, but FaceGate never recommends a threshold above "
-                    f"{max_threshold:.2f} (dlib's own equal-error point on LFW): clamped to {max_threshold:.2f}.")
+                    f"{max_threshold:.2f} (1 % of different-person photos match there on LFW): clamped to "
+                    f"{max_threshold:.2f}.")
 
     threshold = round(threshold, 3)
     accepted = false_accepts(scores, threshold)

@@ -133,7 +133,7 @@ def cmd_run(args) -> int:
 
         access_log = AccessLog(Path(args.log_dir) if args.log_dir else settings.log_path())
         access_log.keep_snapshots_for(settings.log_retention_days)  # purge now, then daily, off the video path
-    engine.encoder  # load TensorFlow before the first frame, not during it
+    engine.load_models()  # TensorFlow and the weights before the first frame, not during it
 
     def on_status(status):
         _json_line({"type": "source", "state": status.state.value, "source": status.source,

@@ -37,12 +37,12 @@ import numpy as np
 from facegate.errors import GalleryError, ImageError
 from facegate.imageio import is_image_name, load_image
 from facegate.storage import atomic_write_bytes, ensure_private_dir, remove_stale_temp_files
-from facegate.vision.encoder import EMBEDDING_SIZE
+from facegate.vision.engine import EMBEDDING_SIZE, split
 
 log = logging.getLogger(__name__)
 
 # Bump when anything that changes embeddings changes (detector, landmarks, aligner, encoder).
-CACHE_FORMAT = "facegate-embeddings-v2-mirror"
+CACHE_FORMAT = "facegate-embeddings-v3-dlib-sface"
 # A second face at least this wide (relative to the largest) makes the photo ambiguous: whom to enroll?
 AMBIGUOUS_SECOND_FACE = 0.5
 MAX_NAME_LENGTH = 100
@@ -196,8 +196,9 @@ class Gallery:
                 usable = embeddings[problems == ""].astype(np.float64)
                 if not np.isfinite(usable).all():
                     raise ValueError("non-finite embeddings")
-                norms = np.linalg.norm(usable, axis=1)
-                if not ((norms > 0.5) & (norms < 3.0)).all():  # dlib's embeddings measure about 1.3-1.6
+                dlib, sface = (np.linalg.norm(part, axis=1) for part in split(usable))
+                # dlib's embeddings measure about 1.3-1.6; SFace's are unit vectors
+                if not ((dlib > 0.5) & (dlib < 3.0) & (np.abs(sface - 1.0) < 1e-3)).all():
                     raise ValueError("embeddings of implausible length")
                 return {str(h): _Entry(None if p else e.astype(np.float32), str(p))
                         for h, e, p in zip(hashes, embeddings, problems)}
@@ -231,7 +232,7 @@ class Gallery:
         problems = self.engine.quality(faces[0], chip[0]).problems()
         if problems:
             return None, "; ".join(problems)
-        return self.engine.embed_chips(chip)[0], ""
+        return self.engine.embed_chips(chip, self.engine.sface_chips(image_rgb, faces[:1]))[0], ""
 
     def _analyse_file(self, path: Path) -> _Entry:
         try:

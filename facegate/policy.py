@@ -33,8 +33,8 @@ class Verdict(str, enum.Enum):
 
 @dataclass(frozen=True)
 class PolicySettings:
-    # Distance under which an encoding counts as a vote for its best person (dlib space; safe 0.40-0.60).
-    threshold: float = 0.5
+    # Distance under which an encoding counts as a vote for its best person (fused distance; safe 0.40-0.60).
+    threshold: float = 0.48
     # Best person must beat the second-best by this much, else the vote counts as "can't tell" (0.0-0.2).
     min_margin: float = 0.05
     # K of the last N encodings must agree before access is granted (K <= N; K >= 2 is the safe range).

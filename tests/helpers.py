@@ -20,9 +20,9 @@ class CountingEngine:
     def __getattr__(self, name):
         return getattr(self._engine, name)
 
-    def embed_chips(self, chips):
+    def embed_chips(self, chips, sface_chips):
         self.encoded += len(chips)
-        return self._engine.embed_chips(chips)
+        return self._engine.embed_chips(chips, sface_chips)
 
 
 class MjpegCamera:

@@ -36,7 +36,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageOps
 
 from facegate.errors import GalleryError, ImageError, ModelFileError
-from facegate.gallery import CACHE_FORMAT, Gallery
+from facegate.gallery import CACHE_FORMAT, EMBEDDING_SIZE, Gallery
 from facegate.imageio import MAX_FILE_BYTES, exif_orientation, load_image
 from facegate.vision.dlibfile import parse_dlib_network
 from facegate.vision.weights import DLIB_RESNET, verified_path, verify
@@ -510,7 +510,7 @@ def test_damaged_embedding_cache_is_rebuilt_never_trusted(tmp_path, engine, cach
         np.testing.assert_allclose(rows, embeddings[name], atol=1e-5)
     with np.load(cache) as data:  # and the cache is whole again
         assert str(data["format"]) == CACHE_FORMAT and np.isfinite(data["embeddings"]).all()
-        assert data["embeddings"].shape == (2, 128)
+        assert data["embeddings"].shape == (2, EMBEDDING_SIZE)
     assert snapshot(folder) == gallery_before
 
     restarted = CountingEngine(engine)

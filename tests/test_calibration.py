@@ -17,6 +17,7 @@ from facegate import calibration
 from facegate.calibration import (CALIBRATED, MAX_THRESHOLD, TOO_FEW_IMPOSTORS, TOO_SMALL, Scores,
                                   calibrate_folders, compute_scores, error_curve, gallery_embeddings,
                                   impostors_needed, interval, lower_bound, recommend, register_cli, upper_bound)
+from facegate.config import Settings
 from facegate.gallery import Gallery
 
 # --------------------------------------------------------------------------------------- bounds (pure)
@@ -249,8 +250,8 @@ def test_command_prints_the_numbers_writes_the_report_and_applies(lfw_site):
     assert "Genuine comparisons:" in out and "Impostor comparisons:" in out
     assert "with 95 % confidence" in out and "false rejects at" in out
     settings = json.loads((lfw_site["home"] / "config.json").read_text())
-    assert settings["threshold"] == pytest.approx(report.threshold) != 0.5
-    assert f"Applied: threshold 0.500 -> {report.threshold:.3f}" in out
+    assert settings["threshold"] == pytest.approx(report.threshold) != Settings().threshold
+    assert f"Applied: threshold {Settings().threshold:.3f} -> {report.threshold:.3f}" in out
     text = (root / "report" / "report.txt").read_text()
     assert "<- recommended" in text and "Photos left out:" in text
     for name in ("scores.png", "det.png"):
@@ -279,7 +280,8 @@ def test_one_person_is_too_small_and_nothing_is_applied(lfw, engine, tmp_path, m
     _copy(sorted(person.glob("*.jpg"))[:3], tmp_path / "gallery" / "Serena Williams")
     out = _calibrate_cli("--gallery", tmp_path / "gallery", "--report", tmp_path / "report", "--apply",
                          engine=engine)
-    assert "too small to calibrate" in out and "Threshold kept at the safe default: 0.500" in out
+    assert "too small to calibrate" in out
+    assert f"Threshold kept at the safe default: {Settings().threshold:.3f}" in out
     assert "Nothing applied" in out and not (tmp_path / "home" / "config.json").exists()
     assert (tmp_path / "report" / "det.png").is_file()
 

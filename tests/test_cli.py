@@ -55,5 +55,5 @@ def test_bad_input_gives_a_clear_message(tmp_path, clips):
 
 def test_check_verifies_every_weight_file():
     code, out, _ = facegate("check")
-    assert code == 0 and out.count("ok ") == 5  # four weight files and the Qt binding
+    assert code == 0 and out.count("ok ") == 6  # five weight files and the Qt binding
     assert "ok      Qt binding: PySide6" in out

@@ -31,7 +31,7 @@ import pytest
 
 from facegate.capture import CaptureThread, Frame, SourceState, open_reader, parse_source
 from facegate.errors import GalleryError
-from facegate.gallery import Gallery
+from facegate.gallery import EMBEDDING_SIZE, Gallery
 from facegate.imageio import load_image
 from facegate.pipeline import Pipeline
 from facegate.session import KioskSession
@@ -290,7 +290,7 @@ def test_sigkill_during_enrollment_and_cache_updates_loses_nothing(tmp_path, cli
 
         # ---- the cache is valid now: a restart encodes nothing and finds the same people
         with np.load(gallery.cache_path) as cache:
-            assert cache["embeddings"].shape[1] == 128
+            assert cache["embeddings"].shape[1] == EMBEDDING_SIZE
         restarted_engine = CountingEngine(engine)
         restarted = Gallery(folder, restarted_engine)
         restarted.refresh()

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from facegate.errors import GalleryError
-from facegate.gallery import Gallery, validate_name
+from facegate.gallery import EMBEDDING_SIZE, Gallery, validate_name
 from facegate.imageio import load_image
 from helpers import CountingEngine
 
@@ -33,7 +33,7 @@ def test_match_agrees_with_brute_force(people_gallery, engine):
     gallery.refresh()
     rng = np.random.default_rng(0)
     index = gallery._index
-    probes = index.embeddings[rng.integers(0, len(index.embeddings), 5)] + rng.normal(0, 0.05, (5, 128))
+    probes = index.embeddings[rng.integers(0, len(index.embeddings), 5)] + rng.normal(0, 0.02, (5, EMBEDDING_SIZE))
     owners = np.repeat(index.names, [index.photo_counts[n] for n in index.names])
     for probe, match in zip(probes, gallery.match_many(probes)):
         distances = np.linalg.norm(index.embeddings - probe, axis=1)
@@ -47,7 +47,7 @@ def test_match_agrees_with_brute_force(people_gallery, engine):
 def test_empty_gallery_matches_nobody(tmp_path, engine):
     gallery = Gallery(tmp_path / "none", engine)
     assert gallery.refresh() == [] and gallery.people == []
-    assert gallery.match(np.zeros(128)).name is None
+    assert gallery.match(np.zeros(EMBEDDING_SIZE)).name is None
 
 
 def test_bad_photos_are_reported_by_file_name_and_left_out(tmp_path, engine, clips):

@@ -305,7 +305,7 @@ def test_settings_dialog_refuses_bad_values_then_saves_and_applies(window, qtbot
     qtbot.addWidget(dialog)
     dialog.show()
     assert dialog.source_combo.currentText() == "Video file: short_hamilton_clip.mp4"
-    assert dialog.threshold_spin.value() == pytest.approx(0.5)
+    assert dialog.threshold_spin.value() == pytest.approx(Settings().threshold)
     assert "balanced" in dialog.threshold_explanation.text()
     assert dialog.greeting_preview.text() == "Preview: Welcome Ada Lovelace"
 

@@ -132,8 +132,7 @@ class MainWindow(QMainWindow):
             from facegate.vision.engine import FaceEngine
 
             engine = FaceEngine(detector=self.settings.detector)
-            engine.encoder  # TensorFlow and the weights: the slow part
-            engine.detector
+            engine.load_models()  # TensorFlow and the weights: the slow part
             gallery = Gallery(self.settings.gallery_path(), engine)
             gallery.refresh()
             self.gallery = gallery

