@@ -37,7 +37,14 @@ PROBES_PER_PERSON of each person, so that no one person dominates); DRAWS draws,
 Clopper-Pearson intervals. Each rule's threshold is set on half the people (the largest threshold whose FAR
 at 100 enrolled x 3 photos is at most 0.1 % with 95 % confidence, as `facegate calibrate` sets it) and measured
 on the other half; the
-1,000-person rows need more people than a half holds and use all of LFW (their threshold saw half of it).
+1,000-person rows need more people than a half holds and use all of LFW (their threshold saw half of it);
+LFW has only 439 people with 4 photos or more, so there is no 1,000 x 3 row.
+
+E. Lever 3, cohort normalisation: the best distance minus a weight times the mean distance to the probe's
+nearest other enrolled people, or to a bank of anonymous faces; GAR at equal FAR against the plain distance.
+
+F. Per presentation and lever 2: 5 frames of one person through the app's AccessPolicy (votes), with and
+without a track template (the mean embedding of the frames) that must agree.
 Deterministic: the photos enrolled are chosen with a seeded generator (--seed).
 
     .venv/bin/python benchmarks/openset.py [--cache DIR] [--limit-people N] [--seed S]
@@ -240,8 +247,8 @@ class SiteRule:
     threshold: float | None = None  # None: set on the calibration half
 
 
-def site_outcomes(embeddings: np.ndarray, people: dict[str, list[str]], index: dict[str, int], size: int,
-                  photos: int, seed: int) -> list[Outcomes] | None:
+def draw_sites(people: dict[str, list[str]], index: dict[str, int], size: int, photos: int,
+               seed: int) -> list[Protocol] | None:
     """DRAWS random sites of `size` people with `photos` enrolled each; None when too few people qualify."""
     eligible = sorted(n for n, files in people.items() if len(files) >= photos + 1)
     if len(eligible) < size:
@@ -250,13 +257,18 @@ def site_outcomes(embeddings: np.ndarray, people: dict[str, list[str]], index: d
     sites = []
     for _ in range(DRAWS):
         enrolled = set(rng.choice(eligible, size, replace=False).tolist())
-        protocol = Protocol(
+        sites.append(Protocol(
             f"{size} x {photos}",
             {n: [index[f] for f in people[n][:photos]] for n in sorted(enrolled)},
             [(index[f], n) for n in sorted(enrolled) for f in people[n][photos:photos + PROBES_PER_PERSON]],
-            [index[f] for n, files in people.items() if n not in enrolled for f in files[:PROBES_PER_PERSON]])
-        sites.append(match(embeddings, protocol))
+            [index[f] for n, files in people.items() if n not in enrolled for f in files[:PROBES_PER_PERSON]]))
     return sites
+
+
+def site_outcomes(embeddings: np.ndarray, people: dict[str, list[str]], index: dict[str, int], size: int,
+                  photos: int, seed: int) -> list[Outcomes] | None:
+    sites = draw_sites(people, index, size, photos, seed)
+    return None if sites is None else [match(embeddings, protocol) for protocol in sites]
 
 
 def pooled(sites: list[Outcomes], threshold: float, margin: float) -> dict:
@@ -336,6 +348,130 @@ def print_sites(systems, people, index, halves, seed: int) -> dict:
                   f"GAR {with_interval(c['ga'], c['genuine'])}"
                   + ("" if target * strangers >= 1 else f"  ({strangers:,} strangers: 'none accepted')"))
     return thresholds
+
+
+# ----------------------------------------------------------------------------------------------- cohort
+
+COHORT_NEIGHBOURS = 10  # the probe's nearest other enrolled people
+BANK_NEIGHBOURS = 50  # the probe's nearest anonymous faces
+COHORT_WEIGHTS = (0.25, 0.5, 1.0)
+
+
+def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    squared = (a ** 2).sum(1)[:, None] - 2 * a @ b.T + (b ** 2).sum(1)[None, :]
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
+def _distances_to_people(probes: np.ndarray, rows: list[np.ndarray]) -> np.ndarray:
+    """(probes, people): each probe's distance to each person's closest enrolled photo."""
+    starts = np.concatenate([[0], np.cumsum([len(r) for r in rows])[:-1]])
+    return np.minimum.reduceat(_pairwise(probes, np.concatenate(rows).astype(np.float64)), starts, axis=1)
+
+
+def print_cohort(embeddings: np.ndarray, index: dict[str, int], halves, seed: int) -> None:
+    """E. Lever 3: the best distance minus a weight times the mean distance to a cohort (a look-alike of
+    everybody is close to the crowd too). Cohorts: the probe's nearest other enrolled people, or a bank of
+    anonymous faces (one photo of each person of the calibration half: faces a kiosk saw as Unknown). Scored
+    like the DET points: threshold set on the pooled strangers of DRAWS 100 x 3 sites of the measured half."""
+    calibrate_on, test_on = halves
+    bank = embeddings[[index[files[0]] for files in calibrate_on.values()]]
+    bank = bank[np.isfinite(bank).all(1)]
+    rules = {"best distance (the app)": lambda d1, crowd, anon: d1}
+    for w in COHORT_WEIGHTS:
+        rules[f"- {w} x enrolled cohort ({COHORT_NEIGHBOURS})"] = lambda d1, crowd, anon, w=w: d1 - w * crowd
+        rules[f"- {w} x anonymous bank ({BANK_NEIGHBOURS})"] = lambda d1, crowd, anon, w=w: d1 - w * anon
+    genuine = {r: [] for r in rules}
+    strangers = {r: [] for r in rules}
+    for protocol in draw_sites(test_on, index, 100, 3, seed + 7):
+        rows = [embeddings[i] for i in protocol.gallery.values()]
+        for probes, truth in ((np.array([i for i, _ in protocol.genuine]), np.arange(len(rows)).repeat(
+                [sum(1 for _, n in protocol.genuine if n == name) for name in protocol.gallery])),
+                              (np.array(protocol.impostor), None)):
+            p = embeddings[probes].astype(np.float64)
+            per_person = np.sort(_distances_to_people(p, rows), axis=1)
+            d1, crowd = per_person[:, 0], per_person[:, 1:COHORT_NEIGHBOURS + 1].mean(1)
+            anon = np.sort(_pairwise(p, bank), axis=1)[:, :BANK_NEIGHBOURS].mean(1)
+            right = None if truth is None else _distances_to_people(p, rows).argmin(1) == truth
+            for label, rule in rules.items():
+                score = rule(d1, crowd, anon)
+                if right is None:
+                    strangers[label].append(score)
+                else:
+                    genuine[label].append(np.where(right, score, np.inf))
+    print("E. Lever 3, normalising against the crowd: enrolled people's photos granted (%) at the score where the "
+          f"strangers' FAR first reaches each rate ({DRAWS} draws of 100 x 3, measured half)")
+    print(f"{'score':<40}" + "".join(f"{'GAR@' + percent(t).replace(' ', ''):>12}" for t in (1e-3, 3e-4, 1e-4)))
+    for label in rules:
+        g, s = np.concatenate(genuine[label]), np.sort(np.concatenate(strangers[label]))
+        line = f"{label:<40}"
+        for target in (1e-3, 3e-4, 1e-4):
+            allowed = int(np.floor(target * len(s) + 1e-9))
+            line += f"{pct(float((g < s[allowed]).mean())):>12}"
+        print(line)
+    print(f"({sum(len(x) for x in strangers[next(iter(rules))]):,} strangers' probes in all: 0.01 % is a handful)")
+
+
+# ----------------------------------------------------------------------------------------------- presentations
+
+FRAMES_PER_PRESENTATION = 5  # the policy's vote window
+
+
+def _policy_verdict(policy, track_id: int, d: np.ndarray, now: float = 0.0):
+    """Feed one presentation's per-frame person distances (frames, people) to the real AccessPolicy."""
+    from facegate.gallery import Match
+
+    order = np.argsort(d, axis=1)
+    decision = None
+    for frame, (first, second) in enumerate(order[:, :2]):
+        match = Match(str(first), float(d[frame, first]), float(d[frame, second] - d[frame, first]))
+        decision = policy.add_vote(track_id, match, now + frame) or decision
+    return decision
+
+
+def print_presentations(embeddings: np.ndarray, index: dict[str, int], halves, seed: int) -> None:
+    """F. Per presentation, and lever 2 (a track template). A presentation is FRAMES_PER_PRESENTATION frames of
+    one person: their photos in turn (a person with one photo holds still: the same photo each frame), the
+    kiosk's real AccessPolicy votes on them (3 of 5, threshold, margin; no liveness). With a template, the grant
+    also needs the mean of the frames' embeddings to name the same person under the threshold."""
+    from facegate.policy import AccessPolicy, Verdict
+
+    settings = Settings().policy_settings()
+    counts = {rule: [0, 0, 0, 0] for rule in ("votes (the app)", "votes + template", "template alone")}
+    track = 0
+    for protocol in draw_sites(halves[1], index, 100, 3, seed + 11):
+        names = list(protocol.gallery)
+        rows = [embeddings[i] for i in protocol.gallery.values()]
+        shown: dict[str, list[int]] = {}
+        for i, person in protocol.genuine:
+            shown.setdefault(person, []).append(i)
+        presentations = [(names.index(person), frames) for person, frames in shown.items()]
+        presentations += [(None, [index[f] for f in files[:PROBES_PER_PERSON]])
+                          for person, files in halves[1].items() if person not in protocol.gallery]
+        for truth, photos in presentations:
+            frames = np.array([photos[k % len(photos)] for k in range(FRAMES_PER_PRESENTATION)])
+            d = _distances_to_people(embeddings[frames].astype(np.float64), rows)
+            template = _distances_to_people(embeddings[frames].astype(np.float64).mean(0, keepdims=True), rows)[0]
+            best = int(np.argmin(template))
+            rival = np.partition(template, 1)[1] if len(template) > 1 else np.inf
+            confident = template[best] < settings.threshold and rival - template[best] >= settings.min_margin
+            template_says = best if confident else None
+            track += 1
+            decision = _policy_verdict(AccessPolicy(settings), track, d)
+            voted = int(decision.name) if decision and decision.verdict is Verdict.GRANTED else None
+            outcome = {"votes (the app)": voted,
+                       "votes + template": voted if voted is not None and voted == template_says else None,
+                       "template alone": template_says}
+            for rule, granted in outcome.items():
+                c = counts[rule]
+                if truth is None:
+                    c[0], c[1] = c[0] + (granted is not None), c[1] + 1
+                else:
+                    c[2], c[3] = c[2] + (granted == truth), c[3] + 1
+    print(f"F. Per presentation ({FRAMES_PER_PRESENTATION} frames, the app's AccessPolicy, threshold "
+          f"{settings.threshold}), and lever 2 (track template); {DRAWS} draws of 100 x 3, measured half")
+    print(f"{'rule':<22}{'stranger presentations':>24}{'FAR (95 % CI)':>26}{'GAR (95 % CI)':>28}")
+    for rule, (fa, n, ga, g) in counts.items():
+        print(f"{rule:<22}{n:>24,}{with_interval(fa, n):>26}{with_interval(ga, g):>28}")
 
 
 # ----------------------------------------------------------------------------------------------- report
@@ -460,6 +596,12 @@ def main(argv=None) -> int:
 
     print()
     print_sites(systems, people, index, halves, args.seed)
+    if any(short == "facegate" for short, _, _ in systems):
+        print()
+        print_cohort(next(emb for short, _, emb in systems if short == "facegate"), index, halves, args.seed)
+        print()
+        print_presentations(next(emb for short, _, emb in systems if short == "facegate"), index, halves,
+                            args.seed)
 
     print()
     detail = []

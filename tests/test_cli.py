@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+from facegate.vision.weights import ALL_WEIGHTS
+
 
 def facegate(*args, cwd=None):
     result = subprocess.run([sys.executable, "-m", "facegate", *map(str, args)], capture_output=True, text=True,
@@ -55,5 +57,5 @@ def test_bad_input_gives_a_clear_message(tmp_path, clips):
 
 def test_check_verifies_every_weight_file():
     code, out, _ = facegate("check")
-    assert code == 0 and out.count("ok ") == 6  # five weight files and the Qt binding
+    assert code == 0 and out.count("ok ") == len(ALL_WEIGHTS) + 1  # each weight file and the Qt binding
     assert "ok      Qt binding: PySide6" in out

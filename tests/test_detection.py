@@ -47,3 +47,27 @@ def test_detection_rate_on_all_of_lfw(engine, lfw):
     rate = 1 - len(missed) / len(paths)
     print(f"LFW detection rate {rate:.4%}, missed {len(missed)}: {missed[:20]}")
     assert rate >= 0.995
+
+
+def test_enrollment_poses_are_read_from_the_landmarks(engine, clips):
+    """The enrollment dialog's pose check on real frames of the clip (Alex Lacamoire, frames 24, 39 and 42:
+    straight, turned to one side, turned to the other): each step accepts only the pose it asks for."""
+    import cv2
+
+    from facegate.ui.enroll_dialog import head_turn, pose_problem
+
+    video = cv2.VideoCapture(str(clips / "short_hamilton_clip.mp4"))
+    turns = {}
+    for index in range(43):
+        ok, frame = video.read()
+        assert ok
+        if index in (24, 39, 42):
+            turns[index] = head_turn(engine.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))[0].landmarks)
+    video.release()
+    straight, one_side, other_side = turns[24], turns[42], turns[39]
+    assert pose_problem(straight, []) is None
+    assert pose_problem(one_side, []) == "Please look straight at the camera"
+    assert pose_problem(straight, [straight]) == "Turn your head a little more"  # a second straight shot
+    assert pose_problem(one_side, [straight]) is None
+    assert pose_problem(one_side, [straight, one_side]) == "Now turn your head slightly the other way"
+    assert pose_problem(other_side, [straight, one_side]) is None

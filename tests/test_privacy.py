@@ -329,7 +329,10 @@ def test_a_swapped_weight_file_is_refused(tmp_path):
         verify(DLIB_RESNET, copy)
 
     result = facegate("check", home=tmp_path / "home")
-    assert result.returncode == 0 and result.stdout.count("ok ") == 5, result.stdout + result.stderr  # 4 weights + Qt
+    from facegate.vision.weights import ALL_WEIGHTS
+
+    expected = len(ALL_WEIGHTS) + 1  # each weight file and the Qt binding
+    assert result.returncode == 0 and result.stdout.count("ok ") == expected, result.stdout + result.stderr
 
 
 def test_threshold_looser_than_the_safe_bound_needs_an_explicit_override(tmp_path, clips):

@@ -2,6 +2,7 @@
 
 import time
 
+import cv2
 import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog
@@ -12,17 +13,42 @@ from helpers import ADMIN_PIN as PIN
 NAME = "Lin-Manuel Miranda"
 
 
-@pytest.fixture()
-def window(qtbot, home, clips):
+def _open_window(qtbot, home, source):
     from facegate.ui.main_window import MainWindow
 
-    settings = Settings(source=str(clips / "short_hamilton_clip.mp4"), gallery=str(home / "gallery"),
+    settings = Settings(source=str(source), gallery=str(home / "gallery"),
                         log_dir=str(home / "log"), speech=False, liveness="off")  # recognition alone
     started = time.monotonic()
     win = MainWindow(settings, settings_path=home / "config.json")
     win.show()
     qtbot.addWidget(win)
     win.startup_seconds = time.monotonic() - started
+    return win
+
+
+@pytest.fixture()
+def window(qtbot, home, clips):
+    win = _open_window(qtbot, home, clips / "short_hamilton_clip.mp4")
+    yield win
+    win.shutdown()
+
+
+@pytest.fixture()
+def close_up_window(qtbot, home, clips, tmp_path):
+    """The window on Lin-Manuel Miranda alone and close, as a kiosk camera sees the person enrolling: frames
+    82-210 of the clip (he looks straight, turns to one side, then to the other), cropped around him and
+    enlarged 2x, written as a real video file."""
+    source = cv2.VideoCapture(str(clips / "short_hamilton_clip.mp4"))
+    path = tmp_path / "close_up.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (600, 400))
+    for index in range(211):
+        ok, frame = source.read()
+        assert ok, f"the clip ended at frame {index}"
+        if index >= 82:
+            writer.write(cv2.resize(frame[0:200, 100:400], (600, 400), interpolation=cv2.INTER_CUBIC))
+    writer.release()
+    source.release()
+    win = _open_window(qtbot, home, path)
     yield win
     win.shutdown()
 
@@ -65,9 +91,10 @@ def test_wrong_pin_is_refused_then_right_pin_accepted(window, qtbot):
     assert window.require_admin() is True
 
 
-def test_enroll_from_the_live_picture_then_granted(window, qtbot):
+def test_enroll_from_the_live_picture_then_granted(close_up_window, qtbot):
     from facegate.ui.enroll_dialog import EnrollDialog
 
+    window = close_up_window
     qtbot.waitUntil(lambda: window.engine is not None, timeout=120_000)
     qtbot.waitUntil(lambda: window.video._image is not None, timeout=30_000)
     assert window.people_label.text() == "Enrolled: 0"
@@ -77,10 +104,12 @@ def test_enroll_from_the_live_picture_then_granted(window, qtbot):
     qtbot.addWidget(dialog)
     dialog.show()
     for shot in range(3):
-        qtbot.waitUntil(dialog.capture_button.isEnabled, timeout=40_000)  # his face, large, alone
+        qtbot.waitUntil(dialog.capture_button.isEnabled, timeout=40_000)  # alone, large, turned as asked
         qtbot.mouseClick(dialog.capture_button, Qt.MouseButton.LeftButton)
         assert len(dialog.shots) == shot + 1
         qtbot.wait(300)
+    straight, one_side, other_side = dialog.turns  # the turned shots lie on opposite sides of the straight one
+    assert abs(straight) <= 0.12 and (one_side - straight) * (other_side - straight) < 0
     assert not dialog.capture_button.isEnabled()
     qtbot.keyClicks(dialog.name_edit, NAME)
     assert dialog.save_button.isEnabled()
@@ -93,7 +122,7 @@ def test_enroll_from_the_live_picture_then_granted(window, qtbot):
     greetings = []
     window.bridge.decision.connect(lambda d, r: greetings.append(d) if d.greet else None)
     qtbot.waitUntil(lambda: any(t.state == "granted" and t.name == NAME for t in window.video.tracks),
-                    timeout=60_000)  # the clip loops; he comes back within ~9 s
+                    timeout=60_000)  # the clip loops; he comes back within ~5 s
     qtbot.waitUntil(lambda: window.video.banner_text == f"Welcome {NAME}", timeout=5_000)
     assert [d.name for d in greetings] == [NAME]
     assert window.access_log.flush()

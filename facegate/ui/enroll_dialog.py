@@ -1,7 +1,8 @@
 """Enroll a person by snapshot: guided shots from the live picture (or photo files), a name, a duplicate check.
 
 The dialog tells the person in front of the camera what to do until the picture is usable (one face, large,
-sharp, lit). Encoding and saving run on a worker thread so the video keeps moving.
+sharp, lit, and turned as asked: one shot straight, one turned to each side, so that the enrolled photos cover
+the head poses the kiosk will see). Encoding and saving run on a worker thread so the video keeps moving.
 """
 
 from __future__ import annotations
@@ -19,14 +20,45 @@ from facegate.errors import FaceGateError
 from facegate.gallery import validate_name
 from facegate.pipeline import face_crop
 from facegate.ui.video_view import VideoView
+from facegate.vision.detect import Face
 from facegate.vision.engine import sharpness
 
-SHOTS = ("Look straight at the camera", "Turn your head slightly to your left", "Turn your head slightly to your right")
+SHOTS = ("Look straight at the camera", "Turn your head slightly to one side",
+         "Now turn your head slightly to the other side")
 # Enrollment wants a closer, clearer face than recognition does: these photos are the reference.
 MIN_ENROLL_FACE = 90
 MIN_BRIGHTNESS = 60.0
 MAX_BRIGHTNESS = 215.0
 MIN_ENROLL_SHARPNESS = 20.0
+# Head turn = how far the nose base sits beside the midpoint of the eyes, in eye distances (image x; the sign
+# says which side). On the test clip: about 0.05 looking straight, 0.15-0.25 for a slight turn, 0.4-0.6 near
+# profile. Whose left is whose depends on whether the picture is mirrored, so the turned shots are only
+# required to be on opposite sides of the straight one.
+MAX_STRAIGHT_TURN = 0.12
+MIN_TURN = 0.12  # a turned shot differs from the straight one by at least this
+MAX_TURN = 0.5  # and is not near profile: the kiosk does not grant in profile either
+
+
+def head_turn(landmarks: np.ndarray) -> float:
+    """Signed head turn from dlib's 5 points (0 = straight at the camera)."""
+    right_eye, left_eye = landmarks[:2].mean(0), landmarks[2:4].mean(0)
+    eyes = (right_eye + left_eye) / 2
+    return float((landmarks[4][0] - eyes[0]) / max(np.linalg.norm(right_eye - left_eye), 1e-6))
+
+
+def pose_problem(turn: float, taken: list[float]) -> str | None:
+    """What the person should do so that this shot has the pose the next step asks for; None when it has."""
+    if not taken:
+        return None if abs(turn) <= MAX_STRAIGHT_TURN else "Please look straight at the camera"
+    change = turn - taken[0]
+    if abs(turn) > MAX_TURN:
+        return "Not so far: turn back a little towards the camera"
+    if len(taken) == 1:
+        return None if abs(change) >= MIN_TURN else "Turn your head a little more"
+    first_side = np.sign(taken[1] - taken[0])
+    if np.sign(change) == first_side or abs(change) < MIN_TURN:
+        return "Now turn your head slightly the other way"
+    return None
 
 
 def guidance(result) -> str | None:
@@ -73,6 +105,8 @@ class EnrollDialog(QDialog):
         self.setWindowTitle("Enroll a person")
         self.setObjectName("enroll_dialog")
         self.shots: list[np.ndarray] = []
+        self.turns: list[float] = []  # head turn of each shot taken
+        self._latest_turn: float | None = None
         self._latest = None
         self._busy = False
         self.worker = _Worker()
@@ -136,9 +170,19 @@ class EnrollDialog(QDialog):
         self._latest = result
         self.preview.show_result(result)
         if len(self.shots) < len(SHOTS):
-            problem = guidance(result)
+            problem = guidance(result) or self._pose_problem(result)
             self.hint_label.setText(problem or "Good - press Capture")
             self.capture_button.setEnabled(problem is None and not self._busy)
+
+    def _pose_problem(self, result) -> str | None:
+        """Landmarks of the one face in view (a usable frame: guidance passed), its turn, and what to change."""
+        engine = self.window.engine
+        if engine is None:
+            return "Loading the face models..."
+        face = Face(tuple(result.tracks[0].box), 1.0)
+        engine.locate_landmarks(result.frame.image, [face])
+        self._latest_turn = head_turn(face.landmarks)
+        return pose_problem(self._latest_turn, self.turns)
 
     def _update_step(self) -> None:
         taken = len(self.shots)
@@ -155,13 +199,15 @@ class EnrollDialog(QDialog):
         self.save_button.setEnabled(bool(self.shots) and bool(self.name_edit.text().strip()) and not self._busy)
 
     def capture(self) -> None:
-        if self._latest is None or guidance(self._latest) is not None:
+        if self._latest is None or guidance(self._latest) is not None or self._pose_problem(self._latest):
             return
         self.shots.append(self._latest.frame.image.copy())
+        self.turns.append(self._latest_turn)
         self._update_step()
 
     def restart(self) -> None:
         self.shots.clear()
+        self.turns.clear()
         self.result_label.setText("")
         self._update_step()
 
@@ -228,6 +274,7 @@ class EnrollDialog(QDialog):
         lines += [f"Left out {p.path.name}: {p.reason}" for p in problems]
         self.result_label.setText("\n".join(lines))
         self.shots.clear()
+        self.turns.clear()
         self._update_step()
         self.window.gallery_changed()
 
