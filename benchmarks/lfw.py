@@ -17,7 +17,7 @@ Systems (each image: the face whose box centre is nearest the image centre, the 
 
 Timing per image = detect + landmarks + align + encode (image decoding excluded), single process.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/lfw.py [--limit N] [--systems facegate,peer] [--single]
+    PYTHONPATH=. .venv/bin/python benchmarks/lfw.py [--limit N] [--systems facegate,peer] [--single] [--fusion-sweep]
                                                     [--cache DIR]
 """
 
@@ -70,6 +70,11 @@ class Progress:
 
 # ----------------------------------------------------------------------------------------------- systems
 
+FACEGATE_ROWS = {"facegate": "facegate: dlib + SFace fused (app default)",
+                 "dlib": "dlib ResNet alone, +mirror (app before)",
+                 "sface": "SFace alone"}
+
+
 class FacegateSystem:
     """The app's engine. One pass gives every row: the fused embedding the app uses and each embedder alone
     (as in the app: dlib's averaged with its mirror image's); `single` adds dlib's plain chip (no mirror)."""
@@ -81,9 +86,7 @@ class FacegateSystem:
 
         self.single = single
         self.engine = FaceEngine(detector="yunet")
-        self.rows = {"facegate": "facegate: dlib + SFace fused (app default)",
-                     "dlib": "dlib ResNet alone, +mirror (app before)",
-                     "sface": "SFace alone"}
+        self.rows = dict(FACEGATE_ROWS)
         if single:
             self.rows["dlib_single"] = "dlib ResNet alone, no mirror (one chip)"
 
@@ -238,6 +241,54 @@ def run_system(system, names: list[str], images_root: Path, cache_dir: Path | No
     return results
 
 
+# ----------------------------------------------------------------------------------------------- fusion sweep
+
+SWEEP_RATIOS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0, 1.2)
+SWEEP_FMRS = (1e-3, 1e-4, 1e-5)
+
+
+def all_pair_distances(embeddings: np.ndarray) -> np.ndarray:
+    """Upper-triangle distances between every two rows (float32: 30 M pairs fit in ~120 MB)."""
+    e = embeddings.astype(np.float64)
+    norms = (e ** 2).sum(1)
+    rows, cols = np.triu_indices(len(e), 1)
+    out = np.empty(len(rows), np.float32)
+    step = 2_000_000
+    for start in range(0, len(rows), step):
+        r, c = rows[start:start + step], cols[start:start + step]
+        out[start:start + step] = np.sqrt(np.maximum(norms[r] + norms[c] - 2 * (e[r] * e[c]).sum(1), 0.0))
+    return out
+
+
+def fusion_sweep(dlib: np.ndarray, sface: np.ndarray, names: list[str]) -> None:
+    """How facegate/vision/engine.py's fusion weights were chosen: every two images of LFW (same person or
+    not), the share of same-person pairs accepted at very low false-match rates for each SFace/dlib weight
+    ratio, and the scale that puts the fused 1 % false-match point where dlib's own is."""
+    found = np.isfinite(dlib).all(1) & np.isfinite(sface).all(1)
+    people = np.array([n.split("/")[0] for n in names])[found]
+    rows, cols = np.triu_indices(int(found.sum()), 1)
+    same = people[rows] == people[cols]
+    del rows, cols
+
+    def points(distances):
+        impostor = np.sort(distances[~same])
+        cut = {fmr: impostor[int(fmr * len(impostor))] for fmr in (0.01, *SWEEP_FMRS)}
+        return cut, {fmr: float((distances[same] < cut[fmr]).mean()) for fmr in SWEEP_FMRS}
+
+    print()
+    print(f"Fusion sweep: {int(found.sum()):,} images, {int(same.sum()):,} same-person and "
+          f"{int((~same).sum()):,} different-person pairs; same-person pairs accepted (%) at a false-match rate")
+    print(f"{'embedding':<28}" + "".join(f"{'FMR ' + f'{f:g}':>12}" for f in SWEEP_FMRS) + f"{'1 % point':>12}")
+    dlib_cut = None
+    for label, emb in [("dlib alone", dlib[found]), ("SFace alone", sface[found])] + [
+            (f"fused, SFace x {r}", np.hstack([dlib[found], r * sface[found]])) for r in SWEEP_RATIOS]:
+        cut, accepted = points(all_pair_distances(emb))
+        if label == "dlib alone":
+            dlib_cut = cut[0.01]
+        print(f"{label:<28}" + "".join(f"{100 * accepted[f]:>12.2f}" for f in SWEEP_FMRS) + f"{cut[0.01]:>12.4f}"
+              + (f"   weight for dlib's scale: {dlib_cut / cut[0.01]:.4f}" if label.startswith("fused") else ""))
+
+
 # ----------------------------------------------------------------------------------------------- protocol
 
 def select_pairs(pairs, limit: int | None):
@@ -310,6 +361,8 @@ def main(argv=None) -> int:
                         help="use only the first N same and first N different pairs of each fold (quick run)")
     parser.add_argument("--systems", default="facegate,peer", help="comma list of: facegate, peer")
     parser.add_argument("--single", action="store_true", help="extra row: dlib's plain chip without its mirror")
+    parser.add_argument("--fusion-sweep", action="store_true",
+                        help="also: the weight sweep behind the fusion (every two images: minutes, ~2 GB)")
     parser.add_argument("--cache", type=Path, default=None, help="folder for per-system embedding .npz files")
     args = parser.parse_args(argv)
 
@@ -354,6 +407,9 @@ def main(argv=None) -> int:
               + f"; pairs lost to a missing face: {r['pairs_missing']}")
     print("ms/img = median per image of detect + landmarks + align + encode (decoding excluded), one process; "
           "facegate's rows share one pass (dlib: chip and mirror in one batch of 2), so they all show its time")
+    if args.fusion_sweep and "facegate" in wanted:
+        rows = {result.label: result.embeddings for result in results}
+        fusion_sweep(rows[FACEGATE_ROWS["dlib"]], rows[FACEGATE_ROWS["sface"]], names)
     if args.cache is not None:
         print(f"embeddings and times cached in {args.cache} (times of cached images are from the run that made them)")
     print(f"cpu: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at end; wall time {total_s:.0f} s")

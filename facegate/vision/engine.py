@@ -30,7 +30,8 @@ from facegate.vision.sface import (
 
 DLIB_EMBEDDING_SIZE = 128
 EMBEDDING_SIZE = DLIB_EMBEDDING_SIZE + SFACE_EMBEDDING_SIZE
-# Fusion weights, measured on LFW's 7,701 images (all 29.6 M different-person pairs, 8,101 same-person pairs).
+# Fusion weights, measured on LFW by `benchmarks/lfw.py --fusion-sweep` (all 7,701 images: 29.6 M different-
+# person pairs, 8,101 same-person pairs).
 # Their ratio: SFace's weight from 0.3 to 1.2 times dlib's, the share of same-person pairs accepted at a 1e-5
 # false-match rate was highest from 1.0 (96.8 %; dlib alone 47.1 %, SFace alone 96.0 %). Their size: the fused
 # distance is scaled so that its 1 % false-match point is 0.60, as dlib's own is, so thresholds keep their
