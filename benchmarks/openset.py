@@ -67,7 +67,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from lfw import FacegateSystem, PeerSystem, run_system  # noqa: E402
 
-from facegate.calibration import interval, largest_supported_count, percent  # noqa: E402
+from facegate.calibration import (  # noqa: E402
+    interval,
+    largest_supported_count,
+    per_person_distances,
+    percent,
+)
 from facegate.config import Settings  # noqa: E402
 from facegate.policy import PolicySettings  # noqa: E402
 
@@ -146,8 +151,7 @@ def _best_two(probes: np.ndarray, gallery: np.ndarray, starts: np.ndarray) -> tu
     if not found.any() or len(gallery) == 0:
         return best, d1, d2
     p = probes[found].astype(np.float64)
-    squared = (p ** 2).sum(1)[:, None] - 2 * p @ gallery.T + (gallery ** 2).sum(1)[None, :]
-    per_person = np.sqrt(np.maximum(np.minimum.reduceat(squared, starts, axis=1), 0.0))
+    per_person = per_person_distances(p, gallery, starts)
     order = np.argsort(per_person, axis=1)[:, :2]
     rows = np.arange(len(p))
     best[found] = order[:, 0]
@@ -357,15 +361,10 @@ BANK_NEIGHBOURS = 50  # the probe's nearest anonymous faces
 COHORT_WEIGHTS = (0.25, 0.5, 1.0)
 
 
-def _pairwise(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    squared = (a ** 2).sum(1)[:, None] - 2 * a @ b.T + (b ** 2).sum(1)[None, :]
-    return np.sqrt(np.maximum(squared, 0.0))
-
-
 def _distances_to_people(probes: np.ndarray, rows: list[np.ndarray]) -> np.ndarray:
     """(probes, people): each probe's distance to each person's closest enrolled photo."""
-    starts = np.concatenate([[0], np.cumsum([len(r) for r in rows])[:-1]])
-    return np.minimum.reduceat(_pairwise(probes, np.concatenate(rows).astype(np.float64)), starts, axis=1)
+    starts = np.concatenate([[0], np.cumsum([len(r) for r in rows])[:-1]]).astype(np.int64)
+    return per_person_distances(probes, np.concatenate(rows).astype(np.float64), starts)
 
 
 def print_cohort(embeddings: np.ndarray, index: dict[str, int], halves, seed: int) -> None:
@@ -384,14 +383,17 @@ def print_cohort(embeddings: np.ndarray, index: dict[str, int], halves, seed: in
     strangers = {r: [] for r in rules}
     for protocol in draw_sites(test_on, index, 100, 3, seed + 7):
         rows = [embeddings[i] for i in protocol.gallery.values()]
-        for probes, truth in ((np.array([i for i, _ in protocol.genuine]), np.arange(len(rows)).repeat(
-                [sum(1 for _, n in protocol.genuine if n == name) for name in protocol.gallery])),
-                              (np.array(protocol.impostor), None)):
+        position = {name: i for i, name in enumerate(protocol.gallery)}
+        genuine_probes = np.array([i for i, _ in protocol.genuine])
+        genuine_truth = np.array([position[name] for _, name in protocol.genuine])
+        for probes, truth in ((genuine_probes, genuine_truth), (np.array(protocol.impostor), None)):
             p = embeddings[probes].astype(np.float64)
-            per_person = np.sort(_distances_to_people(p, rows), axis=1)
+            to_people = _distances_to_people(p, rows)
+            right = None if truth is None else to_people.argmin(1) == truth
+            per_person = np.sort(to_people, axis=1)
             d1, crowd = per_person[:, 0], per_person[:, 1:COHORT_NEIGHBOURS + 1].mean(1)
-            anon = np.sort(_pairwise(p, bank), axis=1)[:, :BANK_NEIGHBOURS].mean(1)
-            right = None if truth is None else _distances_to_people(p, rows).argmin(1) == truth
+            to_bank = per_person_distances(p, bank, np.arange(len(bank)))  # each anonymous face on its own
+            anon = np.sort(to_bank, axis=1)[:, :BANK_NEIGHBOURS].mean(1)
             for label, rule in rules.items():
                 score = rule(d1, crowd, anon)
                 if right is None:
@@ -416,15 +418,16 @@ def print_cohort(embeddings: np.ndarray, index: dict[str, int], halves, seed: in
 FRAMES_PER_PRESENTATION = 5  # the policy's vote window
 
 
-def _policy_verdict(policy, track_id: int, d: np.ndarray, now: float = 0.0):
-    """Feed one presentation's per-frame person distances (frames, people) to the real AccessPolicy."""
+def _policy_verdict(policy, d: np.ndarray):
+    """Feed one presentation's per-frame person distances (frames, people) to a fresh AccessPolicy, as one
+    track; its last decision (None: still pending)."""
     from facegate.gallery import Match
 
     order = np.argsort(d, axis=1)
     decision = None
     for frame, (first, second) in enumerate(order[:, :2]):
         match = Match(str(first), float(d[frame, first]), float(d[frame, second] - d[frame, first]))
-        decision = policy.add_vote(track_id, match, now + frame) or decision
+        decision = policy.add_vote(1, match, float(frame)) or decision
     return decision
 
 
@@ -437,26 +440,24 @@ def print_presentations(embeddings: np.ndarray, index: dict[str, int], halves, s
 
     settings = Settings().policy_settings()
     counts = {rule: [0, 0, 0, 0] for rule in ("votes (the app)", "votes + template", "template alone")}
-    track = 0
     for protocol in draw_sites(halves[1], index, 100, 3, seed + 11):
-        names = list(protocol.gallery)
+        position = {name: i for i, name in enumerate(protocol.gallery)}
         rows = [embeddings[i] for i in protocol.gallery.values()]
         shown: dict[str, list[int]] = {}
         for i, person in protocol.genuine:
             shown.setdefault(person, []).append(i)
-        presentations = [(names.index(person), frames) for person, frames in shown.items()]
+        presentations = [(position[person], frames) for person, frames in shown.items()]
         presentations += [(None, [index[f] for f in files[:PROBES_PER_PERSON]])
                           for person, files in halves[1].items() if person not in protocol.gallery]
         for truth, photos in presentations:
-            frames = np.array([photos[k % len(photos)] for k in range(FRAMES_PER_PRESENTATION)])
-            d = _distances_to_people(embeddings[frames].astype(np.float64), rows)
-            template = _distances_to_people(embeddings[frames].astype(np.float64).mean(0, keepdims=True), rows)[0]
+            frames = embeddings[[photos[k % len(photos)] for k in range(FRAMES_PER_PRESENTATION)]].astype(np.float64)
+            d = _distances_to_people(frames, rows)
+            template = _distances_to_people(frames.mean(0, keepdims=True), rows)[0]
             best = int(np.argmin(template))
             rival = np.partition(template, 1)[1] if len(template) > 1 else np.inf
             confident = template[best] < settings.threshold and rival - template[best] >= settings.min_margin
             template_says = best if confident else None
-            track += 1
-            decision = _policy_verdict(AccessPolicy(settings), track, d)
+            decision = _policy_verdict(AccessPolicy(settings), d)
             voted = int(decision.name) if decision and decision.verdict is Verdict.GRANTED else None
             outcome = {"votes (the app)": voted,
                        "votes + template": voted if voted is not None and voted == template_says else None,
@@ -596,12 +597,12 @@ def main(argv=None) -> int:
 
     print()
     print_sites(systems, people, index, halves, args.seed)
-    if any(short == "facegate" for short, _, _ in systems):
+    fused = next((emb for short, _, emb in systems if short == "facegate"), None)
+    if fused is not None:
         print()
-        print_cohort(next(emb for short, _, emb in systems if short == "facegate"), index, halves, args.seed)
+        print_cohort(fused, index, halves, args.seed)
         print()
-        print_presentations(next(emb for short, _, emb in systems if short == "facegate"), index, halves,
-                            args.seed)
+        print_presentations(fused, index, halves, args.seed)
 
     print()
     detail = []

@@ -154,10 +154,11 @@ class Scores:
         return len(self.impostor) - self.impostor_from_gallery
 
 
-def _per_person_distances(probes: np.ndarray, embeddings: np.ndarray, starts: np.ndarray,
-                          exclude_rows: np.ndarray | None) -> np.ndarray:
-    """(probes, people) distance from each probe to each person's closest photo. `exclude_rows[i]` is a row of
-    `embeddings` that probe i may not match (itself: leave-one-out), or -1."""
+def per_person_distances(probes: np.ndarray, embeddings: np.ndarray, starts: np.ndarray,
+                         exclude_rows: np.ndarray | None = None) -> np.ndarray:
+    """(probes, people) distance from each probe to each person's closest photo; a person's photos are the rows
+    of `embeddings` from their `starts` entry to the next one. `exclude_rows[i]` is a row of `embeddings` that
+    probe i may not match (itself: leave-one-out), or -1. Also used by the benchmarks."""
     squared = (probes ** 2).sum(1)[:, None] - 2.0 * probes @ embeddings.T + (embeddings ** 2).sum(1)[None, :]
     if exclude_rows is not None:
         keep = exclude_rows >= 0
@@ -180,7 +181,7 @@ def compute_scores(people: Mapping[str, np.ndarray], strangers: np.ndarray | Non
     genuine, rival, impostor = [], [], []
     for begin in range(0, len(embeddings), chunk):
         rows = np.arange(begin, min(begin + chunk, len(embeddings)))
-        per_person = _per_person_distances(embeddings[rows], embeddings, starts, rows)
+        per_person = per_person_distances(embeddings[rows], embeddings, starts, rows)
         own = per_person[np.arange(len(rows)), owner[rows]].copy()
         per_person[np.arange(len(rows)), owner[rows]] = np.inf
         others = per_person.min(axis=1) if len(names) > 1 else np.full(len(rows), np.inf)
@@ -193,7 +194,7 @@ def compute_scores(people: Mapping[str, np.ndarray], strangers: np.ndarray | Non
     strangers = np.zeros((0, dim)) if strangers is None else np.asarray(strangers, np.float64).reshape(-1, dim)
     if len(names):
         for begin in range(0, len(strangers), chunk):
-            impostor.append(_per_person_distances(strangers[begin:begin + chunk], embeddings, starts, None).min(1))
+            impostor.append(per_person_distances(strangers[begin:begin + chunk], embeddings, starts, None).min(1))
     comparisons = from_gallery * (len(names) - 1) + (len(strangers) * len(names) if len(names) else 0)
 
     def joined(parts):
