@@ -351,8 +351,10 @@ def recommend(scores: Scores, target_far: float = DEFAULT_TARGET_FAR, confidence
 # --------------------------------------------------------------------------------------- reading photos
 
 def gallery_embeddings(gallery) -> dict[str, np.ndarray]:
-    """Person -> (k, 128) embeddings of their usable photos, after `gallery.refresh()`."""
-    return gallery.embeddings()
+    """Person -> (k, EMBEDDING_SIZE) embeddings of their usable enrolled photos, after `gallery.refresh()`. Photos the
+    kiosk learned are left out: they were chosen for being close to the enrolled ones, and would flatter the
+    genuine distances."""
+    return gallery.embeddings("enrolled")
 
 
 class _DropWarnings(logging.Filter):

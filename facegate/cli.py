@@ -73,7 +73,9 @@ def cmd_gallery(args) -> int:
     if args.action == "list":
         print(f"gallery {gallery.folder}: {len(gallery.people)} people")
         for name in gallery.people:
-            print(f"  {name}: {gallery.photo_count(name)} photo(s)")
+            learned = len(gallery.learned_photos(name))
+            print(f"  {name}: {gallery.photo_count(name)} photo(s)"
+                  + (f", {learned} of them learned at the kiosk" if learned else ""))
         for problem in problems:
             print(f"  problem: {problem}")
         return 0
@@ -89,6 +91,14 @@ def cmd_gallery(args) -> int:
             raise FaceGateError("usage: facegate gallery rename OLD NEW")
         gallery.rename(args.names[0], args.names[1])
         print(f"renamed {args.names[0]} -> {args.names[1]}")
+        return 0
+    if args.action == "forget-learned":
+        if len(args.names) != 1:
+            raise FaceGateError("usage: facegate gallery forget-learned NAME")
+        if args.names[0] not in gallery.photos():
+            raise FaceGateError(f"{args.names[0]!r} is not enrolled.")
+        count = gallery.forget_learned(args.names[0])
+        print(f"forgot {count} photo(s) of {args.names[0]} learned at the kiosk; their enrolled photos stay")
         return 0
     raise FaceGateError(f"unknown gallery action {args.action!r}")
 
@@ -151,11 +161,21 @@ def cmd_run(args) -> int:
 
     import random
 
+    def on_learned(outcome):
+        if outcome.learned:
+            _json_line({"type": "learned", "name": outcome.name, "photo": outcome.reason,
+                        "distance": round(outcome.distance, 4)})
+
+    learner = None
+    if settings.learn_from_visits and not args.no_learning:
+        from facegate.learning import TemplateLearner
+
+        learner = TemplateLearner(gallery, settings.learning_settings(), on_learned)
     pipeline = Pipeline(engine, gallery, AccessPolicy(settings.policy_settings()), settings.pipeline_settings(),
                         settings.liveness_settings(), random.Random(args.seed) if args.seed is not None else None)
     session = KioskSession(source, pipeline, realtime=not args.fast, speech=speech, access_log=access_log,
                            greeting_template=settings.greeting_template, on_status=on_status,
-                           on_decision=on_decision)
+                           on_decision=on_decision, learner=learner)
     session.start()
     try:
         while not session.wait(0.5):
@@ -163,6 +183,8 @@ def cmd_run(args) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if learner is not None:
+            learner.wait_idle()  # a face offered at the end of a recording is decided before the exit
         session.stop()
         if access_log is not None:
             access_log.close()
@@ -220,8 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_identify)
 
     p = with_gallery(sub.add_parser("gallery", help="list, remove or rename enrolled people"))
-    p.add_argument("action", choices=["list", "remove", "rename"])
-    p.add_argument("names", nargs="*", help="NAME for remove; OLD NEW for rename")
+    p.add_argument("action", choices=["list", "remove", "rename", "forget-learned"])
+    p.add_argument("names", nargs="*", help="NAME for remove and forget-learned; OLD NEW for rename")
     p.add_argument("--yes", action="store_true", help="confirm removal")
     p.set_defaults(func=cmd_gallery)
 
@@ -237,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--liveness", choices=["off", "passive", "challenge"],
                    help="check that a live person is there before a grant (default: settings, 'challenge')")
     p.add_argument("--seed", type=int, help="fixed seed for the challenge requests (tests only: makes them predictable)")
+    p.add_argument("--no-learning", action="store_true",
+                   help="do not learn photos from visits (default: settings' learn_from_visits), e.g. on a recording")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("check", help="verify every model file against its pinned SHA-256, and the Qt binding")

@@ -55,6 +55,9 @@ class Settings:
     vote_window: int = 5
     # Unknown when this many of the last `vote_window` encodings are nobody enrolled (1 to vote_window).
     unknown_votes: int = 3
+    # Learn from visits (facegate/learning.py): after a confident, liveness-passed grant, keep the person's live
+    # face as a learned photo (at most 3, one an hour; forgotten in People), so they match this camera and light.
+    learn_from_visits: bool = True
     # --- greeting ---
     # Seconds before the same person is greeted again while they stay or come back (60-3600).
     greeting_cooldown_s: float = 300.0
@@ -113,6 +116,11 @@ class Settings:
         from facegate.liveness import LivenessSettings
 
         return LivenessSettings(mode=self.liveness, steps=self.liveness_steps, step_time_s=self.liveness_step_time_s)
+
+    def learning_settings(self):
+        from facegate.learning import LearningSettings
+
+        return LearningSettings(enabled=self.learn_from_visits)
 
     def pipeline_settings(self):
         from facegate.pipeline import PipelineSettings

@@ -3,6 +3,10 @@
 Layout (the one face_recognition's examples made familiar):
     <gallery>/<Person Name>/<photo>.jpg     several photos per person
     <gallery>/<Person Name>.jpg             one photo, the name is the file name
+    <gallery>/<Person Name>/learned-<UTC time>-<hash>.jpg
+                                            a face the kiosk itself captured on a confident, liveness-passed visit
+                                            (facegate/learning.py): matched like any photo, only while the person
+                                            has an enrolled photo of their own; bounded, and forgotten on request
 
 Embeddings are cached beside the folder in `.<gallery>.embeddings.npz`, keyed by the SHA-256 of each photo's
 bytes, so adding, replacing or removing a photo costs one encoding, and a renamed person costs none. The cache
@@ -29,6 +33,7 @@ import shutil
 import threading
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 import cv2
@@ -51,6 +56,22 @@ MAX_NAME_LENGTH = 100
 STALE_TEMP_AGE_S = 300.0
 # A person being erased is first renamed to a hidden folder ending so (one atomic step), then deleted.
 ERASING_SUFFIX = ".erasing"
+# Photos the kiosk learned on visits (facegate/learning.py) are named so: <prefix><UTC time>-<hash>.jpg.
+LEARNED_PREFIX = "learned-"
+LEARNED_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
+
+
+def is_learned(path: Path) -> bool:
+    return path.name.startswith(LEARNED_PREFIX)
+
+
+def learned_time(path: Path) -> float | None:
+    """When a learned photo was captured (from its name: it survives copies and restarts), in epoch seconds."""
+    stamp = path.name[len(LEARNED_PREFIX):].split("-", 1)[0]
+    try:
+        return datetime.strptime(stamp, LEARNED_TIME_FORMAT).replace(tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return None
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -116,6 +137,7 @@ class _Index:
     squared_norms: np.ndarray
     starts: np.ndarray  # first row of each person
     photo_counts: dict[str, int] = field(default_factory=dict)
+    learned: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # per row: a learned photo
 
 
 def _sha256(path: Path) -> str:
@@ -170,14 +192,32 @@ class Gallery:
     def people(self) -> list[str]:
         return list(self._index.names)
 
-    def embeddings(self) -> dict[str, np.ndarray]:
-        """Person -> (k, 128) embeddings of their usable photos (as of the last refresh)."""
+    def embeddings(self, kind: str = "all") -> dict[str, np.ndarray]:
+        """Person -> (k, EMBEDDING_SIZE) embeddings of their usable photos (as of the last refresh): "all", the
+        photos people "enrolled", or those the kiosk "learned" (facegate/learning.py)."""
+        if kind not in ("all", "enrolled", "learned"):
+            raise ValueError(f"kind must be all, enrolled or learned, not {kind!r}")
         index = self._index  # one snapshot: it is swapped whole, never edited in place
         ends = list(index.starts[1:]) + [len(index.embeddings)]
-        return {name: index.embeddings[start:end] for name, start, end in zip(index.names, index.starts, ends)}
+        found = {}
+        for name, start, end in zip(index.names, index.starts, ends):
+            rows, learned = index.embeddings[start:end], index.learned[start:end]
+            found[name] = rows if kind == "all" else rows[learned if kind == "learned" else ~learned]
+        return found
 
     def photo_count(self, name: str) -> int:
         return self._index.photo_counts.get(name, 0)
+
+    def learned_photos(self, name: str) -> list[Path]:
+        """The photos the kiosk learned of `name`, oldest first (from the folder, used or not)."""
+        return sorted((p for p in self.photos().get(name, []) if is_learned(p)), key=lambda p: p.name)
+
+    def distance_to_enrolled(self, name: str, embedding: np.ndarray) -> float:
+        """Distance from `embedding` to the closest of `name`'s own enrolled (not learned) photos; inf if none."""
+        enrolled = self.embeddings("enrolled").get(name)
+        if enrolled is None or not len(enrolled):
+            return float("inf")
+        return float(np.sqrt(((enrolled - np.asarray(embedding, np.float32)) ** 2).sum(1)).min())
 
     def _load_cache(self) -> dict[str, _Entry]:
         if not self.cache_path.is_file():
@@ -273,9 +313,9 @@ class Gallery:
             people = self.photos()  # raises GalleryError when the folder cannot be listed: the index stays as it was
             cached = self._load_cache()
             used: dict[str, _Entry] = {}
-            names, rows, counts, problems = [], [], {}, []
+            names, rows, learned_flags, counts, problems = [], [], [], {}, []
             for name, files in people.items():
-                person_rows = []
+                person_rows, person_learned = [], []
                 for path in files:
                     if not is_image_name(path):
                         problems.append(PhotoProblem(path, "not an image file (expected .jpg, .png, ...)"))
@@ -292,9 +332,16 @@ class Gallery:
                         problems.append(PhotoProblem(path, entry.problem))
                     else:
                         person_rows.append(entry.embedding)
+                        person_learned.append(is_learned(path))
+                if person_rows and all(person_learned):
+                    # What the kiosk learned only ever adds to a person's own photos; it never stands alone.
+                    problems.extend(PhotoProblem(p, "learned at the kiosk, not used: the person has no usable "
+                                                    "enrolled photo of their own") for p in files if is_learned(p))
+                    person_rows = []
                 if person_rows:
                     names.append(name)
                     rows.extend(person_rows)
+                    learned_flags.extend(person_learned)
                     counts[name] = len(person_rows)
             if set(used) != set(cached) or any(used[h] is not cached.get(h) for h in used):
                 self._save_cache(used)
@@ -303,7 +350,8 @@ class Gallery:
                 log.warning("Gallery photo left out: %s", problem)
             embeddings = np.array(rows, np.float32).reshape(-1, EMBEDDING_SIZE)
             starts = np.cumsum([0] + [counts[n] for n in names[:-1]]).astype(np.int64) if names else np.zeros(0, np.int64)
-            self._index = _Index(names, embeddings, (embeddings ** 2).sum(1), starts, counts)
+            self._index = _Index(names, embeddings, (embeddings ** 2).sum(1), starts, counts,
+                                 np.array(learned_flags, bool))
             self.problems = problems
             return problems
 
@@ -387,9 +435,9 @@ class Gallery:
             self.refresh()
             return saved, problems
 
-    def _save_photos(self, name: str, accepted: list[tuple[bytes, str]]) -> list[Path]:
-        """Write the accepted photos, all or none: on any failure what this call wrote is taken back and
-        GalleryError names the folder and the cause."""
+    def _save_photos(self, name: str, accepted: list[tuple[bytes, str]], prefix: str = "") -> list[Path]:
+        """Write the accepted photos (file names: `prefix` and a content hash), all or none: on any failure what
+        this call wrote is taken back and GalleryError names the folder and the cause."""
         person_dir = self._person_dir(name)
         created: list[Path] = []  # folders and files that did not exist before this call
         moved: list[tuple[Path, Path]] = []
@@ -402,7 +450,7 @@ class Gallery:
                 else:
                     ensure_private_dir(folder)
             for data, suffix in accepted:
-                target = person_dir / f"{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
+                target = person_dir / f"{prefix}{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
                 existed = target.exists()  # the same photo enrolled before: same name, same bytes
                 atomic_write_bytes(target, data)
                 if not existed:
@@ -427,6 +475,38 @@ class Gallery:
                                f"{describe_os_error(exc)}. Nothing was enrolled; free some disk space or make the "
                                "folder writable, then try again.") from exc
         return saved
+
+    def add_learned_photo(self, name: str, jpeg: bytes, captured: float, keep: int) -> Path:
+        """Save a face the kiosk captured of `name` (JPEG bytes, taken at epoch time `captured`) as a learned
+        photo; the oldest learned photos beyond `keep` are deleted. Raises GalleryError when `name` is no longer
+        enrolled (removed or renamed meanwhile) or the photo cannot be saved."""
+        with self._lock:
+            if name not in self.photos():
+                raise GalleryError(f"{name!r} is not enrolled any more; nothing learned.")
+            stamp = datetime.fromtimestamp(captured, timezone.utc).strftime(LEARNED_TIME_FORMAT)
+            [saved] = self._save_photos(name, [(jpeg, ".jpg")], prefix=f"{LEARNED_PREFIX}{stamp}-")
+            for old in self.learned_photos(name)[:-keep] if keep > 0 else self.learned_photos(name):
+                try:
+                    old.unlink()
+                except FileNotFoundError:
+                    pass
+                except OSError as exc:
+                    log.warning("Old learned photo %s could not be deleted (%s).", old, describe_os_error(exc))
+            self.refresh()
+            return saved
+
+    def forget_learned(self, name: str) -> int:
+        """Delete every photo the kiosk learned of `name` (their enrolled photos stay). Returns how many."""
+        with self._lock:
+            files = self.learned_photos(name)
+            try:
+                for path in files:
+                    path.unlink(missing_ok=True)
+            except OSError as exc:
+                raise GalleryError(f"Could not delete the learned photos of {name!r} in {self.folder}: "
+                                   f"{describe_os_error(exc)}.") from exc
+            self.refresh()
+            return len(files)
 
     def remove(self, name: str) -> int:
         """Erase a person: all their photos, and their cached embeddings (the cache is rewritten without them).

@@ -45,8 +45,9 @@ class KioskSession:
                  on_result: Callable[[FrameResult], None] | None = None,
                  on_decision: Callable | None = None,
                  on_status: Callable[[SourceStatus], None] | None = None,
-                 loop: bool = False):
+                 loop: bool = False, learner=None):
         self.pipeline = pipeline
+        self.learner = learner  # facegate.learning.TemplateLearner: learns from liveness-passed grants
         self.speech = speech
         self.access_log = access_log
         self.greeting_template = greeting_template
@@ -81,6 +82,8 @@ class KioskSession:
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self.capture.stop(timeout)
+        if self.learner is not None:
+            self.learner.stop(timeout)
         if self._worker.is_alive() and threading.current_thread() is not self._worker:
             self._worker.join(timeout)
 
@@ -150,6 +153,8 @@ class KioskSession:
                 details={"frame": result.frame.index, "greeted": decision.greet, "reason": decision.reason,
                          **decision.details},
                 snapshot=result.snapshots.get(decision.track_id)))
+        if self.learner is not None and decision.verdict.value == "granted":
+            self.learner.offer(decision.name, result.snapshots.get(decision.track_id), decision.details)
         if decision.greet and self.speech is not None:
             from facegate.speech import render_greeting
 

@@ -103,6 +103,33 @@ def face_snapshot(clips, name):
 
 # ---------------------------------------------------------------------------------------------------- People
 
+def test_people_dialog_shows_and_forgets_learned_photos(window, qtbot, gallery_folder, clips):
+    from facegate.learning import TemplateLearner
+    from facegate.pipeline import face_crop
+    from facegate.ui.people_dialog import PeopleDialog
+
+    image = load_image(clips / "people_small" / "test" / "obama1.jpg")
+    face = window.gallery.engine.detect(image)[0]
+    assert TemplateLearner(window.gallery).learn("obama", face_crop(image, face.box), time.time()).learned
+    dialog = PeopleDialog(window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    text = item_named(dialog, "obama").text()
+    assert text.startswith("obama\n3 photos\n1 learned at the kiosk (farthest from the enrolled photos: 0.")
+    assert "CHECK" not in text
+    select(dialog, "biden")
+    assert not dialog.forget_button.isEnabled()  # nothing learned of him
+    select(dialog, "obama")
+    assert dialog.forget_button.isEnabled()
+    qtbot.mouseClick(dialog.forget_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, dialog)
+    assert "Forgot 1 photo learned of obama; the photos enrolled for them stay." in dialog.result_label.text()
+    assert item_named(dialog, "obama").text() == "obama\n2 photos"
+    assert window.gallery.learned_photos("obama") == [] and not dialog.forget_button.isEnabled()
+    qtbot.waitUntil(lambda: dialog.thumbnails_ready, timeout=60_000)
+    dialog.close()
+
+
 def test_people_dialog_lists_renames_deletes_and_shows_problems(window, qtbot, gallery_folder, clips, tmp_path):
     from facegate.events import AccessEvent
     from facegate.ui.people_dialog import PeopleDialog
@@ -331,6 +358,8 @@ def test_settings_dialog_refuses_bad_values_then_saves_and_applies(window, qtbot
     dialog.threshold_spin.setValue(0.45)
     assert dialog.threshold_explanation.text().startswith("0.45: stricter — strangers are very unlikely")
     dialog.cooldown_spin.setValue(2.0)
+    assert dialog.learn_check.isChecked()
+    dialog.learn_check.setChecked(False)
     qtbot.waitUntil(lambda: not dialog.looking_for_cameras and not dialog.loading_voices, timeout=60_000)
     assert dialog.source_status.text() and dialog.voice_status.text()
     assert dialog.source_combo.currentText() == "Video file: short_hamilton_clip.mp4"  # kept after the search
@@ -341,6 +370,7 @@ def test_settings_dialog_refuses_bad_values_then_saves_and_applies(window, qtbot
     assert saved["greeting_template"] == "Hello {name}, nice to see you"
     assert saved["greeting_cooldown_s"] == 120.0
     assert saved["source"] == str(clips / "short_hamilton_clip.mp4")
+    assert saved["learn_from_visits"] is False
     assert window.settings.threshold == 0.45
     assert window.settings.greeting_template == "Hello {name}, nice to see you"
     assert window.session is not None  # the camera restarted with the new settings

@@ -11,6 +11,7 @@ class SessionBridge(QObject):
     source_status = Signal(object)  # SourceStatus
     engine_ready = Signal(object)  # the loaded FaceEngine
     failed = Signal(str)  # a message for the user
+    learned = Signal(object)  # facegate.learning.LearnOutcome
 
     # Callbacks for KioskSession: called on the pipeline worker thread; emitting is thread-safe.
     def on_result(self, result) -> None:
@@ -21,3 +22,6 @@ class SessionBridge(QObject):
 
     def on_status(self, status) -> None:
         self.source_status.emit(status)
+
+    def on_learned(self, outcome) -> None:  # called on the learner's thread
+        self.learned.emit(outcome)

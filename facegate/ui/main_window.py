@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self.bridge.source_status.connect(self._on_source_status)
         self.bridge.engine_ready.connect(self._on_engine_ready)
         self.bridge.failed.connect(self._on_failed)
+        self.bridge.learned.connect(self._on_learned)
         self._fps_timer = QTimer(self)
         self._fps_timer.timeout.connect(self._update_fps)
         self._fps_timer.start(1000)
@@ -173,6 +174,11 @@ class MainWindow(QMainWindow):
         if self.speech is None and self.settings.speech:
             self.speech = SpeechWorker(voice=self.settings.voice or None)
 
+    def _on_learned(self, outcome) -> None:
+        if outcome.learned:
+            self.statusBar().showMessage(f"Learned a new photo of {outcome.name} (see People).", 10000)
+            self.gallery_changed()
+
     def _on_failed(self, message: str) -> None:
         self.model_label.setText("Model: failed")
         self.video.set_message(message)
@@ -195,10 +201,16 @@ class MainWindow(QMainWindow):
             return
         pipeline = Pipeline(self.engine, self.gallery, AccessPolicy(self.settings.policy_settings()),
                             self.settings.pipeline_settings(), self.settings.liveness_settings())
+        learner = None
+        if self.settings.learn_from_visits:
+            from facegate.learning import TemplateLearner
+
+            learner = TemplateLearner(lambda: self.gallery, self.settings.learning_settings(), self.bridge.on_learned)
         self.session = KioskSession(spec, pipeline, realtime=self.realtime, speech=self.speech,
                                     access_log=self.access_log, greeting_template=self.settings.greeting_template,
                                     on_result=self.bridge.on_result, on_decision=self.bridge.on_decision,
-                                    on_status=self.bridge.on_status, loop=spec.finite and self.realtime)
+                                    on_status=self.bridge.on_status, loop=spec.finite and self.realtime,
+                                    learner=learner)
         self.video.set_message("Starting the camera...")
         self.session.start()
 

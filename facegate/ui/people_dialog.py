@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QIn
                                QListWidget, QListWidgetItem, QMessageBox, QPushButton, QVBoxLayout)
 
 from facegate.errors import FaceGateError, GalleryError
-from facegate.gallery import validate_name
+from facegate.gallery import is_learned, validate_name
 from facegate.imageio import load_image
+from facegate.learning import learned_summary
 from facegate.pipeline import face_crop
 from facegate.ui.enroll_dialog import _Worker
 from facegate.ui.video_view import to_qimage
@@ -35,7 +36,7 @@ PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.bmp *.webp)"
 def face_thumbnail(files: list[Path], engine, size: int = THUMBNAIL_SIZE) -> np.ndarray | None:
     """A square RGB picture of the face in the first readable photo of `files` (the middle of the photo when
     no face is found there); None when no photo can be read. Slow: call it off the UI thread."""
-    for path in files:
+    for path in _enrolled_first(files):
         try:
             image = load_image(path, max_side=THUMBNAIL_SOURCE_SIDE)
         except FaceGateError:
@@ -51,6 +52,11 @@ def face_thumbnail(files: list[Path], engine, size: int = THUMBNAIL_SIZE) -> np.
             continue
         return cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
     return None
+
+
+def _enrolled_first(files: list[Path]) -> list[Path]:
+    """The person's picture comes from a photo someone enrolled, not one the kiosk learned."""
+    return sorted(files, key=is_learned)
 
 
 def _placeholder(size: int = THUMBNAIL_SIZE) -> QPixmap:
@@ -107,6 +113,11 @@ class PeopleDialog(QDialog):
         self.delete_button = QPushButton("Delete...")
         self.delete_button.setObjectName("delete_button")
         self.delete_button.clicked.connect(lambda: self.delete())
+        self.forget_button = QPushButton("Forget learned photos")
+        self.forget_button.setObjectName("forget_learned_button")
+        self.forget_button.setToolTip("Delete the photos the kiosk learned of this person on their visits; the "
+                                      "photos enrolled for them stay")
+        self.forget_button.clicked.connect(lambda: self.forget_learned())
         self.refresh_button = QPushButton("Check the folder again")
         self.refresh_button.setObjectName("refresh_button")
         self.refresh_button.setToolTip("Look again at the people folder, e.g. after photos were copied into it")
@@ -128,6 +139,7 @@ class PeopleDialog(QDialog):
         row.addWidget(self.add_button)
         row.addWidget(self.rename_button)
         row.addWidget(self.delete_button)
+        row.addWidget(self.forget_button)
         row.addStretch()
         row.addWidget(self.refresh_button)
         layout.addLayout(row)
@@ -160,6 +172,9 @@ class PeopleDialog(QDialog):
                 lines[1] += f" ({len(files) - usable} not usable, see below)"
             if usable == 0:
                 lines[1] = "not recognised: no usable photo (see below)"
+            learned = learned_summary(self.gallery, name).describe()
+            if learned:
+                lines.append(learned)
             picture = self._thumbnail_for(files)
             item = QListWidgetItem(QIcon(picture if picture is not None else self.placeholder), "\n".join(lines))
             item.setData(Qt.ItemDataRole.UserRole, name)
@@ -184,10 +199,11 @@ class PeopleDialog(QDialog):
     # ------------------------------------------------------------------ face pictures
     @staticmethod
     def _thumbnail_key(files: list[Path]) -> tuple[str, int]:
+        first = _enrolled_first(files)[0]
         try:
-            return str(files[0]), files[0].stat().st_mtime_ns
+            return str(first), first.stat().st_mtime_ns
         except OSError:
-            return str(files[0]), 0
+            return str(first), 0
 
     def _thumbnail_for(self, files: list[Path]) -> QPixmap | None:
         return self._thumbnails.get(self._thumbnail_key(files)) if files else None
@@ -236,9 +252,11 @@ class PeopleDialog(QDialog):
 
     # ------------------------------------------------------------------ background work
     def _update_buttons(self) -> None:
-        selected = self.selected_name() is not None
+        name = self.selected_name()
+        selected = name is not None
         for button in (self.add_button, self.rename_button, self.delete_button):
             button.setEnabled(selected and not self.busy)
+        self.forget_button.setEnabled(selected and not self.busy and bool(self.gallery.learned_photos(name)))
         self.refresh_button.setEnabled(not self.busy)
 
     def _run(self, job, on_done, working: str, failure: str) -> None:
@@ -351,6 +369,18 @@ class PeopleDialog(QDialog):
                   lambda _: self._changed(f"{old} is now called {new}. Earlier entries in the access log keep "
                                           f"the old name.", select=new),
                   f"Renaming {old}...", f"{old} was not renamed")
+
+    # ------------------------------------------------------------------ forget learned photos
+    def forget_learned(self) -> None:
+        name = self.selected_name()
+        if name is None:
+            self._show("Choose a person in the list first.", error=True)
+            return
+        gallery = self.gallery
+        self._run(lambda: gallery.forget_learned(name),
+                  lambda count: self._changed(f"Forgot {_plural(count, 'photo')} learned of {name}; the photos "
+                                              "enrolled for them stay.", select=name),
+                  f"Forgetting the learned photos of {name}...", f"The learned photos of {name} were not forgotten")
 
     # ------------------------------------------------------------------ delete
     def confirm_delete(self, name: str) -> tuple[bool, bool]:

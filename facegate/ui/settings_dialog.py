@@ -180,6 +180,13 @@ class SettingsDialog(QDialog):
             self.calibrate_button.clicked.connect(self.calibrate)
             self.calibrate_button.setEnabled(window.gallery is not None)
 
+        self.learn_check = QCheckBox("Learn from visits")
+        self.learn_check.setObjectName("learn_check")
+        self.learn_check.setChecked(settings.learn_from_visits)
+        self.learn_check.setToolTip("After a sure, liveness-checked recognition, keep the person's face from this "
+                                    "camera as an extra photo (at most 3 each, one an hour; see People to forget "
+                                    "them). Helps people enrolled from other photos.")
+
         # --- greeting
         self.greeting_edit = QLineEdit(settings.greeting_template)
         self.greeting_edit.setObjectName("greeting_edit")
@@ -245,6 +252,7 @@ class SettingsDialog(QDialog):
         row.addStretch()
         form.addRow("Strictness (distance):", row)
         form.addRow("", self.threshold_explanation)
+        form.addRow("", self.learn_check)
         layout.addWidget(recognition)
         greeting = QGroupBox("Greeting")
         form = QFormLayout(greeting)
@@ -532,6 +540,7 @@ class SettingsDialog(QDialog):
         return replace(old, source=self.source_value(), threshold=threshold,
                        greeting_template=self.greeting_edit.text(), greeting_cooldown_s=cooldown,
                        speech=self.speech_check.isChecked(), voice=self._voices[self.voice_combo.currentIndex()],
+                       learn_from_visits=self.learn_check.isChecked(),
                        gallery=self.gallery_edit.text().strip(), log_dir=self.log_edit.text().strip())
 
     def save(self) -> None:

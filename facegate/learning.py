@@ -1,0 +1,220 @@
+"""Learning from visits: the kiosk adds a person's own live face to their photos, so that their template
+matches the kiosk's camera and light, not only the enrollment photos (which may come from a phone, a badge photo
+or another room).
+
+Only what cannot be somebody else is learned (checked again on the captured face itself, off the video path):
+- a grant that passed the liveness check (a photo held up never gets here; with liveness off nothing is learned);
+- the captured face alone is the granted person, well under the threshold (`max_distance`), far ahead of anyone
+  else (`min_margin`);
+- and close to the person's own *enrolled* photos (`max_distance_to_enrolled`), not just to what was learned
+  before: learned photos never vouch for each other, so a template cannot drift step by step toward someone else.
+Bounded and reversible: at most `keep` learned photos per person (the newest), one per `min_interval_s`, stored
+as photos in the person's folder (erased with them), listed in the People dialog with their distance to the
+enrolled photos, and forgotten there with one button.
+
+Measured on LFW (benchmarks/openset.py table G): the learned photos never included a stranger, and granted
+slightly more of enrolled people's later photos at the same false-accept rate. LFW cannot show the main gain
+(a kiosk's own camera and light), nor can any photo set: it is what the feature is for.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from facegate.errors import FaceGateError
+from facegate.gallery import learned_time
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class LearningSettings:
+    enabled: bool = True
+    # The captured face's distance to the person: well under the grant threshold (0.48); on LFW no stranger's
+    # photo was ever this close to anyone with the margin below.
+    max_distance: float = 0.40
+    # Ahead of the second-best person by this much (the grant needs 0.05).
+    min_margin: float = 0.15
+    # And this close to one of the person's own enrolled photos (the anchor against drift): the grant threshold.
+    max_distance_to_enrolled: float = 0.48
+    # Learned photos kept per person (the newest) and the least time between two of them.
+    keep: int = 3
+    min_interval_s: float = 3600.0
+
+
+@dataclass(frozen=True)
+class LearnOutcome:
+    name: str
+    learned: bool
+    reason: str  # why not, or what was learned
+    distance: float | None = None
+
+
+def _learning_verdict(gallery, name: str, face_rgb: np.ndarray, settings: LearningSettings
+                      ) -> tuple[np.ndarray | None, str, float | None]:
+    """(embedding, "", distance) when `face_rgb` may be learned as `name`, else (None, why not, distance)."""
+    embedding, problem = gallery.analyse_photo(face_rgb)
+    if embedding is None:
+        return None, f"the captured face is not usable ({problem})", None
+    match = gallery.match(embedding)
+    if match.name != name:
+        return None, f"the captured face matches {match.name!r} best, not {name!r}", match.distance
+    if match.distance > settings.max_distance:
+        return None, f"not close enough ({match.distance:.2f} > {settings.max_distance:.2f})", match.distance
+    if match.margin < settings.min_margin:
+        return None, (f"too close to {match.second_name!r} as well (margin {match.margin:.2f} < "
+                      f"{settings.min_margin:.2f})"), match.distance
+    anchor = gallery.distance_to_enrolled(name, embedding)
+    if anchor > settings.max_distance_to_enrolled:
+        return None, (f"too far from {name}'s enrolled photos ({anchor:.2f} > "
+                      f"{settings.max_distance_to_enrolled:.2f})"), match.distance
+    return embedding, "", match.distance
+
+
+class TemplateLearner:
+    """Takes granted faces from the session (`offer`, never blocks) and learns them on its own thread."""
+
+    def __init__(self, gallery: Callable[[], object] | object, settings: LearningSettings | None = None,
+                 on_learned: Callable[[LearnOutcome], None] | None = None, clock: Callable[[], float] = time.time):
+        # A callable returns the gallery in use now (the window swaps it when the folder setting changes).
+        self._gallery = gallery if callable(gallery) else (lambda: gallery)
+        self.settings = settings or LearningSettings()
+        self.on_learned = on_learned
+        self.clock = clock
+        self.outcomes: list[LearnOutcome] = []  # the latest few, for the log and tests
+        self._queue: queue.Queue = queue.Queue(maxsize=2)  # a busy learner skips visits rather than queue them
+        self._last_offer: dict[str, float] = {}
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+
+    def offer(self, name: str, face_rgb: np.ndarray | None, details: dict) -> bool:
+        """A granted track's face crop. Taken only for a liveness-passed grant, when the person is due a learned
+        photo; returns whether it was queued."""
+        s = self.settings
+        if not s.enabled or face_rgb is None or not face_rgb.size or "liveness" not in details:
+            return False
+        now = self.clock()
+        if now - self._last_offer.get(name, float("-inf")) < s.min_interval_s:
+            return False
+        try:
+            self._queue.put_nowait((name, face_rgb, now))
+        except queue.Full:
+            return False
+        self._last_offer[name] = now
+        self._start()
+        return True
+
+    def _start(self) -> None:
+        if self._thread is None or not self._thread.is_alive():
+            self._stopping.clear()
+            self._thread = threading.Thread(target=self._run, name="template learner", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """For tests and the benchmark: True once everything offered has been decided."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._queue.unfinished_tasks == 0:
+                return True
+            time.sleep(0.05)
+        return False
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                name, face, captured = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            try:
+                outcome = self.learn(name, face, captured)
+            except Exception as exc:  # never stops the kiosk; never silent
+                log.exception("Learning a photo of %r failed", name)
+                outcome = LearnOutcome(name, False, f"failed: {type(exc).__name__}: {exc}")
+            finally:
+                self._queue.task_done()
+            self.outcomes = (self.outcomes + [outcome])[-20:]
+            if self.on_learned is not None:
+                self.on_learned(outcome)
+
+    def learn(self, name: str, face_rgb: np.ndarray, captured: float) -> LearnOutcome:
+        """Decide and, when safe, save. Runs the face through the engine again (~0.1 s): call off the video path."""
+        gallery, s = self._gallery(), self.settings
+        if gallery is None:
+            return LearnOutcome(name, False, "no gallery")
+        learned = gallery.learned_photos(name)
+        newest = learned_time(learned[-1]) if learned else None
+        if newest is not None and captured - newest < s.min_interval_s:
+            return LearnOutcome(name, False, "learned a photo of them recently")
+        embedding, why_not, distance = _learning_verdict(gallery, name, face_rgb, s)
+        if embedding is None:
+            log.info("Not learned for %s: %s.", name, why_not)
+            return LearnOutcome(name, False, why_not, distance)
+        ok, encoded = cv2.imencode(".jpg", cv2.cvtColor(face_rgb, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 95])
+        if not ok:
+            return LearnOutcome(name, False, "the captured face could not be encoded as JPEG", distance)
+        try:
+            path = gallery.add_learned_photo(name, encoded.tobytes(), captured, s.keep)
+        except FaceGateError as exc:
+            log.warning("Not learned for %s: %s", name, exc)
+            return LearnOutcome(name, False, str(exc), distance)
+        log.info("Learned a new photo of %s at the kiosk (%s, distance %.2f).", name, path.name, distance)
+        return LearnOutcome(name, True, path.name, distance)
+
+
+@dataclass(frozen=True)
+class LearnedSummary:
+    """What the People dialog shows of a person's learned photos, and whether they look like drift."""
+
+    count: int
+    newest: float | None  # epoch seconds
+    farthest_from_enrolled: float | None  # the largest distance of a learned photo to the enrolled ones
+    closer_to_someone_else: str | None  # a learned photo is nearer another person than their own enrolled photos
+
+    def describe(self, settings: LearningSettings | None = None) -> str:
+        if not self.count:
+            return ""
+        limit = (settings or LearningSettings()).max_distance_to_enrolled
+        text = f"{self.count} learned at the kiosk"
+        if self.farthest_from_enrolled is not None:
+            text += f" (farthest from the enrolled photos: {self.farthest_from_enrolled:.2f})"
+        if self.closer_to_someone_else:
+            text += f" - CHECK: one looks more like {self.closer_to_someone_else}; forget them"
+        elif self.farthest_from_enrolled is not None and self.farthest_from_enrolled > limit:
+            text += " - CHECK: drifting from the enrolled photos; forget them"
+        return text
+
+
+def learned_summary(gallery, name: str) -> LearnedSummary:
+    """The learned photos of `name` as of the gallery's last refresh (no decoding)."""
+    files = gallery.learned_photos(name)
+    times = [t for t in (learned_time(p) for p in files) if t is not None]
+    enrolled = gallery.embeddings("enrolled")
+    own = enrolled.get(name)
+    learned_rows = gallery.embeddings("learned").get(name)
+    farthest, rival = None, None
+    if learned_rows is not None and len(learned_rows) and own is not None and len(own):
+        to_own = _closest(learned_rows, own)
+        farthest = float(to_own.max())
+        for other, rows in enrolled.items():
+            if other != name and len(rows) and (_closest(learned_rows, rows) < to_own).any():
+                rival = other
+                break
+    return LearnedSummary(len(files), max(times) if times else None, farthest, rival)
+
+
+def _closest(probes: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Each probe's distance to the closest of `rows`."""
+    return np.sqrt(((probes[:, None, :] - rows[None, :, :]) ** 2).sum(2)).min(1)
