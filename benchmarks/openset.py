@@ -45,6 +45,11 @@ nearest other enrolled people, or to a bank of anonymous faces; GAR at equal FAR
 
 F. Per presentation and lever 2: 5 frames of one person through the app's AccessPolicy (votes), with and
 without a track template (the mean embedding of the frames) that must agree.
+
+G. Lever 4, learning from visits (facegate/learning.py): sites of 100 people x 3 photos (people with at least 5);
+first a stream of visits in random order (half of each enrolled person's other photos, and one photo of every
+stranger), each learned or not by the app's rule as the templates stand at that moment; then the enrolled
+people's remaining photos and the strangers' other photos are matched at the app's default threshold and margin.
 Deterministic: the photos enrolled are chosen with a seeded generator (--seed).
 
     .venv/bin/python benchmarks/openset.py [--cache DIR] [--limit-people N] [--seed S]
@@ -475,6 +480,126 @@ def print_presentations(embeddings: np.ndarray, index: dict[str, int], halves, s
         print(f"{rule:<22}{n:>24,}{with_interval(fa, n):>26}{with_interval(ga, g):>28}")
 
 
+# ----------------------------------------------------------------------------------------------- learning
+
+LEARNING_SITE = 100
+
+
+@dataclass(frozen=True)
+class LearningRule:
+    label: str
+    max_distance: float
+    min_margin: float
+    max_distance_to_enrolled: float  # inf: no anchor (learned photos vouch for each other)
+    keep: int
+
+
+def learning_rules() -> list[LearningRule]:
+    from facegate.learning import LearningSettings
+
+    app = LearningSettings()
+    return [LearningRule("no learning (the app until now)", 0.0, 0.0, 0.0, 0),
+            LearningRule(f"the app's rule ({app.max_distance}, margin {app.min_margin}, keep {app.keep})",
+                         app.max_distance, app.min_margin, app.max_distance_to_enrolled, app.keep),
+            LearningRule(f"learn every grant ({FACEGATE_DEFAULT}, margin {MARGIN}, keep {app.keep})",
+                         FACEGATE_DEFAULT, MARGIN, app.max_distance_to_enrolled, app.keep),
+            LearningRule(f"every grant, no anchor, keep {3 * app.keep}", FACEGATE_DEFAULT, MARGIN, np.inf,
+                         3 * app.keep)]
+
+
+def _learning_site(embeddings: np.ndarray, people: dict[str, list[str]], index: dict[str, int],
+                   rng: np.random.Generator):
+    """One site: (enrolled rows, their starts, stream [(image, person position or -1)], genuine tests
+    [(image, position)], stranger test images), faces not found left out."""
+    usable = {n: [index[f] for f in files if np.isfinite(embeddings[index[f]]).all()] for n, files in people.items()}
+    eligible = sorted(n for n, images in usable.items() if len(images) >= 5)
+    enrolled = sorted(rng.choice(eligible, LEARNING_SITE, replace=False).tolist())
+    stream, genuine = [], []
+    for position, name in enumerate(enrolled):
+        rest = usable[name][3:]
+        half = max(1, len(rest) // 2)
+        stream += [(i, position) for i in rest[:half]]
+        genuine += [(i, position) for i in rest[half:half + PROBES_PER_PERSON]]
+    strangers = []
+    for name, images in usable.items():
+        if name in enrolled or not images:
+            continue
+        stream.append((images[0], -1))
+        strangers += images[1:1 + PROBES_PER_PERSON] if len(images) > 1 else images[:1]
+    rows = embeddings[[i for n in enrolled for i in usable[n][:3]]].astype(np.float64)
+    starts = np.arange(0, 3 * LEARNING_SITE, 3)
+    order = rng.permutation(len(stream))
+    return rows, starts, [stream[k] for k in order], genuine, strangers
+
+
+def _with_learned(to_enrolled: np.ndarray, to_stream: np.ndarray, learned: np.ndarray) -> np.ndarray:
+    """Per-person distances with each person's learned photos (stream positions in `learned`, -1 empty)."""
+    if learned.shape[1] == 0:
+        return to_enrolled
+    d = np.where(learned[None] >= 0, to_stream[:, np.maximum(learned, 0)], np.inf).min(2)
+    return np.minimum(to_enrolled, d)
+
+
+def learning_outcome(embeddings: np.ndarray, site, rule: LearningRule) -> dict:
+    rows, starts, stream, genuine, strangers = site
+    stream_images = np.array([i for i, _ in stream])
+    stream_e = embeddings[stream_images].astype(np.float64)
+    to_enrolled = per_person_distances(stream_e, rows, starts)
+    between = per_person_distances(stream_e, stream_e, np.arange(len(stream_e)))
+    learned = np.full((LEARNING_SITE, rule.keep), -1)
+    right = wrong = 0
+    for step, (_, truth) in enumerate(stream):
+        if rule.keep == 0:
+            break
+        d = _with_learned(to_enrolled[step:step + 1], between[step:step + 1], learned)[0]
+        first, second = np.partition(d, 1)[:2]
+        best = int(np.argmin(d))
+        if first < rule.max_distance and second - first >= rule.min_margin \
+                and to_enrolled[step, best] <= rule.max_distance_to_enrolled:
+            learned[best] = np.roll(learned[best], -1)
+            learned[best, -1] = step
+            right, wrong = right + (truth == best), wrong + (truth != best)
+    counts = {"right": right, "wrong": wrong}
+    for kind, probes in (("genuine", genuine), ("strangers", [(i, -1) for i in strangers])):
+        p = embeddings[[i for i, _ in probes]].astype(np.float64)
+        d = _with_learned(per_person_distances(p, rows, starts), per_person_distances(p, stream_e,
+                          np.arange(len(stream_e))), learned)
+        order = np.argsort(d, axis=1)[:, :2]
+        d1, d2 = np.take_along_axis(d, order, 1).T
+        accepted = (d1 < FACEGATE_DEFAULT) & (d2 - d1 >= MARGIN)
+        truth = np.array([t for _, t in probes])
+        counts[kind] = (int((accepted & (order[:, 0] == truth)).sum()) if kind == "genuine"
+                        else int(accepted.sum()), len(probes))
+    return counts
+
+
+def print_learning(embeddings: np.ndarray, people: dict[str, list[str]], index: dict[str, int], seed: int) -> None:
+    """G. Lever 4 (see the module's docstring)."""
+    rng = np.random.default_rng(seed + 17)
+    sites = [_learning_site(embeddings, people, index, rng) for _ in range(DRAWS)]
+    print(f"G. Lever 4, learning from visits: {DRAWS} draws of {LEARNING_SITE} x 3 (people with >= 5 photos, all of "
+          f"LFW), threshold {FACEGATE_DEFAULT} and margin {MARGIN}; a stream of visits first, then the tests")
+    print(f"{'rule':<46}{'learned: own / other':>22}{'FAR (95 % CI)':>26}{'GAR (95 % CI)':>28}")
+    for rule in learning_rules():
+        total = {"right": 0, "wrong": 0, "genuine": [0, 0], "strangers": [0, 0]}
+        for site in sites:
+            c = learning_outcome(embeddings, site, rule)
+            total["right"] += c["right"]
+            total["wrong"] += c["wrong"]
+            for kind in ("genuine", "strangers"):
+                total[kind] = [a + b for a, b in zip(total[kind], c[kind])]
+        learned = f"{total['right']:,} / {total['wrong']:,}"
+        print(f"{rule.label:<46}{learned:>22}{with_interval(*total['strangers']):>26}"
+              f"{with_interval(*total['genuine']):>28}")
+    visits = sum(len(site[2]) for site in sites)
+    strangers = sum(sum(truth < 0 for _, truth in site[2]) for site in sites)
+    tested = sum(len(site[4]) for site in sites), sum(len(site[3]) for site in sites)
+    print(f"({visits:,} visits in the streams, {strangers:,} of them strangers'; then {tested[0]:,} strangers' and "
+          f"{tested[1]:,} enrolled people's photos tested; 'other' counts photos learned as "
+          "somebody they are not. LFW's photos are not one kiosk's camera: the gain a kiosk gets from learning its "
+          "own camera and light cannot be measured here)")
+
+
 # ----------------------------------------------------------------------------------------------- report
 
 def pct(value: float, digits: int = 2) -> str:
@@ -603,6 +728,8 @@ def main(argv=None) -> int:
         print_cohort(fused, index, halves, args.seed)
         print()
         print_presentations(fused, index, halves, args.seed)
+        print()
+        print_learning(fused, people, index, args.seed)
 
     print()
     detail = []
