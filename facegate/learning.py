@@ -183,18 +183,24 @@ class LearnedSummary:
     farthest_from_enrolled: float | None  # the largest distance of a learned photo to the enrolled ones
     closer_to_someone_else: str | None  # a learned photo is nearer another person than their own enrolled photos
 
-    def describe(self, settings: LearningSettings | None = None) -> str:
-        if not self.count:
-            return ""
+    def warning(self, settings: LearningSettings | None = None) -> str:
+        """What a guard should check, in a few words; "" when nothing looks wrong."""
         limit = (settings or LearningSettings()).max_distance_to_enrolled
-        text = f"{self.count} learned at the kiosk"
-        if self.farthest_from_enrolled is not None:
-            text += f" (farthest from the enrolled photos: {self.farthest_from_enrolled:.2f})"
         if self.closer_to_someone_else:
-            text += f" - CHECK: one looks more like {self.closer_to_someone_else}; forget them"
-        elif self.farthest_from_enrolled is not None and self.farthest_from_enrolled > limit:
-            text += " - CHECK: drifting from the enrolled photos; forget them"
-        return text
+            return f"CHECK: a learned photo looks more like {self.closer_to_someone_else}; forget them"
+        if self.farthest_from_enrolled is not None and self.farthest_from_enrolled > limit:
+            return "CHECK: learned photos drift from the enrolled ones; forget them"
+        return ""
+
+    def describe(self, settings: LearningSettings | None = None) -> list[str]:
+        """The People list's lines for these learned photos (none when there are none)."""
+        if not self.count:
+            return []
+        line = f"{self.count} learned at the kiosk"
+        if self.farthest_from_enrolled is not None:
+            line += f" ({self.farthest_from_enrolled:.2f} from the enrolled photos)"
+        warning = self.warning(settings)
+        return [line, warning] if warning else [line]
 
 
 def learned_summary(gallery, name: str) -> LearnedSummary:

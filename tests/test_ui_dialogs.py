@@ -115,8 +115,7 @@ def test_people_dialog_shows_and_forgets_learned_photos(window, qtbot, gallery_f
     qtbot.addWidget(dialog)
     dialog.show()
     text = item_named(dialog, "obama").text()
-    assert text.startswith("obama\n3 photos\n1 learned at the kiosk (farthest from the enrolled photos: 0.")
-    assert "CHECK" not in text
+    assert text.startswith("obama\n3 photos\n1 learned at the kiosk (0.") and "CHECK" not in text
     select(dialog, "biden")
     assert not dialog.forget_button.isEnabled()  # nothing learned of him
     select(dialog, "obama")

@@ -172,13 +172,14 @@ class PeopleDialog(QDialog):
                 lines[1] += f" ({len(files) - usable} not usable, see below)"
             if usable == 0:
                 lines[1] = "not recognised: no usable photo (see below)"
-            learned = learned_summary(self.gallery, name).describe()
-            if learned:
-                lines.append(learned)
+            learned = learned_summary(self.gallery, name)
+            lines += learned.describe()
             picture = self._thumbnail_for(files)
             item = QListWidgetItem(QIcon(picture if picture is not None else self.placeholder), "\n".join(lines))
             item.setData(Qt.ItemDataRole.UserRole, name)
             item.setToolTip(str(files[0].parent if files[0].parent != self.gallery.folder else files[0]))
+            if learned.warning():
+                item.setForeground(QColor(198, 40, 40))
             self.list.addItem(item)
             if name == select:
                 self.list.setCurrentItem(item)
