@@ -157,7 +157,8 @@ def cmd_run(args) -> int:
                     # margin is infinite with one person enrolled: JSON has no infinity, so null
                     "margin": None if decision.margin is None or math.isinf(decision.margin)
                     else round(decision.margin, 4),
-                    "greeted": decision.greet})
+                    "greeted": decision.greet,
+                    **{k: decision.details[k] for k in ("failed_checks", "guard_alert") if k in decision.details}})
 
     import random
 

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
 from facegate.capture import Frame, as_rgb8
-from facegate.liveness import LivenessCheck, LivenessSettings
+from facegate.liveness import AttemptLimiter, LivenessCheck, LivenessSettings, LivenessStatus
 from facegate.policy import AccessPolicy, Decision, Verdict
 from facegate.tracking import Track, Tracker
+
+
+WAIT_INSTRUCTION = "Please wait before trying again"
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,9 @@ class Pipeline:
         self.rng = rng or random.SystemRandom()  # challenge requests must not be predictable
         self.tracker = Tracker()
         self.checks: dict[int, LivenessCheck] = {}
+        # Failed checks per claimed identity, kept across tracks (and resets): stepping out and back in does
+        # not start afresh.
+        self.attempts = AttemptLimiter()
         self._frame_size: tuple[int, int] | None = None  # (height, width) of the previous frame
 
     def _due(self, track: Track, now: float) -> bool:
@@ -160,7 +166,7 @@ class Pipeline:
                 track.caption = "Not verified - step out and try again"
             else:
                 track.caption = "Recognising..."
-            status = track.extra.get("liveness") if track.id in self.checks else None
+            status = track.extra.get("liveness") if track.id in self.checks or track.extra.get("waiting") else None
             request = status if status is not None and verdict is Verdict.PENDING else None
             if request is not None:
                 track.caption = f"{request.instruction} ({max(request.remaining_s, 0):.0f} s)"
@@ -174,13 +180,24 @@ class Pipeline:
         """Dense landmarks and liveness cues for the tracks whose identity passed and await liveness."""
         prompts, meshed = [], 0
         for track in visible:
-            if self.policy.awaiting_liveness(track.id) is None:
+            claimed = self.policy.awaiting_liveness(track.id)
+            if claimed is None:
+                track.extra.pop("waiting", None)
                 if not self.policy.confirming(track.id):
                     self.checks.pop(track.id, None)  # identity cancelled (or decided): the check goes
                 continue
             check = self.checks.get(track.id)
             if check is None:
-                check = self.checks[track.id] = LivenessCheck(self.liveness, self.rng, now)
+                wait = self.attempts.wait_left(claimed, now)
+                if wait > 0:  # recent failed checks as this person: no new check before the cool-down ends
+                    if not track.extra.get("waiting"):
+                        prompts.append(WAIT_INSTRUCTION)
+                    track.extra["waiting"] = True
+                    track.extra["liveness"] = LivenessStatus("waiting", WAIT_INSTRUCTION, "", wait)
+                    continue
+                track.extra.pop("waiting", None)
+                steps = self.attempts.steps_for(claimed, self.liveness.steps, now)
+                check = self.checks[track.id] = LivenessCheck(replace(self.liveness, steps=steps), self.rng, now)
             if track.face.landmarks is None:
                 self.engine.locate_landmarks(image, [track.face])
             status = check.update(self.engine.facemesh.infer(image, track.face), now)
@@ -191,11 +208,16 @@ class Pipeline:
                     prompts.append(status.instruction)
                 track.extra["liveness"] = status
             elif status.state == "passed":
+                self.attempts.record_pass(claimed)
                 self.policy.liveness_passed(track.id, now, status.cues)
                 track.extra.pop("liveness", None)
             else:
-                decisions.append(self.policy.deny(track.id, now, f"liveness check failed: {status.reason}",
-                                                  {"liveness": status.cues}))
+                failures, alert = self.attempts.record_failure(claimed, now)
+                reason = f"liveness check failed: {status.reason}"
+                if alert:
+                    reason += f"; GUARD ALERT: {failures} failed checks as {claimed} within the hour"
+                decisions.append(self.policy.deny(track.id, now, reason, {
+                    "liveness": status.cues, "failed_checks": failures, "guard_alert": alert}))
                 snapshots[track.id] = face_crop(image, track.box)
                 self.checks.pop(track.id, None)
         return prompts, meshed

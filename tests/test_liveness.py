@@ -18,9 +18,9 @@ import pytest
 
 from facegate.capture import CaptureThread
 from facegate.gallery import Gallery
-from facegate.liveness import (Action, BlinkCounter, LivenessSettings, draw_challenge,
-                               homography_residual, replay_chance)
-from facegate.pipeline import Pipeline
+from facegate.liveness import (Action, AttemptLimiter, BlinkCounter, LivenessSettings, chance_per_hour,
+                               draw_challenge, homography_residual, replay_chance)
+from facegate.pipeline import WAIT_INSTRUCTION, Pipeline
 from facegate.policy import AccessPolicy, Verdict
 
 NAME = "Lin-Manuel Miranda"
@@ -107,6 +107,73 @@ def test_challenge_times_out(engine, lmm_gallery, clips):
     [(_, denial)] = run_clip(engine, lmm_gallery, clips, LivenessSettings(mode="challenge", step_time_s=1.0),
                              seed)[0]
     assert denial.verdict is Verdict.DENIED and "timed out waiting for: turn left" in denial.reason
+
+
+FPS = 29.97  # the clip's rate: frame times below are clip time, so that passes can follow one another
+
+
+def test_failed_checks_slow_down_the_same_identity_and_alert_the_guard(engine, lmm_gallery, clips):
+    """The attacker who is denied steps out and comes back as the same person: the clip played again and again,
+    each pass starting where the last ended. 1st failure: a 10 s wait, then 3 requests; 2nd: 20 s, then 4;
+    3rd: a guard alert, and 15 minutes before the next check."""
+    seed = seed_for([Action.BLINK_TWICE, Action.TURN_LEFT])
+    pipeline = Pipeline(engine, lmm_gallery, AccessPolicy(), liveness=LivenessSettings(mode="challenge"),
+                        rng=random.Random(seed))
+    start = 0.0
+
+    def play():
+        nonlocal start
+        capture = CaptureThread(clips / CLIP, realtime=False).start()
+        decided, waiting, prompts, now = [], [], [], start
+        while (frame := capture.next_frame(5.0)) is not None:
+            now = start + frame.index / FPS
+            result = pipeline.process(frame, now)
+            decided += [d for d in result.decisions if d.verdict in (Verdict.GRANTED, Verdict.DENIED)]
+            waiting += [t for t in result.tracks if t.instruction == WAIT_INSTRUCTION]
+            prompts += result.prompts
+        capture.stop()
+        pipeline.reset()  # every face leaves: the next pass is a new track, as a person stepping back in
+        start = now + 1 / FPS
+        return decided, waiting, prompts
+
+    [first], waiting, _ = play()
+    assert first.verdict is Verdict.DENIED and not waiting
+    assert first.details["failed_checks"] == 1 and not first.details["guard_alert"]
+    assert len(first.details["liveness"]["challenge"]) == 2
+    assert pipeline.attempts.wait_left(NAME, start) > 0
+    [second], waiting, prompts = play()  # comes back at once: waits (told so, with a countdown), then 3 requests
+    assert waiting and all(0 < t.countdown <= 10.0 and t.caption.startswith(WAIT_INSTRUCTION) for t in waiting)
+    assert prompts.count(WAIT_INSTRUCTION) == 1
+    assert second.verdict is Verdict.DENIED and second.details["failed_checks"] == 2
+    assert len(second.details["liveness"]["challenge"]) == 3
+    decided, waiting, _ = play()  # the 20 s wait takes this whole pass
+    assert decided == [] and waiting
+    decided, _, _ = play()  # the check that started at the end of the last pass was dropped when he left
+    decided, _, _ = play()
+    [third] = decided
+    assert third.verdict is Verdict.DENIED and third.details["failed_checks"] == 3 and third.details["guard_alert"]
+    assert len(third.details["liveness"]["challenge"]) == 4
+    assert f"GUARD ALERT: 3 failed checks as {NAME} within the hour" in third.reason
+    assert pipeline.attempts.wait_left(NAME, start) > 800  # locked out for 15 minutes
+
+
+def test_the_wait_and_the_longer_challenge_bound_a_replay_per_hour():
+    limiter = AttemptLimiter()
+    assert limiter.wait_left("a", 0.0) == 0 and limiter.steps_for("a", 2, 0.0) == 2
+    assert limiter.record_failure("a", 0.0) == (1, False)
+    assert limiter.wait_left("a", 3.0) == 7.0 and limiter.steps_for("a", 2, 3.0) == 3
+    assert limiter.wait_left("b", 3.0) == 0  # another identity is not slowed down
+    limiter.record_failure("a", 10.0)
+    assert limiter.wait_left("a", 10.0) == 20.0 and limiter.steps_for("a", 2, 10.0) == 4
+    assert limiter.record_failure("a", 30.0) == (3, True)
+    assert limiter.wait_left("a", 30.0) == 900.0 and limiter.steps_for("a", 2, 30.0) == 4
+    assert limiter.wait_left("a", 3700.0) == 0  # failures are remembered for an hour
+    limiter.record_failure("b", 0.0)
+    limiter.record_pass("b")  # the real person passed after a slip: their slate is clean
+    assert limiter.wait_left("b", 1.0) == 0
+    # A replay: 1/12 at the first try; retrying whenever allowed, under 15 % in an hour (the README's figure)
+    assert replay_chance(LivenessSettings()) == Fraction(1, 12)
+    assert 0.14 < float(chance_per_hour(LivenessSettings())) < 0.15
 
 
 def test_replay_chance_for_the_defaults():

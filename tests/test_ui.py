@@ -128,3 +128,21 @@ def test_enroll_from_the_live_picture_then_granted(close_up_window, qtbot):
     assert window.access_log.flush()
     rows = window.access_log.recent(person=NAME)
     assert rows and rows[0].decision == "granted" and rows[0].snapshot is not None
+
+
+def test_a_guard_alert_is_shown_in_red_and_stays_in_the_status_bar(window, qtbot):
+    """The third failed liveness check as one person (tests/test_liveness.py makes it happen on the real clip)
+    reaches the window as a denied decision carrying the alert: a red banner and a status line that stays."""
+    from facegate.policy import Decision, Verdict
+
+    qtbot.waitUntil(lambda: window.engine is not None, timeout=120_000)
+    alert = Decision(7, Verdict.DENIED, NAME, 0.3, 0.2, 1.0, reason="liveness check failed: ...",
+                     details={"failed_checks": 3, "guard_alert": True})
+    window.bridge.decision.emit(alert, None)
+    text = f"Guard alert: 3 failed liveness checks as {NAME}"
+    qtbot.waitUntil(lambda: window.video.banner_text == text, timeout=5_000)
+    assert window.video._banner_alert
+    assert window.statusBar().currentMessage() == f"{text} (see the access log)"
+    window.bridge.decision.emit(Decision(8, Verdict.GRANTED, NAME, 0.3, 0.2, 2.0, greet=True), None)
+    qtbot.waitUntil(lambda: window.video.banner_text == f"Welcome {NAME}", timeout=5_000)
+    assert not window.video._banner_alert  # a welcome is green again

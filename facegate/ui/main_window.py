@@ -230,6 +230,10 @@ class MainWindow(QMainWindow):
             from facegate.speech import render_greeting
 
             self.video.show_banner(render_greeting(self.settings.greeting_template, decision.name))
+        if decision.details.get("guard_alert"):
+            text = f"Guard alert: {decision.details['failed_checks']} failed liveness checks as {decision.name}"
+            self.video.show_banner(text, alert=True)
+            self.statusBar().showMessage(f"{text} (see the access log)")  # stays until the next message
 
     def _on_source_status(self, status) -> None:
         if status.state == SourceState.LIVE:

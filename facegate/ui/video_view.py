@@ -37,6 +37,7 @@ class VideoView(QWidget):
         self.prompt = ""
         self.show_distance = False
         self._banner_text = ""
+        self._banner_alert = False
         self._banner_since = 0.0
         self._banner_timer = QTimer(self)
         self._banner_timer.setInterval(50)
@@ -55,8 +56,10 @@ class VideoView(QWidget):
         self.message = text
         self.update()
 
-    def show_banner(self, text: str) -> None:
+    def show_banner(self, text: str, alert: bool = False) -> None:
+        """A welcome (green) or, with `alert`, a warning for the guard (red)."""
         self._banner_text = text
+        self._banner_alert = alert
         self._banner_since = time.monotonic()
         self._banner_timer.start()
         self.update()
@@ -191,7 +194,7 @@ class VideoView(QWidget):
         height = painter.fontMetrics().height() + 30
         box = QRectF(0, 24, self.width(), height)
         painter.setOpacity(opacity)
-        painter.fillRect(box, QColor(20, 140, 70, 225))
+        painter.fillRect(box, QColor(198, 40, 40, 235) if self._banner_alert else QColor(20, 140, 70, 225))
         painter.setPen(QColor(255, 255, 255))
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, self._banner_text)
         painter.setOpacity(1.0)
