@@ -15,6 +15,13 @@ is a convenience: anything wrong with it (unreadable, other model, inconsistent)
 A photo is used for matching only when it holds exactly one clear face: no face, several faces, a face too
 small or too blurred, or an unreadable file is reported with the file name and left out.
 
+Ownership: FaceGate changes only a folder that is its own, marked by a `.facegate-gallery` file. A missing or
+empty folder is made its own on the first write; so is a folder that holds only what a gallery holds (person
+folders of photos, loose photos: a gallery from before the marker, or face_recognition's layout). Any other
+folder (a home folder, ~/Pictures, /) is read but never written, chmod-ed or cleaned up, and every change is
+refused with the paths that are not FaceGate's. Removing a person deletes only the photo files in their folder
+(and FaceGate's own temp files), then the empty folder: anything else in it is refused, named, and left alone.
+
 Faults (a kiosk runs unattended for months): photos and the cache are written atomically (facegate.storage),
 so a crash or power cut at any moment leaves each file whole or absent; hidden names (dot-files: temp files,
 a person being erased) are never taken for photos and are cleaned up by a later refresh. An enrollment that
@@ -28,8 +35,8 @@ import errno
 import hashlib
 import io
 import logging
+import re
 import secrets
-import shutil
 import threading
 import unicodedata
 from dataclasses import dataclass, field
@@ -41,7 +48,7 @@ import numpy as np
 
 from facegate.errors import GalleryError, ImageError
 from facegate.imageio import is_image_name, load_image
-from facegate.storage import atomic_write_bytes, ensure_private_dir, remove_stale_temp_files
+from facegate.storage import atomic_write_bytes, ensure_private_dir, is_temp_name, remove_stale_temp_files
 from facegate.vision.engine import EMBEDDING_SIZE, split
 
 log = logging.getLogger(__name__)
@@ -56,9 +63,28 @@ MAX_NAME_LENGTH = 100
 STALE_TEMP_AGE_S = 300.0
 # A person being erased is first renamed to a hidden folder ending so (one atomic step), then deleted.
 ERASING_SUFFIX = ".erasing"
+# The file that makes a folder FaceGate's gallery (see "Ownership" above).
+GALLERY_MARKER = ".facegate-gallery"
+MARKER_TEXT = b"This folder is a FaceGate gallery: one folder of photos per enrolled person.\n"
+# Files an operating system drops into any folder; not the user's data, deleted with a person's photos.
+SYSTEM_CLUTTER = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".directory"})
+_ERASING_NAME = re.compile(r"^\.[0-9a-f]{8}" + re.escape(ERASING_SUFFIX) + "$")
+# How many paths a refusal names (the rest are counted).
+NAMED_PATHS = 3
 # Photos the kiosk learned on visits (facegate/learning.py) are named so: <prefix><UTC time>-<hash>.jpg.
 LEARNED_PREFIX = "learned-"
 LEARNED_TIME_FORMAT = "%Y%m%dT%H%M%SZ"
+
+
+def _deletable(path: Path) -> bool:
+    """A file FaceGate may delete when it erases a person: a photo, its own temp file, or system clutter."""
+    return (not path.is_symlink() and path.is_file()
+            and (is_image_name(path) or is_temp_name(path.name) or path.name in SYSTEM_CLUTTER))
+
+
+def _listing(paths: list[Path]) -> str:
+    named = ", ".join(str(p) for p in paths[:NAMED_PATHS])
+    return named + (f" and {len(paths) - NAMED_PATHS} more" if len(paths) > NAMED_PATHS else "")
 
 
 def is_learned(path: Path) -> bool:
@@ -162,6 +188,84 @@ class Gallery:
         self._entries: dict[str, _Entry] = {}  # photo hash -> analysis, as of the last refresh (cache or not)
         self._index = _Index([], np.zeros((0, EMBEDDING_SIZE), np.float32), np.zeros(0, np.float32),
                              np.zeros(0, np.int64))
+
+    # ----------------------------------------------------------------------------------- ownership
+    def is_own(self) -> bool:
+        """True when the folder carries FaceGate's marker: only then is it cleaned up."""
+        return (self.folder / GALLERY_MARKER).is_file()
+
+    def foreign_entries(self) -> list[Path]:
+        """What in the folder a gallery does not hold: anything but person folders of photos, loose photos, and
+        FaceGate's own hidden files (temp files, a person being erased, the marker)."""
+        found: list[Path] = []
+        try:
+            entries = sorted(self.folder.iterdir())
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise GalleryError(f"Cannot read the gallery folder {self.folder}: {describe_os_error(exc)}.") from exc
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                if not (name == GALLERY_MARKER or name in SYSTEM_CLUTTER or is_temp_name(name)
+                        or _ERASING_NAME.match(name)):
+                    found.append(entry)
+            elif entry.is_symlink():
+                found.append(entry)
+            elif entry.is_dir():
+                try:
+                    found += [p for p in sorted(entry.iterdir()) if not _deletable(p)]
+                except OSError:
+                    found.append(entry)
+            elif not (entry.is_file() and (is_image_name(entry) or name in SYSTEM_CLUTTER)):
+                found.append(entry)
+        return found
+
+    def _claim(self) -> None:
+        """Make the folder FaceGate's before anything in it is written, chmod-ed or deleted; GalleryError, with the
+        paths, when it holds what a gallery does not (a home folder given as the gallery, say)."""
+        if self.is_own():
+            return
+        if self.folder.exists() and not self.folder.is_dir():
+            raise GalleryError(f"The gallery {self.folder} is a file, not a folder; choose a folder.")
+        foreign = self.foreign_entries()
+        if foreign:
+            raise GalleryError(
+                f"{self.folder} is not a FaceGate gallery, so FaceGate changes nothing in it: it holds "
+                f"{_listing(foreign)}, which are not photos in person folders. Choose an empty or new folder for "
+                "the gallery (FaceGate creates it), or move the other files out of this one.")
+        try:
+            ensure_private_dir(self.folder)
+            atomic_write_bytes(self.folder / GALLERY_MARKER, MARKER_TEXT)
+        except OSError as exc:
+            raise GalleryError(f"Could not set up the gallery folder {self.folder}: {describe_os_error(exc)}.") from exc
+
+    def _erase_folder(self, folder: Path) -> list[Path]:
+        """Delete FaceGate's files in `folder` (photos, temp files, clutter), then the folder if empty. Returns
+        what was left (nothing, normally). Never raises."""
+        left: list[Path] = []
+        try:
+            entries = list(folder.iterdir())
+        except OSError:
+            return [folder]
+        for path in entries:
+            if not _deletable(path):
+                left.append(path)
+                continue
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                log.warning("%s could not be deleted (%s); the next refresh retries.", path, describe_os_error(exc))
+                left.append(path)
+        if not left:
+            try:
+                folder.rmdir()
+            except OSError as exc:
+                log.warning("%s could not be deleted (%s).", folder, describe_os_error(exc))
+                left.append(folder)
+        return left
 
     # ----------------------------------------------------------------------------------- scanning
     def photos(self) -> dict[str, list[Path]]:
@@ -287,8 +391,9 @@ class Gallery:
         return _Entry(embedding, problem)
 
     def _remove_leftovers(self) -> None:
-        """Temp files of killed writes, and people whose erasure was interrupted. Never raises."""
-        if self.folder.is_dir():
+        """Temp files of killed writes, and people whose erasure was interrupted: FaceGate's own names, in its
+        own folder only. Never raises."""
+        if self.folder.is_dir() and self.is_own():
             remove_stale_temp_files(self.folder, min_age_s=STALE_TEMP_AGE_S)
             try:
                 entries = list(self.folder.iterdir())
@@ -296,10 +401,13 @@ class Gallery:
                 entries = []
             for entry in entries:
                 try:
-                    if not entry.is_dir():
+                    if entry.is_symlink() or not entry.is_dir():
                         continue
-                    if entry.name.startswith(".") and entry.name.endswith(ERASING_SUFFIX):
-                        shutil.rmtree(entry, ignore_errors=True)
+                    if _ERASING_NAME.match(entry.name):
+                        left = self._erase_folder(entry)
+                        if left and left != [entry]:
+                            log.warning("An interrupted erasure left %s, which FaceGate did not write: not deleted.",
+                                        _listing(left))
                     elif not entry.name.startswith("."):
                         remove_stale_temp_files(entry, min_age_s=STALE_TEMP_AGE_S)
                 except OSError:
@@ -438,17 +546,20 @@ class Gallery:
     def _save_photos(self, name: str, accepted: list[tuple[bytes, str]], prefix: str = "") -> list[Path]:
         """Write the accepted photos (file names: `prefix` and a content hash), all or none: on any failure what
         this call wrote is taken back and GalleryError names the folder and the cause."""
+        self._claim()
         person_dir = self._person_dir(name)
         created: list[Path] = []  # folders and files that did not exist before this call
         moved: list[tuple[Path, Path]] = []
         saved: list[Path] = []
         try:
-            for folder in (self.folder, person_dir):
-                if not folder.is_dir():
-                    ensure_private_dir(folder)
-                    created.append(folder)
-                else:
-                    ensure_private_dir(folder)
+            if person_dir.is_symlink():
+                raise GalleryError(f"{person_dir} is a link to another folder; FaceGate keeps photos only in "
+                                   "folders of its own. Replace the link by a folder.")
+            if not person_dir.is_dir():
+                ensure_private_dir(person_dir)
+                created.append(person_dir)
+            else:
+                ensure_private_dir(person_dir)
             for data, suffix in accepted:
                 target = person_dir / f"{prefix}{hashlib.sha256(data).hexdigest()[:16]}{suffix}"
                 existed = target.exists()  # the same photo enrolled before: same name, same bytes
@@ -498,6 +609,7 @@ class Gallery:
     def forget_learned(self, name: str) -> int:
         """Delete every photo the kiosk learned of `name` (their enrolled photos stay). Returns how many."""
         with self._lock:
+            self._claim()
             files = self.learned_photos(name)
             try:
                 for path in files:
@@ -510,27 +622,38 @@ class Gallery:
 
     def remove(self, name: str) -> int:
         """Erase a person: all their photos, and their cached embeddings (the cache is rewritten without them).
-        Returns the number of photo files deleted."""
+        Returns the number of photo files deleted. Refused (GalleryError naming the paths, nothing deleted) when
+        the folder is not a gallery, or the person's folder holds anything but photos or is a link."""
         with self._lock:
+            self._claim()
             files = self.photos().get(name)
             if files is None:
                 raise GalleryError(f"{name!r} is not enrolled.")
             person_dir = self._person_dir(name)
-            count = len(files)
+            if person_dir.is_symlink():
+                raise GalleryError(f"{name!r} was not removed: {person_dir} is a link to "
+                                   f"{person_dir.resolve()}, and FaceGate does not delete through links. Delete "
+                                   "the photos there yourself, then the link.")
+            if person_dir.is_dir():
+                others = [p for p in sorted(person_dir.iterdir()) if not _deletable(p)]
+                if others:
+                    raise GalleryError(f"{name!r} was not removed: their folder also holds {_listing(others)}, "
+                                       f"which FaceGate did not put there. Move that out of {person_dir}, then "
+                                       "remove them again.")
+            count = 0
             try:
                 if person_dir.is_dir():
+                    count += sum(1 for p in person_dir.iterdir() if is_image_name(p))
                     # One atomic rename hides every photo at once: a crash half-way through the deletion cannot
                     # leave the person half-enrolled; the hidden folder's deletion is finished by any refresh.
                     hidden = self.folder / f".{secrets.token_hex(4)}{ERASING_SUFFIX}"
                     person_dir.rename(hidden)
-                    try:
-                        shutil.rmtree(hidden)
-                    except OSError as exc:
-                        log.warning("Photos of %r could not all be deleted yet (%s); the next refresh retries.",
-                                    name, describe_os_error(exc))
+                    if self._erase_folder(hidden):
+                        log.warning("Photos of %r could not all be deleted yet; the next refresh retries.", name)
                 for path in files:
-                    if path.parent == self.folder and path.exists():
+                    if path.parent == self.folder and path.exists():  # a loose <name>.jpg
                         path.unlink()
+                        count += 1
             except OSError as exc:
                 raise GalleryError(f"Could not erase {name!r} from the gallery folder {self.folder}: "
                                    f"{describe_os_error(exc)}.") from exc
@@ -540,6 +663,7 @@ class Gallery:
     def rename(self, old: str, new: str) -> None:
         new = validate_name(new)
         with self._lock:
+            self._claim()
             people = self.photos()
             if old not in people:
                 raise GalleryError(f"{old!r} is not enrolled.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import tempfile
 import time
 from pathlib import Path
@@ -17,6 +18,8 @@ from pathlib import Path
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 TEMP_SUFFIX = ".tmp"
+# What tempfile.mkstemp(prefix=".<name>.", suffix=".tmp") names a file: 8 characters from its own alphabet.
+_TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -70,8 +73,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def is_temp_name(name: str) -> bool:
-    """A name `atomic_write_bytes` gives its temp files."""
-    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+    """A name `atomic_write_bytes` gives its temp files (and no other: a user's `.notes.tmp` is not one)."""
+    return bool(_TEMP_NAME.match(name))
 
 
 def remove_stale_temp_files(folder: Path, prefix: str = "", min_age_s: float = 0.0) -> int:

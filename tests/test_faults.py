@@ -180,7 +180,7 @@ class ChildRun:
 
 
 def hidden_leftovers(folder: Path, cache_dir: Path) -> list[Path]:
-    found = [p for p in folder.iterdir() if p.name.startswith(".")]
+    found = [p for p in folder.iterdir() if p.name.startswith(".") and p.name != ".facegate-gallery"]
     for person in folder.iterdir():
         if person.is_dir() and not person.name.startswith("."):
             found += [p for p in person.iterdir() if p.name.startswith(".")]

@@ -96,7 +96,8 @@ def cli_kiosk(tmp_path_factory, clips):
 def test_cli_creates_everything_owner_only(cli_kiosk):
     paths = _assert_owner_only(cli_kiosk / "gallery")
     assert {p.name for p in paths if p.is_dir()} >= {"gallery", NAME, OTHER}
-    assert len([p for p in paths if p.is_file()]) == 3  # the photos
+    files = [p.name for p in paths if p.is_file()]
+    assert len(files) == 4 and ".facegate-gallery" in files  # the 3 photos, and the marker (owner-only too)
     cache = cli_kiosk / ".gallery.embeddings.npz"
     assert cache.is_file() and _mode(cache) == 0o600
     paths = _assert_owner_only(cli_kiosk / "log")
@@ -111,7 +112,7 @@ def test_library_creates_everything_owner_only(tmp_path, engine, clips, permissi
     gallery = Gallery(tmp_path / "gallery", engine)
     gallery.enroll(NAME, [clips / "lin-manuel-miranda.png"])
     gallery.enroll(OTHER, [load_image(clips / "obama.jpg")])  # a snapshot (array) as the UI enrolls it
-    assert len(_assert_owner_only(tmp_path / "gallery")) == 5
+    assert len(_assert_owner_only(tmp_path / "gallery")) == 6  # 3 folders, 2 photos, the gallery marker
     assert _mode(gallery.cache_path) == 0o600
 
     log = AccessLog(tmp_path / "log")

@@ -1,0 +1,133 @@
+"""FaceGate touches only what is its own (issue 15, item 1): the real CLI and library on real folders.
+
+A gallery is a folder FaceGate created, or one that holds only what a gallery holds; it carries the marker file
+`.facegate-gallery`. Anything else (a home folder given as the gallery by mistake) is read, never changed.
+"""
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from facegate.gallery import GALLERY_MARKER, Gallery
+
+OLD = time.time() - 3600  # older than any write in progress: what a cleanup would take for a leftover
+
+
+def facegate(*args):
+    result = subprocess.run([sys.executable, "-m", "facegate", *map(str, args)], capture_output=True, text=True,
+                            timeout=300)
+    return result.returncode, result.stdout, result.stderr
+
+
+def tree(folder: Path) -> dict:
+    """Every path under `folder` with its mode and content (what must not change)."""
+    found = {}
+    for path in sorted(folder.rglob("*")):
+        mode = path.lstat().st_mode & 0o7777
+        found[str(path.relative_to(folder))] = (mode, path.read_bytes() if path.is_file() else None)
+    found["."] = (folder.stat().st_mode & 0o7777, None)
+    return found
+
+
+def a_home(tmp_path: Path, clips: Path) -> Path:
+    """A user's home folder: documents, a photo folder, dot-files, and things that look like leftovers."""
+    home = tmp_path / "home"
+    (home / "Documents").mkdir(parents=True)
+    (home / "Documents" / "report.pdf").write_bytes(b"%PDF-1.4 the user's work")
+    (home / "Documents" / "notes.txt").write_text("do not lose")
+    (home / "Pictures").mkdir()
+    shutil.copy(clips / "obama.jpg", home / "Pictures" / "holiday.jpg")
+    (home / ".bashrc").write_text("export PS1=...")
+    (home / ".draft.txt.abcd1234.tmp").write_text("an editor's swap file, named like FaceGate's temp files")
+    (home / ".cache.erasing").mkdir()
+    (home / ".cache.erasing" / "keep.jpg").write_bytes(b"the user's")
+    for path in home.rglob("*"):
+        os.utime(path, (OLD, OLD))
+    home.chmod(0o755)
+    return home
+
+
+def test_a_home_folder_given_as_the_gallery_is_never_changed(tmp_path, clips):
+    home = a_home(tmp_path, clips)
+    before = tree(home)
+
+    code, _, err = facegate("gallery", "remove", "Documents", "--yes", "--gallery", home)
+    assert code == 2
+    assert f"{home} is not a FaceGate gallery, so FaceGate changes nothing in it" in err
+    assert str(home / ".bashrc") in err and "Choose an empty or new folder" in err
+    code, out, _ = facegate("gallery", "list", "--gallery", home)  # reading it cleans nothing up
+    assert code == 0
+    code, _, err = facegate("enroll", "--gallery", home, "--name", "Ada", clips / "obama.jpg")
+    assert code == 2 and "is not a FaceGate gallery" in err  # and no chmod 0700 on the user's home
+    code, _, err = facegate("gallery", "rename", "Documents", "Docs", "--gallery", home)
+    assert code == 2 and "is not a FaceGate gallery" in err
+    assert tree(home) == before  # every file, folder and mode as it was
+    assert not (home / GALLERY_MARKER).exists()
+
+
+def test_removing_a_person_deletes_only_their_photos(tmp_path, clips):
+    gallery = tmp_path / "gallery"
+    code, _, _ = facegate("enroll", "--gallery", gallery, "--name", "Obama", clips / "obama.jpg", clips / "obama2.jpg")
+    assert code == 0 and (gallery / GALLERY_MARKER).is_file()  # a folder FaceGate created is marked as its own
+    person = gallery / "Obama"
+    (person / "contract.docx").write_bytes(b"the user's")
+    (person / "scans").mkdir()
+
+    code, _, err = facegate("gallery", "remove", "Obama", "--yes", "--gallery", gallery)
+    assert code == 2 and "'Obama' was not removed: their folder also holds" in err
+    assert str(person / "contract.docx") in err and str(person / "scans") in err
+    assert len(list(person.glob("*.jpg"))) == 2  # refused before anything was deleted
+
+    shutil.move(person / "contract.docx", tmp_path / "contract.docx")
+    (person / "scans").rmdir()
+    (person / ".DS_Store").write_bytes(b"\0")  # what an OS drops into folders is not the user's data
+    code, out, _ = facegate("gallery", "remove", "Obama", "--yes", "--gallery", gallery)
+    assert code == 0 and "removed Obama (2 photo(s)" in out
+    assert not person.exists() and sorted(p.name for p in gallery.iterdir()) == [GALLERY_MARKER]
+
+
+def test_a_gallery_from_before_the_marker_is_adopted(tmp_path, clips, engine):
+    gallery = tmp_path / "gallery"
+    shutil.copytree(clips / "people_small" / "train", gallery)  # person folders of photos, no marker
+    for path in [gallery, *gallery.rglob("*")]:
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    code, out, _ = facegate("gallery", "remove", "biden", "--yes", "--gallery", gallery)
+    assert code == 0 and "removed biden (2 photo(s)" in out
+    assert (gallery / GALLERY_MARKER).is_file() and not (gallery / "biden").exists()
+
+
+def test_cleanup_deletes_only_facegate_leftovers_in_its_own_gallery(tmp_path, clips, engine):
+    gallery = Gallery(tmp_path / "gallery", engine)
+    gallery.enroll("Obama", [clips / "obama.jpg"])
+    folder = gallery.folder
+    leftovers = [folder / ".x.jpg.k2j4h6g8.tmp", folder / "Obama" / ".1f29c1.jpg.ab_cd123.tmp"]
+    interrupted = folder / ".0a1b2c3d.erasing"  # a removal killed half-way: photos and a file it did not write
+    interrupted.mkdir()
+    shutil.copy(clips / "biden.jpg", interrupted / "biden.jpg")
+    (interrupted / "diary.txt").write_text("not a photo")
+    kept = [folder / ".notes.tmp", folder / "Obama" / ".thumbs.erasing", interrupted / "diary.txt"]
+    for path in leftovers + kept[:1]:
+        path.write_bytes(b"x")
+    kept[1].mkdir()
+    for path in leftovers + kept + [interrupted / "biden.jpg"]:
+        os.utime(path, (OLD, OLD))
+
+    gallery.refresh()
+    assert not any(p.exists() for p in leftovers)
+    assert not (interrupted / "biden.jpg").exists()  # the interrupted erasure is finished: its photo goes
+    assert all(p.exists() for p in kept)  # the rest is not FaceGate's to delete
+
+
+def test_a_person_folder_that_is_a_link_is_not_reported_removed(tmp_path, clips):
+    gallery = tmp_path / "gallery"
+    assert facegate("enroll", "--gallery", gallery, "--name", "Obama", clips / "obama.jpg")[0] == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(clips / "biden.jpg", elsewhere / "biden.jpg")
+    (gallery / "Biden").symlink_to(elsewhere, target_is_directory=True)
+    code, _, err = facegate("gallery", "remove", "Biden", "--yes", "--gallery", gallery)
+    assert code == 2 and "is a link to" in err and "does not delete through links" in err
+    assert (elsewhere / "biden.jpg").is_file() and (gallery / "Biden").is_symlink()
