@@ -47,7 +47,7 @@ import cv2
 import numpy as np
 
 from facegate.errors import GalleryError, ImageError
-from facegate.imageio import is_image_name, load_image
+from facegate.imageio import file_problem, is_image_name, load_image
 from facegate.storage import atomic_write_bytes, ensure_private_dir, is_temp_name, remove_stale_temp_files
 from facegate.vision.engine import EMBEDDING_SIZE, split
 
@@ -428,7 +428,15 @@ class Gallery:
                     if not is_image_name(path):
                         problems.append(PhotoProblem(path, "not an image file (expected .jpg, .png, ...)"))
                         continue
+                    if path.is_symlink():  # never followed: it could point at anything (/proc, a 3 GB file)
+                        problems.append(PhotoProblem(path, "a link, not a photo file; copy the photo itself into "
+                                                           "the folder"))
+                        continue
                     try:
+                        problem = file_problem(path.stat())  # type and size first: nothing unreadable is hashed
+                        if problem:
+                            problems.append(PhotoProblem(path, problem))
+                            continue
                         digest = _sha256(path)
                     except OSError as exc:
                         problems.append(PhotoProblem(path, f"cannot read the file ({exc.strerror or exc})"))

@@ -15,6 +15,7 @@ What `load_image` does with the photos people actually have (each case is tested
 
 from __future__ import annotations
 
+import os
 import stat
 import struct
 from pathlib import Path
@@ -32,6 +33,7 @@ MAX_PHOTO_SIDE = 2000
 MAX_FILE_BYTES = 256 * 1024 * 1024
 # Pixel limits, checked from the file's header before decoding. A JPEG is decoded at up to 1/8 scale, so even a
 # 200-megapixel phone photo is cheap; other formats are decoded whole (100 MP of RGBA is 400 MB).
+EMPTY_FILE = "the file is empty (0 bytes); replace it with a real photo"
 MAX_PIXELS = 100_000_000
 MAX_JPEG_PIXELS = 260_000_000
 
@@ -48,23 +50,32 @@ def _fail(path: Path, reason: str) -> ImageError:
     return ImageError(f"{path}: {reason}", path=path, reason=reason)
 
 
+def file_problem(info: os.stat_result) -> str | None:
+    """Why a file with this stat can be no photo (before a byte of it is read), or None."""
+    if stat.S_ISDIR(info.st_mode):
+        return "is a folder, not a photo; choose a photo file (JPEG or PNG)"
+    if not stat.S_ISREG(info.st_mode):  # a pipe or device would be read forever
+        return "is not a regular file; choose a photo file (JPEG or PNG)"
+    if info.st_size > MAX_FILE_BYTES:
+        return (f"the file is {info.st_size / 2**20:.0f} MB, too large for a photo (at most "
+                f"{MAX_FILE_BYTES // 2**20} MB); save a smaller copy as JPEG")
+    if info.st_size == 0:  # also what /proc's endless files report: never read them
+        return EMPTY_FILE
+    return None
+
+
 def load_image(path: str | Path, max_side: int = MAX_PHOTO_SIDE) -> np.ndarray:
     """RGB uint8 (H, W, 3), upright, longest side at most `max_side`. Raises ImageError with the reason."""
     path = Path(path)
     try:
-        info = path.stat()
-        if stat.S_ISDIR(info.st_mode):
-            raise _fail(path, "is a folder, not a photo; choose a photo file (JPEG or PNG)")
-        if not stat.S_ISREG(info.st_mode):  # a pipe or device would be read forever
-            raise _fail(path, "is not a regular file; choose a photo file (JPEG or PNG)")
-        if info.st_size > MAX_FILE_BYTES:
-            raise _fail(path, f"the file is {info.st_size / 2**20:.0f} MB, too large for a photo (at most "
-                              f"{MAX_FILE_BYTES // 2**20} MB); save a smaller copy as JPEG")
+        problem = file_problem(path.stat())
+        if problem:
+            raise _fail(path, problem)
         data = np.fromfile(path, dtype=np.uint8)  # np.fromfile + imdecode copes with non-ASCII paths
     except OSError as exc:
         raise _fail(path, f"cannot read the file ({exc.strerror or exc})") from exc
     if data.size == 0:
-        raise _fail(path, "the file is empty (0 bytes); replace it with a real photo")
+        raise _fail(path, EMPTY_FILE)
     try:
         image_bgr = _decode(data, max_side, path)
     except (cv2.error, ValueError, MemoryError) as exc:  # a damaged file that got past the decoder's checks

@@ -131,3 +131,25 @@ def test_a_person_folder_that_is_a_link_is_not_reported_removed(tmp_path, clips)
     code, _, err = facegate("gallery", "remove", "Biden", "--yes", "--gallery", gallery)
     assert code == 2 and "is a link to" in err and "does not delete through links" in err
     assert (elsewhere / "biden.jpg").is_file() and (gallery / "Biden").is_symlink()
+
+
+def test_links_and_endless_or_huge_files_are_not_read(tmp_path, clips):
+    """Issue 15, item 4: a link to /proc/self/pagemap used to hang `gallery list` for good (hashed before its type
+    or size was looked at), and a link to a 3 GB file was hashed again at every refresh."""
+    gallery = tmp_path / "gallery"
+    assert facegate("enroll", "--gallery", gallery, "--name", "Obama", clips / "obama.jpg")[0] == 0
+    person = gallery / "Obama"
+    (person / "endless.jpg").symlink_to("/proc/self/pagemap")
+    huge = tmp_path / "huge.bin"
+    with open(huge, "wb") as fh:  # sparse: 3 GB on paper, nothing on the disk
+        fh.truncate(3 * 2**30)
+    (person / "huge-link.jpg").symlink_to(huge)
+    os.link(huge, person / "huge.jpg")  # the same 3 GB as a regular file in the folder
+    started = time.monotonic()
+    code, out, err = facegate("gallery", "list", "--gallery", gallery)
+    assert code == 0, err
+    assert time.monotonic() - started < 120  # it used to never end
+    assert f"problem: {person / 'endless.jpg'}: a link, not a photo file; copy the photo itself" in out
+    assert f"problem: {person / 'huge-link.jpg'}: a link, not a photo file" in out
+    assert f"problem: {person / 'huge.jpg'}: the file is 3072 MB, too large for a photo" in out
+    assert "Obama: 1 photo(s)" in out
