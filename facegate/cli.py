@@ -104,7 +104,10 @@ def cmd_gallery(args) -> int:
 
 
 def _json_line(payload: dict) -> None:
-    print(json.dumps(payload, ensure_ascii=False), flush=True)
+    # Names stay readable (not \u-escaped), except the two characters that str.splitlines() takes for line ends:
+    # a folder named with one (made outside FaceGate) must not split a decision in two.
+    line = json.dumps(payload, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    print(line, flush=True)
 
 
 def cmd_run(args) -> int:

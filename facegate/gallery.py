@@ -58,6 +58,12 @@ CACHE_FORMAT = "facegate-embeddings-v3-dlib-sface"
 # A second face at least this wide (relative to the largest) makes the photo ambiguous: whom to enroll?
 AMBIGUOUS_SECOND_FACE = 0.5
 MAX_NAME_LENGTH = 100
+# As a folder name, in UTF-8 (file systems allow 255 bytes; a loose "<name>.jpeg" needs room for its suffix).
+MAX_NAME_BYTES = 240
+# Characters that print as nothing, though Unicode does not call them spaces.
+BLANK_LOOKING = frozenset("\u2800\u3164\u115f\u1160\uffa0")
+WINDOWS_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                              *(f"LPT{i}" for i in range(1, 10))})
 # Temp files younger than this may belong to a write in progress in another process (e.g. `facegate enroll`
 # while the kiosk runs): refresh() leaves them alone. Older ones were left by a killed write and go.
 STALE_TEMP_AGE_S = 300.0
@@ -110,6 +116,19 @@ def describe_os_error(exc: OSError) -> str:
     return f"{plain} ({detail})" if plain else detail
 
 
+def what_to_do(exc: OSError) -> str:
+    """The advice that fits a failed write's cause."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return "free some disk space, then try again."
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "make the folder writable (or choose another gallery folder in Settings), then try again."
+    if exc.errno == errno.ENAMETOOLONG:
+        return "use a shorter name, or a gallery folder with a shorter path."
+    if exc.errno == errno.ENOTDIR:
+        return "part of the gallery folder's path is a file, not a folder: choose another gallery folder."
+    return "check the gallery folder, then try again."
+
+
 def validate_name(name: str) -> str:
     """The person's name as it will be stored (a folder name). Raises GalleryError with the reason."""
     cleaned = unicodedata.normalize("NFC", (name or "").strip())
@@ -126,6 +145,23 @@ def validate_name(name: str) -> str:
         raise GalleryError(f"The name {name!r} starts with a dot (that would hide the folder).")
     if any(ch in cleaned for ch in '<>:"|?*'):
         raise GalleryError(f"The name {name!r} contains one of < > : \" | ? * (not allowed in Windows folder names).")
+    odd = next((ch for ch in cleaned if (unicodedata.category(ch).startswith("Z") and ch != " ")
+                or ch in BLANK_LOOKING), None)
+    if odd is not None:  # line separators split log lines; invisible or blank characters deceive the reader
+        raise GalleryError(f"The name {name!r} contains an invisible or unusual space character "
+                           f"(U+{ord(odd):04X}); type it again with ordinary spaces only.")
+    if not any(unicodedata.category(ch)[0] in "LN" for ch in cleaned):
+        raise GalleryError(f"The name {name!r} has no letter or digit; type the person's name.")
+    if cleaned.endswith("."):
+        raise GalleryError(f"The name {name!r} ends with a dot, which Windows drops from folder names; "
+                           "leave the dot out.")
+    if cleaned.split(".")[0].strip().upper() in WINDOWS_RESERVED:
+        raise GalleryError(f"The name {name!r} is reserved by Windows for a device ({cleaned.split('.')[0]}); "
+                           "add the family name or an initial.")
+    size = len(cleaned.encode("utf-8"))
+    if size > MAX_NAME_BYTES:
+        raise GalleryError(f"The name {name!r} is {size} bytes long as a folder name (at most {MAX_NAME_BYTES}: "
+                           "letters outside English take 2-4 bytes each); shorten it.")
     return cleaned
 
 
@@ -203,7 +239,8 @@ class Gallery:
         except FileNotFoundError:
             return []
         except OSError as exc:
-            raise GalleryError(f"Cannot read the gallery folder {self.folder}: {describe_os_error(exc)}.") from exc
+            raise GalleryError(f"Cannot read the gallery folder {self.folder}: {describe_os_error(exc)}; "
+                               f"{what_to_do(exc)}") from exc
         for entry in entries:
             name = entry.name
             if name.startswith("."):
@@ -238,7 +275,8 @@ class Gallery:
             ensure_private_dir(self.folder)
             atomic_write_bytes(self.folder / GALLERY_MARKER, MARKER_TEXT)
         except OSError as exc:
-            raise GalleryError(f"Could not set up the gallery folder {self.folder}: {describe_os_error(exc)}.") from exc
+            raise GalleryError(f"Could not set up the gallery folder {self.folder}: {describe_os_error(exc)}. "
+                               f"Nothing was changed; {what_to_do(exc)}") from exc
 
     def _erase_folder(self, folder: Path) -> list[Path]:
         """Delete FaceGate's files in `folder` (photos, temp files, clutter), then the folder if empty. Returns
@@ -276,7 +314,8 @@ class Gallery:
         try:
             entries = sorted(self.folder.iterdir())
         except OSError as exc:
-            raise GalleryError(f"Cannot read the gallery folder {self.folder}: {describe_os_error(exc)}.") from exc
+            raise GalleryError(f"Cannot read the gallery folder {self.folder}: {describe_os_error(exc)}; "
+                               f"{what_to_do(exc)}") from exc
         for entry in entries:
             if entry.name.startswith("."):  # temp files, the cache, a person being erased: never photos
                 continue
@@ -591,8 +630,7 @@ class Gallery:
                 except OSError:
                     pass
             raise GalleryError(f"Could not save the photos of {name!r} in the gallery folder {self.folder}: "
-                               f"{describe_os_error(exc)}. Nothing was enrolled; free some disk space or make the "
-                               "folder writable, then try again.") from exc
+                               f"{describe_os_error(exc)}. Nothing was enrolled; {what_to_do(exc)}") from exc
         return saved
 
     def add_learned_photo(self, name: str, jpeg: bytes, captured: float, keep: int) -> Path:

@@ -4,6 +4,7 @@ A gallery is a folder FaceGate created, or one that holds only what a gallery ho
 `.facegate-gallery`. Anything else (a home folder given as the gallery by mistake) is read, never changed.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -153,3 +154,53 @@ def test_links_and_endless_or_huge_files_are_not_read(tmp_path, clips):
     assert f"problem: {person / 'huge-link.jpg'}: a link, not a photo file" in out
     assert f"problem: {person / 'huge.jpg'}: the file is 3072 MB, too large for a photo" in out
     assert "Obama: 1 photo(s)" in out
+
+
+BAD_NAMES = {  # issue 15, item 9: names that break other systems or deceive, and why each is refused
+    "Ada\u2028Lovelace": "U+2028",  # a line separator: it split `run --headless`'s JSON lines
+    "Ada\u2029Lovelace": "U+2029",
+    "Ada\u00a0Lovelace": "U+00A0",  # a no-break space looks like a space, is another name
+    "\u2800": "U+2800",  # Braille blank: a name that prints as nothing
+    "Ada\u3000Lovelace": "U+3000",
+    "---": "has no letter or digit",
+    "Ada.": "ends with a dot",
+    "CON": "reserved by Windows",
+    "nul.txt": "reserved by Windows",
+    "com1": "reserved by Windows",
+    "李" * 90: "bytes long as a folder name",  # 90 characters, 270 bytes
+}
+
+
+def test_names_that_break_other_systems_or_deceive_are_refused(tmp_path, clips):
+    gallery = tmp_path / "gallery"
+    for name, why in BAD_NAMES.items():
+        code, _, err = facegate("enroll", "--gallery", gallery, f"--name={name}", clips / "obama.jpg")
+        assert code == 2 and why in err, (name, err)
+    assert not gallery.exists()  # nothing was created for any of them
+    code, out, _ = facegate("enroll", "--gallery", gallery, "--name", "Zoë O'Neil-Ångström Jr", clips / "obama.jpg")
+    assert code == 0, out
+
+
+def test_a_gallery_path_through_a_file_says_what_is_wrong(tmp_path, clips):
+    (tmp_path / "notes.txt").write_text("a file")
+    code, _, err = facegate("enroll", "--gallery", tmp_path / "notes.txt" / "gallery", "--name", "Ada",
+                            clips / "obama.jpg")
+    assert code == 2 and "part of the gallery folder's path is a file" in err
+    assert "disk space" not in err  # it used to advise freeing disk space
+
+
+def test_a_line_separator_in_a_folder_name_does_not_split_the_json_lines(tmp_path, clips):
+    """A person folder made outside FaceGate may still carry U+2028 in its name: `run --headless` keeps each
+    decision on one line (it used to break the "granted" line in two for str.splitlines())."""
+    name = "Barack\u2028Obama"
+    (tmp_path / "gallery" / name).mkdir(parents=True)
+    shutil.copy(clips / "obama.jpg", tmp_path / "gallery" / name / "obama.jpg")
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(8):
+        shutil.copy(clips / "obama2.jpg", frames / f"{i:02d}.jpg")
+    code, out, err = facegate("run", "--headless", "--fast", "--no-speech", "--no-log", "--liveness", "off",
+                              "--source", frames, "--gallery", tmp_path / "gallery")
+    assert code == 0, err
+    lines = [json.loads(line) for line in out.splitlines()]  # every line is whole JSON
+    assert [line["name"] for line in lines if line.get("decision") == "granted"] == [name]
