@@ -7,7 +7,7 @@ import time
 
 import cv2
 
-ADMIN_PIN = "2468"
+ADMIN_PIN = "246813"
 
 
 class CountingEngine:

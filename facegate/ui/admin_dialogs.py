@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QMessageBox,
                                QVBoxLayout)
 
-from facegate.admin import AdminPin
+from facegate.admin import MIN_PIN_LENGTH, AdminPin
 from facegate.errors import FaceGateError
 
 
@@ -55,8 +55,8 @@ def ask_pin(parent, admin: AdminPin) -> bool:
 
 def set_pin(parent, admin: AdminPin) -> bool:
     dialog = PinDialog(parent, "Set the administrator PIN",
-                       "Choose a PIN of at least 4 digits. It protects enrollment, the people list, the access "
-                       "log, the settings and leaving kiosk mode.", confirm=True)
+                       f"Choose a PIN of at least {MIN_PIN_LENGTH} digits. It protects enrollment, the people list, "
+                       "the access log, the settings and leaving kiosk mode.", confirm=True)
     dialog.setObjectName("set_pin_dialog")
     try:
         while dialog.exec() == QDialog.DialogCode.Accepted:
