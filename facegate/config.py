@@ -205,10 +205,26 @@ def _read_json(path: Path):
         raise ConfigError(f"{path}: the settings file is nested too deeply to be settings; {_FIX}") from exc
 
 
+def check_data_dir() -> None:
+    """ConfigError when FaceGate's folder (FACEGATE_HOME, or the platform's default) is unusable: a file, say.
+    Without this a file there reads as "nobody enrolled" and the first write fails with a traceback."""
+    folder = default_data_dir()
+    cause = "FACEGATE_HOME" if os.environ.get("FACEGATE_HOME") else "FaceGate's data folder"
+    for part in (folder, *folder.parents):
+        if part.exists():
+            if not part.is_dir():
+                raise ConfigError(f"{cause} is {folder}, but {part} is a file, not a folder: point "
+                                  f"{'FACEGATE_HOME' if cause == 'FACEGATE_HOME' else 'the data folder'} at a "
+                                  "folder (FaceGate creates it if it is missing).")
+            return
+
+
 def load_settings(path: Path | None = None) -> Settings:
     """The settings in `path` (default: config.json in the data folder), or the defaults when there is no file.
     Raises ConfigError (a FaceGateError) naming every wrong key and its allowed values; never trusts a part of
     a bad file, and never changes the file."""
+    if path is None:
+        check_data_dir()
     path = Path(path) if path else config_path()
     if not path.exists():
         return Settings()

@@ -168,8 +168,15 @@ class AccessLog:
     """Append-only log of access decisions; `record()` is safe to call from the video path."""
 
     def __init__(self, folder: str | Path):
-        self.folder = ensure_private_dir(Path(folder))
-        self.snapshots = ensure_private_dir(self.folder / SNAPSHOT_DIR)
+        try:
+            self.folder = ensure_private_dir(Path(folder))
+            self.snapshots = ensure_private_dir(self.folder / SNAPSHOT_DIR)
+        except OSError as exc:
+            from facegate.gallery import describe_os_error
+
+            raise FaceGateError(f"The access log folder {folder} cannot be used: {describe_os_error(exc)}. Choose "
+                                "another log folder (Settings, or --log-dir), or run without a log (--no-log)."
+                                ) from exc
         self.db_path = self.folder / DB_NAME
         self.dropped = 0  # events lost because the queue was full or the disk refused them (logged)
         self._lock_file = self._take_lock()

@@ -14,12 +14,14 @@ from pathlib import Path
 
 from facegate.gallery import GALLERY_MARKER, Gallery
 
+CLIP = "short_hamilton_clip.mp4"
 OLD = time.time() - 3600  # older than any write in progress: what a cleanup would take for a leftover
 
 
-def facegate(*args):
+def facegate(*args, home=None):
+    env = dict(os.environ, **({"FACEGATE_HOME": str(home)} if home is not None else {}))
     result = subprocess.run([sys.executable, "-m", "facegate", *map(str, args)], capture_output=True, text=True,
-                            timeout=300)
+                            timeout=300, env=env)
     return result.returncode, result.stdout, result.stderr
 
 
@@ -204,3 +206,24 @@ def test_a_line_separator_in_a_folder_name_does_not_split_the_json_lines(tmp_pat
     assert code == 0, err
     lines = [json.loads(line) for line in out.splitlines()]  # every line is whole JSON
     assert [line["name"] for line in lines if line.get("decision") == "granted"] == [name]
+
+
+def test_an_unusable_home_or_log_folder_is_one_clear_line(tmp_path, clips):
+    """Issue 15, item 6: FACEGATE_HOME pointing at a file read as "0 people" (rc 0), and `run` died with a
+    traceback when its log folder could not be made."""
+    a_file = tmp_path / "not-a-folder"
+    a_file.write_text("x")
+    for args in (("gallery", "list"), ("run", "--headless", "--no-speech", "--source", clips / CLIP)):
+        code, out, err = facegate(*args, home=a_file)
+        assert code == 2 and "Traceback" not in err, err
+        assert f"FACEGATE_HOME is {a_file}, but {a_file} is a file, not a folder" in err
+        assert "0 people" not in out
+    home = tmp_path / "home"
+    run = ("run", "--headless", "--fast", "--no-speech", "--liveness", "off", "--source", clips / CLIP,
+           "--gallery", tmp_path / "gallery")
+    code, _, err = facegate(*run, "--log-dir", a_file / "log", home=home)
+    assert code == 2 and "Traceback" not in err
+    assert f"The access log folder {a_file / 'log'} cannot be used: Not a directory" in err
+    assert "or run without a log (--no-log)" in err
+    code, out, err = facegate(*run, "--no-log", home=home)  # as the message offers
+    assert code == 0 and '"type": "end"' in out, err
