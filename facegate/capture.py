@@ -18,6 +18,8 @@ from __future__ import annotations
 import enum
 import functools
 import logging
+import os
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -68,6 +70,7 @@ class SourceState(str, enum.Enum):
     LIVE = "live"
     LOST = "lost"  # was delivering, stopped; retrying
     ENDED = "ended"  # a file or folder reached its end
+    FAILED = "failed"  # a file or folder that can never deliver (empty, damaged, no images): not retried
     STOPPED = "stopped"
 
 
@@ -123,6 +126,33 @@ def _ffmpeg_available() -> bool:
         return False
 
 
+def why_not_open(spec: SourceSpec) -> str:
+    """Why OpenCV could not open a source, as far as can be told from outside it (its backends print their own
+    reason to the console, not to the program)."""
+    if spec.kind == "camera":
+        device = Path(f"/dev/video{spec.target}")
+        if sys.platform.startswith("linux"):
+            if not device.exists():
+                return f"camera {spec.target} is not connected ({device} does not exist)"
+            if not os.access(device, os.R_OK | os.W_OK):
+                return (f"no permission to use camera {spec.target} ({device}); add this user to the 'video' "
+                        "group and log in again")
+        return (f"camera {spec.target} did not open: it may be in use by another program, or not connected")
+    if spec.kind == "file":
+        path = Path(spec.target)
+        try:
+            size = path.stat().st_size
+        except OSError as exc:
+            return f"cannot read {path} ({exc.strerror or exc})"
+        if size == 0:
+            return f"{path} is empty (0 bytes), not a video"
+        if not os.access(path, os.R_OK):
+            return f"no permission to read {path}"
+        return f"{path} is not a video OpenCV can read (damaged, cut short, or in an unsupported format)"
+    return (f"{spec} did not answer or refused the connection (wrong address or password, or the camera is "
+            "offline)")
+
+
 class _VideoReader:
     """cv2.VideoCapture for cameras, URLs and files. URLs go through FFmpeg with open and read timeouts."""
 
@@ -137,7 +167,7 @@ class _VideoReader:
             self.capture = cv2.VideoCapture(spec.target)
         if not self.capture.isOpened():
             self.capture.release()
-            raise OSError(f"cannot open {spec}")
+            raise OSError(why_not_open(spec))
         fps = self.capture.get(cv2.CAP_PROP_FPS)
         self.fps = fps if 1.0 <= fps <= 240.0 else 30.0
         self.index = -1
@@ -161,7 +191,7 @@ class _FolderReader:
     def __init__(self, spec: SourceSpec, fps: float = 30.0, hold_seconds: float = 1.0):
         self.paths = sorted(p for p in Path(spec.target).iterdir() if p.is_file() and is_image_name(p))
         if not self.paths:
-            raise OSError(f"no images in folder {spec.target}")
+            raise OSError(f"the folder {spec.target} holds no images (.jpg, .png, ...)")
         self.fps = fps
         self.repeat = max(1, round(fps * hold_seconds))
         self.index = -1
@@ -220,6 +250,7 @@ class CaptureThread:
         self._pending_drops = 0
         self.dropped = 0
         self.delivered = 0
+        self.failure: str | None = None  # why a file or folder can never be read (state FAILED)
         self.fps = 0.0
         self._stop = threading.Event()
         self._last_media_time: float | None = None  # lockstep: the timeline of a looped or reopened file
@@ -239,7 +270,7 @@ class CaptureThread:
         with self._condition:
             deadline = time.monotonic() + timeout
             while self._frame is None:
-                if self._state in (SourceState.ENDED, SourceState.STOPPED):
+                if self._state in (SourceState.ENDED, SourceState.FAILED, SourceState.STOPPED):
                     return None
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -289,7 +320,7 @@ class CaptureThread:
 
     @property
     def finished(self) -> bool:
-        return self._state in (SourceState.ENDED, SourceState.STOPPED) and self._frame is None
+        return self._state in (SourceState.ENDED, SourceState.FAILED, SourceState.STOPPED) and self._frame is None
 
     # ---------------------------------------------------------------------------------- reader side
     def _set_state(self, state: SourceState, message: str = "", retry_in: float | None = None) -> None:
@@ -323,10 +354,11 @@ class CaptureThread:
                 try:
                     reader = self._reader_factory(self.spec, self.folder_hold_seconds)
                 except Exception as exc:
-                    if self.spec.kind == "file" and not Path(str(self.spec.target)).exists():
-                        message = f"video file {self.spec.target} is missing"
-                    else:
-                        message = f"cannot open {self.spec}: {exc}"
+                    missing = self.spec.kind == "file" and not Path(str(self.spec.target)).exists()
+                    message = f"video file {self.spec.target} is missing" if missing else str(exc)
+                    if self.spec.finite and not missing:  # an empty, damaged or image-less source stays so
+                        self._fail(message)
+                        return
                     delay = self.retry_delays[min(failures, len(self.retry_delays) - 1)]
                     failures += 1
                     self._set_state(SourceState.LOST, message, delay)
@@ -347,6 +379,9 @@ class CaptureThread:
                         log.exception("Releasing %s failed", self.spec)
                 if self._stop.is_set():
                     break
+                if ended and self.delivered == delivered_before:  # opened, but not one frame in it
+                    self._fail(f"{self.spec.target}: not one frame could be read (an empty or damaged video)")
+                    return
                 if ended and not self.loop:
                     self._set_state(SourceState.ENDED, "end of file")
                     return
@@ -357,8 +392,12 @@ class CaptureThread:
                 self._set_state(SourceState.LOST, failure or f"{self.spec} stopped delivering frames", delay)
                 self._stop.wait(delay)
         finally:
-            if self._state != SourceState.ENDED:
+            if self._state not in (SourceState.ENDED, SourceState.FAILED):
                 self._set_state(SourceState.STOPPED)
+
+    def _fail(self, message: str) -> None:
+        self.failure = message
+        self._set_state(SourceState.FAILED, message)
 
     def _read_until_failure(self, reader) -> bool:
         """Read frames until the source fails or ends. Returns True when a finite source reached its end."""

@@ -195,6 +195,9 @@ def cmd_run(args) -> int:
         if speech is not None:
             speech.close()
     stats = session.stats
+    if session.capture.failure:  # a file or folder that can never be read: said once, not retried for ever
+        print(f"error: {session.capture.failure}", file=sys.stderr)
+        return 2
     _json_line({"type": "end", "frames": stats.frames, "dropped": stats.dropped, "encoded": stats.encoded,
                 "fps": round(stats.fps, 2),
                 "ms_per_frame": round(1000 * stats.busy_seconds / max(stats.frames, 1), 2)})

@@ -70,6 +70,8 @@ class KioskSession:
             self._last_lost_message = status.message
         elif status.state == SourceState.LIVE:
             self._last_lost_message = None
+        elif status.state == SourceState.FAILED:
+            log.error("Video source cannot be used: %s", status.message)
         if self.on_status is not None:
             self.on_status(status)
 

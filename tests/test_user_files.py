@@ -227,3 +227,37 @@ def test_an_unusable_home_or_log_folder_is_one_clear_line(tmp_path, clips):
     assert "or run without a log (--no-log)" in err
     code, out, err = facegate(*run, "--no-log", home=home)  # as the message offers
     assert code == 0 and '"type": "end"' in out, err
+
+
+def test_a_source_that_can_never_work_ends_with_the_reason(tmp_path, clips):
+    """Issue 15, item 5: a 0-byte or cut-short video and an empty image folder made `run --headless` retry for
+    ever (killed by timeout at 45 s); a camera that does not open said "cannot open X: cannot open X"."""
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes((clips / CLIP).read_bytes()[:20000])
+    no_images = tmp_path / "no-images"
+    no_images.mkdir()
+    (no_images / "notes.txt").write_text("x")
+    for source, reason in ((empty, "is empty (0 bytes), not a video"),
+                           (cut, "is not a video OpenCV can read (damaged, cut short, or in an unsupported format)"),
+                           (no_images, "holds no images")):
+        started = time.monotonic()
+        code, out, err = facegate("run", "--headless", "--no-speech", "--no-log", "--source", source,
+                                  "--gallery", tmp_path / "gallery", home=tmp_path / "home")
+        assert code == 2 and f"error: {source}" in err.replace("the folder ", "") and reason in err, err
+        assert '"state": "failed"' in out and time.monotonic() - started < 60
+    # A camera is retried (it may be plugged in), with a reason that says something
+    process = subprocess.Popen([sys.executable, "-m", "facegate", "run", "--headless", "--no-speech", "--no-log",
+                                "--source", "9", "--gallery", str(tmp_path / "gallery")],
+                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               env=dict(os.environ, FACEGATE_HOME=str(tmp_path / "home")))
+    try:
+        first = json.loads(process.stdout.readline())
+    finally:
+        process.kill()
+        process.wait(30)
+    assert first["state"] == "lost"
+    if sys.platform.startswith("linux") and not Path("/dev/video9").exists():
+        assert first["message"] == "camera 9 is not connected (/dev/video9 does not exist)"
+    assert "cannot open" not in first["message"]

@@ -251,6 +251,10 @@ class MainWindow(QMainWindow):
                 self.video.set_message("Camera lost - reconnecting...")
         elif status.state == SourceState.ENDED:
             self.camera_label.setText("Camera: file ended")
+        elif status.state == SourceState.FAILED:  # an empty or damaged file, a folder without images
+            self.camera_label.setText("Camera: none")
+            self.video.set_message(f"{status.message}. Choose another video file, folder or camera.")
+            self.choose_source_button.show()
 
     def _update_fps(self) -> None:
         now = time.monotonic()
