@@ -125,6 +125,8 @@ class LogRow:
 class _Queued:
     event: AccessEvent
     queued_at: float  # time.perf_counter() at record()
+    committed: bool = False  # set by the writer once the row (and its snapshot) is on the disk
+    done: bool = False  # the writer is finished with it, committed or not
 
 
 class _Corrupt(Exception):
@@ -206,10 +208,30 @@ class AccessLog:
 
     def record(self, event: AccessEvent) -> bool:
         """Queue `event` for the writer thread and return at once; never raises. False if not queued."""
+        return self._enqueue(event) is not None
+
+    def record_durably(self, event: AccessEvent, timeout: float = 2.0) -> bool:
+        """Queue `event` and wait until its row is committed (a crash after this cannot lose it): what a
+        decision needs before it is announced or acted on. False when it could not be saved in time (logged)."""
+        queued = self._enqueue(event)
+        if queued is None:
+            return False
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while not queued.committed:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._writer.is_alive() or queued.done:
+                    break
+                self._cond.wait(left)
+        if not queued.committed:
+            log.error("access event for track %d not on the disk within %.1f s", event.track_id, timeout)
+        return queued.committed
+
+    def _enqueue(self, event: AccessEvent) -> "_Queued | None":
         try:
             if event.decision not in DECISIONS:
                 log.error("access event with decision %r not logged: must be one of %s", event.decision, DECISIONS)
-                return False
+                return None
             snapshot = None if event.snapshot is None else np.array(event.snapshot, copy=True)  # caller may reuse it
             queued = _Queued(AccessEvent(float(event.time), int(event.track_id), event.person,
                                          None if event.distance is None else float(event.distance),
@@ -219,19 +241,19 @@ class AccessLog:
             with self._cond:
                 if self._closing:
                     log.error("access event for track %d not logged: the log is closed", queued.event.track_id)
-                    return False
+                    return None
                 if len(self._queue) >= QUEUE_LIMIT:
                     self.dropped += 1
                     if self.dropped == 1 or self.dropped % 100 == 0:
                         log.error("access log cannot keep up (disk stalled?): %d events dropped so far", self.dropped)
-                    return False
+                    return None
                 self._queue.append(queued)
                 self._enqueued += 1
                 self._cond.notify_all()
-            return True
+            return queued
         except Exception:  # noqa: BLE001 - the video path must go on whatever the event holds
             log.exception("access event not logged")
-            return False
+            return None
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every event recorded so far is committed (or failed and logged). True if drained."""
@@ -295,6 +317,8 @@ class AccessLog:
                 finally:
                     with self._cond:
                         self._done += len(batch)
+                        for item in batch:
+                            item.done = True
                         self._cond.notify_all()
         except Exception:  # noqa: BLE001 - cannot even connect: every later event is lost, say so once
             log.exception("access log writer stopped; decisions are no longer logged")
@@ -345,6 +369,8 @@ class AccessLog:
         now = time.perf_counter()
         with self._cond:
             self._latencies.extend(1000.0 * (now - item.queued_at) for item in batch)
+            for item in batch:
+                item.committed = True
 
     def _snapshot_name(self, event: AccessEvent, taken: set[str]) -> str:
         """Relative path for a new snapshot: local day folder, epoch time and track, never a name."""

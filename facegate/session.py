@@ -21,6 +21,10 @@ log = logging.getLogger(__name__)
 # A frame the pipeline fails on is skipped (logged) and the kiosk goes on; this many failures in a row mean
 # something is broken for good, and the session stops with the error (shown by the window, exit code headless).
 MAX_FAILED_FRAMES_IN_A_ROW = 25
+# Decisions that open a door or alert a guard: committed to the access log before they are announced (at most
+# this long a wait). Unknown faces are logged without waiting: nothing is done on them.
+ACTED_ON = ("granted", "denied")
+DURABLE_WAIT_S = 2.0
 
 
 @dataclass
@@ -149,12 +153,20 @@ class KioskSession:
         if self.access_log is not None:
             from facegate.events import AccessEvent
 
-            self.access_log.record(AccessEvent(
+            event = AccessEvent(
                 time=time.time(), track_id=decision.track_id, person=decision.name, distance=decision.distance,
                 margin=decision.margin, decision=decision.verdict.value, source=str(self.capture.spec),
                 details={"frame": result.frame.index, "greeted": decision.greet, "reason": decision.reason,
                          **decision.details},
-                snapshot=result.snapshots.get(decision.track_id)))
+                snapshot=result.snapshots.get(decision.track_id))
+            if decision.verdict.value in ACTED_ON:
+                # On the disk before anyone hears or sees it (a door opens on it): a crash or power cut right
+                # after the greeting cannot leave a grant without its log entry. A log that cannot be written
+                # in time is an error in the app's log, and the decision still goes out: a full disk must not
+                # lock everyone out.
+                self.access_log.record_durably(event, DURABLE_WAIT_S)
+            else:
+                self.access_log.record(event)
         if self.learner is not None and decision.verdict.value == "granted":
             self.learner.offer(decision.name, result.snapshots.get(decision.track_id), decision.details)
         if decision.greet and self.speech is not None:
