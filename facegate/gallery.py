@@ -54,7 +54,7 @@ from facegate.vision.engine import EMBEDDING_SIZE, split
 log = logging.getLogger(__name__)
 
 # Bump when anything that changes embeddings changes (detector, landmarks, aligner, encoder).
-CACHE_FORMAT = "facegate-embeddings-v3-dlib-sface"
+CACHE_FORMAT = "facegate-embeddings-v4-dlib-sface-upright"
 # A second face at least this wide (relative to the largest) makes the photo ambiguous: whom to enroll?
 AMBIGUOUS_SECOND_FACE = 0.5
 MAX_NAME_LENGTH = 100
@@ -405,7 +405,9 @@ class Gallery:
                         self.cache_path, exc)
 
     def analyse_photo(self, image_rgb: np.ndarray) -> tuple[np.ndarray | None, str]:
-        """(embedding, "") for a usable enrollment photo, else (None, reason)."""
+        """(embedding, "") for a usable enrollment photo, else (None, reason). A photo stored sideways or upside
+        down is turned upright first."""
+        image_rgb, _ = self.engine.upright(image_rgb)
         faces = self.engine.detect(image_rgb)
         if not faces:
             return None, "no face found"

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from facegate.gallery import GALLERY_MARKER, Gallery
 
 CLIP = "short_hamilton_clip.mp4"
@@ -293,3 +295,33 @@ def test_a_grant_is_in_the_log_before_it_is_announced(tmp_path, clips):
         with AccessLog(log_dir) as access_log:
             rows = access_log.recent(person="Lin-Manuel Miranda")
         assert [(row.decision, row.track_id) for row in rows] == [("granted", printed["track"])]
+
+
+def test_a_sideways_or_upside_down_photo_is_enrolled_upright_and_a_dark_one_is_called_dark(tmp_path, clips,
+                                                                                         engine):
+    """Issue 15, item 7: a photo turned 90 degrees without EXIF was enrolled as it was; its template lay 0.665
+    from the same person's upright photo and within 0.6 of 21 strangers. A dark photo was called blurred."""
+    import cv2
+
+    from facegate.imageio import load_image
+
+    upright = load_image(clips / "obama2.jpg")
+    photos = {}
+    for turns, label in ((1, "sideways-left"), (3, "sideways-right"), (2, "upside-down")):
+        path = tmp_path / f"{label}.png"
+        cv2.imwrite(str(path), cv2.cvtColor(np.ascontiguousarray(np.rot90(upright, turns)), cv2.COLOR_RGB2BGR))
+        photos[label] = path
+    gallery = Gallery(tmp_path / "gallery", engine)
+    reference, _ = gallery.analyse_photo(upright)
+    for label, path in photos.items():
+        embedding, problem = gallery.analyse_photo(load_image(path))
+        assert problem == "" and np.linalg.norm(embedding - reference) < 0.1, (label, problem)
+    code, out, _ = facegate("enroll", "--gallery", tmp_path / "g2", "--name", "Obama", *photos.values())
+    assert code == 0 and out.count("enrolled Obama") == 3
+    code, out, _ = facegate("identify", "--gallery", tmp_path / "g2", clips / "obama.jpg")
+    assert code == 0 and "Obama (distance 0." in out
+
+    dark = tmp_path / "dark.png"
+    cv2.imwrite(str(dark), cv2.cvtColor((upright * 0.12).astype(np.uint8), cv2.COLOR_RGB2BGR))
+    code, out, err = facegate("enroll", "--gallery", tmp_path / "g3", "--name", "Obama", dark)
+    assert code == 2 and "face too dark" in err and "blurred" not in err

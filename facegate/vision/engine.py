@@ -43,18 +43,27 @@ SFACE_WEIGHT = 0.445
 MIN_FACE_WIDTH = 40
 # Variance of the Laplacian of the grey chip; LFW's softest usable photos sit around 40-60.
 MIN_SHARPNESS = 15.0
+# Mean grey level (0-255) of the face itself; below it the face is a shadow (and looks blurred as well).
+MIN_FACE_BRIGHTNESS = 35.0
+# A rotation of the photo must find its face this much more surely than the photo as it is, to be taken for the
+# upright one: upright photos always won, by at least 0.021, on 400 LFW photos turned every way.
+UPRIGHT_SCORE_MARGIN = 0.01
 
 
 @dataclass
 class FaceQuality:
     width: float
     sharpness: float
+    brightness: float = 128.0
 
     def problems(self, min_width: float = MIN_FACE_WIDTH, min_sharpness: float = MIN_SHARPNESS) -> list[str]:
         found = []
         if self.width < min_width:
             found.append(f"face too small ({self.width:.0f} px wide, needs {min_width:.0f})")
-        if self.sharpness < min_sharpness:
+        if self.brightness < MIN_FACE_BRIGHTNESS:  # a dark face is blurred too: the cause is the light
+            found.append(f"face too dark (brightness {self.brightness:.0f} of 255, needs {MIN_FACE_BRIGHTNESS:.0f}); "
+                         "use a photo taken in better light")
+        elif self.sharpness < min_sharpness:
             found.append(f"face too blurred (sharpness {self.sharpness:.0f}, needs {min_sharpness:.0f})")
         return found
 
@@ -178,7 +187,23 @@ class FaceEngine:
 
     @staticmethod
     def quality(face: Face, chip_rgb: np.ndarray) -> FaceQuality:
-        return FaceQuality(width=face.width, sharpness=sharpness(chip_rgb))
+        centre = chip_rgb[CHIP_SIZE // 5: -CHIP_SIZE // 5, CHIP_SIZE // 5: -CHIP_SIZE // 5]
+        return FaceQuality(width=face.width, sharpness=sharpness(chip_rgb),
+                           brightness=float(cv2.cvtColor(centre, cv2.COLOR_RGB2GRAY).mean()))
+
+    def upright(self, image_rgb: np.ndarray) -> tuple[np.ndarray, int]:
+        """The photo turned by the quarter turns (0-3, counter-clockwise) that show its face upright, and that
+        number. A photo saved sideways or upside down without EXIF otherwise gives a face the landmark model
+        reads as upright, and an embedding of nobody (0.665 from the same person's upright photo). The detector
+        finds a turned face too, less surely: the most sure of the four turns wins."""
+        scores = []
+        for turns in range(4):
+            faces = self.detect(np.ascontiguousarray(np.rot90(image_rgb, turns)), max_side=640, landmarks=False)
+            scores.append(faces[0].score if faces else 0.0)
+        best = int(np.argmax(scores))
+        if best == 0 or scores[best] < scores[0] + UPRIGHT_SCORE_MARGIN:
+            return image_rgb, 0
+        return np.ascontiguousarray(np.rot90(image_rgb, best)), best
 
 
 def fuse(dlib: np.ndarray, sface: np.ndarray) -> np.ndarray:
