@@ -36,9 +36,11 @@ import hashlib
 import io
 import logging
 import re
+import os
 import secrets
 import threading
 import unicodedata
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -50,6 +52,11 @@ from facegate.errors import GalleryError, ImageError
 from facegate.imageio import file_problem, is_image_name, load_image
 from facegate.storage import atomic_write_bytes, ensure_private_dir, is_temp_name, remove_stale_temp_files
 from facegate.vision.engine import EMBEDDING_SIZE, split
+
+try:
+    import fcntl
+except ImportError:  # Windows: no file locks between processes (one kiosk per gallery folder there)
+    fcntl = None
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +77,7 @@ STALE_TEMP_AGE_S = 300.0
 # A person being erased is first renamed to a hidden folder ending so (one atomic step), then deleted.
 ERASING_SUFFIX = ".erasing"
 # The file that makes a folder FaceGate's gallery (see "Ownership" above).
-GALLERY_MARKER = ".facegate-gallery"
+GALLERY_MARKER = ".facegate-gallery"  # also the file locked while one process changes the gallery
 MARKER_TEXT = b"This folder is a FaceGate gallery: one folder of photos per enrolled person.\n"
 # Files an operating system drops into any folder; not the user's data, deleted with a person's photos.
 SYSTEM_CLUTTER = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".directory"})
@@ -222,6 +229,7 @@ class Gallery:
         self.problems: list[PhotoProblem] = []
         self._lock = threading.RLock()
         self._entries: dict[str, _Entry] = {}  # photo hash -> analysis, as of the last refresh (cache or not)
+        self._seen: tuple | None = None  # the folder's signature at the last refresh
         self._index = _Index([], np.zeros((0, EMBEDDING_SIZE), np.float32), np.zeros(0, np.float32),
                              np.zeros(0, np.int64))
 
@@ -455,10 +463,38 @@ class Gallery:
                     pass
         remove_stale_temp_files(self.cache_path.parent, prefix=self.cache_path.name + ".", min_age_s=STALE_TEMP_AGE_S)
 
+    def _signature(self) -> tuple:
+        """What any change to the folder by anyone (this process, the CLI, a file manager) changes: the names,
+        sizes and modification times of the people and their photos. One stat per file, no reading."""
+        parts = []
+        try:
+            with os.scandir(self.folder) as people:
+                for entry in people:
+                    if entry.name.startswith("."):
+                        continue
+                    info = entry.stat()
+                    parts.append((entry.name, info.st_ino, info.st_mtime_ns, info.st_size))
+                    if entry.is_dir():
+                        with os.scandir(entry.path) as photos:
+                            parts += [(entry.name, p.name, p.stat().st_mtime_ns, p.stat().st_size)
+                                      for p in photos if not p.name.startswith(".")]
+        except OSError as exc:  # missing or unreadable now: that is a change too (refresh says what is wrong)
+            return ("unreadable", type(exc).__name__)
+        return tuple(sorted(parts, key=repr))
+
+    def refresh_if_changed(self) -> bool:
+        """Refresh when the folder changed since the last refresh (another process enrolled, removed or renamed
+        someone). True when it did. Called every few seconds by a running kiosk."""
+        if self._signature() == self._seen:
+            return False
+        self.refresh()
+        return True
+
     def refresh(self) -> list[PhotoProblem]:
         """Rescan the folder, encode new or changed photos, rewrite the cache. Returns the photo problems."""
         with self._lock:
             self._remove_leftovers()
+            self._seen = self._signature()  # before the scan: a change during it is seen at the next check
             people = self.photos()  # raises GalleryError when the folder cannot be listed: the index stays as it was
             cached = self._load_cache()
             used: dict[str, _Entry] = {}
@@ -549,48 +585,79 @@ class Gallery:
         folded = name.casefold()
         return next((n for n in self.photos() if n.casefold() == folded), None)
 
+    def _check_name(self, name: str, allow_new_person: bool) -> None:
+        existing = self._existing_name_like(name)
+        if existing is not None and existing != name:
+            raise GalleryError(f"A person named {existing!r} is already enrolled; names may not differ only "
+                               f"in upper/lower case. Enroll as {existing!r} to add photos to them.")
+        if existing is None and not allow_new_person:
+            raise GalleryError(f"{name!r} is not enrolled.")
+
     def enroll(self, name: str, photos: list, allow_new_person: bool = True) -> tuple[list[Path], list[PhotoProblem]]:
         """Add photos (file paths or RGB arrays) of `name`. Only usable photos are saved.
         Returns (saved paths, problems). Raises GalleryError when nothing could be saved."""
         name = validate_name(name)
-        with self._lock:
-            existing = self._existing_name_like(name)
-            if existing is not None and existing != name:
-                raise GalleryError(f"A person named {existing!r} is already enrolled; names may not differ only "
-                                   f"in upper/lower case. Enroll as {existing!r} to add photos to them.")
-            if existing is None and not allow_new_person:
-                raise GalleryError(f"{name!r} is not enrolled.")
-            accepted: list[tuple[bytes, str]] = []
-            problems: list[PhotoProblem] = []
-            for index, photo in enumerate(photos):
-                if isinstance(photo, np.ndarray):
-                    source, image = Path(f"snapshot {index + 1}"), photo
-                    data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
-                                        [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
-                    suffix = ".jpg"
-                else:
-                    source = Path(photo)
-                    try:
-                        image = load_image(source)
-                        data = source.read_bytes()
-                    except ImageError as exc:
-                        problems.append(PhotoProblem(source, exc.reason))
-                        continue
-                    except OSError as exc:
-                        problems.append(PhotoProblem(source, f"cannot read the file ({exc.strerror or exc})"))
-                        continue
-                    suffix = source.suffix.lower() if is_image_name(source) else ".jpg"
-                _, problem = self.analyse_photo(image)
-                if problem:
-                    problems.append(PhotoProblem(source, problem))
-                else:
-                    accepted.append((data, suffix))
-            if not accepted:
-                detail = "; ".join(str(p) for p in problems) or "no photos given"
-                raise GalleryError(f"Nothing enrolled for {name!r}: {detail}")
-            saved = self._save_photos(name, accepted)
+        self._check_name(name, allow_new_person)  # early: a clear answer before any photo is read
+        accepted: list[tuple[bytes, str, np.ndarray]] = []
+        problems: list[PhotoProblem] = []
+        for index, photo in enumerate(photos):
+            if isinstance(photo, np.ndarray):
+                source = Path(f"snapshot {index + 1}")
+                data = cv2.imencode(".jpg", cv2.cvtColor(photo, cv2.COLOR_RGB2BGR),
+                                    [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+                # Read back what is saved: its embedding is then exactly what a restart would compute.
+                image = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+                suffix = ".jpg"
+            else:
+                source = Path(photo)
+                try:
+                    image = load_image(source)
+                    data = source.read_bytes()
+                except ImageError as exc:
+                    problems.append(PhotoProblem(source, exc.reason))
+                    continue
+                except OSError as exc:
+                    problems.append(PhotoProblem(source, f"cannot read the file ({exc.strerror or exc})"))
+                    continue
+                suffix = source.suffix.lower() if is_image_name(source) else ".jpg"
+            embedding, problem = self.analyse_photo(image)
+            if problem:
+                problems.append(PhotoProblem(source, problem))
+            else:
+                accepted.append((data, suffix, embedding))
+        if not accepted:
+            detail = "; ".join(str(p) for p in problems) or "no photos given"
+            raise GalleryError(f"Nothing enrolled for {name!r}: {detail}")
+        with self._editing():
+            self._check_name(name, allow_new_person)  # again, now that no other process can enroll meanwhile
+            saved = self._save_photos(name, [(data, suffix) for data, suffix, _ in accepted])
+            for data, _, embedding in accepted:  # encoded once: the refresh below finds them here
+                self._entries[hashlib.sha256(data).hexdigest()] = _Entry(embedding, "")
             self.refresh()
-            return saved, problems
+        return saved, problems
+
+    @contextmanager
+    def _editing(self):
+        """Hold the gallery for one change: against this process's other threads, and (where the system offers
+        file locks) against other FaceGate processes: two enrollments at once cannot both create "Casey" and
+        "casey". Makes the folder FaceGate's first (see _claim)."""
+        with self._lock:
+            self._claim()
+            handle = None
+            if fcntl is not None:
+                try:
+                    handle = open(self.folder / GALLERY_MARKER, "rb")  # written once, never replaced: lockable
+                    fcntl.flock(handle, fcntl.LOCK_EX)
+                except OSError as exc:
+                    if handle is not None:
+                        handle.close()
+                    raise GalleryError(f"Could not lock the gallery folder {self.folder} for a change: "
+                                       f"{describe_os_error(exc)}; {what_to_do(exc)}") from exc
+            try:
+                yield
+            finally:
+                if handle is not None:
+                    handle.close()
 
     def _save_photos(self, name: str, accepted: list[tuple[bytes, str]], prefix: str = "") -> list[Path]:
         """Write the accepted photos (file names: `prefix` and a content hash), all or none: on any failure what
@@ -639,7 +706,7 @@ class Gallery:
         """Save a face the kiosk captured of `name` (JPEG bytes, taken at epoch time `captured`) as a learned
         photo; the oldest learned photos beyond `keep` are deleted. Raises GalleryError when `name` is no longer
         enrolled (removed or renamed meanwhile) or the photo cannot be saved."""
-        with self._lock:
+        with self._editing():
             if name not in self.photos():
                 raise GalleryError(f"{name!r} is not enrolled any more; nothing learned.")
             stamp = datetime.fromtimestamp(captured, timezone.utc).strftime(LEARNED_TIME_FORMAT)
@@ -656,8 +723,7 @@ class Gallery:
 
     def forget_learned(self, name: str) -> int:
         """Delete every photo the kiosk learned of `name` (their enrolled photos stay). Returns how many."""
-        with self._lock:
-            self._claim()
+        with self._editing():
             files = self.learned_photos(name)
             try:
                 for path in files:
@@ -672,8 +738,7 @@ class Gallery:
         """Erase a person: all their photos, and their cached embeddings (the cache is rewritten without them).
         Returns the number of photo files deleted. Refused (GalleryError naming the paths, nothing deleted) when
         the folder is not a gallery, or the person's folder holds anything but photos or is a link."""
-        with self._lock:
-            self._claim()
+        with self._editing():
             files = self.photos().get(name)
             if files is None:
                 raise GalleryError(f"{name!r} is not enrolled.")
@@ -710,8 +775,7 @@ class Gallery:
 
     def rename(self, old: str, new: str) -> None:
         new = validate_name(new)
-        with self._lock:
-            self._claim()
+        with self._editing():
             people = self.photos()
             if old not in people:
                 raise GalleryError(f"{old!r} is not enrolled.")

@@ -25,6 +25,9 @@ MAX_FAILED_FRAMES_IN_A_ROW = 25
 # this long a wait). Unknown faces are logged without waiting: nothing is done on them.
 ACTED_ON = ("granted", "denied")
 DURABLE_WAIT_S = 2.0
+# How often the gallery folder is checked for changes made by other processes (the CLI, a second window, a file
+# manager): a removed person is not granted again after this long, an added one is recognised.
+GALLERY_CHECK_S = 2.0
 
 
 @dataclass
@@ -49,8 +52,9 @@ class KioskSession:
                  on_result: Callable[[FrameResult], None] | None = None,
                  on_decision: Callable | None = None,
                  on_status: Callable[[SourceStatus], None] | None = None,
-                 loop: bool = False, learner=None):
+                 loop: bool = False, learner=None, on_gallery_changed: Callable[[], None] | None = None):
         self.pipeline = pipeline
+        self.on_gallery_changed = on_gallery_changed
         self.learner = learner  # facegate.learning.TemplateLearner: learns from liveness-passed grants
         self.speech = speech
         self.access_log = access_log
@@ -64,6 +68,7 @@ class KioskSession:
         self.capture = CaptureThread(source, realtime=realtime, on_status=self._status, loop=loop)
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="pipeline worker", daemon=True)
+        self._watcher = threading.Thread(target=self._watch_gallery, name="gallery watcher", daemon=True)
         self.error: BaseException | None = None
 
     def _status(self, status: SourceStatus) -> None:
@@ -83,6 +88,7 @@ class KioskSession:
         self.stats.started = time.monotonic()
         self.capture.start()
         self._worker.start()
+        self._watcher.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -92,6 +98,8 @@ class KioskSession:
             self.learner.stop(timeout)
         if self._worker.is_alive() and threading.current_thread() is not self._worker:
             self._worker.join(timeout)
+        if self._watcher.is_alive() and threading.current_thread() is not self._watcher:
+            self._watcher.join(timeout)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until a finite source has been processed to its end (or the session stopped)."""
@@ -139,6 +147,22 @@ class KioskSession:
             self.stats.finished = time.monotonic()
             if self.error is not None:
                 self.capture.stop()  # nobody reads frames any more: release the camera and its thread
+
+    def _watch_gallery(self) -> None:
+        """Another process may change the gallery while the kiosk runs: look every GALLERY_CHECK_S."""
+        gallery = self.pipeline.gallery
+        failing = False
+        while not self._stop.wait(GALLERY_CHECK_S) and self._worker.is_alive():  # ends with the session
+            try:
+                if gallery.refresh_if_changed():
+                    log.info("The gallery changed on disk; %d people now.", len(gallery.people))
+                    if self.on_gallery_changed is not None:
+                        self.on_gallery_changed()
+                failing = False
+            except Exception:  # reported once per failure streak; the kiosk goes on with what it had
+                if not failing:
+                    log.exception("The gallery folder could not be checked for changes")
+                failing = True
 
     def _say_prompts(self, result: FrameResult) -> None:
         """Liveness requests are spoken too, but never over a greeting for someone else."""

@@ -325,3 +325,53 @@ def test_a_sideways_or_upside_down_photo_is_enrolled_upright_and_a_dark_one_is_c
     cv2.imwrite(str(dark), cv2.cvtColor((upright * 0.12).astype(np.uint8), cv2.COLOR_RGB2BGR))
     code, out, err = facegate("enroll", "--gallery", tmp_path / "g3", "--name", "Obama", dark)
     assert code == 2 and "face too dark" in err and "blurred" not in err
+
+
+def test_a_running_kiosk_sees_what_other_processes_change(tmp_path, clips):
+    """Issue 15, item 2: `run --headless` kept granting a person for 50 s after `gallery remove` in another
+    process. The kiosk plays a folder of images in real time: 20 s of an empty room, then Obama, then Lin-Manuel
+    Miranda. Meanwhile, from other processes, Lin-Manuel is removed and Obama is enrolled."""
+    import cv2
+
+    gallery = tmp_path / "gallery"
+    assert facegate("enroll", "--gallery", gallery, "--name", "Lin-Manuel Miranda",
+                    clips / "lin-manuel-miranda.png")[0] == 0
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for i in range(20):
+        cv2.imwrite(str(frames / f"{i:02d}-room.png"), np.full((480, 640, 3), 90, np.uint8))
+    for i in range(20, 26):
+        shutil.copy(clips / "obama2.jpg", frames / f"{i:02d}-obama.jpg")
+    for i in range(26, 32):
+        shutil.copy(clips / "lin-manuel-miranda.png", frames / f"{i:02d}-lin.png")
+    kiosk = subprocess.Popen([sys.executable, "-m", "facegate", "run", "--headless", "--no-speech", "--no-log",
+                              "--liveness", "off", "--source", str(frames), "--gallery", str(gallery)],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                             env=dict(os.environ, FACEGATE_HOME=str(tmp_path / "home")))
+    try:
+        assert json.loads(kiosk.stdout.readline())["state"] == "live"  # the room is on screen
+        started = time.monotonic()
+        assert facegate("gallery", "remove", "Lin-Manuel Miranda", "--yes", "--gallery", gallery)[0] == 0
+        assert facegate("enroll", "--gallery", gallery, "--name", "Obama", clips / "obama.jpg")[0] == 0
+        assert time.monotonic() - started < 17, "the changes took too long for this test's timeline"
+        out, _ = kiosk.communicate(timeout=120)
+    finally:
+        kiosk.kill()
+    decisions = [json.loads(line) for line in out.splitlines() if '"decision"' in line]
+    assert [d["name"] for d in decisions if d["decision"] == "granted"] == ["Obama"]  # added: recognised
+    assert any(d["decision"] == "unknown" for d in decisions)  # removed: a stranger now
+
+
+def test_two_processes_enrolling_at_once_make_one_person(tmp_path, clips):
+    """Two `facegate enroll` at the same moment with names that differ only in case made two people."""
+    gallery = tmp_path / "gallery"
+    for round_, (first, second) in enumerate((("Casey 8", "casey 8"), ("Ana Lee", "ANA LEE"))):
+        processes = [subprocess.Popen([sys.executable, "-m", "facegate", "enroll", "--gallery", str(gallery),
+                                       "--name", name, str(clips / photo)], stdout=subprocess.PIPE,
+                                      stderr=subprocess.PIPE, text=True)
+                     for name, photo in ((first, "obama.jpg"), (second, "obama2.jpg"))]
+        results = [(p.wait(300), p.stderr.read()) for p in processes]
+        people = [p.name for p in gallery.iterdir() if not p.name.startswith(".")]
+        assert [n.casefold() for n in people].count(first.casefold()) == 1, people
+        assert sorted(code for code, _ in results) == [0, 2], results
+        assert any("names may not differ only in upper/lower case" in err for _, err in results)

@@ -12,6 +12,7 @@ class SessionBridge(QObject):
     engine_ready = Signal(object)  # the loaded FaceEngine
     failed = Signal(str)  # a message for the user
     learned = Signal(object)  # facegate.learning.LearnOutcome
+    gallery_changed = Signal()  # another process changed the gallery folder; it has been read again
 
     # Callbacks for KioskSession: called on the pipeline worker thread; emitting is thread-safe.
     def on_result(self, result) -> None:
@@ -25,3 +26,6 @@ class SessionBridge(QObject):
 
     def on_learned(self, outcome) -> None:  # called on the learner's thread
         self.learned.emit(outcome)
+
+    def on_gallery_changed(self) -> None:  # called on the session's gallery watcher thread
+        self.gallery_changed.emit()

@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self.bridge.engine_ready.connect(self._on_engine_ready)
         self.bridge.failed.connect(self._on_failed)
         self.bridge.learned.connect(self._on_learned)
+        self.bridge.gallery_changed.connect(self.gallery_changed)
         self._fps_timer = QTimer(self)
         self._fps_timer.timeout.connect(self._update_fps)
         self._fps_timer.start(1000)
@@ -210,7 +211,7 @@ class MainWindow(QMainWindow):
                                     access_log=self.access_log, greeting_template=self.settings.greeting_template,
                                     on_result=self.bridge.on_result, on_decision=self.bridge.on_decision,
                                     on_status=self.bridge.on_status, loop=spec.finite and self.realtime,
-                                    learner=learner)
+                                    learner=learner, on_gallery_changed=self.bridge.on_gallery_changed)
         self.video.set_message("Starting the camera...")
         self.session.start()
 
