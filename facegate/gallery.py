@@ -49,7 +49,7 @@ import cv2
 import numpy as np
 
 from facegate.errors import GalleryError, ImageError
-from facegate.imageio import file_problem, is_image_name, load_image
+from facegate.imageio import file_problem, is_image_name, load_image, metadata_bytes
 from facegate.storage import atomic_write_bytes, ensure_private_dir, is_temp_name, remove_stale_temp_files
 from facegate.vision.engine import EMBEDDING_SIZE, split
 
@@ -65,6 +65,10 @@ CACHE_FORMAT = "facegate-embeddings-v4-dlib-sface-upright"
 # A second face at least this wide (relative to the largest) makes the photo ambiguous: whom to enroll?
 AMBIGUOUS_SECOND_FACE = 0.5
 MAX_NAME_LENGTH = 100
+# An enrolled photo larger than this, or a JPEG with more metadata (EXIF, XMP, ICC, comments) than this, is stored
+# re-encoded from its pixels instead of as given.
+MAX_STORED_BYTES = 12 * 2**20
+MAX_METADATA_BYTES = 512 * 2**10
 # As a folder name, in UTF-8 (file systems allow 255 bytes; a loose "<name>.jpeg" needs room for its suffix).
 MAX_NAME_BYTES = 240
 # Characters that print as nothing, though Unicode does not call them spaces.
@@ -620,6 +624,15 @@ class Gallery:
                     problems.append(PhotoProblem(source, f"cannot read the file ({exc.strerror or exc})"))
                     continue
                 suffix = source.suffix.lower() if is_image_name(source) else ".jpg"
+                bulky = data[:2] == b"\xff\xd8" and metadata_bytes(data) > MAX_METADATA_BYTES
+                if len(data) > MAX_STORED_BYTES or bulky:
+                    # Kept as the pixels only (upright, at most MAX_PHOTO_SIDE): a 98 MB EXIF block or a file padded
+                    # with junk is not copied into the gallery.
+                    data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
+                                        [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
+                    image = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR),
+                                         cv2.COLOR_BGR2RGB)
+                    suffix = ".jpg"
             embedding, problem = self.analyse_photo(image)
             if problem:
                 problems.append(PhotoProblem(source, problem))

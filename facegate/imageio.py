@@ -16,6 +16,7 @@ What `load_image` does with the photos people actually have (each case is tested
 from __future__ import annotations
 
 import os
+import re
 import stat
 import struct
 from pathlib import Path
@@ -103,8 +104,13 @@ def _decode(data: np.ndarray, max_side: int, path: Path) -> np.ndarray:
     kind = _sniff(head)
     if kind in _NOT_PHOTOS:
         raise _fail(path, _NOT_PHOTOS[kind])
-    raw = data.tobytes() if kind == "jpeg" else b""
-    size, scan = _jpeg_frame(raw) if kind == "jpeg" else (_dimensions(kind, head), -1)
+    raw = data.tobytes() if kind in ("jpeg", "tiff") else b""
+    if kind == "jpeg":
+        size, scan = _jpeg_frame(raw)
+    else:
+        size, scan = (_tiff_dimensions(raw) if kind == "tiff" else _dimensions(kind, head)), -1
+        if kind == "tiff" and size is None:  # no size we can read: no telling how much memory it would take
+            raise _fail(path, f"the size of this TIFF cannot be read before decoding it; {_SAVE_AGAIN}")
     if size is not None:
         width, height = size
         limit = MAX_JPEG_PIXELS if kind == "jpeg" else MAX_PIXELS
@@ -297,32 +303,61 @@ def _dimensions(kind: str | None, head: bytes) -> tuple[int, int] | None:
     return None
 
 
+def _tiff_dimensions(data: bytes) -> tuple[int, int] | None:
+    """(width, height) of a TIFF's first image, from its first IFD (tags 256 and 257); None when not found."""
+    try:
+        order = "<" if data[:2] == b"II" else ">"
+        (offset,) = struct.unpack(order + "I", data[4:8])
+        (count,) = struct.unpack(order + "H", data[offset:offset + 2])
+        found = {}
+        for i in range(min(count, 4096)):
+            entry = data[offset + 2 + 12 * i: offset + 14 + 12 * i]
+            tag, kind, _ = struct.unpack(order + "HHI", entry[:8])
+            if tag in (256, 257):
+                found[tag] = struct.unpack(order + ("H" if kind == 3 else "I"), entry[8:10] if kind == 3
+                                           else entry[8:12])[0]
+        return (found[256], found[257]) if len(found) == 2 else None
+    except (struct.error, IndexError):
+        return None
+
+
+# A marker with a length field, or EOI, after its 0xFF (skipping FF00 stuffing, RSTn, SOI, TEM and fill bytes:
+# a search without repetition, so a file of millions of fill bytes is scanned in linear time, in C).
+_LENGTH_MARKER = re.compile(rb"\xff[^\x00\x01\xd0-\xd8\xff]")
+
 # Start-of-frame markers (baseline, extended, progressive, lossless, arithmetic); not DHT (C4), JPG (C8), DAC (CC).
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
 def _jpeg_frame(data: bytes) -> tuple[tuple[int, int] | None, int]:
     """((width, height) or None, offset of the first start-of-scan marker or -1), from the marker segments.
-    Stray bytes between segments are skipped, as libjpeg does."""
+    Stray and fill bytes between segments are skipped, as libjpeg does."""
     size, pos, end = None, 2, len(data)
-    while pos + 4 <= end:
-        if data[pos] != 0xFF:
-            pos = data.find(b"\xff", pos)
-            if pos < 0:
-                break
-            continue
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte
-            pos += 1
-            continue
+    while True:
+        found = _LENGTH_MARKER.search(data, pos)
+        if found is None:
+            return size, -1
+        at, marker = found.start(), data[found.start() + 1]
         if marker == 0xDA:
-            return size, pos
-        if marker in (0x00, 0x01, 0xD8) or 0xD0 <= marker <= 0xD7:  # no length field
-            pos += 2
-            continue
-        length = (data[pos + 2] << 8) | data[pos + 3]
-        if marker in _SOF and pos + 9 <= end:
-            size = ((data[pos + 7] << 8) | data[pos + 8], (data[pos + 5] << 8) | data[pos + 6])
-        pos += 2 + max(length, 2)
-    return size, -1
+            return size, at
+        if marker == 0xD9 or at + 4 > end:  # the end of the image before any scan
+            return size, -1
+        length = (data[at + 2] << 8) | data[at + 3]
+        if marker in _SOF and at + 9 <= end:
+            size = ((data[at + 7] << 8) | data[at + 8], (data[at + 5] << 8) | data[at + 6])
+        pos = at + 2 + max(length, 2)
+
+
+def metadata_bytes(data: bytes) -> int:
+    """Bytes of a JPEG's APPn and COM segments (EXIF, XMP, ICC profiles, comments) before its image data."""
+    total, pos = 0, 2
+    while True:
+        found = _LENGTH_MARKER.search(data, pos)
+        if found is None or data[found.start() + 1] in (0xDA, 0xD9) or found.start() + 4 > len(data):
+            return total
+        at = found.start()
+        length = (data[at + 2] << 8) | data[at + 3]
+        if 0xE0 <= data[at + 1] <= 0xEF or data[at + 1] == 0xFE:
+            total += length
+        pos = at + 2 + max(length, 2)
 

@@ -375,3 +375,34 @@ def test_two_processes_enrolling_at_once_make_one_person(tmp_path, clips):
         assert [n.casefold() for n in people].count(first.casefold()) == 1, people
         assert sorted(code for code, _ in results) == [0, 2], results
         assert any("names may not differ only in upper/lower case" in err for _, err in results)
+
+
+def test_image_bombs_are_refused_or_defused_fast(tmp_path, clips):
+    """Issue 15, item 3: a 3.5 MB TIFF declaring 30000x30000 decoded to 5.35 GB; a JPEG padded with 100 MB of
+    fill bytes took 145 s to enroll (the marker parser stepped a byte at a time); a 98 MB EXIF block was stored
+    as it was."""
+    import struct
+    import zlib
+
+    tiff = tmp_path / "bomb.tif"
+    strip = zlib.compress(bytes(1 << 20), 9)  # a little real deflate data; the header promises 2.7 GB
+    entries = [(256, 4, 1, 30000), (257, 4, 1, 30000), (258, 3, 1, 8), (259, 3, 1, 8), (262, 3, 1, 1),
+               (273, 4, 1, 8 + 2 + 12 * 8 + 4), (278, 4, 1, 30000), (279, 4, 1, len(strip))]
+    ifd = struct.pack("<H", len(entries)) + b"".join(struct.pack("<HHII", *e) for e in entries) + b"\0\0\0\0"
+    tiff.write_bytes(b"II*\0" + struct.pack("<I", 8) + ifd + strip)
+
+    real = (clips / "obama.jpg").read_bytes()
+    padded = tmp_path / "padded.jpg"
+    padded.write_bytes(real[:2] + b"\xff" * (100 * 2**20) + real[2:])  # fill bytes before the first marker
+    exif = tmp_path / "exif.jpg"
+    segment = b"\xff\xe1" + struct.pack(">H", 65535) + b"Exif\0\0" + bytes(65527)
+    other = (clips / "obama2.jpg").read_bytes()
+    exif.write_bytes(other[:2] + segment * 320 + other[2:])  # 20 MB of EXIF
+
+    started = time.monotonic()
+    code, out, err = facegate("enroll", "--gallery", tmp_path / "gallery", "--name", "Obama", tiff, padded, exif)
+    assert code == 0, err
+    assert time.monotonic() - started < 60  # the padded JPEG alone took 145 s
+    assert "skipped " in out and "bomb.tif: the photo is 30000x30000 pixels (900 megapixels)" in out
+    stored = sorted((tmp_path / "gallery" / "Obama").iterdir())
+    assert len(stored) == 2 and all(p.stat().st_size < 2 * 2**20 for p in stored)  # the pixels, not the padding
