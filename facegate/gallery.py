@@ -99,6 +99,18 @@ def _deletable(path: Path) -> bool:
             and (is_image_name(path) or is_temp_name(path.name) or path.name in SYSTEM_CLUTTER))
 
 
+def _delete(path: Path, if_not: str) -> bool:
+    """Delete a file; True when it is gone. A failure is a warning saying what happens instead (`if_not`)."""
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        log.warning("%s could not be deleted (%s); %s.", path, describe_os_error(exc), if_not)
+        return False
+    return True
+
+
 def _listing(paths: list[Path]) -> str:
     named = ", ".join(str(p) for p in paths[:NAMED_PATHS])
     return named + (f" and {len(paths) - NAMED_PATHS} more" if len(paths) > NAMED_PATHS else "")
@@ -299,15 +311,7 @@ class Gallery:
         except OSError:
             return [folder]
         for path in entries:
-            if not _deletable(path):
-                left.append(path)
-                continue
-            try:
-                path.unlink()
-            except FileNotFoundError:
-                pass
-            except OSError as exc:
-                log.warning("%s could not be deleted (%s); the next refresh retries.", path, describe_os_error(exc))
+            if not _deletable(path) or not _delete(path, "the next refresh retries"):
                 left.append(path)
         if not left:
             try:
@@ -725,12 +729,7 @@ class Gallery:
             stamp = datetime.fromtimestamp(captured, timezone.utc).strftime(LEARNED_TIME_FORMAT)
             [saved] = self._save_photos(name, [(jpeg, ".jpg")], prefix=f"{LEARNED_PREFIX}{stamp}-")
             for old in self.learned_photos(name)[:-keep] if keep > 0 else self.learned_photos(name):
-                try:
-                    old.unlink()
-                except FileNotFoundError:
-                    pass
-                except OSError as exc:
-                    log.warning("Old learned photo %s could not be deleted (%s).", old, describe_os_error(exc))
+                _delete(old, "it stays until the next photo is learned")
             self.refresh()
             return saved
 
