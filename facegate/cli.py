@@ -72,8 +72,9 @@ def cmd_gallery(args) -> int:
     problems = gallery.refresh()
     if args.action == "list":
         print(f"gallery {gallery.folder}: {len(gallery.people)} people")
+        listing = gallery.photos()
         for name in gallery.people:
-            learned = len(gallery.learned_photos(name))
+            learned = len(gallery.learned_photos(name, listing))
             print(f"  {name}: {gallery.photo_count(name)} photo(s)"
                   + (f", {learned} of them learned at the kiosk" if learned else ""))
         for problem in problems:

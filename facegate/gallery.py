@@ -35,8 +35,8 @@ import errno
 import hashlib
 import io
 import logging
-import re
 import os
+import re
 import secrets
 import threading
 import unicodedata
@@ -48,6 +48,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facegate.calibration import per_person_distances
 from facegate.errors import GalleryError, ImageError
 from facegate.imageio import file_problem, is_image_name, load_image, metadata_bytes
 from facegate.storage import atomic_write_bytes, ensure_private_dir, is_temp_name, remove_stale_temp_files
@@ -367,16 +368,19 @@ class Gallery:
     def photo_count(self, name: str) -> int:
         return self._index.photo_counts.get(name, 0)
 
-    def learned_photos(self, name: str) -> list[Path]:
-        """The photos the kiosk learned of `name`, oldest first (from the folder, used or not)."""
-        return sorted((p for p in self.photos().get(name, []) if is_learned(p)), key=lambda p: p.name)
+    def learned_photos(self, name: str, listing: dict[str, list[Path]] | None = None) -> list[Path]:
+        """The photos the kiosk learned of `name`, oldest first (from the folder, used or not); `listing` is a
+        `photos()` result to use instead of listing the folder again."""
+        files = (self.photos() if listing is None else listing).get(name, [])
+        return sorted((p for p in files if is_learned(p)), key=lambda p: p.name)
 
     def distance_to_enrolled(self, name: str, embedding: np.ndarray) -> float:
         """Distance from `embedding` to the closest of `name`'s own enrolled (not learned) photos; inf if none."""
         enrolled = self.embeddings("enrolled").get(name)
         if enrolled is None or not len(enrolled):
             return float("inf")
-        return float(np.sqrt(((enrolled - np.asarray(embedding, np.float32)) ** 2).sum(1)).min())
+        probe = np.asarray(embedding, np.float64).reshape(1, -1)
+        return float(per_person_distances(probe, enrolled.astype(np.float64), np.zeros(1, np.int64))[0, 0])
 
     def _load_cache(self) -> dict[str, _Entry]:
         if not self.cache_path.is_file():
@@ -484,8 +488,10 @@ class Gallery:
                     parts.append((entry.name, info.st_ino, info.st_mtime_ns, info.st_size))
                     if entry.is_dir():
                         with os.scandir(entry.path) as photos:
-                            parts += [(entry.name, p.name, p.stat().st_mtime_ns, p.stat().st_size)
-                                      for p in photos if not p.name.startswith(".")]
+                            for photo in photos:
+                                if not photo.name.startswith("."):
+                                    info = photo.stat()
+                                    parts.append((entry.name, photo.name, info.st_mtime_ns, info.st_size))
         except OSError as exc:  # missing or unreadable now: that is a change too (refresh says what is wrong)
             return ("unreadable", type(exc).__name__)
         return tuple(sorted(parts, key=repr))
@@ -678,8 +684,8 @@ class Gallery:
 
     def _save_photos(self, name: str, accepted: list[tuple[bytes, str]], prefix: str = "") -> list[Path]:
         """Write the accepted photos (file names: `prefix` and a content hash), all or none: on any failure what
-        this call wrote is taken back and GalleryError names the folder and the cause."""
-        self._claim()
+        this call wrote is taken back and GalleryError names the folder and the cause. Called under _editing()
+        (which has made the folder FaceGate's)."""
         person_dir = self._person_dir(name)
         created: list[Path] = []  # folders and files that did not exist before this call
         moved: list[tuple[Path, Path]] = []

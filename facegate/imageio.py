@@ -329,35 +329,36 @@ _LENGTH_MARKER = re.compile(rb"\xff[^\x00\x01\xd0-\xd8\xff]")
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 
 
-def _jpeg_frame(data: bytes) -> tuple[tuple[int, int] | None, int]:
-    """((width, height) or None, offset of the first start-of-scan marker or -1), from the marker segments.
-    Stray and fill bytes between segments are skipped, as libjpeg does."""
-    size, pos, end = None, 2, len(data)
+def _jpeg_segments(data: bytes):
+    """(offset, marker, length) of each marker segment before the image data, then of the start-of-scan (or
+    end-of-image) marker itself, where the walk stops. Stray and fill bytes between segments are skipped, as
+    libjpeg does."""
+    pos, end = 2, len(data)
     while True:
         found = _LENGTH_MARKER.search(data, pos)
         if found is None:
-            return size, -1
+            return
         at, marker = found.start(), data[found.start() + 1]
+        if marker in (0xDA, 0xD9) or at + 4 > end:
+            yield at, marker, 0
+            return
+        length = (data[at + 2] << 8) | data[at + 3]
+        yield at, marker, length
+        pos = at + 2 + max(length, 2)
+
+
+def _jpeg_frame(data: bytes) -> tuple[tuple[int, int] | None, int]:
+    """((width, height) or None, offset of the first start-of-scan marker or -1), from the marker segments."""
+    size = None
+    for at, marker, _ in _jpeg_segments(data):
         if marker == 0xDA:
             return size, at
-        if marker == 0xD9 or at + 4 > end:  # the end of the image before any scan
-            return size, -1
-        length = (data[at + 2] << 8) | data[at + 3]
-        if marker in _SOF and at + 9 <= end:
+        if marker in _SOF and at + 9 <= len(data):
             size = ((data[at + 7] << 8) | data[at + 8], (data[at + 5] << 8) | data[at + 6])
-        pos = at + 2 + max(length, 2)
+    return size, -1
 
 
 def metadata_bytes(data: bytes) -> int:
     """Bytes of a JPEG's APPn and COM segments (EXIF, XMP, ICC profiles, comments) before its image data."""
-    total, pos = 0, 2
-    while True:
-        found = _LENGTH_MARKER.search(data, pos)
-        if found is None or data[found.start() + 1] in (0xDA, 0xD9) or found.start() + 4 > len(data):
-            return total
-        at = found.start()
-        length = (data[at + 2] << 8) | data[at + 3]
-        if 0xE0 <= data[at + 1] <= 0xEF or data[at + 1] == 0xFE:
-            total += length
-        pos = at + 2 + max(length, 2)
+    return sum(length for _, marker, length in _jpeg_segments(data) if 0xE0 <= marker <= 0xEF or marker == 0xFE)
 

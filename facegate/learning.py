@@ -29,6 +29,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from facegate.calibration import per_person_distances
 from facegate.errors import FaceGateError
 from facegate.gallery import learned_time
 
@@ -203,24 +204,38 @@ class LearnedSummary:
         return [line, warning] if warning else [line]
 
 
+def learned_summaries(gallery, listing: dict | None = None) -> dict[str, LearnedSummary]:
+    """Each person's learned photos, as of the gallery's last refresh: one folder listing (`listing`, a
+    `gallery.photos()` result, when the caller has one) and one distance matrix for everybody (the People
+    dialog shows them all at once)."""
+    listing = gallery.photos() if listing is None else listing
+    enrolled = {name: rows for name, rows in gallery.embeddings("enrolled").items() if len(rows)}
+    learned = {name: rows for name, rows in gallery.embeddings("learned").items() if len(rows) and name in enrolled}
+    names = list(enrolled)
+    column = {name: i for i, name in enumerate(names)}
+    distances = {}  # person -> (their learned photos, every enrolled person): distance to that person's closest photo
+    if learned:
+        rows = np.concatenate([enrolled[n] for n in names]).astype(np.float64)
+        starts = np.cumsum([0] + [len(enrolled[n]) for n in names[:-1]]).astype(np.int64)
+        probes = np.concatenate(list(learned.values())).astype(np.float64)
+        matrix = per_person_distances(probes, rows, starts)
+        offsets = np.cumsum([0] + [len(r) for r in learned.values()])
+        distances = {n: matrix[a:b] for n, a, b in zip(learned, offsets[:-1], offsets[1:])}
+    summaries = {}
+    for name in listing:
+        files = gallery.learned_photos(name, listing)
+        times = [t for t in (learned_time(p) for p in files) if t is not None]
+        farthest, rival = None, None
+        if name in distances:
+            to_people = distances[name]
+            to_own = to_people[:, column[name]]
+            farthest = float(to_own.max())
+            closer = [other for i, other in enumerate(names) if other != name and (to_people[:, i] < to_own).any()]
+            rival = closer[0] if closer else None
+        summaries[name] = LearnedSummary(len(files), max(times) if times else None, farthest, rival)
+    return summaries
+
+
 def learned_summary(gallery, name: str) -> LearnedSummary:
-    """The learned photos of `name` as of the gallery's last refresh (no decoding)."""
-    files = gallery.learned_photos(name)
-    times = [t for t in (learned_time(p) for p in files) if t is not None]
-    enrolled = gallery.embeddings("enrolled")
-    own = enrolled.get(name)
-    learned_rows = gallery.embeddings("learned").get(name)
-    farthest, rival = None, None
-    if learned_rows is not None and len(learned_rows) and own is not None and len(own):
-        to_own = _closest(learned_rows, own)
-        farthest = float(to_own.max())
-        for other, rows in enrolled.items():
-            if other != name and len(rows) and (_closest(learned_rows, rows) < to_own).any():
-                rival = other
-                break
-    return LearnedSummary(len(files), max(times) if times else None, farthest, rival)
-
-
-def _closest(probes: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Each probe's distance to the closest of `rows`."""
-    return np.sqrt(((probes[:, None, :] - rows[None, :, :]) ** 2).sum(2)).min(1)
+    """One person's learned photos (see learned_summaries)."""
+    return learned_summaries(gallery).get(name, LearnedSummary(0, None, None, None))

@@ -67,6 +67,12 @@ class FrameResult:
     meshed: int = 0  # faces that got dense landmarks this frame (liveness checks only)
 
 
+def _waiting(track: Track) -> bool:
+    """The track's claimed identity must wait before its next liveness check (AttemptLimiter)."""
+    status = track.extra.get("liveness")
+    return status is not None and status.state == "waiting"
+
+
 def face_crop(image: np.ndarray, box, grow: float = 0.6) -> np.ndarray:
     """The face with some context around it, for the access log."""
     x, y, w, h = box
@@ -166,7 +172,7 @@ class Pipeline:
                 track.caption = "Not verified - step out and try again"
             else:
                 track.caption = "Recognising..."
-            status = track.extra.get("liveness") if track.id in self.checks or track.extra.get("waiting") else None
+            status = track.extra.get("liveness") if track.id in self.checks or _waiting(track) else None
             request = status if status is not None and verdict is Verdict.PENDING else None
             if request is not None:
                 track.caption = f"{request.instruction} ({max(request.remaining_s, 0):.0f} s)"
@@ -182,7 +188,8 @@ class Pipeline:
         for track in visible:
             claimed = self.policy.awaiting_liveness(track.id)
             if claimed is None:
-                track.extra.pop("waiting", None)
+                if _waiting(track):
+                    track.extra.pop("liveness")
                 if not self.policy.confirming(track.id):
                     self.checks.pop(track.id, None)  # identity cancelled (or decided): the check goes
                 continue
@@ -190,12 +197,10 @@ class Pipeline:
             if check is None:
                 wait = self.attempts.wait_left(claimed, now)
                 if wait > 0:  # recent failed checks as this person: no new check before the cool-down ends
-                    if not track.extra.get("waiting"):
+                    if not _waiting(track):
                         prompts.append(WAIT_INSTRUCTION)
-                    track.extra["waiting"] = True
                     track.extra["liveness"] = LivenessStatus("waiting", WAIT_INSTRUCTION, "", wait)
                     continue
-                track.extra.pop("waiting", None)
                 steps = self.attempts.steps_for(claimed, self.liveness.steps, now)
                 check = self.checks[track.id] = LivenessCheck(replace(self.liveness, steps=steps), self.rng, now)
             if track.face.landmarks is None:

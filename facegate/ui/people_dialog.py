@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QIn
 from facegate.errors import FaceGateError, GalleryError
 from facegate.gallery import is_learned, validate_name
 from facegate.imageio import load_image
-from facegate.learning import learned_summary
+from facegate.learning import learned_summaries
 from facegate.pipeline import face_crop
 from facegate.ui.enroll_dialog import _Worker
 from facegate.ui.video_view import to_qimage
@@ -85,6 +85,7 @@ class PeopleDialog(QDialog):
         self.setObjectName("people_dialog")
         self.resize(560, 620)
         self.busy = False
+        self._learned = {}  # person -> LearnedSummary, as of the last reload
         self._pending_job = None
         self._failure_prefix = ""
         self.worker = _Worker()
@@ -164,6 +165,7 @@ class PeopleDialog(QDialog):
         """Show the gallery as it is now (a folder listing: quick) and fetch missing face pictures."""
         select = select if select is not None else self.selected_name()
         people = self.gallery.photos()
+        self._learned = learned_summaries(self.gallery, people)
         self.list.clear()
         for name, files in people.items():
             usable = self.gallery.photo_count(name)
@@ -172,7 +174,7 @@ class PeopleDialog(QDialog):
                 lines[1] += f" ({len(files) - usable} not usable, see below)"
             if usable == 0:
                 lines[1] = "not recognised: no usable photo (see below)"
-            learned = learned_summary(self.gallery, name)
+            learned = self._learned[name]
             lines += learned.describe()
             picture = self._thumbnail_for(files)
             item = QListWidgetItem(QIcon(picture if picture is not None else self.placeholder), "\n".join(lines))
@@ -257,7 +259,8 @@ class PeopleDialog(QDialog):
         selected = name is not None
         for button in (self.add_button, self.rename_button, self.delete_button):
             button.setEnabled(selected and not self.busy)
-        self.forget_button.setEnabled(selected and not self.busy and bool(self.gallery.learned_photos(name)))
+        learned = self._learned.get(name) if selected else None
+        self.forget_button.setEnabled(not self.busy and learned is not None and learned.count > 0)
         self.refresh_button.setEnabled(not self.busy)
 
     def _run(self, job, on_done, working: str, failure: str) -> None:
