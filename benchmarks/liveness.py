@@ -31,11 +31,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import cv2  # noqa: E402
+
 from facegate.attacks import PRINT_KINDS, SCREEN_KIND, build_suite, load_manifest  # noqa: E402
 from facegate.capture import CaptureThread  # noqa: E402
 from facegate.datasets import clips_dir  # noqa: E402
 from facegate.gallery import Gallery  # noqa: E402
-from facegate.liveness import Action, LivenessSettings, draw_challenge, replay_chance  # noqa: E402
+from facegate.liveness import Action, BlinkCounter, LivenessSettings, draw_challenge, replay_chance  # noqa: E402
 from facegate.pipeline import Pipeline  # noqa: E402
 from facegate.policy import AccessPolicy, Verdict  # noqa: E402
 from facegate.vision.engine import FaceEngine  # noqa: E402
@@ -72,17 +74,53 @@ def pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:5.1f} % ({part}/{whole})" if whole else "   -"
 
 
+def tilted_print_table(engine, clips: Path, seeds=(0, 1, 2), tilts=(50, 65, 80)) -> None:
+    """Prints tilted sharply away twice (facegate.attacks.render_tilt_blinks): the blinks the eye ratio alone
+    counts and the blinks the check counts (eye ratio against the face's own proportions)."""
+    from facegate.attacks import render_tilt_blinks
+
+    print("Tilted prints: two sharp forward tilts as an answer to 'blink twice' (a pass needs 2 blinks)")
+    print(f"  {'print':<30}{'tilt':>6}{'eye ratio alone: passes':>26}{'check: passes':>16}{'lowest ratio (check)':>23}")
+    for photo in ("lin-manuel-miranda.png", "obama2.jpg", "biden.jpg"):
+        for bent in (False, True):
+            for tilt in tilts:
+                alone = check = 0
+                lowest = 1.0
+                for seed in seeds:
+                    counters = (BlinkCounter(LivenessSettings().blink_ratio), BlinkCounter(LivenessSettings().blink_ratio))
+                    for index, frame in enumerate(render_tilt_blinks(clips / photo, seed=seed, tilt_deg=tilt, bent=bent)):
+                        image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                        faces = engine.detect(image)
+                        if not faces:
+                            continue
+                        mesh = engine.facemesh.infer(image, faces[0])
+                        counters[0].update(mesh.eye_aspect_ratio(), index / 30.0)
+                        counters[1].update(mesh.eye_aspect_ratio(), index / 30.0,
+                                           (mesh.face_aspect(), mesh.eye_region_aspect()))
+                    alone += counters[0].blinks >= 2
+                    check += counters[1].blinks >= 2
+                    lowest = min(lowest, counters[1].lowest_ratio)
+                label = f"{photo} {'bent 0.3' if bent else 'flat'}"
+                print(f"  {label:<30}{tilt:>5}°{pct(alone, len(seeds)):>26}{pct(check, len(seeds)):>16}{lowest:>23.3f}")
+    print(f"  blink threshold: eye ratio under {LivenessSettings().blink_ratio} of the open-eye level\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", type=Path, help="folder of a rendered suite (made there if missing)")
     parser.add_argument("--quick", action="store_true", help="4 s attack videos instead of 8 s")
     parser.add_argument("--sequences", type=int, default=12, help="request sequences per challenge presentation")
+    parser.add_argument("--tilts-only", action="store_true", help="only the tilted-print table")
     args = parser.parse_args()
     clips = clips_dir()
     if clips is None:
         print("skipped: test clips not found (set FACEGATE_DATA or provide ../shared/data/clips)")
         return 0
     started = time.time()
+    if args.tilts_only:
+        tilted_print_table(FaceEngine(), clips)
+        print(f"wall time {time.time() - started:.0f} s")
+        return 0
     suite_dir = args.suite or Path(tempfile.mkdtemp(prefix="facegate-attacks-"))
     attacks = load_manifest(suite_dir) if (suite_dir / "manifest.json").is_file() else build_suite(
         suite_dir, seed=0, quick=args.quick)
@@ -138,6 +176,8 @@ def main() -> int:
     print(f"  computed chance that a replay passes the default challenge: {chance} = {float(chance):.1%} "
           f"(first head movement after each request must be the one drawn: 1/4 x 1/3)")
     print(f"  targets: prints 0 % in passive and challenge; replays 0 % in challenge except ~{float(chance):.1%}\n")
+
+    tilted_print_table(engine, clips)
 
     # ---------------------------------------------------------------------------------------- bona fide
     clip = clips / "short_hamilton_clip.mp4"

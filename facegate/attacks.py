@@ -604,20 +604,39 @@ def _print_texture(photo_bgr: np.ndarray, face_box, rng, *, face_mm: float, mm_p
 # ------------------------------------------------------------------------------------------ print attacks
 
 
-def render_print_attack(photo: Path, out: Path, *, kind: str, seed: int, seconds: float = 8.0, fps: float = 30.0,
-                        size=(640, 480), background: np.ndarray | None = None) -> Path:
-    """Render a printed-photo attack (`kind` in PRINT_KINDS) as a video; returns the file written (.mp4, or
-    .avi where mp4v is unavailable). `background` (RGB, any size) replaces the default blurred room."""
-    if kind not in PRINT_KINDS:
-        raise ValueError(f"unknown print attack kind {kind!r}; expected one of {PRINT_KINDS}")
-    rng = np.random.default_rng([seed, PRINT_KINDS.index(kind), 11])
+@dataclass
+class _PrintScene:
+    """A printed sheet in front of the webcam, ready to be posed frame by frame."""
+
+    cam: _Camera
+    room: np.ndarray
+    surface: _Surface
+    anchor: np.ndarray  # the face centre on the sheet, local frame
+    depth: float  # mm from the camera to the face centre
+    look: _CameraLook | None = None  # set by the caller, after its motion draws (keeps seeded renders stable)
+
+    def frame(self, rot: np.ndarray, trans: np.ndarray, *, gain: float, exposure: float, sheen: float, seed: int,
+              index: int) -> np.ndarray:
+        frame = self.room.copy()
+        rendered = _render_surface(self.cam, self.surface, rot, trans)
+        if rendered is not None:
+            x0, y0, x1, y1 = rendered.box
+            lit = rendered.premult * _shade(rendered, exposure, sheen)[..., None] * 255
+            region = frame[y0:y1, x0:x1]
+            frame[y0:y1, x0:x1] = region * (1 - rendered.alpha[..., None]) + lit
+        return _camera_effects(frame, self.look, gain, seed, index)
+
+
+def _print_scene(photo: Path, rng, size, kind: str, background, bend_sag: float | None = None,
+                 bend_axis: int | None = None) -> _PrintScene:
+    """The sheet for `kind`; bend_sag (fraction of the curved extent) and bend_axis override a bent print's
+    random curl."""
     cam = _Camera.webcam(size)
     photo_bgr = _read_bgr(Path(photo))
     face_box = _largest_face(photo_bgr)
     if face_box is None:
         raise ValueError(f"{photo}: no face found to print")
     room = _prepare_background(background, rng, (cam.width, cam.height))
-
     stand = kind == "print_stand"
     face_px = rng.uniform(120, 145) if stand else rng.uniform(128, 148)  # face width in the picture, frontal
     face_mm = rng.uniform(85, 100)  # the printed face (a little smaller than life: the sheet is about A4)
@@ -627,37 +646,65 @@ def render_print_attack(photo: Path, out: Path, *, kind: str, seed: int, seconds
                                                                   mm_per_px=mm_per_px, kind=kind)
     bend = None
     if kind == "print_bent_hand":
-        axis = int(rng.integers(0, 2))
+        axis = int(rng.integers(0, 2)) if bend_axis is None else bend_axis
         extent = sheet_w if axis == 0 else sheet_h
-        sag = rng.uniform(0.03, 0.06) * extent
+        sag = (rng.uniform(0.03, 0.06) if bend_sag is None else bend_sag) * extent
         # The chord is the flat extent; for small angles sag = extent^2 / (8 r).
         bend = _Bend(radius=extent ** 2 / (8 * sag), axis=axis, sign=int(rng.choice([-1, 1])))
     surface = _Surface(rgba, mm_per_px, origin, bend)
     anchor = _local_points([face_local[0]], [face_local[1]], bend)[0]
+    return _PrintScene(cam, room, surface, anchor, depth)
 
+
+def render_print_attack(photo: Path, out: Path, *, kind: str, seed: int, seconds: float = 8.0, fps: float = 30.0,
+                        size=(640, 480), background: np.ndarray | None = None) -> Path:
+    """Render a printed-photo attack (`kind` in PRINT_KINDS) as a video; returns the file written (.mp4, or
+    .avi where mp4v is unavailable). `background` (RGB, any size) replaces the default blurred room."""
+    if kind not in PRINT_KINDS:
+        raise ValueError(f"unknown print attack kind {kind!r}; expected one of {PRINT_KINDS}")
+    rng = np.random.default_rng([seed, PRINT_KINDS.index(kind), 11])
+    scene = _print_scene(photo, rng, size, kind, background)
+    cam = scene.cam
     frames = max(1, int(round(seconds * fps)))
     t = np.arange(frames) / fps
     anchor_px = (cam.cx + rng.uniform(-20, 20), cam.cy + rng.uniform(-25, 5))
-    motion = _Motion.stand(rng, t, anchor_px, depth) if stand else _Motion.hand(rng, t, anchor_px, depth)
-    look = _CameraLook.random(rng)
-    gain = 1 + _smooth(rng, t, look.gain_drift, 0.03, 0.2)
+    stand = kind == "print_stand"
+    motion = _Motion.stand(rng, t, anchor_px, scene.depth) if stand else _Motion.hand(rng, t, anchor_px, scene.depth)
+    scene.look = _CameraLook.random(rng)
+    gain = 1 + _smooth(rng, t, scene.look.gain_drift, 0.03, 0.2)
     exposure = rng.uniform(0.88, 1.0)
     sheen = rng.uniform(0.03, 0.08)
     writer = _Writer(out, fps, size)
     try:
         for i in range(frames):
-            rot, trans = motion.pose(i, cam, anchor)
-            frame = room.copy()
-            rendered = _render_surface(cam, surface, rot, trans)
-            if rendered is not None:
-                x0, y0, x1, y1 = rendered.box
-                lit = rendered.premult * _shade(rendered, exposure, sheen)[..., None] * 255
-                region = frame[y0:y1, x0:x1]
-                frame[y0:y1, x0:x1] = region * (1 - rendered.alpha[..., None]) + lit
-            writer.write(_camera_effects(frame, look, float(gain[i]), seed, i))
+            rot, trans = motion.pose(i, cam, scene.anchor)
+            writer.write(scene.frame(rot, trans, gain=float(gain[i]), exposure=exposure, sheen=sheen, seed=seed,
+                                     index=i))
     finally:
         writer.close()
     return writer.path
+
+
+def render_tilt_blinks(photo: Path, *, seed: int, tilt_deg: float, bent: bool = False, fps: float = 30.0,
+                       size=(640, 480)) -> list[np.ndarray]:
+    """A print held still and tilted sharply away from the camera twice (top edge back, about 0.13 s down and
+    0.13 s up): the tilt flattens the printed eyes, which an eye-ratio blink detector reads as two blinks (an
+    outside red team's answer to "blink twice"). Returns the frames (BGR uint8), 0.7 s still before, between
+    and after."""
+    kind = "print_bent_hand" if bent else "print_flat_hand"
+    rng = np.random.default_rng([seed, 23])
+    scene = _print_scene(photo, rng, size, kind, None, bend_sag=0.3 if bent else None, bend_axis=0 if bent else None)
+    scene.look = _CameraLook.random(rng)
+    still = [0.0] * int(0.7 * fps)
+    ramp = list(np.linspace(0, tilt_deg, 4))
+    profile = still + ramp + ramp[::-1] + still[: len(still) // 2] + ramp + ramp[::-1] + still
+    anchor_px = (scene.cam.cx, scene.cam.cy - 10)
+    frames = []
+    for i, pitch in enumerate(profile):
+        rot = _rotation(pitch, 0.0, 0.0)
+        trans = scene.depth * scene.cam.ray(*anchor_px) - rot @ scene.anchor
+        frames.append(scene.frame(rot, trans, gain=1.0, exposure=0.95, sheen=0.05, seed=seed, index=i))
+    return frames
 
 
 # ----------------------------------------------------------------------------------------- screen replay

@@ -177,33 +177,59 @@ def homography_residual(reference: np.ndarray, current: np.ndarray, scale: float
 
 
 class BlinkCounter:
-    """Counts blinks against the person's own open-eye level (the upper part of their recent eye ratio)."""
+    """Counts blinks against the person's own open-eye level (the upper part of their recent eye ratio).
+
+    The eye ratio is taken relative to the proportions of the region around the eyes (brow to cheek over eye
+    width): a printed face tilted sharply away from the camera flattens its printed eyes (the eye ratio falls) but
+    flattens their brows and cheeks with them, so the relative ratio stays; a real blink closes the eyelids and
+    leaves brows and cheeks where they were. A closure during which the face is flattened by more than 10 % is
+    not counted at all (real blinks leave the proportions within a few per cent)."""
+
+    MAX_FLATTENING = 0.9
 
     def __init__(self, ratio: float):
         self.ratio = ratio
         self.history: list[float] = []
+        self.aspects: list[tuple[float, ...]] = []
         self.closed_since: float | None = None
+        self.closure_flattened = False
         self.blinks = 0
         self.lowest_ratio = 1.0
+        self.lowest_raw_ratio = 1.0  # without the face-proportion correction, for the record
 
-    def update(self, ear: float, now: float) -> bool:
-        """Returns True when a blink just completed."""
+    def update(self, ear: float, now: float, aspects: tuple[float, ...] | None = None) -> bool:
+        """Returns True when a blink just completed. `aspects`: proportions of the face that a blink leaves alone
+        and a tilt away from the camera flattens (Mesh.face_aspect(), Mesh.eye_region_aspect()), same frame."""
         self.history.append(ear)
-        if len(self.history) > 90:
-            self.history.pop(0)
+        if aspects is not None:
+            self.aspects.append(tuple(aspects))
+        for kept in (self.history, self.aspects):
+            if len(kept) > 90:
+                kept.pop(0)
         if len(self.history) < 4:
             return False
         baseline = float(np.percentile(self.history, 80))
-        relative = ear / baseline if baseline > 0 else 1.0
+        raw = ear / baseline if baseline > 0 else 1.0
+        foreshortening = 1.0
+        if aspects is not None and len(self.aspects) >= 4:
+            usual = np.median(np.array(self.aspects), axis=0)
+            # the most flattened proportion: what is left of an eye ratio dip after it is not a blink
+            foreshortening = min(1.0, *(now_ / max(usual_, 1e-6) for now_, usual_ in zip(aspects, usual)))
+        relative = raw / max(foreshortening, 1e-6)
+        self.lowest_raw_ratio = min(self.lowest_raw_ratio, raw)
         self.lowest_ratio = min(self.lowest_ratio, relative)
-        if relative < self.ratio:
+        flattened = foreshortening < self.MAX_FLATTENING
+        if relative < self.ratio or (raw < self.ratio and flattened):
             if self.closed_since is None:
                 self.closed_since = now
+                self.closure_flattened = False
+            # A closure seen while the face is flattened is a tilt (or a blink during one): it does not count.
+            self.closure_flattened |= flattened
             return False
         if self.closed_since is not None and relative > 0.85:
             closed_for = now - self.closed_since
             self.closed_since = None
-            if closed_for <= 0.6:  # a blink; longer is eyes shut, not a blink
+            if closed_for <= 0.6 and not self.closure_flattened:  # a blink; longer is eyes shut, not a blink
                 self.blinks += 1
                 return True
         return False
@@ -290,7 +316,7 @@ class LivenessCheck:
             self.reference = points.copy()
         else:
             self.parallax = max(self.parallax, homography_residual(self.reference, points, mesh.interocular()))
-        self.blinks.update(mesh.eye_aspect_ratio(), now)
+        self.blinks.update(mesh.eye_aspect_ratio(), now, (mesh.face_aspect(), mesh.eye_region_aspect()))
         yaw, pitch = mesh.yaw_pitch()
         self.poses.append((yaw, pitch))
         if self.base_pose is None and len(self.poses) >= 3:

@@ -68,7 +68,7 @@ def test_what_the_clip_shows_frame_by_frame(engine, clips):
         face = [f for f in engine.detect(image) if f.width >= 60][0]
         mesh = engine.facemesh.infer(image, face)
         assert mesh.confidence > 0.9
-        blinks.update(mesh.eye_aspect_ratio(), index / 29.97)
+        blinks.update(mesh.eye_aspect_ratio(), index / 29.97, (mesh.face_aspect(), mesh.eye_region_aspect()))
         yaws.append(mesh.yaw_pitch()[0])
         points = mesh.points[:, :2]
         reference = points if reference is None else reference
@@ -195,6 +195,14 @@ def test_blinks_are_measured_against_the_persons_own_level():
         counter.update(ear, t)
         t += 1 / 30
     assert counter.blinks == 1
+    with_proportions = BlinkCounter(0.65)  # the face's proportions unchanged: the same blink counts
+    for i, ear in enumerate([0.20] * 20 + [0.08, 0.06, 0.09] + [0.20] * 10):
+        with_proportions.update(ear, i / 30, (1.3, 1.4))
+    assert with_proportions.blinks == 1
+    tilted = BlinkCounter(0.65)  # the same dip while the face is flattened by 20 %: a tilt, not a blink
+    for i, ear in enumerate([0.20] * 20 + [0.08, 0.06, 0.09] + [0.20] * 10):
+        tilted.update(ear, i / 30, (1.3, 1.4 * (0.8 if 20 <= i < 23 else 1.0)))
+    assert tilted.blinks == 0
     slow = BlinkCounter(0.65)
     for i, ear in enumerate([0.30] * 20 + [0.05] * 60 + [0.30] * 10):  # eyes shut for 2 s: not a blink
         slow.update(ear, i / 30)
@@ -229,3 +237,28 @@ def test_identity_check_cancels_on_a_face_swap():
     policy.liveness_passed(1, 5.0, {})
     assert policy.add_vote(1, Match(NAME, 0.4, 0.3, "x"), 6.0) is None
 
+
+
+def _blinks_seen(engine, frames, *, corrected: bool) -> int:
+    counter = BlinkCounter(LivenessSettings().blink_ratio)
+    for index, frame in enumerate(frames):
+        image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        faces = engine.detect(image)
+        if faces:
+            mesh = engine.facemesh.infer(image, faces[0])
+            counter.update(mesh.eye_aspect_ratio(), index / 30.0,
+                           (mesh.face_aspect(), mesh.eye_region_aspect()) if corrected else None)
+    return counter.blinks
+
+
+def test_a_print_tilted_twice_is_not_two_blinks(engine, clips):
+    """The red team's answer to "blink twice": two sharp forward tilts of a bent print flatten the printed eyes.
+    The eye ratio alone reads them as blinks (measured: 2 blinks for both of these renders); taken against the
+    face's own proportions, which the tilt flattens too, they are not blinks (benchmarks/liveness.py, table
+    "tilted prints", has the sweep over photos, curls and tilt depths)."""
+    from facegate.attacks import render_tilt_blinks
+
+    renders = [render_tilt_blinks(clips / "lin-manuel-miranda.png", seed=seed, tilt_deg=65, bent=True)
+               for seed in (0, 1)]
+    assert [_blinks_seen(engine, frames, corrected=False) for frames in renders] == [2, 2]  # the attack works
+    assert [_blinks_seen(engine, frames, corrected=True) for frames in renders] == [0, 0]

@@ -24,6 +24,8 @@ ROI_SCALE = 1.5  # the mesh was trained on a square 1.5x the detector's box, rot
 RIGHT_EYE = (33, 160, 158, 133, 153, 144)  # outer, upper x2, inner, lower x2 (the subject's right eye)
 LEFT_EYE = (362, 385, 387, 263, 373, 380)
 NOSE_TIP = 1
+RIGHT_BROW, LEFT_BROW = (105, 66), (334, 296)  # above each eye's middle
+RIGHT_UNDER_EYE, LEFT_UNDER_EYE = (119, 118), (348, 347)  # the cheek under each eye
 CHIN = 152
 FOREHEAD = 10
 RIGHT_CHEEK = 234
@@ -54,6 +56,21 @@ class Mesh:
         height = np.linalg.norm(vertical)
         pitch = float(np.dot(p[NOSE_TIP] - (p[CHIN] + p[FOREHEAD]) / 2, vertical / height) / (height / 2))
         return yaw, pitch
+
+    def face_aspect(self) -> float:
+        """Face height (forehead to chin) over width (cheek to cheek)."""
+        p = self.points[:, :2]
+        return float(np.linalg.norm(p[CHIN] - p[FOREHEAD]) / max(np.linalg.norm(p[LEFT_CHEEK] - p[RIGHT_CHEEK]), 1e-6))
+
+    def eye_region_aspect(self) -> float:
+        """Height of the region around the eyes (brow to the cheek under the eye) over the eye's width, both eyes.
+        A picture tilted away from the camera flattens this together with its printed eyes; a blink closes the
+        eyelids and leaves the brows and cheeks where they were."""
+        def aspect(brow, cheek, eye):
+            p = self.points[:, :2]
+            height = np.linalg.norm(p[list(brow)].mean(0) - p[list(cheek)].mean(0))
+            return height / max(np.linalg.norm(p[eye[0]] - p[eye[3]]), 1e-6)
+        return float((aspect(RIGHT_BROW, RIGHT_UNDER_EYE, RIGHT_EYE) + aspect(LEFT_BROW, LEFT_UNDER_EYE, LEFT_EYE)) / 2)
 
     def interocular(self) -> float:
         return float(np.linalg.norm(self.points[RIGHT_EYE[0], :2] - self.points[LEFT_EYE[0], :2]))
