@@ -29,17 +29,16 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     rng = np.random.default_rng(0)
     snapshot = rng.integers(0, 255, (180, 180, 3), dtype=np.uint8)  # a face crop as the pipeline makes it
-    with tempfile.TemporaryDirectory(dir=args.folder) as folder:
-        with AccessLog(Path(folder) / "log") as access_log:
-            timings = {"record (queued, the app before)": [], "record_durably (on the disk)": []}
-            for i in range(args.events):
-                for label, call in (("record (queued, the app before)", access_log.record),
-                                    ("record_durably (on the disk)", access_log.record_durably)):
-                    event = AccessEvent(time.time(), i, "Ada", 0.3, 0.2, "granted", "bench", {}, snapshot)
-                    started = time.perf_counter()
-                    assert call(event)
-                    timings[label].append(1000 * (time.perf_counter() - started))
-                    access_log.flush()
+    with tempfile.TemporaryDirectory(dir=args.folder) as folder, AccessLog(Path(folder) / "log") as access_log:
+        timings = {"record (queued, the app before)": [], "record_durably (on the disk)": []}
+        for i in range(args.events):
+            for label, call in (("record (queued, the app before)", access_log.record),
+                                ("record_durably (on the disk)", access_log.record_durably)):
+                event = AccessEvent(time.time(), i, "Ada", 0.3, 0.2, "granted", "bench", {}, snapshot)
+                started = time.perf_counter()
+                assert call(event)
+                timings[label].append(1000 * (time.perf_counter() - started))
+                access_log.flush()
     print(f"access log: {args.events} granted decisions with a 180x180 snapshot each, wait on the caller's thread")
     for label, values in timings.items():
         values.sort()

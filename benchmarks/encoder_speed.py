@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch-calls", type=int, default=10, help="timed calls per batch size (default 10)")
     args = parser.parse_args(argv)
 
-    from facegate.datasets import lfw_dir
+    from facegate_dev.datasets import lfw_dir
 
     if lfw_dir() is None:
         print("encoder_speed: SKIPPED - LFW data not found (set FACEGATE_DATA or place it in ../shared/data/lfw)")
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
     from facegate.vision.weights import DLIB_RESNET, verified_path
 
     started = time.perf_counter()
-    from facegate.datasets import dlib_reference_faces, lfw_sample
+    from facegate_dev.datasets import dlib_reference_faces, lfw_sample
 
     chips = np.stack([face.chip for face in dlib_reference_faces(lfw_sample(args.chips, 37), args.chips)])
     n = len(chips)

@@ -187,7 +187,7 @@ def load_cache(cache_dir: Path | None, row: str) -> dict:
         return {}
     data = np.load(cache_file(cache_dir, row))
     out = {}
-    for name, emb, ms in zip(data["names"], data["embeddings"], data["ms"]):
+    for name, emb, ms in zip(data["names"], data["embeddings"], data["ms"], strict=False):
         out[str(name)] = (None if np.isnan(emb).any() else emb, float(ms))
     return out
 
@@ -280,7 +280,7 @@ def fusion_sweep(dlib: np.ndarray, sface: np.ndarray, names: list[str]) -> None:
         """Distance at each false-match rate, and the same-person pairs accepted under it."""
         impostor = distances[~same]
         ranks = [int(fmr * len(impostor)) for fmr in rates]
-        cut = dict(zip(rates, np.partition(impostor, ranks)[ranks]))
+        cut = dict(zip(rates, np.partition(impostor, ranks)[ranks], strict=False))
         return cut, {fmr: float((distances[same] < cut[fmr]).mean()) for fmr in SWEEP_FMRS}
 
     print()
@@ -373,7 +373,7 @@ def main(argv=None) -> int:
     parser.add_argument("--cache", type=Path, default=None, help="folder for per-system embedding .npz files")
     args = parser.parse_args(argv)
 
-    from facegate.datasets import lfw_dir, lfw_pairs
+    from facegate_dev.datasets import lfw_dir, lfw_pairs
 
     root = lfw_dir()
     if root is None:

@@ -2,7 +2,7 @@
 
     PYTHONPATH=. .venv/bin/python benchmarks/liveness.py [--suite DIR] [--quick] [--sequences N]
 
-Attacks: the rendered suite of facegate/attacks.py (flat and bent prints held in a hand, prints on a stand, a
+Attacks: the rendered suite of facegate_dev/attacks.py (flat and bent prints held in a hand, prints on a stand, a
 phone replaying the real clip), each impersonating an enrolled person (with liveness off every one is granted).
 Bona fide: the real clip of Lin-Manuel Miranda (../shared/data/clips). In `challenge` mode every presentation is
 run once per request sequence (all 12 ordered pairs of distinct requests by default), so the measured replay
@@ -33,9 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cv2  # noqa: E402
 
-from facegate.attacks import PRINT_KINDS, SCREEN_KIND, build_suite, load_manifest  # noqa: E402
+from facegate_dev.attacks import PRINT_KINDS, SCREEN_KIND, build_suite, load_manifest  # noqa: E402
 from facegate.capture import CaptureThread  # noqa: E402
-from facegate.datasets import clips_dir  # noqa: E402
+from facegate_dev.datasets import clips_dir  # noqa: E402
 from facegate.gallery import Gallery  # noqa: E402
 from facegate.liveness import Action, BlinkCounter, LivenessSettings, draw_challenge, replay_chance  # noqa: E402
 from facegate.pipeline import Pipeline  # noqa: E402
@@ -75,9 +75,9 @@ def pct(part: int, whole: int) -> str:
 
 
 def tilted_print_table(engine, clips: Path, seeds=(0, 1, 2), tilts=(50, 65, 80)) -> None:
-    """Prints tilted sharply away twice (facegate.attacks.render_tilt_blinks): the blinks the eye ratio alone
+    """Prints tilted sharply away twice (facegate_dev.attacks.render_tilt_blinks): the blinks the eye ratio alone
     counts and the blinks the check counts (eye ratio against the face's own proportions)."""
-    from facegate.attacks import render_tilt_blinks
+    from facegate_dev.attacks import render_tilt_blinks
 
     print("Tilted prints: two sharp forward tilts as an answer to 'blink twice' (a pass needs 2 blinks)")
     print(f"  {'print':<30}{'tilt':>6}{'eye ratio alone: passes':>26}{'check: passes':>16}{'lowest ratio (check)':>23}")

@@ -587,7 +587,7 @@ def print_learning(embeddings: np.ndarray, people: dict[str, list[str]], index: 
             total["right"] += c["right"]
             total["wrong"] += c["wrong"]
             for kind in ("genuine", "strangers"):
-                total[kind] = [a + b for a, b in zip(total[kind], c[kind])]
+                total[kind] = [a + b for a, b in zip(total[kind], c[kind], strict=False)]
         learned = f"{total['right']:,} / {total['wrong']:,}"
         print(f"{rule.label:<46}{learned:>22}{with_interval(*total['strangers']):>26}"
               f"{with_interval(*total['genuine']):>28}")
@@ -618,7 +618,7 @@ def main(argv=None) -> int:
                              "its own HOG detector)")
     args = parser.parse_args(argv)
 
-    from facegate.datasets import lfw_dir
+    from facegate_dev.datasets import lfw_dir
 
     root = lfw_dir()
     if root is None:
@@ -642,7 +642,7 @@ def main(argv=None) -> int:
     if {"facegate", "dlib", "sface"} & set(wanted):
         # One pass of the app's engine gives the fused embedding and each embedder's alone.
         for short, result in zip(("facegate", "dlib", "sface"),
-                                 run_system(FacegateSystem(), names, images_root, args.cache)):
+                                 run_system(FacegateSystem(), names, images_root, args.cache), strict=False):
             if short in wanted:
                 systems.append((short, result.label, result.embeddings))
     if "face_recognition" in wanted:

@@ -70,7 +70,7 @@ def parse_size(text: str) -> tuple[int, int] | None:
     try:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--size must be WIDTHxHEIGHT (e.g. 640x480) or 'native', got {text!r}")
+        raise argparse.ArgumentTypeError(f"--size must be WIDTHxHEIGHT (e.g. 640x480) or 'native', got {text!r}") from None
     if width < 64 or height < 64:
         raise argparse.ArgumentTypeError("--size: both sides must be at least 64 pixels")
     return width, height
@@ -86,7 +86,7 @@ def parse_scales(text: str) -> list[float]:
         try:
             value = float(part)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"--peer-scale must be numbers separated by commas, got {text!r}")
+            raise argparse.ArgumentTypeError(f"--peer-scale must be numbers separated by commas, got {text!r}") from None
         if not 0.05 <= value <= 1.0:
             raise argparse.ArgumentTypeError(f"--peer-scale: each scale must be between 0.05 and 1, got {value:g}")
         if value not in scales:
@@ -235,34 +235,33 @@ def warm_up(engine, gallery, settings, clip: Path, size) -> None:
 
 
 def run_facegate(clip: Path, size, engine, gallery, settings) -> RunResult:
-    """One pass of the clip through the kiosk session, exactly as `facegate run --headless --fast` wires it
-    (no speech, no access log); only the reader is wrapped, to letterbox and time-stamp frames."""
-    from facegate.capture import CaptureThread, open_reader
-    from facegate.pipeline import Pipeline
-    from facegate.policy import AccessPolicy, Verdict
-    from facegate.session import KioskSession
+    """One pass of the clip through the kiosk session built as `facegate run --headless --fast` builds it
+    (build_session; no speech, no access log, liveness off: the recognition path is what is measured and compared
+    with face_recognition); only the reader is wrapped, to letterbox and time-stamp frames."""
+    from facegate.capture import open_reader
+    from facegate.liveness import LivenessSettings
+    from facegate.policy import Verdict
+    from facegate.session import SessionListener, build_session
 
     captured: dict[int, float] = {}
     processing_ms: dict[int, float] = {}
     decided: list[tuple] = []  # (decision, frame index, wall time)
     encoded_frames = 0
 
-    def on_result(result):
-        nonlocal encoded_frames
-        processing_ms[result.frame.index] = 1000.0 * result.seconds
-        encoded_frames += result.encoded > 0
+    class Measure(SessionListener):
+        def on_result(self, result):
+            nonlocal encoded_frames
+            processing_ms[result.frame.index] = 1000.0 * result.seconds
+            encoded_frames += result.encoded > 0
 
-    def on_decision(decision, result):
-        decided.append((decision, result.frame.index, time.perf_counter()))
+        def on_decision(self, decision, result):
+            decided.append((decision, result.frame.index, time.perf_counter()))
 
     def reader_factory(spec, hold_seconds):
         return TimedLetterboxReader(open_reader(spec, hold_seconds), size, captured)
 
-    pipeline = Pipeline(engine, gallery, AccessPolicy(settings.policy_settings()), settings.pipeline_settings())
-    session = KioskSession(str(clip), pipeline, realtime=False, speech=None, access_log=None,
-                           on_result=on_result, on_decision=on_decision)
-    # The session's own capture thread, the same lockstep CaptureThread, given the letterboxing reader.
-    session.capture = CaptureThread(session.capture.spec, realtime=False, reader_factory=reader_factory)
+    session = build_session(settings, engine, gallery, source=str(clip), realtime=False, listeners=[Measure()],
+                            learn=False, liveness=LivenessSettings(mode="off"), reader_factory=reader_factory)
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     session.start()
@@ -423,7 +422,7 @@ def main(argv=None) -> int:
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
 
-    from facegate.datasets import clips_dir
+    from facegate_dev.datasets import clips_dir
 
     clips = clips_dir()
     if clips is None or not (clips / CLIP).is_file():
@@ -486,6 +485,8 @@ def main(argv=None) -> int:
           f"threshold {settings.threshold}, margin {settings.min_margin}, {settings.votes_needed} of "
           f"{settings.vote_window} votes; set-up + warm-up {ours_setup_s:.1f} s (not timed); "
           f"peer set-up {peer_setup_s:.1f} s (not timed)")
+    print(f"liveness: off in this benchmark (the recognition path, as the peer has none); the app's default is "
+          f"'{settings.liveness}': its cost per frame and time to grant are in benchmarks/liveness.py")
     if findable:
         frame, distance, width = findable
         print(f"first findable frame: {frame} (scan of frames {FINDABLE_SCAN[0]}-{FINDABLE_SCAN[1]}: first "
@@ -614,7 +615,7 @@ def main(argv=None) -> int:
               f"{peer_false_total}" + ("; the peer found no face at this scale" if first_run.encoded_faces == 0
                                        else ""))
     print("  'frames shown' also counts the skipped frame after each processed one, which keeps its labels")
-    print(f"  on-screen frames used for 'false' (the clip's shots): "
+    print("  on-screen frames used for 'false' (the clip's shots): "
           + "; ".join(f"{n} {', '.join(f'{a}-{b}' for a, b in r)}" for n, r in ON_SCREEN.items())
           + "; everyone else: none")
 

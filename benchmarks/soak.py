@@ -1,7 +1,7 @@
 """Soak: the real kiosk path for 100,000 frames, watching for anything that grows.
 
-KioskSession + Pipeline + Gallery + AccessLog (SQLite and JPEG snapshots on disk), liveness off, no speech,
-with `short_hamilton_clip.mp4` looped by the CaptureThread itself (loop=True, lockstep: every frame, as fast as
+The kiosk session as build_session wires it: Pipeline + Gallery + AccessLog (SQLite and JPEG snapshots on disk),
+liveness off, no speech, with `short_hamilton_clip.mp4` looped by the CaptureThread itself (loop=True, lockstep: every frame, as fast as
 this machine goes). With --tile 2 (the default) each frame is the clip stacked over the same clip half a loop
 later (640x720), so two or three faces are in view at once and tracks start and end on both halves. The gallery
 is Lin-Manuel Miranda's photo plus people_small/train; every loop he is granted again on a new track, the
@@ -40,8 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np  # noqa: E402
 
-from facegate.capture import CaptureThread, SourceSpec, _VideoReader  # noqa: E402
-from facegate.datasets import clips_dir  # noqa: E402
+from facegate.capture import SourceSpec, _VideoReader  # noqa: E402
+from facegate_dev.datasets import clips_dir  # noqa: E402
 from process_stats import count_fds, status_value  # noqa: E402
 
 CLIP = "short_hamilton_clip.mp4"
@@ -143,10 +143,7 @@ def sample(session, access_log, started: float, previous: Sample | None) -> Samp
     pipeline = session.pipeline
     frames = session.stats.frames
     now = time.monotonic()
-    if previous is None:
-        fps = 0.0
-    else:
-        fps = (frames - previous.frames) / max(now - started - previous.seconds, 1e-9)
+    fps = 0.0 if previous is None else (frames - previous.frames) / max(now - started - previous.seconds, 1e-9)
     snapshots = sum(1 for _ in (access_log.folder / "snapshots").rglob("*.jpg"))
     return Sample(frames, now - started, fps, rss_mb, py_threads, os_threads, fds, count_rows(access_log.db_path),
                   snapshots, access_log.median_latency_ms(), access_log.dropped, len(pipeline.tracker.tracks),
@@ -199,10 +196,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from facegate.events import AccessLog
     from facegate.gallery import Gallery
+    from facegate.config import Settings
     from facegate.liveness import LivenessSettings
-    from facegate.pipeline import Pipeline, PipelineSettings
-    from facegate.policy import AccessPolicy, PolicySettings
-    from facegate.session import KioskSession
+    from facegate.session import build_session
     from facegate.vision.engine import FaceEngine
 
     work = Path(tempfile.mkdtemp(prefix="facegate-soak-"))
@@ -215,15 +211,13 @@ def main(argv: list[str] | None = None) -> int:
         engine = FaceEngine()
         gallery = Gallery(gallery_dir, engine)
         gallery.refresh()
-        engine.encoder  # load TensorFlow before the first frame
+        _ = engine.encoder  # load TensorFlow before the first frame
         access_log = AccessLog(work / "log")
-        pipeline = Pipeline(engine, gallery, AccessPolicy(PolicySettings()), PipelineSettings(),
-                            LivenessSettings(mode="off"))
         spec = SourceSpec("file", str(clips / CLIP))
-        session = KioskSession(spec, pipeline, realtime=False, speech=None, access_log=access_log, loop=True)
-        # The session's own capture thread, given a reader that stacks the clip: same class, same loop path.
-        session.capture = CaptureThread(spec, realtime=False, on_status=session._status, loop=True,
-                                        reader_factory=lambda s, _hold: StackedClipReader(s, args.tile))
+        # Built as the app builds it; only the reader stacks the clip (same capture class, same loop path).
+        session = build_session(Settings(), engine, gallery, source=spec, realtime=False, loop=True,
+                                access_log=access_log, learn=False, liveness=LivenessSettings(mode="off"),
+                                reader_factory=lambda s, _hold: StackedClipReader(s, args.tile))
         print(f"soak: {frames_wanted} frames of {CLIP} looped, {args.tile} stacked cop{'y' if args.tile == 1 else 'ies'} "
               f"per frame; gallery {len(gallery.people)} people ({', '.join(gallery.people)}); liveness off, "
               f"no speech; log in {access_log.folder}; pid {os.getpid()}, {os.cpu_count()} CPUs", flush=True)

@@ -44,7 +44,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from facegate.datasets import clips_dir  # noqa: E402
+from facegate_dev.datasets import clips_dir  # noqa: E402
 from process_stats import count_fds, status_value  # noqa: E402
 
 CLIP = "short_hamilton_clip.mp4"
@@ -81,7 +81,7 @@ def trend_per_second(samples: list[Sample], field: str) -> float:
     ys = [getattr(s, field) for s in samples]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
     var = sum((x - mx) ** 2 for x in xs)
-    return 0.0 if var == 0 else sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / var
+    return 0.0 if var == 0 else sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=False)) / var
 
 
 def verdict(warm: Sample, after: list[Sample], args) -> list[tuple[bool, str]]:

@@ -24,7 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -257,7 +257,7 @@ class CaptureThread:
         self._thread = threading.Thread(target=self._run, name=f"capture {self.spec}", daemon=True)
 
     # ---------------------------------------------------------------------------------- consumer side
-    def start(self) -> "CaptureThread":
+    def start(self) -> CaptureThread:
         self._thread.start()
         return self
 
@@ -353,7 +353,7 @@ class CaptureThread:
             while not self._stop.is_set():
                 try:
                     reader = self._reader_factory(self.spec, self.folder_hold_seconds)
-                except Exception as exc:
+                except Exception as exc:  # noqa: BLE001 - whatever stops a source opening is its state
                     missing = self.spec.kind == "file" and not Path(str(self.spec.target)).exists()
                     message = f"video file {self.spec.target} is missing" if missing else str(exc)
                     if self.spec.finite and not missing:  # an empty, damaged or image-less source stays so

@@ -54,7 +54,7 @@ def cmd_identify(args) -> int:
     if not faces:
         print(f"{args.photo}: no face found")
         return 1
-    for face, match in zip(faces, gallery.match_many(gallery.engine.embed(image, faces))):
+    for face, match in zip(faces, gallery.match_many(gallery.engine.embed(image, faces)), strict=False):
         x, y, w, h = (round(v) for v in face.box)
         where = f"face at x={x} y={y} ({w}x{h})"
         if match.name is not None and match.distance < threshold and match.margin >= settings.min_margin:
@@ -111,14 +111,44 @@ def _json_line(payload: dict) -> None:
     print(line, flush=True)
 
 
+def _json_lines_listener():
+    """`run --headless`'s session listener: one JSON object per line on stdout for each source change, decision
+    and learned photo. (Built here, not at import: the session module pulls in OpenCV and NumPy.)"""
+    from facegate.session import SessionListener
+
+    class JsonLines(SessionListener):
+        def on_source_status(self, status) -> None:
+            _json_line({"type": "source", "state": status.state.value, "source": status.source,
+                        "message": status.message})
+
+        def on_decision(self, decision, result) -> None:
+            _json_line({"type": "decision", "frame": result.frame.index, "track": decision.track_id,
+                        "decision": decision.verdict.value, "name": decision.name, "reason": decision.reason,
+                        "liveness": decision.details.get("liveness"),
+                        "distance": None if decision.distance is None else round(decision.distance, 4),
+                        # margin is infinite with one person enrolled: JSON has no infinity, so null
+                        "margin": None if decision.margin is None or math.isinf(decision.margin)
+                        else round(decision.margin, 4),
+                        "greeted": decision.greet,
+                        **{k: decision.details[k] for k in ("failed_checks", "guard_alert")
+                           if k in decision.details}})
+
+        @staticmethod
+        def on_learned(outcome) -> None:  # the template learner's callback, on its own thread
+            if outcome.learned:
+                _json_line({"type": "learned", "name": outcome.name, "photo": outcome.reason,
+                            "distance": round(outcome.distance, 4)})
+
+    return JsonLines()
+
+
 def cmd_run(args) -> int:
+    import random
     from dataclasses import replace
 
     from facegate.capture import parse_source
     from facegate.gallery import Gallery
-    from facegate.pipeline import Pipeline
-    from facegate.policy import AccessPolicy
-    from facegate.session import KioskSession
+    from facegate.session import build_session
     from facegate.vision.engine import FaceEngine
 
     settings = load_settings()
@@ -148,39 +178,11 @@ def cmd_run(args) -> int:
         access_log = AccessLog(Path(args.log_dir) if args.log_dir else settings.log_path())
         access_log.keep_snapshots_for(settings.log_retention_days)  # purge now, then daily, off the video path
     engine.load_models()  # TensorFlow and the weights before the first frame, not during it
-
-    def on_status(status):
-        _json_line({"type": "source", "state": status.state.value, "source": status.source,
-                    "message": status.message})
-
-    def on_decision(decision, result):
-        _json_line({"type": "decision", "frame": result.frame.index, "track": decision.track_id,
-                    "decision": decision.verdict.value, "name": decision.name, "reason": decision.reason,
-                    "liveness": decision.details.get("liveness"),
-                    "distance": None if decision.distance is None else round(decision.distance, 4),
-                    # margin is infinite with one person enrolled: JSON has no infinity, so null
-                    "margin": None if decision.margin is None or math.isinf(decision.margin)
-                    else round(decision.margin, 4),
-                    "greeted": decision.greet,
-                    **{k: decision.details[k] for k in ("failed_checks", "guard_alert") if k in decision.details}})
-
-    import random
-
-    def on_learned(outcome):
-        if outcome.learned:
-            _json_line({"type": "learned", "name": outcome.name, "photo": outcome.reason,
-                        "distance": round(outcome.distance, 4)})
-
-    learner = None
-    if settings.learn_from_visits and not args.no_learning:
-        from facegate.learning import TemplateLearner
-
-        learner = TemplateLearner(gallery, settings.learning_settings(), on_learned)
-    pipeline = Pipeline(engine, gallery, AccessPolicy(settings.policy_settings()), settings.pipeline_settings(),
-                        settings.liveness_settings(), random.Random(args.seed) if args.seed is not None else None)
-    session = KioskSession(source, pipeline, realtime=not args.fast, speech=speech, access_log=access_log,
-                           greeting_template=settings.greeting_template, on_status=on_status,
-                           on_decision=on_decision, learner=learner)
+    output = _json_lines_listener()
+    session = build_session(settings, engine, gallery, source=source, realtime=not args.fast, listeners=[output],
+                            access_log=access_log, speech=speech,
+                            learn=settings.learn_from_visits and not args.no_learning, on_learned=output.on_learned,
+                            rng=random.Random(args.seed) if args.seed is not None else None)
     session.start()
     try:
         while not session.wait(0.5):
@@ -188,8 +190,7 @@ def cmd_run(args) -> int:
     except KeyboardInterrupt:
         pass
     finally:
-        if learner is not None:
-            learner.wait_idle()  # a face offered at the end of a recording is decided before the exit
+        session.wait_idle()  # a face offered to the learner at the end of a recording is decided before the exit
         session.stop()
         if access_log is not None:
             access_log.close()

@@ -29,6 +29,7 @@ import csv
 import io
 import json
 import logging
+import contextlib
 import os
 import sqlite3
 import statistics
@@ -38,7 +39,7 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 import cv2
 import numpy as np
@@ -227,7 +228,7 @@ class AccessLog:
             log.error("access event for track %d not on the disk within %.1f s", event.track_id, timeout)
         return queued.committed
 
-    def _enqueue(self, event: AccessEvent) -> "_Queued | None":
+    def _enqueue(self, event: AccessEvent) -> _Queued | None:
         try:
             if event.decision not in DECISIONS:
                 log.error("access event with decision %r not logged: must be one of %s", event.decision, DECISIONS)
@@ -285,7 +286,7 @@ class AccessLog:
             self._lock_file.close()
             self._lock_file = None
 
-    def __enter__(self) -> "AccessLog":
+    def __enter__(self) -> AccessLog:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -522,10 +523,8 @@ class AccessLog:
         with conn:
             conn.executemany("DELETE FROM pending_files WHERE path = ?", [(n,) for n in gone])
         for day in {(self.folder / name).parent for name in gone}:
-            try:
+            with contextlib.suppress(OSError):
                 day.rmdir()  # only when empty
-            except OSError:
-                pass
 
     @staticmethod
     def _unlink(path: Path) -> bool:
@@ -617,7 +616,7 @@ class AccessLog:
         """Hold a shared lock on the folder for our lifetime; briefly try for an exclusive one first."""
         if fcntl is None:
             return None
-        handle = open(os.open(self.folder / "access.lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE), "rb")
+        handle = open(os.open(self.folder / "access.lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE), "rb")  # noqa: SIM115 - held for the log's lifetime
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             self._exclusive = True

@@ -40,7 +40,7 @@ import re
 import secrets
 import threading
 import unicodedata
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -360,7 +360,7 @@ class Gallery:
         index = self._index  # one snapshot: it is swapped whole, never edited in place
         ends = list(index.starts[1:]) + [len(index.embeddings)]
         found = {}
-        for name, start, end in zip(index.names, index.starts, ends):
+        for name, start, end in zip(index.names, index.starts, ends, strict=False):
             rows, learned = index.embeddings[start:end], index.learned[start:end]
             found[name] = rows if kind == "all" else rows[learned if kind == "learned" else ~learned]
         return found
@@ -404,8 +404,8 @@ class Gallery:
                 if not ((dlib > 0.5) & (dlib < 3.0) & (np.abs(sface - 1.0) < 1e-3)).all():
                     raise ValueError("embeddings of implausible length")
                 return {str(h): _Entry(None if p else e.astype(np.float32), str(p))
-                        for h, e, p in zip(hashes, embeddings, problems)}
-        except Exception as exc:  # any damage at all: rebuild rather than trust it
+                        for h, e, p in zip(hashes, embeddings, problems, strict=False)}
+        except Exception as exc:  # noqa: BLE001 - any damage at all: rebuild rather than trust it
             log.warning("Embedding cache %s is unusable (%s); rebuilding it from the photos.", self.cache_path, exc)
             return {}
 
@@ -669,7 +669,8 @@ class Gallery:
             handle = None
             if fcntl is not None:
                 try:
-                    handle = open(self.folder / GALLERY_MARKER, "rb")  # written once, never replaced: lockable
+                    # written once, never replaced: lockable; held until the edit ends (closed below)
+                    handle = open(self.folder / GALLERY_MARKER, "rb")  # noqa: SIM115
                     fcntl.flock(handle, fcntl.LOCK_EX)
                 except OSError as exc:
                     if handle is not None:
@@ -712,15 +713,11 @@ class Gallery:
                 moved.append((person_dir / loose.name, loose))
         except OSError as exc:
             for path in reversed(created):
-                try:
+                with suppress(OSError):
                     path.rmdir() if path.is_dir() else path.unlink()
-                except OSError:
-                    pass
             for now_at, was_at in reversed(moved):
-                try:
+                with suppress(OSError):
                     now_at.rename(was_at)
-                except OSError:
-                    pass
             raise GalleryError(f"Could not save the photos of {name!r} in the gallery folder {self.folder}: "
                                f"{describe_os_error(exc)}. Nothing was enrolled; {what_to_do(exc)}") from exc
         return saved

@@ -158,7 +158,7 @@ def _decode_unchanged(data: np.ndarray) -> tuple[np.ndarray | None, int]:
         if image is None or image.size == 0:
             return None, 1
         orientation = 1
-        for kind, block in zip(types, blocks):
+        for kind, block in zip(types, blocks, strict=False):
             if kind == cv2.IMAGE_METADATA_EXIF:
                 orientation = exif_orientation(np.asarray(block, np.uint8).tobytes())
         return image, orientation

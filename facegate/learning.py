@@ -24,7 +24,7 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -220,7 +220,7 @@ def learned_summaries(gallery, listing: dict | None = None) -> dict[str, Learned
         probes = np.concatenate(list(learned.values())).astype(np.float64)
         matrix = per_person_distances(probes, rows, starts)
         offsets = np.cumsum([0] + [len(r) for r in learned.values()])
-        distances = {n: matrix[a:b] for n, a, b in zip(learned, offsets[:-1], offsets[1:])}
+        distances = {n: matrix[a:b] for n, a, b in zip(learned, offsets[:-1], offsets[1:], strict=False)}
     summaries = {}
     for name in listing:
         files = gallery.learned_photos(name, listing)

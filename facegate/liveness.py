@@ -214,7 +214,7 @@ class BlinkCounter:
         if aspects is not None and len(self.aspects) >= 4:
             usual = np.median(np.array(self.aspects), axis=0)
             # the most flattened proportion: what is left of an eye ratio dip after it is not a blink
-            foreshortening = min(1.0, *(now_ / max(usual_, 1e-6) for now_, usual_ in zip(aspects, usual)))
+            foreshortening = min(1.0, *(now_ / max(usual_, 1e-6) for now_, usual_ in zip(aspects, usual, strict=False)))
         relative = raw / max(foreshortening, 1e-6)
         self.lowest_raw_ratio = min(self.lowest_raw_ratio, raw)
         self.lowest_ratio = min(self.lowest_ratio, relative)

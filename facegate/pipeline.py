@@ -145,7 +145,7 @@ class Pipeline:
         if due:
             self.engine.locate_landmarks(image, [t.face for t in due])
             embeddings = self.engine.embed(image, [t.face for t in due])
-            for track, match in zip(due, self.gallery.match_many(embeddings)):
+            for track, match in zip(due, self.gallery.match_many(embeddings), strict=False):
                 track.last_encoded, track.encodings = now, track.encodings + 1
                 track.distance, track.margin = match.distance, match.margin
                 track.extra["best"] = match.name

@@ -1,8 +1,8 @@
-"""A running kiosk: capture thread -> pipeline worker -> sinks (listeners, speech, access log).
+"""A running kiosk: capture thread -> pipeline worker -> listeners (access log, learner, speech, window, ...).
 
-The same session runs under the window and headless (`facegate run --headless`). Speech and disk writes
-happen on their own threads (SpeechWorker, AccessLog); listeners are called on the pipeline worker thread and
-must return quickly (the window turns them into Qt signals).
+The same session runs under the window, headless (`facegate run --headless`), in the benchmarks and in the tests,
+built by `build_session`. Speech and disk writes happen on their own threads (SpeechWorker, AccessLog); listeners
+are called on the session's threads and must return quickly (the window turns them into Qt signals).
 """
 
 from __future__ import annotations
@@ -11,10 +11,12 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Callable
+from typing import Protocol
+from collections.abc import Sequence
 
-from facegate.capture import CaptureThread, SourceSpec, SourceState, SourceStatus
+from facegate.capture import CaptureThread, SourceSpec, SourceState, SourceStatus, parse_source
 from facegate.pipeline import FrameResult, Pipeline
+from facegate.policy import Decision
 
 log = logging.getLogger(__name__)
 
@@ -46,26 +48,106 @@ class SessionStats:
         return self.frames / elapsed if elapsed > 0 else 0.0
 
 
-class KioskSession:
-    def __init__(self, source: str | int | SourceSpec, pipeline: Pipeline, *, realtime: bool = True,
-                 speech=None, access_log=None, greeting_template: str = "Welcome {name}",
-                 on_result: Callable[[FrameResult], None] | None = None,
-                 on_decision: Callable | None = None,
-                 on_status: Callable[[SourceStatus], None] | None = None,
-                 loop: bool = False, learner=None, on_gallery_changed: Callable[[], None] | None = None):
-        self.pipeline = pipeline
-        self.on_gallery_changed = on_gallery_changed
-        self.learner = learner  # facegate.learning.TemplateLearner: learns from liveness-passed grants
-        self.speech = speech
+class SessionListener:
+    """What a running kiosk tells the world: the window, speech, the access log, `run --headless`'s JSON lines,
+    and later integrations. Subclass it and override the calls you need. They are made on the session's threads (the pipeline
+    worker; `on_gallery_changed` on the gallery watcher), in the order the listeners were given: return quickly,
+    hand slow work to a thread of your own."""
+
+    def on_result(self, result: FrameResult) -> None:
+        """Every processed frame: boxes, names, prompts (for drawing)."""
+
+    def on_decision(self, decision: Decision, result: FrameResult) -> None:
+        """A decision (granted, denied, unknown) on one track, with the frame it was made on."""
+
+    def on_source_status(self, status: SourceStatus) -> None:
+        """The camera or file went live, was lost, failed or ended."""
+
+    def on_gallery_changed(self) -> None:
+        """Another process changed the gallery folder; it has been read again."""
+
+    def wait_idle(self) -> None:
+        """Finish work queued so far (a finite source ended: what it showed is decided before the exit)."""
+
+    def stop(self, timeout: float) -> None:
+        """The session is stopping: finish or drop queued work within `timeout`."""
+
+
+class AccessLogListener(SessionListener):
+    """Every decision into the access log; a grant or denial is on the disk before later listeners announce it."""
+
+    def __init__(self, access_log, source: str):
         self.access_log = access_log
+        self.source = source
+
+    def on_decision(self, decision: Decision, result: FrameResult) -> None:
+        from facegate.events import AccessEvent
+
+        event = AccessEvent(
+            time=time.time(), track_id=decision.track_id, person=decision.name, distance=decision.distance,
+            margin=decision.margin, decision=decision.verdict.value, source=self.source,
+            details={"frame": result.frame.index, "greeted": decision.greet, "reason": decision.reason,
+                     **decision.details},
+            snapshot=result.snapshots.get(decision.track_id))
+        if decision.verdict.value in ACTED_ON:
+            # On the disk before anyone hears or sees it (a door opens on it): a crash or power cut right after
+            # the greeting cannot leave a grant without its log entry. A log that cannot be written in time is an
+            # error in the app's log, and the decision still goes out: a full disk must not lock everyone out.
+            self.access_log.record_durably(event, DURABLE_WAIT_S)
+        else:
+            self.access_log.record(event)
+
+
+class LearningListener(SessionListener):
+    """Offers liveness-checked grants to the template learner (facegate.learning), which runs on its own thread."""
+
+    def __init__(self, learner):
+        self.learner = learner
+
+    def on_decision(self, decision: Decision, result: FrameResult) -> None:
+        if decision.verdict.value == "granted":
+            self.learner.offer(decision.name, result.snapshots.get(decision.track_id), decision.details)
+
+    def wait_idle(self) -> None:
+        self.learner.wait_idle()
+
+    def stop(self, timeout: float) -> None:
+        self.learner.stop(timeout)
+
+
+class SpeechListener(SessionListener):
+    """Greets once per visit and speaks liveness requests, never over a greeting for someone else."""
+
+    def __init__(self, speech, greeting_template: str = "Welcome {name}"):
+        self.speech = speech
         self.greeting_template = greeting_template
-        self.on_result = on_result
-        self.on_decision = on_decision
-        self.on_status = on_status
-        self.stats = SessionStats()
         self._last_greeting = float("-inf")
+
+    def on_decision(self, decision: Decision, result: FrameResult) -> None:
+        if decision.greet:
+            from facegate.speech import render_greeting
+
+            self._last_greeting = time.monotonic()
+            self.speech.say(render_greeting(self.greeting_template, decision.name))
+
+    def on_result(self, result: FrameResult) -> None:
+        if result.prompts and time.monotonic() - self._last_greeting >= 3.0:
+            for prompt in result.prompts:
+                self.speech.say(prompt)
+
+
+class KioskSession:
+    """Capture thread -> pipeline worker -> listeners. Build one with `build_session`."""
+
+    def __init__(self, source: str | int | SourceSpec, pipeline: Pipeline, *,
+                 listeners: Sequence[SessionListener] = (), realtime: bool = True, loop: bool = False,
+                 reader_factory=None):
+        self.pipeline = pipeline
+        self.listeners = list(listeners)
+        self.stats = SessionStats()
         self._last_lost_message: str | None = None
-        self.capture = CaptureThread(source, realtime=realtime, on_status=self._status, loop=loop)
+        self.capture = CaptureThread(source, realtime=realtime, on_status=self._status, loop=loop,
+                                     reader_factory=reader_factory)
         self._stop = threading.Event()
         self._worker = threading.Thread(target=self._run, name="pipeline worker", daemon=True)
         self._watcher = threading.Thread(target=self._watch_gallery, name="gallery watcher", daemon=True)
@@ -81,10 +163,10 @@ class KioskSession:
             self._last_lost_message = None
         elif status.state == SourceState.FAILED:
             log.error("Video source cannot be used: %s", status.message)
-        if self.on_status is not None:
-            self.on_status(status)
+        for listener in self.listeners:
+            listener.on_source_status(status)
 
-    def start(self) -> "KioskSession":
+    def start(self) -> KioskSession:
         self.stats.started = time.monotonic()
         self.capture.start()
         self._worker.start()
@@ -94,12 +176,17 @@ class KioskSession:
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
         self.capture.stop(timeout)
-        if self.learner is not None:
-            self.learner.stop(timeout)
+        for listener in self.listeners:
+            listener.stop(timeout)
         if self._worker.is_alive() and threading.current_thread() is not self._worker:
             self._worker.join(timeout)
         if self._watcher.is_alive() and threading.current_thread() is not self._watcher:
             self._watcher.join(timeout)
+
+    def wait_idle(self) -> None:
+        """Let the listeners finish what they queued (call before stop() when a recording has ended)."""
+        for listener in self.listeners:
+            listener.wait_idle()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until a finite source has been processed to its end (or the session stopped)."""
@@ -136,10 +223,10 @@ class KioskSession:
                 self.stats.encoded += result.encoded
                 self.stats.busy_seconds += result.seconds
                 for decision in result.decisions:
-                    self._handle_decision(decision, result)
-                self._say_prompts(result)
-                if self.on_result is not None:
-                    self.on_result(result)
+                    for listener in self.listeners:
+                        listener.on_decision(decision, result)
+                for listener in self.listeners:
+                    listener.on_result(result)
         except BaseException as exc:  # reported, never silent: the window shows it, headless exits non-zero
             self.error = exc
             log.exception("The recognition pipeline stopped")
@@ -156,47 +243,42 @@ class KioskSession:
             try:
                 if gallery.refresh_if_changed():
                     log.info("The gallery changed on disk; %d people now.", len(gallery.people))
-                    if self.on_gallery_changed is not None:
-                        self.on_gallery_changed()
+                    for listener in self.listeners:
+                        listener.on_gallery_changed()
                 failing = False
             except Exception:  # reported once per failure streak; the kiosk goes on with what it had
                 if not failing:
                     log.exception("The gallery folder could not be checked for changes")
                 failing = True
 
-    def _say_prompts(self, result: FrameResult) -> None:
-        """Liveness requests are spoken too, but never over a greeting for someone else."""
-        if self.speech is None or not result.prompts:
-            return
-        if time.monotonic() - self._last_greeting < 3.0:
-            return
-        for prompt in result.prompts:
-            self.speech.say(prompt)
 
-    def _handle_decision(self, decision, result: FrameResult) -> None:
-        if self.access_log is not None:
-            from facegate.events import AccessEvent
+def build_session(settings, engine, gallery, *, source: str | int | SourceSpec, realtime: bool = True,
+                  loop: bool = False, listeners: Sequence[SessionListener] = (), access_log=None, speech=None,
+                  learn: bool | None = None, on_learned=None, learner=None, liveness=None, rng=None,
+                  reader_factory=None) -> KioskSession:
+    """A kiosk session wired the one way the app, `run --headless`, the benchmarks and the tests use.
 
-            event = AccessEvent(
-                time=time.time(), track_id=decision.track_id, person=decision.name, distance=decision.distance,
-                margin=decision.margin, decision=decision.verdict.value, source=str(self.capture.spec),
-                details={"frame": result.frame.index, "greeted": decision.greet, "reason": decision.reason,
-                         **decision.details},
-                snapshot=result.snapshots.get(decision.track_id))
-            if decision.verdict.value in ACTED_ON:
-                # On the disk before anyone hears or sees it (a door opens on it): a crash or power cut right
-                # after the greeting cannot leave a grant without its log entry. A log that cannot be written
-                # in time is an error in the app's log, and the decision still goes out: a full disk must not
-                # lock everyone out.
-                self.access_log.record_durably(event, DURABLE_WAIT_S)
-            else:
-                self.access_log.record(event)
-        if self.learner is not None and decision.verdict.value == "granted":
-            self.learner.offer(decision.name, result.snapshots.get(decision.track_id), decision.details)
-        if decision.greet and self.speech is not None:
-            from facegate.speech import render_greeting
+    settings: facegate.config.Settings (policy, pipeline, liveness, greeting, learning). Listeners hear the session
+    after the built-in ones, in this order: the access log (a decision is durable before anything announces it),
+    the template learner, speech. learn: learn from visits (default: settings.learn_from_visits), with a
+    TemplateLearner made from the settings that calls on_learned, or with `learner` when given. liveness:
+    overrides the settings' liveness (a benchmark says which mode it measures). reader_factory: wraps how frames
+    are read (benchmarks letterbox or stack the clip; tests spoil frames)."""
+    from facegate.policy import AccessPolicy
 
-            self._last_greeting = time.monotonic()
-            self.speech.say(render_greeting(self.greeting_template, decision.name))
-        if self.on_decision is not None:
-            self.on_decision(decision, result)
+    spec = source if isinstance(source, SourceSpec) else parse_source(source)
+    pipeline = Pipeline(engine, gallery, AccessPolicy(settings.policy_settings()), settings.pipeline_settings(),
+                        liveness if liveness is not None else settings.liveness_settings(), rng)
+    built_in: list[SessionListener] = []
+    if access_log is not None:
+        built_in.append(AccessLogListener(access_log, str(spec)))
+    if learner is None and (settings.learn_from_visits if learn is None else learn):
+        from facegate.learning import TemplateLearner
+
+        learner = TemplateLearner(gallery, settings.learning_settings(), on_learned)
+    if learner is not None:
+        built_in.append(LearningListener(learner))
+    if speech is not None:
+        built_in.append(SpeechListener(speech, settings.greeting_template))
+    return KioskSession(spec, pipeline, listeners=built_in + list(listeners), realtime=realtime, loop=loop,
+                        reader_factory=reader_factory)

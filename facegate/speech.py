@@ -1,4 +1,4 @@
-"""Spoken greetings: a worker thread that speaks so the video path never waits, and WAV synthesis.
+"""Spoken greetings: a worker thread that speaks so the video path never waits.
 
 Why the worker runs the `espeak-ng` program rather than pyttsx3 on Linux (checked with pyttsx3 2.99 and
 espeak-ng 1.51 on Debian 12):
@@ -12,7 +12,7 @@ espeak-ng 1.51 on Debian 12):
 - It plays the audio with `os.system("aplay ...")` and ignores the exit status: without aplay or a sound
   card the speech is lost silently, and every utterance prints "sh: 1: aplay: not found".
 - After `save_to_file`, the driver keeps the file name: every later `say()` rewrites that file instead of
-  speaking (worked around in `_forget_save_file`).
+  speaking (the tests' WAV synthesis, facegate_dev/speech_audio.py, clears it).
 - When espeak-ng's data cannot be loaded, libespeak-ng calls `exit(1)` inside `pyttsx3.init()`: the
   whole process ends, with no exception to catch. A speech problem must never take the kiosk down.
 
@@ -20,10 +20,10 @@ So where the `espeak-ng` program is installed, SpeechWorker runs one `espeak-ng`
 still real speech from the same engine, but its exit status and its "error:" lines tell us when it
 failed, `close()` can kill an utterance stuck on a blocked audio device, and a broken install only
 breaks the child. Where there is no `espeak-ng` program (Windows SAPI5, macOS NSSpeechSynthesizer) the
-worker uses pyttsx3, with the engine created inside the worker thread (unless `synthesize_to_file` or
-`voices()` already made the process's one engine) and every call waiting for the engine's own
-`finished-utterance` notification. `synthesize_to_file` keeps pyttsx3's `save_to_file`, with
-that same wait, after checking in a child process (or with `espeak-ng -q`) that the engine can start.
+worker uses pyttsx3, with the engine created inside the worker thread (unless `voices()` or the tests' WAV
+synthesis already made the process's one engine) and every call waiting for the engine's own
+`finished-utterance` notification, after checking in a child process (or with `espeak-ng -q`) that the engine
+can start.
 pyttsx3 shares one engine per process and espeak-ng one synthesis callback, so every in-process pyttsx3
 use holds `_PYTTSX3_LOCK`.
 """
@@ -38,14 +38,9 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
-import wave
 from collections import deque
-from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
-from facegate.errors import FaceGateError
-from facegate.storage import atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -169,14 +164,6 @@ def _run_pyttsx3(engine, queue_utterance: Callable[[], None], timeout: float) ->
         raise _SpeechFailure("the speech engine stopped before the end of the utterance")
 
 
-def _forget_save_file(engine) -> None:
-    """pyttsx3 2.99's espeak driver never clears its save-file name: every later `say()` on the engine
-    would rewrite that file instead of speaking. Clear it (guarded: other drivers have no such field)."""
-    driver = getattr(getattr(engine, "proxy", None), "_driver", None)
-    if getattr(driver, "_save_file", None) is not None:
-        driver._save_file = None
-
-
 def _set_voice_and_rate(engine, voice: str | None, rate: int | None) -> None:
     """Every use sets both: the engine is shared, and None means the engine's default, not the last caller's."""
     voice = voice or _engine_defaults.get("voice")
@@ -278,7 +265,7 @@ class _Pyttsx3Voice:
             raise _SpeechFailure("pyttsx3's espeak driver plays through aplay (alsa-utils), which is not installed")
 
     def speak(self, text: str) -> None:
-        with _PYTTSX3_LOCK:  # the engine is shared with synthesize_to_file and voices()
+        with _PYTTSX3_LOCK:  # the engine is shared with voices() (and the tests' WAV synthesis)
             engine = self._engine
 
             def queue_utterance() -> None:
@@ -388,7 +375,7 @@ class SpeechWorker:
         if self._thread.is_alive():
             log.warning("speech worker still busy %.1f s after close; leaving it to end with the app", timeout)
 
-    def __enter__(self) -> "SpeechWorker":
+    def __enter__(self) -> SpeechWorker:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -452,60 +439,3 @@ class SpeechWorker:
                 except Exception:  # noqa: BLE001 - a faulty hook must not stop the speech
                     log.exception("speech on_spoken hook failed")
         self._voice.close()
-
-
-def _wav_frames_once_written(path: Path, timeout: float) -> int:
-    """Frames in the WAV at `path` once it has stopped growing (0 if none appeared in time). The espeak driver
-    writes the file on its own thread, and a finish notice left over from a failed command (a bad voice) can
-    arrive before this utterance is written: the file itself is the reliable signal."""
-    deadline = time.monotonic() + timeout
-    last_size = -1
-    while True:
-        size = path.stat().st_size if path.is_file() else -1
-        if size > 44 and size == last_size:  # more than a bare header, and stable for one poll
-            try:
-                with wave.open(str(path), "rb") as wav:
-                    return wav.getnframes()
-            except (wave.Error, EOFError):
-                pass  # header not complete yet
-        if time.monotonic() >= deadline:
-            return 0
-        last_size = size
-        time.sleep(0.05)
-
-
-def synthesize_to_file(text: str, path: str | Path, voice: str | None = None, rate: int | None = None) -> Path:
-    """Write `text` spoken as a WAV file at `path` (owner-only, written atomically) and return the path."""
-    path = Path(path)
-    if not text or not text.strip():
-        raise FaceGateError("nothing to synthesize: the text is empty")
-    # pyttsx3 writes the file itself and not atomically: let it write a temporary file next to `path`
-    scratch = path.with_name(f".{path.stem}.{uuid.uuid4().hex}.tmp.wav")
-    try:
-        with _PYTTSX3_LOCK:
-            engine = _pyttsx3_engine()
-
-            def queue_utterance() -> None:
-                _set_voice_and_rate(engine, voice, rate)  # after _run_pyttsx3 listens: a bad voice is reported
-                engine.save_to_file(text, str(scratch))
-
-            try:
-                _run_pyttsx3(engine, queue_utterance, UTTERANCE_TIMEOUT_S)
-            finally:
-                _forget_save_file(engine)
-        if _wav_frames_once_written(scratch, START_TIMEOUT_S) == 0:
-            raise FaceGateError(f"{path}: the speech engine wrote no audio for {text!r}; check that espeak-ng "
-                                "(Linux) or the system voices (Windows, macOS) are installed")
-        atomic_write_bytes(path, scratch.read_bytes())
-    except _SpeechFailure as exc:
-        raise FaceGateError(f"{path}: cannot synthesize speech: {exc}") from exc
-    except (OSError, wave.Error, RuntimeError) as exc:
-        raise FaceGateError(f"{path}: cannot write the speech audio ({exc})") from exc
-    finally:
-        try:
-            scratch.unlink()
-        except FileNotFoundError:
-            pass
-        except OSError as exc:
-            log.warning("cannot remove the temporary file %s: %s", scratch, exc)
-    return path

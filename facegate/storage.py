@@ -14,6 +14,7 @@ import re
 import tempfile
 import time
 from pathlib import Path
+import contextlib
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
@@ -26,10 +27,8 @@ def ensure_private_dir(path: Path) -> Path:
     path = Path(path)
     for parent in reversed(path.parents):  # missing parents too: mkdir(parents=True) would make them 0755
         if not parent.exists():
-            try:
+            with contextlib.suppress(FileExistsError):
                 os.mkdir(parent, PRIVATE_DIR_MODE)
-            except FileExistsError:
-                pass
     path.mkdir(exist_ok=True, mode=PRIVATE_DIR_MODE)
     if (path.stat().st_mode & 0o777) != PRIVATE_DIR_MODE:  # chmod only when needed: it fails on read-only media
         os.chmod(path, PRIVATE_DIR_MODE)
@@ -64,10 +63,8 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
-        except OSError:
-            pass
         raise
     fsync_dir(path.parent)
 

@@ -41,7 +41,7 @@ def main() -> int:
     args = parser.parse_args()
     args.out = args.out or ROOT / "docs" / ("liveness.png" if args.challenge else "screenshot.png")
 
-    from facegate.datasets import clips_dir
+    from facegate_dev.datasets import clips_dir
 
     clips = clips_dir()
     if clips is None:

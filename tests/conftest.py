@@ -9,7 +9,7 @@ import pytest
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from facegate.datasets import clips_dir, lfw_dir  # noqa: E402
+from facegate_dev.datasets import clips_dir, lfw_dir  # noqa: E402
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Presentation-attack videos (facegate.attacks), rendered for real from the shared photos and clip.
+"""Presentation-attack videos (facegate_dev.attacks), rendered for real from the shared photos and clip.
 
 The point of the suite is that each attack matters: with liveness off, the kiosk (the real CLI, real models)
 grants every attack to the person it impersonates, and to nobody else.
@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facegate.attacks import PRINT_KINDS, SCREEN_KIND, build_suite, load_manifest, render_print_attack, \
+from facegate_dev.attacks import PRINT_KINDS, SCREEN_KIND, build_suite, load_manifest, render_print_attack, \
     render_screen_replay
 
 
@@ -67,7 +67,7 @@ def test_same_seed_renders_the_same_frames(tmp_path, clips):
 
     first, again, other = (read_frames(print_attack(f, s), 3) for f, s in (("a", 5), ("b", 5), ("c", 6)))
     assert len(first) == 3
-    assert all(np.array_equal(x, y) for x, y in zip(first, again))
+    assert all(np.array_equal(x, y) for x, y in zip(first, again, strict=False))
     assert not np.array_equal(first[0], other[0])
 
     def replay(folder, seed):
@@ -75,14 +75,14 @@ def test_same_seed_renders_the_same_frames(tmp_path, clips):
                                     first_frame=82, last_frame=120, seconds=0.2)
 
     first, again, other = (read_frames(replay(f, s), 3) for f, s in (("d", 1), ("e", 1), ("f", 2)))
-    assert all(np.array_equal(x, y) for x, y in zip(first, again))
+    assert all(np.array_equal(x, y) for x, y in zip(first, again, strict=False))
     assert not np.array_equal(first[0], other[0])
 
 
 def test_sheet_geometry_is_exact_and_only_a_flat_sheet_is_one_homography():
     """The liveness check will test whether landmark motion fits one homography: the renderer's ray casting
     must invert its forward model exactly, give a flat sheet exactly one homography, and a bent one not."""
-    from facegate.attacks import _Bend, _Camera, _inverse_map, _local_points, _rotation
+    from facegate_dev.attacks import _Bend, _Camera, _inverse_map, _local_points, _rotation
 
     cam = _Camera.webcam((640, 480))
     rot, trans = _rotation(15, -20, 4), np.array([10.0, -5.0, 380.0])
@@ -90,7 +90,7 @@ def test_sheet_geometry_is_exact_and_only_a_flat_sheet_is_one_homography():
     u, v = rng.uniform(-100, 100, 60), rng.uniform(-130, 130, 60)
     for bend, curved in ((None, False), (_Bend(600.0, 0, 1), True), (_Bend(500.0, 1, -1), True)):
         pixels = cam.project(_local_points(u, v, bend) @ rot.T + trans)
-        for (x, y), uu, vv in zip(pixels, u, v):
+        for (x, y), uu, vv in zip(pixels, u, v, strict=False):
             gu, gv, _, _, valid, _ = _inverse_map(cam, rot, trans, bend, (int(x), int(y), int(x) + 2, int(y) + 2))
             fx, fy = x - int(x), y - int(y)
             weights = np.array([[(1 - fx) * (1 - fy), fx * (1 - fy)], [(1 - fx) * fy, fx * fy]])

@@ -71,7 +71,7 @@ def test_realtime_playback_drops_old_frames_for_a_slow_consumer(clips):
     assert 8.0 < elapsed < 12.0  # played at its own rate (~9.2 s), not held back by the consumer
     assert capture.dropped > 150 and len(frames) + capture.dropped == 275
     assert sum(f.dropped_before for f in frames) == capture.dropped
-    assert all(b.index > a.index for a, b in zip(frames, frames[1:]))  # always the newest, in order
+    assert all(b.index > a.index for a, b in zip(frames, frames[1:], strict=False))  # always the newest, in order
     capture.stop()
 
 
@@ -137,4 +137,4 @@ def test_looped_lockstep_playback_keeps_its_clock_moving_forward(clips):
     capture.stop()
     times = [f.time for f in frames]
     assert [f.index for f in frames][274:277] == [274, 0, 1]
-    assert all(b - a == pytest.approx(1 / 29.97, abs=1e-3) for a, b in zip(times, times[1:]))
+    assert all(b - a == pytest.approx(1 / 29.97, abs=1e-3) for a, b in zip(times, times[1:], strict=False))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facegate.datasets import dlib_reference_faces, lfw_dir, lfw_sample
+from facegate_dev.datasets import dlib_reference_faces, lfw_dir, lfw_sample
 
 FACES = 24
 COMPONENT_TOLERANCE = 1e-4
@@ -63,7 +63,7 @@ def test_our_aligner_matches_dlib_chip_embedding(faces, encoder, dlib_descriptor
     from facegate.vision.align import extract_chip
 
     images, landmarks, _ = faces
-    our_chips = np.stack([extract_chip(image, points) for image, points in zip(images, landmarks)])
+    our_chips = np.stack([extract_chip(image, points) for image, points in zip(images, landmarks, strict=False)])
     ours = encoder.infer(our_chips).astype(np.float64)
     distances = np.linalg.norm(ours - dlib_descriptors, axis=1)
     print(f"\nour aligner vs dlib get_face_chip on {len(images)} faces: embedding distance "

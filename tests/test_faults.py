@@ -29,12 +29,14 @@ import cv2
 import numpy as np
 import pytest
 
-from facegate.capture import CaptureThread, Frame, SourceState, open_reader, parse_source
+from facegate.capture import CaptureThread, Frame, SourceState, open_reader
+from facegate.config import Settings
 from facegate.errors import GalleryError
 from facegate.gallery import EMBEDDING_SIZE, Gallery
 from facegate.imageio import load_image
+from facegate.liveness import LivenessSettings
 from facegate.pipeline import Pipeline
-from facegate.session import KioskSession
+from facegate.session import SessionListener, build_session
 from helpers import CountingEngine, MjpegCamera
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -372,7 +374,7 @@ def test_folder_source_with_odd_frames_runs_through_the_pipeline(tmp_path, clips
     assert granted[0] == {"Obama"} and granted[1] == set() and granted[2] == {"Obama"}  # colour, black, grey
     assert {"Biden"} in granted[3:]  # the 16-bit or the transparent photo of Biden
     ids = [v["ids"] for v in per_image.values()]
-    for earlier, later in zip(ids, ids[1:]):
+    for earlier, later in zip(ids, ids[1:], strict=False):
         assert not earlier & later  # a new frame size starts new tracks: no vote carries over
 
 
@@ -417,12 +419,20 @@ class SpoiledFolderSource:
         self.source.release()
 
 
+class Grants(SessionListener):
+    def __init__(self):
+        self.granted = []
+
+    def on_decision(self, decision, result):
+        self.granted.append((result.frame.index, decision.name))
+
+
 def _session_on(folder, engine, gallery, spoiled, caplog):
-    session = KioskSession(folder, Pipeline(engine, gallery), realtime=False)
-    session.capture = CaptureThread(parse_source(folder), realtime=False, on_status=session._status,
-                                    reader_factory=lambda spec, hold: SpoiledFolderSource(spec, 1.0, spoiled))
-    granted = []
-    session.on_decision = lambda decision, result: granted.append((result.frame.index, decision.name))
+    grants = Grants()
+    session = build_session(Settings(), engine, gallery, source=folder, realtime=False, listeners=[grants],
+                            learn=False, liveness=LivenessSettings(mode="off"),
+                            reader_factory=lambda spec, hold: SpoiledFolderSource(spec, 1.0, spoiled))
+    granted = grants.granted
     with caplog.at_level(logging.ERROR, logger="facegate.session"):
         session.start()
         assert session.wait(60)
@@ -465,7 +475,7 @@ class HangingCamera:
         while not self.closing.is_set():
             try:
                 connection, _ = self.server.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -742,8 +752,15 @@ def test_kiosk_session_survives_the_camera_unplugged_and_plugged_back(clips, eng
     camera = MjpegCamera(frames)
     statuses = StatusLog()
     processed = []
-    session = KioskSession(f"http://127.0.0.1:{camera.port}/stream.mjpg", Pipeline(engine, obama_biden_gallery),
-                           on_status=statuses, on_result=lambda r: processed.append(r.frame.index))
+    class Watch(SessionListener):
+        def on_source_status(self, status):
+            statuses(status)
+
+        def on_result(self, result):
+            processed.append(result.frame.index)
+
+    session = build_session(Settings(), engine, obama_biden_gallery, listeners=[Watch()], learn=False,
+                            source=f"http://127.0.0.1:{camera.port}/stream.mjpg", liveness=LivenessSettings(mode="off"))
     session.start()
     try:
         assert wait_until(lambda: len(processed) >= 5, 20.0)

@@ -35,7 +35,7 @@ def test_match_agrees_with_brute_force(people_gallery, engine):
     index = gallery._index
     probes = index.embeddings[rng.integers(0, len(index.embeddings), 5)] + rng.normal(0, 0.02, (5, EMBEDDING_SIZE))
     owners = np.repeat(index.names, [index.photo_counts[n] for n in index.names])
-    for probe, match in zip(probes, gallery.match_many(probes)):
+    for probe, match in zip(probes, gallery.match_many(probes), strict=False):
         distances = np.linalg.norm(index.embeddings - probe, axis=1)
         per_person = {n: distances[owners == n].min() for n in index.names}
         ranked = sorted(per_person, key=per_person.get)

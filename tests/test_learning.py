@@ -15,8 +15,7 @@ from facegate.gallery import Gallery, is_learned, learned_time
 from facegate.imageio import load_image
 from facegate.learning import LearningSettings, TemplateLearner, learned_summary
 from facegate.liveness import Action, LivenessSettings, draw_challenge
-from facegate.pipeline import Pipeline, face_crop
-from facegate.policy import AccessPolicy
+from facegate.pipeline import face_crop
 
 HOUR = 3600.0
 T0 = 1_796_000_000.0  # a fixed capture time (2026-11-30): learned names carry it
@@ -147,7 +146,8 @@ def test_learned_photos_never_stand_alone_and_drift_is_flagged(gallery, faces, c
 def test_a_live_grant_at_the_kiosk_is_learned(engine, clips, tmp_path):
     """The real session on the real clip: Lin-Manuel Miranda answers a challenge that matches his movements
     (turn right, then left), is granted, and his face from the kiosk's camera joins his photos."""
-    from facegate.session import KioskSession
+    from facegate.config import Settings
+    from facegate.session import build_session
 
     folder = tmp_path / "gallery"
     folder.mkdir()
@@ -156,12 +156,11 @@ def test_a_live_grant_at_the_kiosk_is_learned(engine, clips, tmp_path):
     gallery.refresh()
     seed = next(s for s in range(10_000)
                 if draw_challenge(random.Random(s), 2) == [Action.TURN_RIGHT, Action.TURN_LEFT])
-    pipeline = Pipeline(engine, gallery, AccessPolicy(), liveness=LivenessSettings(mode="challenge"),
-                        rng=random.Random(seed))
     # The wiring is under test here, not the bar: his single enrollment photo and the clip's frame sit at 0.40,
     # on the default's edge, so the bar is a little lower than the default's.
     learner = TemplateLearner(gallery, LearningSettings(max_distance=0.45))
-    session = KioskSession(clips / "short_hamilton_clip.mp4", pipeline, realtime=False, learner=learner)
+    session = build_session(Settings(), engine, gallery, source=clips / "short_hamilton_clip.mp4", realtime=False,
+                            learner=learner, liveness=LivenessSettings(mode="challenge"), rng=random.Random(seed))
     session.start()
     try:
         assert session.wait(120)

@@ -256,7 +256,7 @@ def test_a_print_tilted_twice_is_not_two_blinks(engine, clips):
     The eye ratio alone reads them as blinks (measured: 2 blinks for both of these renders); taken against the
     face's own proportions, which the tilt flattens too, they are not blinks (benchmarks/liveness.py, table
     "tilted prints", has the sweep over photos, curls and tilt depths)."""
-    from facegate.attacks import render_tilt_blinks
+    from facegate_dev.attacks import render_tilt_blinks
 
     renders = [render_tilt_blinks(clips / "lin-manuel-miranda.png", seed=seed, tilt_deg=65, bent=True)
                for seed in (0, 1)]

@@ -1,4 +1,4 @@
-"""Presentation attacks against the liveness check: rendered from the real photos and clip (facegate/attacks.py).
+"""Presentation attacks against the liveness check: rendered from the real photos and clip (facegate_dev/attacks.py).
 
 Every attack here is granted with liveness off (tests/test_attacks.py proves it through the CLI); with passive or
 challenge liveness none may be. The full table with all 12 request sequences per video is benchmarks/liveness.py.
@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-from facegate.attacks import PRINT_KINDS, build_suite
+from facegate_dev.attacks import PRINT_KINDS, build_suite
 from facegate.capture import CaptureThread
 from facegate.gallery import Gallery
 from facegate.liveness import Action, LivenessSettings, draw_challenge

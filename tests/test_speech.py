@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 from facegate.errors import FaceGateError
-from facegate.speech import SpeechWorker, render_greeting, synthesize_to_file
+from facegate.speech import SpeechWorker, render_greeting
+from facegate_dev.speech_audio import synthesize_to_file
 
 pytestmark = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
+from facegate.session import SessionListener
 
-class SessionBridge(QObject):
+
+class SessionBridge(QObject, SessionListener):
     frame_ready = Signal(object)  # FrameResult
     decision = Signal(object, object)  # Decision, FrameResult
     source_status = Signal(object)  # SourceStatus
@@ -14,14 +16,14 @@ class SessionBridge(QObject):
     learned = Signal(object)  # facegate.learning.LearnOutcome
     gallery_changed = Signal()  # another process changed the gallery folder; it has been read again
 
-    # Callbacks for KioskSession: called on the pipeline worker thread; emitting is thread-safe.
+    # facegate.session.SessionListener's calls, made on the session's threads; emitting is thread-safe.
     def on_result(self, result) -> None:
         self.frame_ready.emit(result)
 
     def on_decision(self, decision, result) -> None:
         self.decision.emit(decision, result)
 
-    def on_status(self, status) -> None:
+    def on_source_status(self, status) -> None:
         self.source_status.emit(status)
 
     def on_learned(self, outcome) -> None:  # called on the learner's thread

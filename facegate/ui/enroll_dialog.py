@@ -92,7 +92,7 @@ class _Worker(QObject):
         def target():
             try:
                 self.done.emit(job())
-            except Exception as exc:  # reported in the dialog, not lost
+            except Exception as exc:  # noqa: BLE001 - reported in the dialog, not lost
                 self.done.emit(exc if isinstance(exc, FaceGateError) else FaceGateError(str(exc)))
 
         threading.Thread(target=target, name="enrollment", daemon=True).start()
@@ -240,9 +240,9 @@ class EnrollDialog(QDialog):
             if embedding is None:
                 continue
             match = gallery.match(embedding)
-            if match.name is not None and match.distance < self.window.settings.threshold:
-                if best is None or match.distance < best[1]:
-                    best = (match.name, match.distance)
+            if (match.name is not None and match.distance < self.window.settings.threshold
+                    and (best is None or match.distance < best[1])):
+                best = (match.name, match.distance)
         return best
 
     def save(self, photos=None) -> None:

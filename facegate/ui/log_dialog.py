@@ -206,7 +206,7 @@ class LogDialog(QDialog):
                 rows = access_log.recent(limit=MAX_ROWS + 1, **filters)
                 pictures = {row.id: snapshot_thumbnail(row.snapshot) for row in rows[:MAX_ROWS]}
                 return generation, (rows, pictures, logged_people(access_log))
-            except Exception as exc:  # reported in the dialog with the load it belongs to
+            except Exception as exc:  # noqa: BLE001 - reported in the dialog with the load it belongs to
                 return generation, exc if isinstance(exc, FaceGateError) else FaceGateError(str(exc))
 
         self._load_worker.run(job)

@@ -6,6 +6,7 @@ frames are processed by the session's worker thread and arrive here as Qt signal
 
 from __future__ import annotations
 
+import importlib.resources
 import logging
 import threading
 import time
@@ -25,7 +26,6 @@ from facegate.ui.bridge import SessionBridge
 from facegate.ui.video_view import VideoView
 
 log = logging.getLogger(__name__)
-ASSETS = Path(__file__).resolve().parent.parent.parent / "assets"
 LOADER_JOIN_SECONDS = 120.0  # loading takes about 5 s on 2 cores; closing waits for it rather than abort at exit
 
 
@@ -56,9 +56,11 @@ class MainWindow(QMainWindow):
         self._admin_until = 0.0  # the admin stays unlocked briefly after a correct PIN
 
         self.setWindowTitle("FaceGate")
-        icon = ASSETS / "facegate.svg"
+        icon = importlib.resources.files("facegate.assets") / "facegate.svg"  # in a wheel too
         if icon.is_file():
             self.setWindowIcon(QIcon(str(icon)))
+        else:
+            log.warning("The window icon is missing from the installed package (%s); reinstall FaceGate", icon)
         self.video = VideoView()
         self.video.set_message("Loading the recognition model...")
         self.choose_source_button = QPushButton("Choose a video file or URL...")
@@ -187,9 +189,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ the session
     def start_session(self, source: str | None = None) -> None:
-        from facegate.pipeline import Pipeline
-        from facegate.policy import AccessPolicy
-        from facegate.session import KioskSession
+        from facegate.session import build_session
 
         self.stop_session()
         text = source if source is not None else self.settings.source
@@ -200,18 +200,10 @@ class MainWindow(QMainWindow):
             self.video.set_message(str(exc))
             self.choose_source_button.show()
             return
-        pipeline = Pipeline(self.engine, self.gallery, AccessPolicy(self.settings.policy_settings()),
-                            self.settings.pipeline_settings(), self.settings.liveness_settings())
-        learner = None
-        if self.settings.learn_from_visits:
-            from facegate.learning import TemplateLearner
-
-            learner = TemplateLearner(lambda: self.gallery, self.settings.learning_settings(), self.bridge.on_learned)
-        self.session = KioskSession(spec, pipeline, realtime=self.realtime, speech=self.speech,
-                                    access_log=self.access_log, greeting_template=self.settings.greeting_template,
-                                    on_result=self.bridge.on_result, on_decision=self.bridge.on_decision,
-                                    on_status=self.bridge.on_status, loop=spec.finite and self.realtime,
-                                    learner=learner, on_gallery_changed=self.bridge.on_gallery_changed)
+        self.session = build_session(self.settings, self.engine, self.gallery, source=spec, realtime=self.realtime,
+                                     loop=spec.finite and self.realtime, listeners=[self.bridge],
+                                     access_log=self.access_log, speech=self.speech,
+                                     on_learned=self.bridge.on_learned)
         self.video.set_message("Starting the camera...")
         self.session.start()
 

@@ -36,7 +36,7 @@ class Face:
         x, y, w, h = self.box
         return x + w / 2, y + h / 2
 
-    def scaled(self, factor: float) -> "Face":
+    def scaled(self, factor: float) -> Face:
         lm = None if self.landmarks is None else self.landmarks * factor
         return Face(tuple(v * factor for v in self.box), self.score, lm)
 
@@ -77,7 +77,7 @@ class HogDetector:
 
     def detect(self, image_rgb: np.ndarray) -> list[Face]:
         rects, scores, _ = self._detector.run(image_rgb, self._upsample, 0.0)
-        return [Face((r.left(), r.top(), r.width(), r.height()), float(s)) for r, s in zip(rects, scores)]
+        return [Face((r.left(), r.top(), r.width(), r.height()), float(s)) for r, s in zip(rects, scores, strict=False)]
 
 
 DETECTORS = {"yunet": YuNetDetector, "hog": HogDetector}

@@ -212,7 +212,7 @@ def _parse(reader: _Reader) -> DlibNetwork:
         mark = reader.pos
         try:
             name = reader.string()
-        except Exception:
+        except Exception:  # noqa: BLE001 - no layer name here: the probe moves on
             name = ""
         if name.startswith("input_"):
             break

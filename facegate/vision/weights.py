@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from facegate.errors import ModelFileError
@@ -111,7 +111,7 @@ def verify(weight: WeightFile, path: Path) -> Path:
     return path
 
 
-@lru_cache(maxsize=None)
+@cache
 def verified_path(weight: WeightFile) -> Path:
     """Locate and hash-check a weight file, once per process."""
     return verify(weight, locate(weight))

@@ -71,7 +71,7 @@ class _Camera:
     f: float
 
     @classmethod
-    def webcam(cls, size) -> "_Camera":
+    def webcam(cls, size) -> _Camera:
         width, height = int(size[0]), int(size[1])
         return cls(width, height, width / (2 * math.tan(math.radians(HFOV_DEG / 2))))
 
@@ -309,7 +309,7 @@ class _CameraLook:
     jpeg_quality: int
 
     @classmethod
-    def random(cls, rng) -> "_CameraLook":
+    def random(cls, rng) -> _CameraLook:
         return cls(rng.uniform(0.6, 0.95), rng.uniform(1.2, 2.2), rng.uniform(0.03, 0.07), rng.uniform(0.03, 0.07),
                    int(rng.integers(72, 91)))
 
@@ -329,7 +329,7 @@ def _camera_effects(frame: np.ndarray, look: _CameraLook, gain: float, seed: int
 
 
 def _data_dir() -> Path:
-    from facegate.datasets import clips_dir
+    from facegate_dev.datasets import clips_dir
 
     found = clips_dir()
     if found is None:
@@ -982,7 +982,7 @@ def load_manifest(out_dir: Path) -> list[AttackVideo]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m facegate.attacks",
+    parser = argparse.ArgumentParser(prog="python -m facegate_dev.attacks",
                                      description="Render the presentation-attack test suite (not part of the app).")
     parser.add_argument("out_dir", help="folder for the videos and manifest.json")
     parser.add_argument("--quick", action="store_true", help="4 s videos instead of 8 s")
