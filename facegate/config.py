@@ -6,8 +6,9 @@ import difflib
 import json
 import numbers
 import os
+import string
 import sys
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 from facegate.errors import ConfigError
@@ -34,68 +35,79 @@ MIN_THRESHOLD = 0.3
 LOOSE_MAX_THRESHOLD = 1.0
 
 
+@dataclass(frozen=True)
+class Setting:
+    """What one setting is, declared once beside its field: the validator, the Settings dialog, calibration and
+    the README's table (`python -m facegate.config`) all read it from here."""
+
+    help: str  # one line, for people: what it does
+    low: float | None = None  # allowed range, inclusive (numbers only)
+    high: float | None = None
+    unit: str = ""
+    choices: tuple[str, ...] = ()  # the allowed words (text settings)
+    advice: str = ""  # what a sensible value is, when the allowed range is wider than that
+
+
+def _setting(default, help: str, **declared):
+    return field(default=default, metadata={"setting": Setting(help, **declared)})
+
+
 @dataclass
 class Settings:
     # --- recognition and the access decision (see facegate/policy.py) ---
     # Distance (dlib's and SFace's embeddings fused, facegate/vision/engine.py) under which a face counts as that
-    # person. 0.6 is where 1 % of different-person photos match on LFW; a door wants far fewer: safe 0.40-0.60.
-    # Allowed: 0.30-0.60 (up to 1.0 with allow_loose_threshold). 0.48 from benchmarks/openset.py (table D): on
-    # LFW, 0.497 is the largest threshold that keeps a 100-person site (3 photos each) under 0.1 % of strangers
-    # accepted with 95 % confidence; 0.48 leaves room for cameras and faces harder than LFW's (0 of 15,849
-    # held-out strangers accepted there, 98.5 % of enrolled people's photos granted).
-    threshold: float = 0.48
-    # The best person must be at least this much closer than the second-best person (0.0-0.2).
-    min_margin: float = 0.05
-    # From this distance a face counts as "nobody enrolled" (red box); between threshold and this: keep looking
-    # (0.30-1.20; a value under the threshold counts as the threshold).
-    unknown_distance: float = 0.6
-    # Grant when this many of the last `vote_window` encodings agree on one person (2-10, at most vote_window;
-    # 3 of 5 is a good start). Window: 2-10 encodings.
-    votes_needed: int = 3
-    vote_window: int = 5
-    # Unknown when this many of the last `vote_window` encodings are nobody enrolled (1 to vote_window).
-    unknown_votes: int = 3
-    # Learn from visits (facegate/learning.py): after a confident, liveness-passed grant, keep the person's live
-    # face as a learned photo (at most 3, one an hour; forgotten in People), so they match this camera and light.
-    learn_from_visits: bool = True
+    # person. 0.6 is where 1 % of different-person photos match on LFW; a door wants far fewer. Up to 1.0 with
+    # allow_loose_threshold. 0.48 from benchmarks/openset.py (table D): on LFW, 0.497 is the largest threshold
+    # that keeps a 100-person site (3 photos each) under 0.1 % of strangers accepted with 95 % confidence; 0.48
+    # leaves room for cameras and faces harder than LFW's (0 of 15,849 held-out strangers accepted there, 98.5 %
+    # of enrolled people's photos granted).
+    threshold: float = _setting(
+        0.48, "How alike a face must be to an enrolled person's photos to count as them (lower is stricter)",
+        low=MIN_THRESHOLD, high=SAFE_MAX_THRESHOLD, advice="0.40-0.52 suits most doors")
+    min_margin: float = _setting(
+        0.05, "How much closer the best person must be than the second best", low=0.0, high=0.2)
+    # Between threshold and this: keep looking; a value under the threshold counts as the threshold.
+    unknown_distance: float = _setting(
+        0.6, "From this distance a face counts as nobody enrolled (red box)", low=0.3, high=1.2)
+    # 3 of 5 is a good start; votes_needed and unknown_votes are at most vote_window.
+    votes_needed: int = _setting(3, "Encodings that must agree on one person to grant", low=2, high=10)
+    vote_window: int = _setting(5, "Latest encodings of a face that vote", low=2, high=10)
+    unknown_votes: int = _setting(3, "Encodings of nobody enrolled that make a face Unknown", low=1, high=10)
+    # facegate/learning.py: at most 3 learned photos per person, one an hour; forgotten in People.
+    learn_from_visits: bool = _setting(
+        True, "After a sure, liveness-checked grant, keep the live face as a learned photo of the person")
     # --- greeting ---
-    # Seconds before the same person is greeted again while they stay or come back (60-3600).
-    greeting_cooldown_s: float = 300.0
-    # Seconds out of view after which a returning person starts a new visit and is greeted again (10-600).
-    absence_reset_s: float = 60.0
-    # What is said and shown; {name} is replaced by the person's name.
-    greeting_template: str = "Welcome {name}"
-    # Speak the greeting aloud (needs espeak-ng on Linux).
-    speech: bool = True
-    # Voice id from the speech engine; empty means its default.
-    voice: str = ""
+    greeting_cooldown_s: float = _setting(
+        300.0, "A person who stays or comes back within this time is not greeted again", low=60.0, high=3600.0,
+        unit="s")
+    absence_reset_s: float = _setting(
+        60.0, "Out of view this long, a returning person starts a new visit", low=10.0, high=600.0, unit="s")
+    greeting_template: str = _setting("Welcome {name}", "What is said and shown; {name} is the person's name")
+    speech: bool = _setting(True, "Speak the greeting aloud (needs espeak-ng on Linux)")
+    voice: str = _setting("", "Voice id of the speech engine; empty: its default")
     # --- liveness (facegate/liveness.py) ---
-    # "challenge" (random requests: blink, turn, nod), "passive" (a natural blink and 3D head motion) or "off".
-    liveness: str = "challenge"
-    # Requests per challenge (1-4) and seconds allowed for each (2-10).
-    liveness_steps: int = 2
-    liveness_step_time_s: float = 5.0
+    liveness: str = _setting(
+        "challenge", "Liveness: random requests (challenge), a natural blink and 3D motion (passive), or none",
+        choices=("off", "passive", "challenge"))
+    liveness_steps: int = _setting(2, "Requests per challenge", low=1, high=4)
+    liveness_step_time_s: float = _setting(5.0, "Time allowed for each request", low=2.0, high=10.0, unit="s")
     # --- camera and detection ---
-    # Camera number ("0" is the first camera), a video file, an rtsp:// or http:// URL, or a folder of images
-    # (not empty).
-    source: str = "0"
-    # Face detector: "yunet" (default, fast) or "hog" (dlib).
-    detector: str = "yunet"
-    # Longest side of the copy of each frame the detector sees (160-1280; 240-640 suits most doors; lower is
-    # faster, misses far faces).
-    detect_max_side: int = 320
-    # Faces narrower than this many pixels are asked to come closer, not recognised (40-200).
-    min_face_width: int = 60
+    source: str = _setting("0", "Camera number (0: the first), video file, rtsp:// or http:// URL, or image folder")
+    detector: str = _setting("yunet", "Face detector: yunet (fast) or hog (dlib)", choices=("yunet", "hog"))
+    # Lower is faster and misses far faces; 240-640 suits most doors.
+    detect_max_side: int = _setting(
+        320, "Longest side of the copy of each frame the detector sees", low=160, high=1280, unit="px")
+    min_face_width: int = _setting(
+        60, "Faces narrower than this are asked to come closer, not recognised", low=40, high=200, unit="px")
     # --- storage ---
-    # Folder of enrolled people; empty means <data dir>/gallery.
-    gallery: str = ""
-    # Folder of the access log (SQLite) and its snapshots; empty means <data dir>/log.
-    log_dir: str = ""
-    # Face snapshots in the access log are deleted after this many days (the log rows stay) (1-365).
-    log_retention_days: float = 30.0
+    gallery: str = _setting("", "Folder of enrolled people; empty: gallery/ in the data folder")
+    log_dir: str = _setting("", "Folder of the access log and its snapshots; empty: log/ in the data folder")
+    log_retention_days: float = _setting(
+        30.0, "Face snapshots in the access log are deleted after this long (the rows stay)", low=1.0, high=365.0,
+        unit="days")
     # --- safety ---
-    # A threshold above SAFE_MAX_THRESHOLD lets look-alikes in; it is refused unless this is set to true.
-    allow_loose_threshold: bool = False
+    allow_loose_threshold: bool = _setting(
+        False, f"Allow a threshold above {SAFE_MAX_THRESHOLD} (up to {LOOSE_MAX_THRESHOLD}): look-alikes get in")
 
     def gallery_path(self) -> Path:
         return Path(self.gallery).expanduser() if self.gallery else default_data_dir() / "gallery"
@@ -128,28 +140,75 @@ class Settings:
         return PipelineSettings(detect_max_side=self.detect_max_side, min_face_width=self.min_face_width)
 
 
-# The allowed values of each setting (the comment above each field says the same, with the reason).
+def setting(name: str) -> Setting:
+    """The declaration of one setting (its help, range, unit, choices)."""
+    return next(f.metadata["setting"] for f in fields(Settings) if f.name == name)
+
+
+# Derived from the declarations above: the allowed range of each numeric setting, the words of each choice.
 RANGES: dict[str, tuple[float, float]] = {
-    "threshold": (MIN_THRESHOLD, SAFE_MAX_THRESHOLD),  # up to LOOSE_MAX_THRESHOLD with allow_loose_threshold
-    "min_margin": (0.0, 0.2),
-    "unknown_distance": (0.3, 1.2),
-    "votes_needed": (2, 10),  # and at most vote_window
-    "vote_window": (2, 10),
-    "unknown_votes": (1, 10),  # and at most vote_window
-    "greeting_cooldown_s": (60.0, 3600.0),
-    "absence_reset_s": (10.0, 600.0),
-    "liveness_steps": (1, 4),
-    "liveness_step_time_s": (2.0, 10.0),
-    "detect_max_side": (160, 1280),
-    "min_face_width": (40, 200),
-    "log_retention_days": (1.0, 365.0),
-}
-# Same lists as facegate.liveness.MODES and facegate.vision.detect.DETECTORS (a test keeps them equal);
+    f.name: (f.metadata["setting"].low, f.metadata["setting"].high)
+    for f in fields(Settings) if f.metadata["setting"].low is not None}
+# The same lists as facegate.liveness.MODES and facegate.vision.detect.DETECTORS (a test keeps them equal);
 # written out here so that reading the settings imports neither OpenCV nor TensorFlow.
 CHOICES: dict[str, tuple[str, ...]] = {
-    "liveness": ("off", "passive", "challenge"),
-    "detector": ("yunet", "hog"),
-}
+    f.name: f.metadata["setting"].choices for f in fields(Settings) if f.metadata["setting"].choices}
+
+
+def settings_table() -> str:
+    """The README's table of settings (Markdown), from the declarations."""
+    rows = ["| setting | default | allowed | what it does |", "|---|---|---|---|"]
+    for f in fields(Settings):
+        declared: Setting = f.metadata["setting"]
+        unit = f" {declared.unit}" if declared.unit else ""
+        if declared.low is not None:
+            allowed = f"{_number(declared.low)}-{_number(declared.high)}{unit}"
+        elif declared.choices:
+            allowed = ", ".join(declared.choices)
+        else:
+            allowed = {bool: "true, false", str: "text"}[type(f.default)]
+        default = json.dumps(f.default, ensure_ascii=False)
+        advice = f" ({declared.advice})" if declared.advice else ""
+        rows.append(f"| `{f.name}` | `{default}` | {allowed} | {declared.help}{advice} |")
+    return "\n".join(rows) + "\n"
+
+
+GREETING_EXAMPLE = "for example: Welcome {name}"
+
+
+def greeting_format_problem(template: str) -> str | None:
+    """Why `template` cannot be filled in safely (braces other than {name}); None when it can. What speech
+    checks before it speaks a template set from code."""
+    example = GREETING_EXAMPLE
+    try:
+        parts = list(string.Formatter().parse(template))
+    except ValueError:
+        return f"A {{ or }} in the greeting has no partner. Braces may only be used as {{name}} ({example})."
+    for _, name, spec, conversion in parts:
+        if name is None:
+            continue
+        if name != "name":
+            return f"Only {{name}} may be written in braces; remove {{{name}}} from the greeting."
+        if spec or conversion:
+            return "Write {name} exactly as shown, with nothing else inside the braces."
+    return None
+
+
+def greeting_problem(template: str) -> str | None:
+    """Why a greeting cannot be the setting, in plain words (empty, no {name}, or braces that cannot be filled);
+    None when it is fine. The validator and the Settings dialog use this one rule."""
+    example = GREETING_EXAMPLE
+    if not template.strip():
+        return f"The greeting is empty. Type what should be said, with {{name}} where the name goes ({example})."
+    problem = greeting_format_problem(template)
+    if problem is not None:
+        return problem
+    parts = list(string.Formatter().parse(template))
+    if not any(name == "name" for _, name, _, _ in parts):
+        return f"The greeting must contain {{name}} where the person's name goes ({example})."
+    return None
+
+
 _TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text in double quotes"}
 _FIX = "fix it or delete the file to use the defaults"
 
@@ -319,6 +378,9 @@ def settings_problems(settings: Settings) -> list[str]:
                             "votes never fit in the window")
     if not settings.source.strip():
         problems.append("\"source\" is empty; use \"0\" for the first camera, a video file, a URL or a folder")
+    greeting = greeting_problem(settings.greeting_template)
+    if greeting is not None:
+        problems.append(f"\"greeting_template\": {greeting}")
     return problems
 
 
@@ -341,3 +403,7 @@ def save_settings(settings: Settings, path: Path | None = None) -> None:
     plain = {f.name: type(f.default)(getattr(settings, f.name)) for f in fields(Settings)}  # NumPy -> JSON types
     ensure_private_dir(path.parent)
     atomic_write_bytes(path, json.dumps(plain, indent=2, ensure_ascii=False).encode("utf-8"))
+
+
+if __name__ == "__main__":  # python -m facegate.config: the README's table of settings
+    print(settings_table(), end="")

@@ -156,9 +156,16 @@ def chance_per_hour(settings: LivenessSettings, attempts: AttemptSettings | None
     return 1 - fail_all
 
 
+class CheckState(str, enum.Enum):
+    RUNNING = "running"  # a request is shown (or the passive check watches)
+    PASSED = "passed"
+    FAILED = "failed"
+    WAITING = "waiting"  # no check yet: the claimed identity waits after failed checks (AttemptLimiter)
+
+
 @dataclass
 class LivenessStatus:
-    state: str  # running | passed | failed
+    state: CheckState
     instruction: str = ""
     icon: str = ""
     remaining_s: float = 0.0
@@ -326,17 +333,17 @@ class LivenessCheck:
         if s.mode == "passive":
             remaining = s.passive_time_s - (now - self.started)
             if self.blinks.blinks >= 1 and moved_in_3d:
-                return self._finish("passed", now)
+                return self._finish(CheckState.PASSED, now)
             if remaining <= 0:
                 missing = [m for m, ok in (("no blink", self.blinks.blinks >= 1), ("no 3D head motion", moved_in_3d))
                            if not ok]
-                return self._finish("failed", now, "; ".join(missing))
-            return LivenessStatus("running", "Please look at the camera", "eye", remaining, cues=self.cues(now))
+                return self._finish(CheckState.FAILED, now, "; ".join(missing))
+            return LivenessStatus(CheckState.RUNNING, "Please look at the camera", "eye", remaining, cues=self.cues(now))
 
         action = self.challenge[self.step]
         outcome = "waiting" if self.base_pose is None else self._challenge_step(action, yaw, pitch)
         if outcome == "wrong":
-            return self._finish("failed", now, f"asked to {action.value}, saw {self.wrong.value}")
+            return self._finish(CheckState.FAILED, now, f"asked to {action.value}, saw {self.wrong.value}")
         if outcome == "done":
             self.step += 1
             self.step_started = now
@@ -344,14 +351,14 @@ class LivenessCheck:
             self.nod_down = False
             if self.step == len(self.challenge):
                 if moved_in_3d:
-                    return self._finish("passed", now)
-                return self._finish("failed", now, "the face moved like a flat picture (no 3D motion)")
+                    return self._finish(CheckState.PASSED, now)
+                return self._finish(CheckState.FAILED, now, "the face moved like a flat picture (no 3D motion)")
             action = self.challenge[self.step]
         remaining = s.step_time_s - (now - self.step_started)
         if remaining <= 0:
-            return self._finish("failed", now, f"timed out waiting for: {action.value}")
-        return LivenessStatus("running", INSTRUCTIONS[action], ICONS[action], remaining, cues=self.cues(now))
+            return self._finish(CheckState.FAILED, now, f"timed out waiting for: {action.value}")
+        return LivenessStatus(CheckState.RUNNING, INSTRUCTIONS[action], ICONS[action], remaining, cues=self.cues(now))
 
-    def _finish(self, state: str, now: float, reason: str = "") -> LivenessStatus:
+    def _finish(self, state: CheckState, now: float, reason: str = "") -> LivenessStatus:
         self.result = LivenessStatus(state, reason=reason, cues=self.cues(now))
         return self.result

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from facegate.capture import Frame, as_rgb8
-from facegate.liveness import AttemptLimiter, LivenessCheck, LivenessSettings, LivenessStatus
+from facegate.liveness import AttemptLimiter, CheckState, LivenessCheck, LivenessSettings, LivenessStatus
 from facegate.policy import AccessPolicy, Decision, Verdict
 from facegate.tracking import Track, Tracker
 
@@ -41,18 +41,20 @@ class PipelineSettings:
 
 @dataclass(frozen=True)
 class TrackView:
-    """What the window draws for one face (an immutable copy; the pipeline keeps the live Track)."""
+    """What the window draws for one face (an immutable copy; the pipeline keeps the live Track). Data only:
+    the screen chooses the words (facegate.ui.captions)."""
 
     id: int
     box: tuple[float, float, float, float]
-    state: str  # pending | granted | unknown | denied
+    verdict: Verdict
     name: str | None
     distance: float | None
     margin: float | None
-    caption: str
-    instruction: str = ""  # a liveness request being shown ("Please blink twice")
+    too_far: bool = False  # narrower than the pipeline's min_face_width: not recognised from there
+    instruction: str = ""  # a liveness request being shown ("Please blink twice"), or WAIT_INSTRUCTION
     icon: str = ""  # eye | left | right | down
-    countdown: float | None = None  # seconds left for the request
+    countdown: float | None = None  # seconds left for the request (or the wait)
+    waiting: bool = False  # the instruction is a wait after failed checks, not something to do
 
 
 @dataclass
@@ -69,8 +71,7 @@ class FrameResult:
 
 def _waiting(track: Track) -> bool:
     """The track's claimed identity must wait before its next liveness check (AttemptLimiter)."""
-    status = track.extra.get("liveness")
-    return status is not None and status.state == "waiting"
+    return track.liveness is not None and track.liveness.state is CheckState.WAITING
 
 
 def face_crop(image: np.ndarray, box, grow: float = 0.6) -> np.ndarray:
@@ -148,7 +149,6 @@ class Pipeline:
             for track, match in zip(due, self.gallery.match_many(embeddings), strict=False):
                 track.last_encoded, track.encodings = now, track.encodings + 1
                 track.distance, track.margin = match.distance, match.margin
-                track.extra["best"] = match.name
                 decision = self.policy.add_vote(track.id, match, now)
                 if decision is not None:
                     decisions.append(decision)
@@ -161,24 +161,14 @@ class Pipeline:
             verdict, name = self.policy.verdict(track.id)
             if verdict is Verdict.GRANTED and track.seen_in_frame:
                 self.policy.person_seen(track.id, now)
-            track.state, track.name = verdict.value, name
-            if track.face.width < self.settings.min_face_width and verdict is Verdict.PENDING:
-                track.caption = "Please come closer"
-            elif verdict is Verdict.GRANTED:
-                track.caption = name
-            elif verdict is Verdict.UNKNOWN:
-                track.caption = "Unknown"
-            elif verdict is Verdict.DENIED:
-                track.caption = "Not verified - step out and try again"
-            else:
-                track.caption = "Recognising..."
-            status = track.extra.get("liveness") if track.id in self.checks or _waiting(track) else None
+            status = track.liveness if track.id in self.checks or _waiting(track) else None
             request = status if status is not None and verdict is Verdict.PENDING else None
-            if request is not None:
-                track.caption = f"{request.instruction} ({max(request.remaining_s, 0):.0f} s)"
-            views.append(TrackView(track.id, track.box, track.state, track.name, track.distance, track.margin,
-                                   track.caption, request.instruction if request else "",
-                                   request.icon if request else "", request.remaining_s if request else None))
+            views.append(TrackView(
+                track.id, track.box, verdict, name, track.distance, track.margin,
+                too_far=verdict is Verdict.PENDING and track.face.width < self.settings.min_face_width,
+                instruction=request.instruction if request else "", icon=request.icon if request else "",
+                countdown=request.remaining_s if request else None,
+                waiting=request is not None and request.state is CheckState.WAITING))
         return FrameResult(frame, views, decisions, snapshots, len(due), time.perf_counter() - started,
                            prompts, meshed)
 
@@ -189,7 +179,7 @@ class Pipeline:
             claimed = self.policy.awaiting_liveness(track.id)
             if claimed is None:
                 if _waiting(track):
-                    track.extra.pop("liveness")
+                    track.liveness = None
                 if not self.policy.confirming(track.id):
                     self.checks.pop(track.id, None)  # identity cancelled (or decided): the check goes
                 continue
@@ -199,7 +189,7 @@ class Pipeline:
                 if wait > 0:  # recent failed checks as this person: no new check before the cool-down ends
                     if not _waiting(track):
                         prompts.append(WAIT_INSTRUCTION)
-                    track.extra["liveness"] = LivenessStatus("waiting", WAIT_INSTRUCTION, "", wait)
+                    track.liveness = LivenessStatus(CheckState.WAITING, WAIT_INSTRUCTION, "", wait)
                     continue
                 steps = self.attempts.steps_for(claimed, self.liveness.steps, now)
                 check = self.checks[track.id] = LivenessCheck(replace(self.liveness, steps=steps), self.rng, now)
@@ -207,15 +197,15 @@ class Pipeline:
                 self.engine.locate_landmarks(image, [track.face])
             status = check.update(self.engine.facemesh.infer(image, track.face), now)
             meshed += 1
-            if status.state == "running":
-                previous = track.extra.get("liveness")
+            if status.state is CheckState.RUNNING:
+                previous = track.liveness
                 if previous is None or previous.instruction != status.instruction:
                     prompts.append(status.instruction)
-                track.extra["liveness"] = status
-            elif status.state == "passed":
+                track.liveness = status
+            elif status.state is CheckState.PASSED:
                 self.attempts.record_pass(claimed)
                 self.policy.liveness_passed(track.id, now, status.cues)
-                track.extra.pop("liveness", None)
+                track.liveness = None
             else:
                 failures, alert = self.attempts.record_failure(claimed, now)
                 reason = f"liveness check failed: {status.reason}"

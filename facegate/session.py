@@ -11,7 +11,6 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
-from typing import Protocol
 from collections.abc import Sequence
 
 from facegate.capture import CaptureThread, SourceSpec, SourceState, SourceStatus, parse_source

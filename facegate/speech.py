@@ -33,7 +33,6 @@ from __future__ import annotations
 import logging
 import re
 import shutil
-import string
 import subprocess
 import sys
 import threading
@@ -41,6 +40,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
+from facegate.config import greeting_format_problem
 
 log = logging.getLogger(__name__)
 
@@ -66,15 +66,13 @@ class _SpeechFailure(Exception):
 
 
 def render_greeting(template: str, name: str) -> str:
-    """`template` with `{name}` filled in; a template with any other placeholder falls back to the default."""
-    try:
-        fields = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
-        if any(field != "name" for field in fields):  # no {0}, {other}, {name.attr} or {name[0]}
-            raise ValueError(f"only {{name}} may be used, found {fields}")
-        return template.format(name=name)
-    except (ValueError, TypeError) as exc:  # unbalanced braces, bad format spec or conversion
-        log.warning("greeting template %r is not usable (%s); using %r", template, exc, DEFAULT_GREETING)
-        return DEFAULT_GREETING.format(name=name)
+    """`template` with `{name}` filled in; a template that cannot be filled safely (config.greeting_format_problem)
+    falls back to the default (settings are checked when loaded and saved; this guards a template set from code)."""
+    problem = greeting_format_problem(template)
+    if problem is not None:
+        log.warning("greeting template %r is not usable (%s); using %r", template, problem, DEFAULT_GREETING)
+        template = DEFAULT_GREETING
+    return template.format(name=name)
 
 
 def _espeak_program() -> str | None:

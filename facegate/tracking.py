@@ -4,11 +4,15 @@ not on every frame. Greedy IoU association is enough at kiosk distances (few fac
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from facegate.vision.detect import Face
+
+if TYPE_CHECKING:
+    from facegate.liveness import LivenessStatus
 
 
 def iou(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
@@ -30,13 +34,11 @@ class Track:
     seen_in_frame: bool = True
     last_encoded: float | None = None
     encodings: int = 0
-    # What the window shows for this track; set by the pipeline from the policy's state.
-    state: str = "pending"
-    name: str | None = None
+    # The latest match (set when the track is encoded).
     distance: float | None = None
     margin: float | None = None
-    caption: str = ""
-    extra: dict = field(default_factory=dict)
+    # The liveness check's latest status while one runs, or the wait before the next one (set by the pipeline).
+    liveness: LivenessStatus | None = None
 
     @property
     def box(self) -> tuple[float, float, float, float]:

@@ -49,6 +49,6 @@ if [ ! -x .venv/bin/python ]; then
   "$PYTHON" -m venv .venv
 fi
 .venv/bin/python -m pip install -q --upgrade pip
-extra=""
-[ "${1:-}" = "--test" ] && extra="[test]"
+extra="[plots]"  # the app, with the calibration report's plots
+[ "${1:-}" = "--test" ] && extra="[test]"  # the test tools, and the plots
 .venv/bin/python -m pip install -q -e ".${extra}"

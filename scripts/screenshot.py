@@ -41,6 +41,7 @@ def main() -> int:
     args = parser.parse_args()
     args.out = args.out or ROOT / "docs" / ("liveness.png" if args.challenge else "screenshot.png")
 
+    from facegate.policy import Verdict
     from facegate_dev.datasets import clips_dir
 
     clips = clips_dir()
@@ -78,7 +79,7 @@ def main() -> int:
                 if asked and asked[0].countdown is not None and asked[0].countdown < 4.2:
                     break
                 continue
-            granted = any(t.state == "granted" for t in window.video.tracks)
+            granted = any(t.verdict is Verdict.GRANTED for t in window.video.tracks)
             if granted and granted_at is None:
                 granted_at = time.monotonic()
             if granted_at and time.monotonic() - granted_at > 0.4 and window.video.banner_text:

@@ -341,3 +341,38 @@ def test_threshold_option_is_checked_like_the_file(tmp_path):
     write(home / "config.json", json.dumps(asdict(Settings(allow_loose_threshold=True))))
     code, _, err = facegate(home, "identify", "--gallery", tmp_path / "g", "--threshold", "0.9", photo)
     assert code == 2 and "none.jpg" in err and "cannot read the file" in err  # past the check: the photo is absent
+
+
+def test_readme_settings_table_is_made_from_the_declarations():
+    """Each setting is declared once (config.py); the README's table is generated from it and must be current."""
+    from pathlib import Path
+
+    from facegate.config import settings_table
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("<!-- settings table:")
+    start = readme.index("\n", start) + 1
+    end = readme.index("<!-- end of settings table -->")
+    assert readme[start:end] == settings_table(), "run `python -m facegate.config` and paste its table into README"
+
+
+def test_every_setting_is_declared_with_help_and_a_range_or_choices_that_fit_its_default():
+    from dataclasses import fields
+
+    from facegate.config import CHOICES, RANGES, Settings, setting
+
+    for f in fields(Settings):
+        declared = setting(f.name)
+        assert declared.help and declared.help == declared.help.strip(), f.name
+        if f.name in RANGES:
+            low, high = RANGES[f.name]
+            assert low <= f.default <= high, f.name
+        if f.name in CHOICES:
+            assert f.default in CHOICES[f.name], f.name
+
+
+def test_a_greeting_without_the_name_is_refused_when_settings_are_loaded(tmp_path):
+    path = tmp_path / "config.json"
+    path.write_text('{"greeting_template": "Hello {who}"}', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"greeting_template.*Only \{name\}"):
+        load_settings(path)

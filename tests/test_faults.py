@@ -36,6 +36,7 @@ from facegate.gallery import EMBEDDING_SIZE, Gallery
 from facegate.imageio import load_image
 from facegate.liveness import LivenessSettings
 from facegate.pipeline import Pipeline
+from facegate.policy import Verdict
 from facegate.session import SessionListener, build_session
 from helpers import CountingEngine, MjpegCamera
 
@@ -364,7 +365,7 @@ def test_folder_source_with_odd_frames_runs_through_the_pipeline(tmp_path, clips
             previous_shape = frame.image.shape
         seen = per_image.setdefault(position, {"shape": frame.image.shape, "ids": set(), "granted": set()})
         seen["ids"] |= {t.id for t in result.tracks}
-        seen["granted"] |= {t.name for t in result.tracks if t.state == "granted"}
+        seen["granted"] |= {t.name for t in result.tracks if t.verdict is Verdict.GRANTED}
     capture.stop()
     assert capture.state == SourceState.ENDED
 

@@ -22,6 +22,7 @@ from facegate.liveness import (Action, AttemptLimiter, BlinkCounter, LivenessSet
                                draw_challenge, homography_residual, replay_chance)
 from facegate.pipeline import WAIT_INSTRUCTION, Pipeline
 from facegate.policy import AccessPolicy, Verdict
+from facegate.ui.captions import caption
 
 NAME = "Lin-Manuel Miranda"
 CLIP = "short_hamilton_clip.mp4"
@@ -142,7 +143,7 @@ def test_failed_checks_slow_down_the_same_identity_and_alert_the_guard(engine, l
     assert len(first.details["liveness"]["challenge"]) == 2
     assert pipeline.attempts.wait_left(NAME, start) > 0
     [second], waiting, prompts = play()  # comes back at once: waits (told so, with a countdown), then 3 requests
-    assert waiting and all(0 < t.countdown <= 10.0 and t.caption.startswith(WAIT_INSTRUCTION) for t in waiting)
+    assert waiting and all(0 < t.countdown <= 10.0 and caption(t).startswith(WAIT_INSTRUCTION) for t in waiting)
     assert prompts.count(WAIT_INSTRUCTION) == 1
     assert second.verdict is Verdict.DENIED and second.details["failed_checks"] == 2
     assert len(second.details["liveness"]["challenge"]) == 3

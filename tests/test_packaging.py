@@ -1,5 +1,6 @@
 """What the wheel ships: the app's packages and its assets, not the tests' and benchmarks' support code."""
 
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -13,8 +14,12 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def wheel_names(tmp_path_factory) -> set[str]:
     out = tmp_path_factory.mktemp("wheel")
+    # Built from a copy: setuptools leaves build/ and *.egg-info where it builds, and the checkout stays clean.
+    source = out / "source"
+    skip = shutil.ignore_patterns(".venv", ".git", "build", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis")
+    shutil.copytree(ROOT, source, ignore=skip)
     result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                             "-w", str(out), str(ROOT)], capture_output=True, text=True, timeout=300)
+                             "-w", str(out), str(source)], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     [wheel] = out.glob("facegate-*.whl")
     return set(zipfile.ZipFile(wheel).namelist())

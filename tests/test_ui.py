@@ -8,6 +8,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog
 
 from facegate.config import Settings
+from facegate.policy import Verdict
 
 from helpers import ADMIN_PIN as PIN
 NAME = "Lin-Manuel Miranda"
@@ -121,7 +122,7 @@ def test_enroll_from_the_live_picture_then_granted(close_up_window, qtbot):
 
     greetings = []
     window.bridge.decision.connect(lambda d, r: greetings.append(d) if d.greet else None)
-    qtbot.waitUntil(lambda: any(t.state == "granted" and t.name == NAME for t in window.video.tracks),
+    qtbot.waitUntil(lambda: any(t.verdict is Verdict.GRANTED and t.name == NAME for t in window.video.tracks),
                     timeout=60_000)  # the clip loops; he comes back within ~5 s
     qtbot.waitUntil(lambda: window.video.banner_text == f"Welcome {NAME}", timeout=5_000)
     assert [d.name for d in greetings] == [NAME]

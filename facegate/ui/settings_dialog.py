@@ -12,7 +12,6 @@ import importlib.util
 import logging
 import math
 import re
-import string
 from dataclasses import replace
 from pathlib import Path
 
@@ -23,19 +22,18 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QPushButton, QVBoxLayout, QWidget)
 
 from facegate.capture import parse_source
-from facegate.config import Settings
+from facegate.config import RANGES, Settings, greeting_problem, setting
 from facegate.errors import FaceGateError
 from facegate.speech import render_greeting
 from facegate.ui.enroll_dialog import _Worker
 
 log = logging.getLogger(__name__)
 
-# The safe range of the distance threshold (see facegate/config.py): below it enrolled people are hardly
-# recognised, above it (where 1 % of different people's photos match on LFW) look-alikes get in.
-THRESHOLD_MIN = 0.40
-THRESHOLD_MAX = 0.60
+# The allowed ranges come from the settings' declarations (facegate/config.py): the threshold's, and the greeting
+# cool-down's, shown here in minutes.
+THRESHOLD_MIN, THRESHOLD_MAX = RANGES["threshold"]
+COOLDOWN_MIN_MINUTES, COOLDOWN_MAX_MINUTES = (seconds / 60.0 for seconds in RANGES["greeting_cooldown_s"])
 CAMERA_INDICES = range(5)  # cameras probed: 0-4
-COOLDOWN_MIN_MINUTES, COOLDOWN_MAX_MINUTES = 1.0, 60.0
 PREVIEW_NAME = "Ada Lovelace"
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mkv *.mov *.webm);;All files (*)"
 # Pseudo-values of the camera list's last two entries: choosing them asks for the file or the URL.
@@ -53,6 +51,9 @@ def threshold_explanation(value: float) -> tuple[str, bool]:
     if value < THRESHOLD_MIN:
         return (f"{value:.2f} is not allowed: below {THRESHOLD_MIN:.2f} even enrolled people would rarely be "
                 f"recognised. Choose {THRESHOLD_MIN:.2f} or higher."), False
+    if value < 0.40:
+        return (f"{value:.2f}: very strict — strangers are kept out, but enrolled people may often need several "
+                "looks at the camera, or more photos.", True)
     if value <= 0.46:
         return (f"{value:.2f}: stricter — strangers are very unlikely to be let in; enrolled people may need a "
                 "second look at the camera."), True
@@ -60,27 +61,6 @@ def threshold_explanation(value: float) -> tuple[str, bool]:
         return (f"{value:.2f}: balanced — the recommended setting for most doors: strangers are rarely let in, "
                 "enrolled people are recognised in a moment."), True
     return f"{value:.2f}: looser — faster recognition, more risk of letting in a look-alike.", True
-
-
-def greeting_problem(template: str) -> str | None:
-    """Why the greeting cannot be used, in plain words; None when it is fine."""
-    example = "for example: Welcome {name}"
-    if not template.strip():
-        return f"The greeting is empty. Type what should be said, with {{name}} where the name goes ({example})."
-    try:
-        parts = list(string.Formatter().parse(template))
-    except ValueError:
-        return f"A {{ or }} in the greeting has no partner. Braces may only be used as {{name}} ({example})."
-    for _, field, spec, conversion in parts:
-        if field is None:
-            continue
-        if field != "name":
-            return f"Only {{name}} may be written in braces; remove {{{field}}} from the greeting."
-        if spec or conversion:
-            return "Write {name} exactly as shown, with nothing else inside the braces."
-    if not any(field == "name" for _, field, _, _ in parts):
-        return f"The greeting must contain {{name}} where the person's name goes ({example})."
-    return None
 
 
 def describe_source(value: str) -> str:
@@ -163,8 +143,8 @@ class SettingsDialog(QDialog):
         self.threshold_spin.setDecimals(2)
         self.threshold_spin.setSingleStep(0.01)
         self.threshold_spin.setValue(settings.threshold)
-        self.threshold_spin.setToolTip(f"How alike a face must be to an enrolled person's photos "
-                                       f"({THRESHOLD_MIN:.2f}-{THRESHOLD_MAX:.2f}; lower is stricter)")
+        self.threshold_spin.setToolTip(f"{setting('threshold').help}: {THRESHOLD_MIN:.2f}-{THRESHOLD_MAX:.2f}, "
+                                       f"{setting('threshold').advice}")
         self.threshold_explanation = QLabel()
         self.threshold_explanation.setObjectName("threshold_explanation")
         self.threshold_explanation.setWordWrap(True)
@@ -183,9 +163,8 @@ class SettingsDialog(QDialog):
         self.learn_check = QCheckBox("Learn from visits")
         self.learn_check.setObjectName("learn_check")
         self.learn_check.setChecked(settings.learn_from_visits)
-        self.learn_check.setToolTip("After a sure, liveness-checked recognition, keep the person's face from this "
-                                    "camera as an extra photo (at most 3 each, one an hour; see People to forget "
-                                    "them). Helps people enrolled from other photos.")
+        self.learn_check.setToolTip(f"{setting('learn_from_visits').help} (at most 3 each, one an hour; see People "
+                                    "to forget them). Helps people enrolled from other photos.")
 
         # --- greeting
         self.greeting_edit = QLineEdit(settings.greeting_template)
@@ -201,7 +180,7 @@ class SettingsDialog(QDialog):
         self.cooldown_spin.setDecimals(1)
         self.cooldown_spin.setSuffix(" minutes")
         self.cooldown_spin.setValue(settings.greeting_cooldown_s / 60.0)
-        self.cooldown_spin.setToolTip("Someone who stays or comes back within this time is not greeted again")
+        self.cooldown_spin.setToolTip(setting("greeting_cooldown_s").help)
         self._initial_cooldown = self.cooldown_spin.value()
         self.speech_check = QCheckBox("Say the greeting aloud")
         self.speech_check.setObjectName("speech_check")

@@ -9,6 +9,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from facegate.policy import Verdict
+from facegate.ui import captions
+
 STATE_COLOURS = {
     "granted": QColor(30, 200, 90),
     "pending": QColor(255, 176, 0),
@@ -119,7 +122,7 @@ class VideoView(QWidget):
         painter.setFont(font)
         metrics = painter.fontMetrics()
         for track in self._tracks:
-            colour = STATE_COLOURS.get(track.state, STATE_COLOURS["pending"])
+            colour = STATE_COLOURS[track.verdict.value]
             x, y, w, h = track.box
             box = QRectF(target.x() + x * scale, target.y() + y * scale, w * scale, h * scale)
             painter.setPen(QPen(colour, 3))
@@ -127,7 +130,7 @@ class VideoView(QWidget):
             painter.drawRect(box)
             if track.icon:
                 self._draw_icon(painter, track.icon, box, colour)
-            caption = track.caption or ""
+            caption = captions.caption(track)
             if self.show_distance and track.distance is not None and np.isfinite(track.distance):
                 caption += f"  {track.distance:.2f}"
             if not caption:
@@ -135,7 +138,7 @@ class VideoView(QWidget):
             text_w = metrics.horizontalAdvance(caption) + 12
             label = QRectF(box.x() - 1.5, box.bottom(), max(text_w, box.width() + 3), metrics.height() + 6)
             painter.fillRect(label, colour)
-            painter.setPen(QColor(0, 0, 0) if track.state == "pending" else QColor(255, 255, 255))
+            painter.setPen(QColor(0, 0, 0) if track.verdict is Verdict.PENDING else QColor(255, 255, 255))
             painter.drawText(label, Qt.AlignmentFlag.AlignCenter, caption)
 
     def _draw_icon(self, painter: QPainter, icon: str, box: QRectF, colour: QColor) -> None:
