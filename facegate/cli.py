@@ -231,6 +231,72 @@ def cmd_check(args) -> int:
     return 0 if ok else 1
 
 
+def cmd_calibrate(args, engine=None) -> int:
+    """Measure this gallery's false accepts and rejects, recommend a threshold, write the report, maybe apply it."""
+    from facegate.calibration import calibrate_folders, summary_lines, write_report
+    from facegate.config import Settings, config_path, default_data_dir, save_settings
+
+    settings = load_settings()
+    gallery = Path(args.gallery).expanduser() if args.gallery else settings.gallery_path()
+    report_dir = Path(args.report).expanduser() if args.report else default_data_dir() / "calibration"
+    if engine is None:
+        from facegate.vision.engine import FaceEngine
+
+        engine = FaceEngine(detector=settings.detector)
+    report = calibrate_folders(gallery, Path(args.impostors).expanduser() if args.impostors else None,
+                               args.target_far, engine=engine,
+                               impostor_cache=default_data_dir() / ".impostors.embeddings.npz",
+                               default_threshold=Settings().threshold)
+    for line in summary_lines(report):
+        print(line)
+    written = write_report(report, report_dir)
+    plots = (", ".join(name for name in written if name.endswith(".png"))
+             or 'none: pip install "facegate[plots]" to draw them')
+    print(f"Report: {written['report.txt']} (curves: curves.csv; plots: {plots})")
+    if not args.apply:
+        print(f"Not applied: the settings keep threshold {settings.threshold:.3f} (add --apply to save "
+              f"{report.threshold:.3f}).")
+    elif not report.can_apply:
+        print(f"Nothing applied: the gallery is too small to calibrate; the settings keep threshold "
+              f"{settings.threshold:.3f}.")
+    else:
+        current = load_settings()  # read again: they may have changed while the photos were being encoded
+        old, current.threshold = current.threshold, float(report.threshold)
+        save_settings(current)
+        print(f"Applied: threshold {old:.3f} -> {current.threshold:.3f} in {config_path()}")
+    return 0
+
+
+def _target_far(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100.0 if text.endswith("%") else 1.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a rate: use for example 0.001 or 0.1%") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1 (0.001 means 0.1 %)")
+    return value
+
+
+def register_calibrate(subparsers) -> None:
+    """Add the `calibrate` command to `subparsers` (from add_subparsers); its own function so that tests can
+    parse it alone."""
+    from facegate.calibration import DEFAULT_TARGET_FAR
+
+    p = subparsers.add_parser(
+        "calibrate", help="measure false accepts/rejects on the gallery and recommend a threshold",
+        description="Estimate the false-accept and false-reject rates of this gallery across thresholds, "
+                    "recommend the threshold for the target false-accept rate, and write a report.")
+    p.add_argument("--gallery", metavar="DIR", help="enrolled-faces folder (default: from settings)")
+    p.add_argument("--impostors", metavar="DIR",
+                   help="folder of photos of people who will never be enrolled (more of them: a firmer estimate)")
+    p.add_argument("--target-far", type=_target_far, default=DEFAULT_TARGET_FAR, metavar="RATE",
+                   help="false-accept rate to stay under, per stranger's face (default 0.001 = 0.1 %%)")
+    p.add_argument("--report", metavar="DIR",
+                   help="folder for report.txt, curves.csv, scores.png, det.png (default: <data dir>/calibration)")
+    p.add_argument("--apply", action="store_true", help="save the recommended threshold in the settings")
+    p.set_defaults(func=cmd_calibrate)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facegate", description="Offline face-recognition access control.")
     parser.add_argument("-v", "--verbose", action="store_true", help="show informational log lines")
@@ -274,8 +340,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="verify every model file against its pinned SHA-256, and the Qt binding")
     p.set_defaults(func=cmd_check)
-
-    from facegate.calibration import register_cli as register_calibrate
 
     register_calibrate(sub)
     return parser

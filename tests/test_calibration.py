@@ -3,9 +3,12 @@
 
 import argparse
 import contextlib
+import csv
 import io
 import json
+import logging
 import shutil
+import sys
 from pathlib import Path
 
 import cv2
@@ -16,7 +19,8 @@ from hypothesis import given, settings as hypothesis_settings, strategies as st
 from facegate import calibration
 from facegate.calibration import (CALIBRATED, MAX_THRESHOLD, TOO_FEW_IMPOSTORS, TOO_SMALL, Scores,
                                   calibrate_folders, compute_scores, error_curve, gallery_embeddings,
-                                  impostors_needed, interval, lower_bound, recommend, register_cli, upper_bound)
+                                  impostors_needed, interval, lower_bound, recommend, upper_bound, write_report)
+from facegate.cli import register_calibrate as register_cli
 from facegate.config import Settings
 from facegate.gallery import Gallery
 
@@ -142,6 +146,57 @@ def test_target_far_accepts_fractions_and_percent():
     assert parser.parse_args(["calibrate"]).target_far == 0.001
     with pytest.raises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
         parser.parse_args(["calibrate", "--target-far", "2"])
+
+
+def _written(report, folder: Path) -> dict[str, Path]:
+    written = write_report(report, folder)
+    assert all(path.parent == folder and path.stat().st_mode & 0o077 == 0 for path in written.values())
+    return written
+
+
+def test_curves_csv_holds_the_reports_numbers(tmp_path):
+    report = recommend(_synthetic(20000), 0.01, default_threshold=0.5)
+    written = _written(report, tmp_path)
+    assert set(written) == {"report.txt", "curves.csv", "scores.png", "det.png"}
+    with written["curves.csv"].open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == list(calibration.CURVE_COLUMNS)
+    assert len(rows) == len(error_curve(report.scores).thresholds)
+    chosen = next(row for row in rows if row["threshold"] == f"{report.threshold:.3f}")
+    assert int(chosen["false_accepts"]) == report.false_accepts
+    assert int(chosen["impostor_probes"]) == len(report.scores.impostor) == 20000
+    assert float(chosen["far"]) == pytest.approx(report.far, rel=1e-5)
+    assert int(chosen["genuine_accepted"]) == report.genuine_accepted
+    assert int(chosen["genuine_probes"]) == len(report.scores.genuine)
+    assert float(chosen["frr"]) == pytest.approx(report.frr, rel=1e-5, abs=1e-9)
+    # Rates only grow with the threshold on one side and fall on the other.
+    assert np.all(np.diff([float(row["far"]) for row in rows]) >= 0)
+    assert np.all(np.diff([float(row["frr"]) for row in rows]) <= 0)
+
+
+def test_plots_are_png_images(tmp_path):
+    report = recommend(_synthetic(20000), 0.01, default_threshold=0.5)
+    written = _written(report, tmp_path)
+    for name in ("scores.png", "det.png"):
+        data = written[name].read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n"
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+        assert image is not None and image.shape[:2] == (540, 900) and image.std() > 10, name
+    # Both thresholds' colours are drawn in the score plot: the recommended one (blue) and the default (grey).
+    scores = cv2.imdecode(np.frombuffer(written["scores.png"].read_bytes(), np.uint8), cv2.IMREAD_COLOR)
+    assert (np.abs(scores.astype(int) - (200, 90, 0)).sum(axis=2) < 30).sum() > 100
+    assert (np.abs(scores.astype(int) - (120, 120, 120)).sum(axis=2) < 30).sum() > 100
+
+
+def test_without_matplotlib_the_numbers_are_written_and_the_plots_explained(tmp_path, monkeypatch, caplog):
+    # As if it were not installed: every import of matplotlib or of a part of it fails, loaded before or not.
+    for name in ["matplotlib"] + [n for n in sys.modules if n.startswith("matplotlib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    report = recommend(_synthetic(5000), 0.01, default_threshold=0.5)
+    with caplog.at_level(logging.WARNING, logger="facegate.calibration"):
+        written = _written(report, tmp_path)
+    assert set(written) == {"report.txt", "curves.csv"} and not list(tmp_path.glob("*.png"))
+    assert 'pip install "facegate[plots]"' in caplog.text
 
 
 # --------------------------------------------------------------------------------------- LFW end to end
