@@ -14,12 +14,13 @@ import numpy as np
 
 from facegate.calibration.stats import (CONFIDENCE, impostors_needed, interval, largest_supported_count, percent,
                                         upper_bound)
+from facegate.config import RANGES
 from facegate.storage import ensure_private_dir
 
 DEFAULT_TARGET_FAR = 0.001
-# The fused distance's 1 % false-match point on LFW (facegate/vision/engine.py scales it to where dlib's own
-# "same person under 0.6" sits). Above it every gallery accepts strangers too often, whatever a sample shows.
-MAX_THRESHOLD = 0.6
+# The threshold setting's declared upper bound (facegate/config.py): the fused distance's 1 % false-match point on
+# LFW. Above it every gallery accepts strangers too often, whatever a sample shows.
+MAX_THRESHOLD = RANGES["threshold"][1]
 # Fewer people with >= 2 usable photos than this and there is nothing to learn genuine distances from.
 MIN_PEOPLE_WITH_PAIRS = 2
 # Above this leave-one-out false-reject rate the recommendation comes with advice to add photos.
