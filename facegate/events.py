@@ -45,6 +45,7 @@ import cv2
 import numpy as np
 
 from facegate.errors import FaceGateError
+from facegate.policy import Verdict
 from facegate.storage import PRIVATE_FILE_MODE, fsync_dir, atomic_write_bytes, ensure_private_dir
 
 try:
@@ -54,7 +55,7 @@ except ImportError:  # Windows: no flock; one FaceGate process per log folder is
 
 log = logging.getLogger(__name__)
 
-DECISIONS = ("granted", "unknown", "denied")
+DECISIONS = (Verdict.GRANTED, Verdict.UNKNOWN, Verdict.DENIED)  # what is logged (never pending)
 SCHEMA_VERSION = 1
 DB_NAME = "access.sqlite3"
 SNAPSHOT_DIR = "snapshots"
@@ -100,10 +101,14 @@ class AccessEvent:
     person: str | None  # None: Unknown
     distance: float | None
     margin: float | None
-    decision: str  # one of DECISIONS
+    decision: Verdict  # one of DECISIONS (its word, "granted", is accepted too)
     source: str = ""
     details: dict = field(default_factory=dict)  # stored as JSON (e.g. liveness cues)
     snapshot: np.ndarray | None = None  # RGB uint8 face or frame; stored as JPEG
+
+    def __post_init__(self):
+        with contextlib.suppress(ValueError):  # a word that is no verdict is refused by record(), with the reason
+            self.decision = Verdict(self.decision)
 
 
 @dataclass(frozen=True)
@@ -116,7 +121,7 @@ class LogRow:
     person: str | None
     distance: float | None
     margin: float | None
-    decision: str
+    decision: Verdict
     snapshot: Path | None  # absolute path of the JPEG, None if there was none or it was purged
     source: str
     details: dict
@@ -231,13 +236,15 @@ class AccessLog:
     def _enqueue(self, event: AccessEvent) -> _Queued | None:
         try:
             if event.decision not in DECISIONS:
-                log.error("access event with decision %r not logged: must be one of %s", event.decision, DECISIONS)
+                log.error("access event with decision %r not logged: must be one of %s", event.decision,
+                          ", ".join(d.value for d in DECISIONS))
                 return None
             snapshot = None if event.snapshot is None else np.array(event.snapshot, copy=True)  # caller may reuse it
             queued = _Queued(AccessEvent(float(event.time), int(event.track_id), event.person,
                                          None if event.distance is None else float(event.distance),
                                          None if event.margin is None else float(event.margin),
-                                         event.decision, str(event.source), dict(event.details), snapshot),
+                                         event.decision.value, str(event.source), dict(event.details),
+                                         snapshot),
                              time.perf_counter())
             with self._cond:
                 if self._closing:
@@ -355,7 +362,7 @@ class AccessLog:
             except Exception:  # noqa: BLE001
                 log.exception("access log: snapshot of track %d not saved", batch[index].event.track_id)
                 del jpegs[index]
-        rows = [(e.time, e.track_id, e.person, e.distance, e.margin, e.decision,
+        rows = [(e.time, e.track_id, e.person, e.distance, e.margin, e.decision.value,
                  jpegs[i][0] if i in jpegs else None, e.source, _json_text(e.details))
                 for i, e in enumerate(item.event for item in batch)]
         try:
@@ -422,7 +429,7 @@ class AccessLog:
         except ValueError:
             log.warning("access log row %d: details are not JSON; shown empty", id_)
             parsed = {}
-        return LogRow(id_, when, track, person, distance, margin, decision,
+        return LogRow(id_, when, track, person, distance, margin, Verdict(decision),
                       self.folder / snapshot if snapshot else None, source or "", parsed)
 
     def export_csv(self, path: str | Path, limit: int | None = None, person: str | None = None,
@@ -435,7 +442,7 @@ class AccessLog:
                          "source", "snapshot", "details"])
         for row in rows:
             writer.writerow([row.id, f"{row.time:.3f}", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.time)),
-                             row.decision, _csv_cell(row.person or ""), row.distance, row.margin, row.track_id,
+                             row.decision.value, _csv_cell(row.person or ""), row.distance, row.margin, row.track_id,
                              _csv_cell(row.source), str(row.snapshot) if row.snapshot else "",
                              _csv_cell(_json_text(row.details))])
         atomic_write_bytes(Path(path), text.getvalue().encode("utf-8"))

@@ -84,7 +84,7 @@ class AccessLogListener(SessionListener):
 
         event = AccessEvent(
             time=time.time(), track_id=decision.track_id, person=decision.name, distance=decision.distance,
-            margin=decision.margin, decision=decision.verdict.value, source=self.source,
+            margin=decision.margin, decision=decision.verdict, source=self.source,
             details={"frame": result.frame.index, "greeted": decision.greet, "reason": decision.reason,
                      **decision.details},
             snapshot=result.snapshots.get(decision.track_id))

@@ -239,7 +239,7 @@ class LogDialog(QDialog):
             self._status(f"{len(self.rows)} {'entry' if len(self.rows) == 1 else 'entries'}.")
 
     def _fill_row(self, index: int, row, picture) -> None:
-        cells = [local_time(row.time), row.person or "Unknown", DECISION_WORDS.get(row.decision, row.decision),
+        cells = [local_time(row.time), row.person or "Unknown", DECISION_WORDS[row.decision.value],
                  "" if row.distance is None else f"{row.distance:.2f}"]
         for column, text in enumerate(cells):
             self.table.setItem(index, column, QTableWidgetItem(text))
