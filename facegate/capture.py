@@ -139,7 +139,7 @@ def why_not_open(spec: SourceSpec) -> str:
                         "group and log in again")
         return (f"camera {spec.target} did not open: it may be in use by another program, or not connected")
     if spec.kind == "file":
-        path = Path(spec.target)
+        path = Path(str(spec.target))
         try:
             size = path.stat().st_size
         except OSError as exc:
@@ -189,7 +189,7 @@ class _FolderReader:
     """Images in name order, each repeated for `hold_seconds` worth of frames at `fps`."""
 
     def __init__(self, spec: SourceSpec, fps: float = 30.0, hold_seconds: float = 1.0):
-        self.paths = sorted(p for p in Path(spec.target).iterdir() if p.is_file() and is_image_name(p))
+        self.paths = sorted(p for p in Path(str(spec.target)).iterdir() if p.is_file() and is_image_name(p))
         if not self.paths:
             raise OSError(f"the folder {spec.target} holds no images (.jpg, .png, ...)")
         self.fps = fps

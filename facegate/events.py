@@ -39,6 +39,7 @@ from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from collections.abc import Iterator
 
 import cv2
@@ -48,6 +49,7 @@ from facegate.errors import FaceGateError
 from facegate.policy import Verdict
 from facegate.storage import PRIVATE_FILE_MODE, fsync_dir, atomic_write_bytes, ensure_private_dir
 
+fcntl: ModuleType | None
 try:
     import fcntl
 except ImportError:  # Windows: no flock; one FaceGate process per log folder is assumed there
@@ -396,7 +398,8 @@ class AccessLog:
     def recent(self, limit: int | None = 100, person: str | None = None, since: float | None = None,
                until: float | None = None, unknown_only: bool = False) -> list[LogRow]:
         """Decisions newest first. `since` <= time < `until` (epoch seconds); `unknown_only`: person is None."""
-        where, params = [], []
+        where: list[str] = []
+        params: list[str | float] = []
         if person is not None:
             where.append("person = ?")
             params.append(person)
@@ -468,6 +471,7 @@ class AccessLog:
                                                           name="facegate-log-retention", daemon=True)
         self._retention_wake.set()
         if start:
+            assert self._retention_thread is not None  # set above, never reset
             self._retention_thread.start()
 
     def _retention_loop(self) -> None:
@@ -476,6 +480,7 @@ class AccessLog:
             with self._cond:
                 if self._closing:
                     return
+                assert self._retention is not None  # set before this thread is started
                 days, every_s = self._retention
             try:
                 removed = self.purge_snapshots(days)
@@ -636,7 +641,7 @@ class AccessLog:
         return fcntl is None or self._exclusive
 
     def _release_exclusive(self) -> None:
-        if self._lock_file is not None and self._exclusive:
+        if fcntl is not None and self._lock_file is not None and self._exclusive:
             fcntl.flock(self._lock_file, fcntl.LOCK_SH)  # others may open the folder now
             self._exclusive = False
 

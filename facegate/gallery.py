@@ -44,6 +44,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from types import ModuleType
 
 import cv2
 import numpy as np
@@ -54,6 +55,7 @@ from facegate.imageio import file_problem, is_image_name, load_image, metadata_b
 from facegate.storage import atomic_write_bytes, ensure_private_dir, is_temp_name, remove_stale_temp_files
 from facegate.vision.engine import EMBEDDING_SIZE, split
 
+fcntl: ModuleType | None
 try:
     import fcntl
 except ImportError:  # Windows: no file locks between processes (one kiosk per gallery folder there)
@@ -135,7 +137,7 @@ def describe_os_error(exc: OSError) -> str:
     plain = {errno.EROFS: "the folder is on a read-only file system",
              errno.EACCES: "permission denied", errno.EPERM: "permission denied",
              errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
-             errno.EFBIG: "the file is larger than the system allows"}.get(exc.errno)
+             errno.EFBIG: "the file is larger than the system allows"}.get(exc.errno) if exc.errno is not None else None
     detail = exc.strerror or str(exc)
     return f"{plain} ({detail})" if plain else detail
 
@@ -232,6 +234,13 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _jpeg_pixels(data: bytes) -> np.ndarray:
+    """The RGB pixels of a JPEG this process has just encoded."""
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    assert image is not None  # OpenCV decodes the JPEG it has just written
+    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
 class Gallery:
@@ -411,7 +420,7 @@ class Gallery:
 
     def _save_cache(self, entries: dict[str, _Entry]) -> None:
         hashes = sorted(entries)
-        embeddings = np.stack([entries[h].embedding if entries[h].embedding is not None
+        embeddings = np.stack([stored if (stored := entries[h].embedding) is not None
                                else np.full(EMBEDDING_SIZE, np.nan, np.float32) for h in hashes]) \
             if hashes else np.zeros((0, EMBEDDING_SIZE), np.float32)
         buffer = io.BytesIO()
@@ -478,7 +487,7 @@ class Gallery:
     def _signature(self) -> tuple:
         """What any change to the folder by anyone (this process, the CLI, a file manager) changes: the names,
         sizes and modification times of the people and their photos. One stat per file, no reading."""
-        parts = []
+        parts: list[tuple[str, int | str, int, int]] = []
         try:
             with os.scandir(self.folder) as people:
                 for entry in people:
@@ -553,8 +562,8 @@ class Gallery:
             if set(used) != set(cached) or any(used[h] is not cached.get(h) for h in used):
                 self._save_cache(used)
             self._entries = used  # a cache that cannot be written costs no re-encoding while we run
-            for problem in problems:
-                log.warning("Gallery photo left out: %s", problem)
+            for left_out in problems:
+                log.warning("Gallery photo left out: %s", left_out)
             embeddings = np.array(rows, np.float32).reshape(-1, EMBEDDING_SIZE)
             starts = np.cumsum([0] + [counts[n] for n in names[:-1]]).astype(np.int64) if names else np.zeros(0, np.int64)
             self._index = _Index(names, embeddings, (embeddings ** 2).sum(1), starts, counts,
@@ -620,7 +629,7 @@ class Gallery:
                 data = cv2.imencode(".jpg", cv2.cvtColor(photo, cv2.COLOR_RGB2BGR),
                                     [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
                 # Read back what is saved: its embedding is then exactly what a restart would compute.
-                image = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+                image = _jpeg_pixels(data)
                 suffix = ".jpg"
             else:
                 source = Path(photo)
@@ -640,13 +649,13 @@ class Gallery:
                     # with junk is not copied into the gallery.
                     data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR),
                                         [cv2.IMWRITE_JPEG_QUALITY, 95])[1].tobytes()
-                    image = cv2.cvtColor(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR),
-                                         cv2.COLOR_BGR2RGB)
+                    image = _jpeg_pixels(data)
                     suffix = ".jpg"
             embedding, problem = self.analyse_photo(image)
             if problem:
                 problems.append(PhotoProblem(source, problem))
             else:
+                assert embedding is not None  # analyse_photo gives an embedding whenever it finds no problem
                 accepted.append((data, suffix, embedding))
         if not accepted:
             detail = "; ".join(str(p) for p in problems) or "no photos given"

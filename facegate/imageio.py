@@ -162,8 +162,8 @@ def _decode_unchanged(data: np.ndarray) -> tuple[np.ndarray | None, int]:
             if kind == cv2.IMAGE_METADATA_EXIF:
                 orientation = exif_orientation(np.asarray(block, np.uint8).tobytes())
         return image, orientation
-    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # older OpenCV: orientation of PNG/WebP is not known
-    return (None if image is None or image.size == 0 else image), 1
+    decoded = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)  # older OpenCV: orientation of PNG/WebP is not known
+    return (None if decoded is None or decoded.size == 0 else decoded), 1
 
 
 def exif_orientation(block: bytes) -> int:
@@ -214,7 +214,9 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
         image = np.nan_to_num(image.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         scale = 255.0 if image.size and float(image.max()) <= 1.0 else 1.0  # 0-1 images are the usual kind
         return np.clip(image * scale + 0.5, 0, 255).astype(np.uint8)
-    return cv2.normalize(image.astype(np.float32), None, 0, 255, cv2.NORM_MINMAX, dtype=cv2.CV_8U)
+    # The cv2 stubs require dst, but None is valid (OpenCV allocates the output).
+    return cv2.normalize(image.astype(np.float32), None, 0, 255,  # type: ignore[call-overload]
+                         cv2.NORM_MINMAX, dtype=cv2.CV_8U)
 
 
 def _to_bgr(image: np.ndarray, channels: int) -> np.ndarray:

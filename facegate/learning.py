@@ -31,7 +31,7 @@ import numpy as np
 
 from facegate.calibration import per_person_distances
 from facegate.errors import FaceGateError
-from facegate.gallery import learned_time
+from facegate.gallery import Gallery, learned_time
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +83,7 @@ def _learning_verdict(gallery, name: str, face_rgb: np.ndarray, settings: Learni
 class TemplateLearner:
     """Takes granted faces from the session (`offer`, never blocks) and learns them on its own thread."""
 
-    def __init__(self, gallery: Callable[[], object] | object, settings: LearningSettings | None = None,
+    def __init__(self, gallery: Callable[[], Gallery | None] | Gallery, settings: LearningSettings | None = None,
                  on_learned: Callable[[LearnOutcome], None] | None = None, clock: Callable[[], float] = time.time):
         # A callable returns the gallery in use now (the window swaps it when the folder setting changes).
         self._gallery = gallery if callable(gallery) else (lambda: gallery)

@@ -271,6 +271,7 @@ class LivenessCheck:
 
     def _head_action(self, yaw: float, pitch: float) -> Action | None:
         """The head movement shown now, relative to the pose at the start of the check."""
+        assert self.base_pose is not None  # update() runs a challenge step only once the base pose is known
         base_yaw, base_pitch = self.base_pose
         if yaw - base_yaw >= self.settings.turn_delta:  # the person's left: their nose moves to the image's right
             return Action.TURN_LEFT
@@ -281,6 +282,7 @@ class LivenessCheck:
         return None
 
     def _neutral(self, yaw: float, pitch: float) -> bool:
+        assert self.base_pose is not None  # update() runs a challenge step only once the base pose is known
         base_yaw, base_pitch = self.base_pose
         return (abs(yaw - base_yaw) < self.settings.turn_delta / 2
                 and abs(pitch - base_pitch) < self.settings.nod_delta / 2)
@@ -343,6 +345,7 @@ class LivenessCheck:
         action = self.challenge[self.step]
         outcome = "waiting" if self.base_pose is None else self._challenge_step(action, yaw, pitch)
         if outcome == "wrong":
+            assert self.wrong is not None  # _challenge_step sets it whenever it answers "wrong"
             return self._finish(CheckState.FAILED, now, f"asked to {action.value}, saw {self.wrong.value}")
         if outcome == "done":
             self.step += 1

@@ -154,11 +154,12 @@ class AccessPolicy:
         a grant that starts a visit greets."""
         state.verdict, state.name = verdict, name
         if verdict is Verdict.GRANTED:
+            assert name is not None  # add_vote and _vote_during_liveness grant a named person only
             self._visits.setdefault(name, _Visit(last_seen=now))
         if verdict is Verdict.PENDING or (verdict, name) in state.announced:
             return None
         state.announced.add((verdict, name))
-        greet = verdict is Verdict.GRANTED and self._starts_visit(name, now)
+        greet = verdict is Verdict.GRANTED and name is not None and self._starts_visit(name, now)
         return Decision(track_id, verdict, name, vote.distance, vote.margin, now, greet, details=details or {})
 
     def _vote_during_liveness(self, state: _TrackVotes, track_id: int, vote: Vote, now: float) -> Decision | None:
@@ -206,7 +207,7 @@ class AccessPolicy:
         visit = self._visits[name]
         first = visit.last_greeted is None
         new_visit = now - visit.last_seen >= self.settings.absence_reset_s
-        cooled_down = not first and now - visit.last_greeted >= self.settings.greeting_cooldown_s
+        cooled_down = visit.last_greeted is not None and now - visit.last_greeted >= self.settings.greeting_cooldown_s
         visit.last_seen = now
         if first or new_visit or cooled_down:
             visit.last_greeted = now

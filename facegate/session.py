@@ -123,7 +123,7 @@ class SpeechListener(SessionListener):
         self._last_greeting = float("-inf")
 
     def on_decision(self, decision: Decision, result: FrameResult) -> None:
-        if decision.greet:
+        if decision.greet and decision.name is not None:  # a greeting grant always names the person
             from facegate.speech import render_greeting
 
             self._last_greeting = time.monotonic()

@@ -39,6 +39,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from typing import Any
 
 from facegate.config import greeting_format_problem
 
@@ -253,7 +254,7 @@ class _Pyttsx3Voice:
     def __init__(self, voice: str | None, rate: int | None):
         self.voice = voice
         self.rate = rate
-        self._engine = None
+        self._engine: Any = None  # the pyttsx3 engine (untyped), set by start()
 
     def start(self) -> None:
         with _PYTTSX3_LOCK:
@@ -413,6 +414,7 @@ class SpeechWorker:
                 log.info("dropped a greeting that waited %.1f s to be spoken", waited)
 
     def _run(self) -> None:
+        assert self._voice is not None  # __init__ starts this thread only once it has chosen a voice
         try:
             self._voice.start()  # inside this thread: pyttsx3 engines are bound to the thread using them
         except Exception as exc:  # noqa: BLE001 - anything from the engine means no speech, not a crash

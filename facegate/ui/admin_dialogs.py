@@ -22,7 +22,7 @@ class PinDialog(QDialog):
         self.pin.setEchoMode(QLineEdit.EchoMode.Password)
         self.pin.setPlaceholderText("digits only")
         form.addRow("PIN:", self.pin)
-        self.repeat = None
+        self.repeat: QLineEdit | None = None
         if confirm:
             self.repeat = QLineEdit()
             self.repeat.setEchoMode(QLineEdit.EchoMode.Password)
@@ -58,6 +58,7 @@ def set_pin(parent, admin: AdminPin) -> bool:
                        f"Choose a PIN of at least {MIN_PIN_LENGTH} digits. It protects enrollment, the people list, "
                        "the access log, the settings and leaving kiosk mode.", confirm=True)
     dialog.setObjectName("set_pin_dialog")
+    assert dialog.repeat is not None  # confirm=True
     try:
         while dialog.exec() == QDialog.DialogCode.Accepted:
             if dialog.pin.text() != dialog.repeat.text():

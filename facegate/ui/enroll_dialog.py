@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -22,6 +23,10 @@ from facegate.pipeline import face_crop
 from facegate.ui.video_view import VideoView
 from facegate.vision.detect import Face
 from facegate.vision.engine import sharpness
+
+if TYPE_CHECKING:
+    from facegate.gallery import Gallery
+    from facegate.ui.main_window import MainWindow
 
 SHOTS = ("Look straight at the camera", "Turn your head slightly to one side",
          "Now turn your head slightly to the other side")
@@ -101,7 +106,7 @@ class _Worker(QObject):
 class EnrollDialog(QDialog):
     def __init__(self, window):
         super().__init__(window)
-        self.window = window
+        self.main_window: MainWindow = window  # not self.window: that is QWidget.window()
         self.setWindowTitle("Enroll a person")
         self.setObjectName("enroll_dialog")
         self.shots: list[np.ndarray] = []
@@ -164,7 +169,7 @@ class EnrollDialog(QDialog):
     def _stop_watching(self, _result=None) -> None:
         if self._watching:  # finished can come more than once (closed, then rejected at shutdown)
             self._watching = False
-            self.window.bridge.frame_ready.disconnect(self._on_frame)
+            self.main_window.bridge.frame_ready.disconnect(self._on_frame)
 
     def _on_frame(self, result) -> None:
         self._latest = result
@@ -176,11 +181,12 @@ class EnrollDialog(QDialog):
 
     def _pose_problem(self, result) -> str | None:
         """Landmarks of the one face in view (a usable frame: guidance passed), its turn, and what to change."""
-        engine = self.window.engine
+        engine = self.main_window.engine
         if engine is None:
             return "Loading the face models..."
         face = Face(tuple(result.tracks[0].box), 1.0)
         engine.locate_landmarks(result.frame.image, [face])
+        assert face.landmarks is not None  # locate_landmarks sets them
         self._latest_turn = head_turn(face.landmarks)
         return pose_problem(self._latest_turn, self.turns)
 
@@ -201,6 +207,7 @@ class EnrollDialog(QDialog):
     def capture(self) -> None:
         if self._latest is None or guidance(self._latest) is not None or self._pose_problem(self._latest):
             return
+        assert self._latest_turn is not None  # _pose_problem measured it for this frame
         self.shots.append(self._latest.frame.image.copy())
         self.turns.append(self._latest_turn)
         self._update_step()
@@ -212,6 +219,14 @@ class EnrollDialog(QDialog):
         self._update_step()
 
     # ------------------------------------------------------------------ saving
+    @property
+    def gallery(self) -> Gallery:
+        """Looked up each time: a new gallery folder in Settings swaps the object."""
+        gallery = self.main_window.gallery
+        if gallery is None:  # the window offers enrollment only once the models and the gallery are loaded
+            raise FaceGateError("the gallery is not loaded yet")
+        return gallery
+
     def _run(self, job, on_done) -> None:
         self._busy = True
         self._pending_job = on_done
@@ -230,7 +245,7 @@ class EnrollDialog(QDialog):
 
     def _duplicate_of(self, photos) -> tuple[str, float] | None:
         """The enrolled person these photos already match, if any (before a second person is created)."""
-        gallery = self.window.gallery
+        gallery = self.gallery
         best = None
         for photo in photos:
             from facegate.imageio import load_image
@@ -240,7 +255,7 @@ class EnrollDialog(QDialog):
             if embedding is None:
                 continue
             match = gallery.match(embedding)
-            if (match.name is not None and match.distance < self.window.settings.threshold
+            if (match.name is not None and match.distance < self.main_window.settings.threshold
                     and (best is None or match.distance < best[1])):
                 best = (match.name, match.distance)
         return best
@@ -266,7 +281,7 @@ class EnrollDialog(QDialog):
                 return
             if answer == QMessageBox.StandardButton.Yes:
                 name = duplicate[0]
-        self._run(lambda: self.window.gallery.enroll(name, photos), lambda outcome: self._enrolled(name, outcome))
+        self._run(lambda: self.gallery.enroll(name, photos), lambda outcome: self._enrolled(name, outcome))
 
     def _enrolled(self, name: str, outcome) -> None:
         saved, problems = outcome
@@ -276,7 +291,7 @@ class EnrollDialog(QDialog):
         self.shots.clear()
         self.turns.clear()
         self._update_step()
-        self.window.gallery_changed()
+        self.main_window.gallery_changed()
 
     def enroll_from_files(self) -> None:
         files, _ = QFileDialog.getOpenFileNames(self, "Photos of the person", str(Path.home()),

@@ -10,6 +10,7 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime
@@ -20,6 +21,9 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDialog,
 from facegate.errors import FaceGateError
 from facegate.ui.enroll_dialog import _Worker
 from facegate.ui.video_view import to_qimage
+
+if TYPE_CHECKING:
+    from facegate.ui.main_window import MainWindow
 
 MAX_ROWS = 500
 SNAPSHOT_HEIGHT = 48
@@ -70,7 +74,7 @@ def _day_start(day: QDate) -> float:
 class LogDialog(QDialog):
     def __init__(self, window):
         super().__init__(window)
-        self.window = window
+        self.main_window: MainWindow = window  # not self.window: that is QWidget.window()
         self.access_log = window.access_log
         self.setWindowTitle("Access log")
         self.setObjectName("log_dialog")
@@ -264,8 +268,8 @@ class LogDialog(QDialog):
                                               "Spreadsheet (CSV) files (*.csv)")
         if not path:
             return None
-        path = Path(path)
-        return path if path.suffix.lower() == ".csv" else path.with_name(path.name + ".csv")
+        chosen = Path(path)
+        return chosen if chosen.suffix.lower() == ".csv" else chosen.with_name(chosen.name + ".csv")
 
     def export_csv(self, path: str | Path | None = None) -> None:
         """Write every entry matching the filters to a CSV file; asks where when `path` is None."""

@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QAction, QIcon, QKeySequence
@@ -24,6 +25,13 @@ from facegate.config import Settings, default_data_dir, save_settings
 from facegate.errors import FaceGateError
 from facegate.ui.bridge import SessionBridge
 from facegate.ui.video_view import VideoView
+
+if TYPE_CHECKING:  # at run time these are imported where they are used, once the window is up
+    from facegate.events import AccessLog
+    from facegate.gallery import Gallery
+    from facegate.session import KioskSession
+    from facegate.speech import SpeechWorker
+    from facegate.vision.engine import FaceEngine
 
 log = logging.getLogger(__name__)
 LOADER_JOIN_SECONDS = 120.0  # loading takes about 5 s on 2 cores; closing waits for it rather than abort at exit
@@ -45,11 +53,11 @@ class MainWindow(QMainWindow):
         self.settings = settings
         self.settings_path = settings_path
         self.realtime = realtime
-        self.engine = None
-        self.gallery = None
-        self.session = None
-        self.speech = None
-        self.access_log = None
+        self.engine: FaceEngine | None = None
+        self.gallery: Gallery | None = None
+        self.session: KioskSession | None = None
+        self.speech: SpeechWorker | None = None
+        self.access_log: AccessLog | None = None
         self.admin = AdminPin(default_data_dir() / "admin.json")
         self.bridge = SessionBridge()
         self._frames_shown: list[float] = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -24,6 +25,9 @@ from facegate.learning import learned_summaries
 from facegate.pipeline import face_crop
 from facegate.ui.enroll_dialog import _Worker
 from facegate.ui.video_view import to_qimage
+
+if TYPE_CHECKING:
+    from facegate.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +84,7 @@ def _plural(count: int, word: str, plural: str = "") -> str:
 class PeopleDialog(QDialog):
     def __init__(self, window):
         super().__init__(window)
-        self.window = window
+        self.main_window: MainWindow = window  # not self.window: that is QWidget.window()
         self.setWindowTitle("People")
         self.setObjectName("people_dialog")
         self.resize(560, 620)
@@ -152,7 +156,7 @@ class PeopleDialog(QDialog):
     # ------------------------------------------------------------------ the list
     @property
     def gallery(self):
-        return self.window.gallery  # looked up each time: a new gallery folder in Settings swaps the object
+        return self.main_window.gallery  # looked up each time: a new gallery folder in Settings swaps the object
 
     def selected_name(self) -> str | None:
         item = self.list.currentItem()
@@ -277,7 +281,7 @@ class PeopleDialog(QDialog):
         if isinstance(outcome, FaceGateError):
             self._show(f"{self._failure_prefix}: {outcome}", error=True)
             self.reload()  # a failed step may still have changed part of the folder
-            self.window.gallery_changed()
+            self.main_window.gallery_changed()
         elif on_done is not None:
             on_done(outcome)
         self._update_buttons()
@@ -289,7 +293,7 @@ class PeopleDialog(QDialog):
     def _changed(self, text: str, select: str | None = None) -> None:
         self._show(text)
         self.reload(select)
-        self.window.gallery_changed()
+        self.main_window.gallery_changed()
 
     # ------------------------------------------------------------------ check the folder again
     def refresh(self) -> None:
@@ -398,7 +402,7 @@ class PeopleDialog(QDialog):
         box.setInformativeText(f"All photos of {name} ({count}) and their stored face data will be erased. "
                                "The kiosk will no longer recognise them. This cannot be undone.")
         also = QCheckBox("Also erase their entries and snapshots from the access log")
-        if self.window.access_log is None:
+        if self.main_window.access_log is None:
             also.setText("Also erase their access log entries (the access log is not open now)")
             also.setEnabled(False)
         box.setCheckBox(also)
@@ -418,7 +422,7 @@ class PeopleDialog(QDialog):
         if not confirmed:
             self._show(f"{name} was not deleted.")
             return
-        gallery, access_log = self.gallery, self.window.access_log if erase_log else None
+        gallery, access_log = self.gallery, self.main_window.access_log if erase_log else None
 
         def job():
             photos = gallery.remove(name)

@@ -115,6 +115,7 @@ class VideoView(QWidget):
         painter.end()
 
     def _draw_tracks(self, painter: QPainter, target: QRectF) -> None:
+        assert self._image is not None  # paintEvent draws the tracks only over a picture
         scale = target.width() / self._image.width()
         font = QFont(self.font())
         font.setPointSizeF(max(10.0, 13.0 * min(1.5, max(0.8, scale))))

@@ -38,7 +38,8 @@ class Face:
 
     def scaled(self, factor: float) -> Face:
         lm = None if self.landmarks is None else self.landmarks * factor
-        return Face(tuple(v * factor for v in self.box), self.score, lm)
+        x, y, w, h = self.box
+        return Face((x * factor, y * factor, w * factor, h * factor), self.score, lm)
 
 
 class YuNetDetector:
@@ -62,7 +63,7 @@ class YuNetDetector:
         _, found = self._net.detect(cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR))
         if found is None:
             return []
-        return [Face(tuple(float(v) for v in row[:4]), float(row[14])) for row in found]
+        return [Face((float(row[0]), float(row[1]), float(row[2]), float(row[3])), float(row[14])) for row in found]
 
 
 class HogDetector:

@@ -11,6 +11,7 @@ Only what the face network uses is understood. Anything else is a `ModelFileErro
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -117,7 +118,7 @@ class _Reader:
         version = self.integer()
         if version != 1:
             raise self.fail(f"alias_tensor version {version}, expected 1")
-        shape = tuple(self.integer() for _ in range(4))
+        shape = (self.integer(), self.integer(), self.integer(), self.integer())
         if any(d < 0 for d in shape) or math.prod(shape) > _MAX_TENSOR_VALUES:
             raise self.fail(f"implausible parameter shape {shape}")
         return shape
@@ -128,7 +129,7 @@ class _Reader:
             raise self.fail(f"{what} is {found}, expected {value}")
 
 
-def _split_params(reader: _Reader, params: np.ndarray, shapes: list[tuple[int, ...]]) -> list[np.ndarray]:
+def _split_params(reader: _Reader, params: np.ndarray, shapes: Sequence[tuple[int, ...]]) -> list[np.ndarray]:
     """Cut a layer's flat parameter tensor into the aliased views dlib stores shapes for."""
     flat = params.reshape(-1)
     total = sum(math.prod(s) for s in shapes)

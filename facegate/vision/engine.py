@@ -75,12 +75,18 @@ def sharpness(chip_rgb: np.ndarray) -> float:
     return float(cv2.Laplacian(centre, cv2.CV_64F).var())
 
 
+def _landmarks(face: Face) -> np.ndarray:
+    if face.landmarks is None:
+        raise ValueError("a face is aligned by its landmarks: detect it with landmarks=True or locate_landmarks()")
+    return face.landmarks
+
+
 class FaceEngine:
     def __init__(self, detector: str = "yunet", mirror_average: bool = True):
         self._detector_name = detector
         self.mirror_average = mirror_average
         self._detector = None
-        self._landmarker = None
+        self._landmarker: Landmarker5 | None = None
         self._encoder = None
         self._sface = None
         self._facemesh = None
@@ -158,12 +164,12 @@ class FaceEngine:
     def chips(self, image_rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
         if not faces:
             return np.zeros((0, CHIP_SIZE, CHIP_SIZE, 3), np.uint8)
-        return np.stack([extract_chip(image_rgb, f.landmarks) for f in faces])
+        return np.stack([extract_chip(image_rgb, _landmarks(f)) for f in faces])
 
     def sface_chips(self, image_rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
         if not faces:
             return np.zeros((0, SFACE_CHIP_SIZE, SFACE_CHIP_SIZE, 3), np.uint8)
-        return np.stack([extract_sface_chip(image_rgb, f.landmarks) for f in faces])
+        return np.stack([extract_sface_chip(image_rgb, _landmarks(f)) for f in faces])
 
     def embed_chips(self, chips: np.ndarray, sface_chips: np.ndarray) -> np.ndarray:
         """Fused embedding of each face from its two chips (dlib's and SFace's, in the same order).

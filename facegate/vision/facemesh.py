@@ -103,7 +103,7 @@ class FaceMesh:
         side = max(w, h) * ROI_SCALE
         scale = INPUT_SIZE / side
         # Image -> model input: rotate about the face centre so the eyes are level, scale, centre.
-        matrix = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, scale)
+        matrix: np.ndarray = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), angle, scale)
         matrix[:, 2] += INPUT_SIZE / 2 - centre
         crop = cv2.warpAffine(image_rgb, matrix, (INPUT_SIZE, INPUT_SIZE), flags=cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_CONSTANT)
