@@ -148,7 +148,7 @@ def setting(name: str) -> Setting:
 # Derived from the declarations above: the allowed range of each numeric setting, the words of each choice.
 RANGES: dict[str, tuple[float, float]] = {
     f.name: (f.metadata["setting"].low, f.metadata["setting"].high)
-    for f in fields(Settings) if f.metadata["setting"].low is not None}
+    for f in fields(Settings) if f.metadata["setting"].low is not None and f.metadata["setting"].high is not None}
 # The same lists as facegate.liveness.MODES and facegate.vision.detect.DETECTORS (a test keeps them equal);
 # written out here so that reading the settings imports neither OpenCV nor TensorFlow.
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -161,7 +161,7 @@ def settings_table() -> str:
     for f in fields(Settings):
         declared: Setting = f.metadata["setting"]
         unit = f" {declared.unit}" if declared.unit else ""
-        if declared.low is not None:
+        if declared.low is not None and declared.high is not None:
             allowed = f"{_number(declared.low)}-{_number(declared.high)}{unit}"
         elif declared.choices:
             allowed = ", ".join(declared.choices)
@@ -239,8 +239,10 @@ def _key(name: str) -> str:
 def _no_duplicates(pairs: list) -> dict:
     result = dict(pairs)
     if len(result) != len(pairs):
-        seen: set = set()
-        repeated = sorted({key for key, _ in pairs if key in seen or seen.add(key)})
+        counts: dict = {}
+        for key, _ in pairs:
+            counts[key] = counts.get(key, 0) + 1
+        repeated = sorted(key for key, count in counts.items() if count > 1)
         raise ValueError(f"{', '.join(map(_key, repeated))} written more than once; keep one of each")
     return result
 
@@ -400,7 +402,9 @@ def save_settings(settings: Settings, path: Path | None = None) -> None:
     if problems:
         raise ConfigError(_report(path, problems, ("not saved (the file is unchanged); change it",
                                                    "not saved (the file is unchanged); change them")))
-    plain = {f.name: type(f.default)(getattr(settings, f.name)) for f in fields(Settings)}  # NumPy -> JSON types
+    defaults = Settings()
+    # NumPy numbers (set from code) -> the JSON types of the defaults
+    plain = {f.name: type(getattr(defaults, f.name))(getattr(settings, f.name)) for f in fields(Settings)}
     ensure_private_dir(path.parent)
     atomic_write_bytes(path, json.dumps(plain, indent=2, ensure_ascii=False).encode("utf-8"))
 

@@ -245,8 +245,7 @@ class AccessLog:
             queued = _Queued(AccessEvent(float(event.time), int(event.track_id), event.person,
                                          None if event.distance is None else float(event.distance),
                                          None if event.margin is None else float(event.margin),
-                                         event.decision.value, str(event.source), dict(event.details),
-                                         snapshot),
+                                         event.decision, str(event.source), dict(event.details), snapshot),
                              time.perf_counter())
             with self._cond:
                 if self._closing:

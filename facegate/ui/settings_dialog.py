@@ -14,6 +14,7 @@ import math
 import re
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 from PySide6.QtCore import Qt, QTimer
@@ -26,6 +27,9 @@ from facegate.config import RANGES, Settings, greeting_problem, setting
 from facegate.errors import FaceGateError
 from facegate.speech import render_greeting
 from facegate.ui.enroll_dialog import _Worker
+
+if TYPE_CHECKING:
+    from facegate.ui.main_window import MainWindow
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +74,7 @@ def describe_source(value: str) -> str:
         spec = parse_source(value)
     except FaceGateError:
         return f"Not found: {value}"
-    if spec.kind == "camera":
+    if isinstance(spec.target, int):  # a camera number
         return f"Camera {spec.target + 1}"
     if spec.kind == "url":
         return "Network camera: " + _URL_PASSWORD.sub(r"\1***@", value)  # the password stays off screen
@@ -109,7 +113,7 @@ def calibration_module():
 class SettingsDialog(QDialog):
     def __init__(self, window):
         super().__init__(window)
-        self.window = window
+        self.main_window: MainWindow = window  # not self.window: that is QWidget.window()
         self.original = window.settings
         self.setWindowTitle("Settings")
         self.setObjectName("settings_dialog")
@@ -364,7 +368,7 @@ class SettingsDialog(QDialog):
         self._refit()
 
     def calibrate(self) -> None:
-        gallery, calibration = self.window.gallery, self._calibration
+        gallery, calibration = self.main_window.gallery, self._calibration
         if gallery is None:
             self.error_label.setText("Calibration needs the recognition model; wait until it has loaded.")
             return
@@ -532,7 +536,7 @@ class SettingsDialog(QDialog):
             return
         if new != self.original:
             try:
-                self.window.apply_settings(new)
+                self.main_window.apply_settings(new)
             except Exception as exc:  # noqa: BLE001 - e.g. the settings file cannot be written: say so
                 log.exception("Settings not applied")
                 self.error_label.setText(f"The settings could not be saved: {exc}")
