@@ -3,7 +3,10 @@
     PYTHONPATH=. .venv/bin/python benchmarks/liveness.py [--suite DIR] [--quick] [--sequences N]
 
 Attacks: the rendered suite of facegate_dev/attacks.py (flat and bent prints held in a hand, prints on a stand, a
-phone replaying the real clip), each impersonating an enrolled person (with liveness off every one is granted).
+phone replaying the real clip), each impersonating an enrolled person (with liveness off every one is granted);
+prints tilted sharply twice ("blink twice" faked, --tilts-only); and prints that follow the requests, rendered frame
+by frame with the pipeline in the loop (PromptFollowingPrint: the attacker reads each request and turns or tilts
+the sheet, --adaptive-only).
 Bona fide: the real clip of Lin-Manuel Miranda (../shared/data/clips). In `challenge` mode every presentation is
 run once per request sequence (all 12 ordered pairs of distinct requests by default), so the measured replay
 pass rate can be compared with the computed chance.
@@ -70,6 +73,17 @@ def present(engine, gallery, video: Path, mode: str, seed: int | None = None):
     return {"grants": grants, "denials": denials, "meshed": meshed, "frames": frames, "busy": busy}
 
 
+def enrolled_gallery(engine, clips: Path, work: Path) -> Gallery:
+    """Lin-Manuel Miranda and Barack Obama enrolled from one photo each (the people the attacks impersonate)."""
+    gallery_dir = work / "gallery"
+    for name, photo in (("Lin-Manuel Miranda", "lin-manuel-miranda.png"), ("Barack Obama", "obama.jpg")):
+        (gallery_dir / name).mkdir(parents=True)
+        shutil.copy(clips / photo, gallery_dir / name / photo)
+    gallery = Gallery(gallery_dir, engine)
+    gallery.refresh()
+    return gallery
+
+
 def pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:5.1f} % ({part}/{whole})" if whole else "   -"
 
@@ -105,12 +119,54 @@ def tilted_print_table(engine, clips: Path, seeds=(0, 1, 2), tilts=(50, 65, 80))
     print(f"  blink threshold: eye ratio under {LivenessSettings().blink_ratio} of the open-eye level\n")
 
 
+ADAPTIVE = (  # (photo, curl, axis, label): prints that answer the requests (facegate_dev.attacks.PromptFollowingPrint)
+    ("obama2.jpg", 0.0, 0, "flat"),
+    ("obama2.jpg", 0.2, 0, "bent 0.2, vertical axis"),
+    ("obama2.jpg", 0.3, 0, "bent 0.3, vertical axis"),
+    ("lin-manuel-miranda.png", 0.3, 0, "bent 0.3, vertical axis"),
+    ("obama2.jpg", 0.3, 1, "bent 0.3, horizontal axis"),
+)
+ADAPTIVE_TARGETS = {"obama2.jpg": "Barack Obama", "lin-manuel-miranda.png": "Lin-Manuel Miranda"}
+
+
+def adaptive_table(engine, gallery, clips: Path, sequences, turn_deg: float = 55.0) -> None:
+    """APCER of prints that follow the requests, per sheet and request kind."""
+    from facegate_dev.attacks import PromptFollowingPrint, follow_prompts
+
+    print(f"Prints that follow the requests (an attacker reading the screen: turned or tilted {turn_deg:.0f} degrees "
+          "on request, 'blink twice' as two sharp tilts), challenge mode, every request sequence")
+    print(f"  {'print':<45}{'granted (APCER)':>20}{'with a blink request':>24}   why the others were refused")
+    for photo, curl, axis, label in ADAPTIVE:
+        granted = blink_granted = blink_runs = 0
+        reasons: dict[str, int] = {}
+        for sequence in sequences:
+            attacker = PromptFollowingPrint(clips / photo, seed=1, curl=curl, axis=axis, turn_deg=turn_deg,
+                                            nod_deg=turn_deg)
+            decision = follow_prompts(engine, gallery, attacker, seed_for(sequence))
+            ok = decision is not None and decision.verdict is Verdict.GRANTED and decision.name == ADAPTIVE_TARGETS[photo]
+            granted += ok
+            if Action.BLINK_TWICE in sequence:
+                blink_runs += 1
+                blink_granted += ok
+            if not ok:
+                why = "no decision" if decision is None else (decision.reason or "").replace("liveness check failed: ", "")
+                if why.startswith("asked to blink twice"):
+                    why = "blink asked, a head movement seen"
+                elif why.startswith("asked to"):
+                    why = "another head movement seen first"
+                reasons[why[:60]] = reasons.get(why[:60], 0) + 1
+        text = "; ".join(f"{n} x {why}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+        print(f"  {photo + ', ' + label:<45}{pct(granted, len(sequences)):>20}{pct(blink_granted, blink_runs):>24}   {text}")
+    print("  target (issue 14): 0 % for every print. NOT MET for curled sheets turned on request: see the README.\n")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", type=Path, help="folder of a rendered suite (made there if missing)")
     parser.add_argument("--quick", action="store_true", help="4 s attack videos instead of 8 s")
     parser.add_argument("--sequences", type=int, default=12, help="request sequences per challenge presentation")
     parser.add_argument("--tilts-only", action="store_true", help="only the tilted-print table")
+    parser.add_argument("--adaptive-only", action="store_true", help="only the prompt-following prints' table")
     args = parser.parse_args()
     clips = clips_dir()
     if clips is None:
@@ -121,18 +177,20 @@ def main() -> int:
         tilted_print_table(FaceEngine(), clips)
         print(f"wall time {time.time() - started:.0f} s")
         return 0
+    if args.adaptive_only:
+        engine, work = FaceEngine(), Path(tempfile.mkdtemp(prefix="facegate-liveness-"))
+        adaptive_table(engine, enrolled_gallery(engine, clips, work), clips,
+                       list(itertools.permutations(list(Action), 2))[: args.sequences])
+        shutil.rmtree(work, ignore_errors=True)
+        print(f"wall time {time.time() - started:.0f} s")
+        return 0
     suite_dir = args.suite or Path(tempfile.mkdtemp(prefix="facegate-attacks-"))
     attacks = load_manifest(suite_dir) if (suite_dir / "manifest.json").is_file() else build_suite(
         suite_dir, seed=0, quick=args.quick)
 
     work = Path(tempfile.mkdtemp(prefix="facegate-liveness-"))
-    gallery_dir = work / "gallery"
-    for name, photo in (("Lin-Manuel Miranda", "lin-manuel-miranda.png"), ("Barack Obama", "obama.jpg")):
-        (gallery_dir / name).mkdir(parents=True)
-        shutil.copy(clips / photo, gallery_dir / name / photo)
     engine = FaceEngine()
-    gallery = Gallery(gallery_dir, engine)
-    gallery.refresh()
+    gallery = enrolled_gallery(engine, clips, work)
     sequences = list(itertools.permutations(list(Action), 2))[: args.sequences]
     defaults = LivenessSettings()
     print(f"FaceGate liveness benchmark: {len(attacks)} attack videos ({suite_dir}), bona fide: {clips / 'short_hamilton_clip.mp4'}")
@@ -178,6 +236,7 @@ def main() -> int:
     print(f"  targets: prints 0 % in passive and challenge; replays 0 % in challenge except ~{float(chance):.1%}\n")
 
     tilted_print_table(engine, clips)
+    adaptive_table(engine, gallery, clips, sequences)
 
     # ---------------------------------------------------------------------------------------- bona fide
     clip = clips / "short_hamilton_clip.mp4"

@@ -628,9 +628,9 @@ class _PrintScene:
 
 
 def _print_scene(photo: Path, rng, size, kind: str, background, bend_sag: float | None = None,
-                 bend_axis: int | None = None) -> _PrintScene:
-    """The sheet for `kind`; bend_sag (fraction of the curved extent) and bend_axis override a bent print's
-    random curl."""
+                 bend_axis: int | None = None, bend_sign: int | None = None) -> _PrintScene:
+    """The sheet for `kind`; bend_sag (fraction of the curved extent), bend_axis and bend_sign (+1: bulging
+    towards the camera) override a bent print's random curl."""
     cam = _Camera.webcam(size)
     photo_bgr = _read_bgr(Path(photo))
     face_box = _largest_face(photo_bgr)
@@ -650,7 +650,8 @@ def _print_scene(photo: Path, rng, size, kind: str, background, bend_sag: float 
         extent = sheet_w if axis == 0 else sheet_h
         sag = (rng.uniform(0.03, 0.06) if bend_sag is None else bend_sag) * extent
         # The chord is the flat extent; for small angles sag = extent^2 / (8 r).
-        bend = _Bend(radius=extent ** 2 / (8 * sag), axis=axis, sign=int(rng.choice([-1, 1])))
+        sign = int(rng.choice([-1, 1]))  # drawn either way: a seed renders the same sheet as before
+        bend = _Bend(radius=extent ** 2 / (8 * sag), axis=axis, sign=sign if bend_sign is None else bend_sign)
     surface = _Surface(rgba, mm_per_px, origin, bend)
     anchor = _local_points([face_local[0]], [face_local[1]], bend)[0]
     return _PrintScene(cam, room, surface, anchor, depth)
@@ -705,6 +706,95 @@ def render_tilt_blinks(photo: Path, *, seed: int, tilt_deg: float, bent: bool = 
         trans = scene.depth * scene.cam.ray(*anchor_px) - rot @ scene.anchor
         frames.append(scene.frame(rot, trans, gain=1.0, exposure=0.95, sheen=0.05, seed=seed, index=i))
     return frames
+
+
+class PromptFollowingPrint:
+    """A print held still that answers the kiosk's requests, as an attacker reading the screen does (issue 14's
+    red team): on "turn left/right" it turns the sheet about its vertical axis, on "nod" it tilts it forward, on
+    "blink twice" it tilts it sharply forward twice; each after a reaction time, held, then back to the start.
+
+    Call `frame(instruction)` once per frame with the request the kiosk shows now ("" for none); it returns the
+    next camera frame (BGR uint8). curl: sag of the sheet as a fraction of its curved extent (0: flat); axis 0
+    curls it about the vertical axis, 1 about the horizontal one; it bulges towards the camera."""
+
+    TURNS = {"turn your head slightly to the left": -1.0, "turn your head slightly to the right": 1.0}
+
+    def __init__(self, photo: Path, *, seed: int, curl: float, axis: int = 0, turn_deg: float = 40.0,
+                 nod_deg: float = 40.0, blink_deg: float = 65.0, reaction_s: float = 0.4, fps: float = 30.0,
+                 size=(640, 480)):
+        rng = np.random.default_rng([seed, 31])
+        kind = "print_bent_hand" if curl > 0 else "print_flat_hand"
+        # bulging towards the camera: the curl that reads most like a face
+        self.scene = _print_scene(photo, rng, size, kind, None, bend_sag=curl if curl > 0 else None,
+                                  bend_axis=axis, bend_sign=1)
+        self.scene.look = _CameraLook.random(rng)
+        self.turn_deg, self.nod_deg, self.blink_deg = turn_deg, nod_deg, blink_deg
+        self.reaction = int(round(reaction_s * fps))
+        self.fps = fps
+        self.seed = seed
+        self.index = 0
+        self.last_instruction = ""
+        self.plan: list[tuple[float, float]] = []  # (pitch, yaw) per coming frame
+        self.pose = (0.0, 0.0)
+        self.anchor_px = (self.scene.cam.cx, self.scene.cam.cy - 10)
+
+    def _ramp(self, pitch: float, yaw: float, seconds: float, start=(0.0, 0.0)) -> list[tuple[float, float]]:
+        steps = max(2, int(round(seconds * self.fps)))
+        return [(start[0] + (pitch - start[0]) * k / steps, start[1] + (yaw - start[1]) * k / steps)
+                for k in range(1, steps + 1)]
+
+    def _answer(self, instruction: str) -> list[tuple[float, float]]:
+        words = instruction.lower()
+        # While reading the new request the hand brings the sheet back from wherever it was.
+        still = self._ramp(0.0, 0.0, self.reaction / self.fps, start=self.pose)
+        hold = int(round(0.6 * self.fps))
+        if words in self.TURNS:
+            yaw = self.TURNS[words] * self.turn_deg
+            out = self._ramp(0.0, yaw, 0.35)
+            return still + out + [(0.0, yaw)] * hold + out[::-1] + [(0.0, 0.0)]
+        if "nod" in words:
+            out = self._ramp(self.nod_deg, 0.0, 0.3)
+            return still + out + [(self.nod_deg, 0.0)] * (hold // 2) + out[::-1] + [(0.0, 0.0)]
+        if "blink" in words:
+            flick = self._ramp(self.blink_deg, 0.0, 0.13)
+            tilt = flick + flick[::-1]
+            return still + tilt + [(0.0, 0.0)] * int(0.35 * self.fps) + tilt + [(0.0, 0.0)]
+        return []
+
+    def frame(self, instruction: str) -> np.ndarray:
+        if instruction and instruction != self.last_instruction:
+            self.plan = self._answer(instruction)
+        self.last_instruction = instruction
+        pitch, yaw = self.pose = self.plan.pop(0) if self.plan else (0.0, 0.0)
+        rot = _rotation(pitch, yaw, 0.0)
+        trans = self.scene.depth * self.scene.cam.ray(*self.anchor_px) - rot @ self.scene.anchor
+        image = self.scene.frame(rot, trans, gain=1.0, exposure=0.95, sheen=0.05, seed=self.seed, index=self.index)
+        self.index += 1
+        return image
+
+
+def follow_prompts(engine, gallery, attacker: PromptFollowingPrint, challenge_seed: int, max_frames: int = 600):
+    """Run a prompt-following attacker through the real pipeline (challenge liveness, requests drawn from
+    `challenge_seed`), frame by frame, the attacker seeing the request shown on each frame; returns the first grant
+    or denial, or None when neither came."""
+    import random
+
+    from facegate.capture import Frame
+    from facegate.liveness import LivenessSettings
+    from facegate.pipeline import Pipeline
+    from facegate.policy import AccessPolicy, Verdict
+
+    pipeline = Pipeline(engine, gallery, AccessPolicy(), liveness=LivenessSettings(mode="challenge"),
+                        rng=random.Random(challenge_seed))
+    instruction = ""
+    for index in range(max_frames):
+        image = cv2.cvtColor(attacker.frame(instruction), cv2.COLOR_BGR2RGB)
+        result = pipeline.process(Frame(image, index, index / attacker.fps))
+        instruction = next((t.instruction for t in result.tracks if t.instruction), "")
+        for decision in result.decisions:
+            if decision.verdict in (Verdict.GRANTED, Verdict.DENIED):
+                return decision
+    return None
 
 
 # ----------------------------------------------------------------------------------------- screen replay

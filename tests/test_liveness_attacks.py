@@ -73,3 +73,33 @@ def test_screen_replays_are_not_granted_by_the_challenge(engine, gallery, suite)
         for sequence in SEQUENCES:
             assert granted_names(engine, gallery, attack.path, "challenge", seed_for(sequence)) == [], \
                 (attack.path.name, sequence)
+
+
+# ------------------------------------------------------------------ prints that follow the requests (issue 14)
+
+def _follow(engine, gallery, clips, sequence, *, curl, axis=0, turn_deg=55.0):
+    from facegate_dev.attacks import PromptFollowingPrint, follow_prompts
+
+    attacker = PromptFollowingPrint(clips / "obama2.jpg", seed=1, curl=curl, axis=axis, turn_deg=turn_deg,
+                                    nod_deg=turn_deg)
+    return follow_prompts(engine, gallery, attacker, seed_for(sequence))
+
+
+def test_a_print_answering_blink_twice_with_tilts_is_refused(engine, gallery, clips):
+    """The red team's answer to "blink twice" (two sharp forward tilts of a curled print, the rest of the
+    requests answered by turning or tilting the print) is refused: the tilts are not blinks, and they show a
+    head movement that was not asked for."""
+    for sequence in ((Action.BLINK_TWICE, Action.TURN_LEFT), (Action.TURN_RIGHT, Action.BLINK_TWICE)):
+        decision = _follow(engine, gallery, clips, sequence, curl=0.3)
+        assert decision is not None and decision.verdict is Verdict.DENIED, (sequence, decision)
+        assert decision.details["liveness"]["blinks"] == 0
+
+
+@pytest.mark.xfail(strict=True, reason="issue 14, open: a print curled about its vertical axis and turned on "
+                                       "request passes the challenge (README, 'NOT stopped today')")
+def test_a_curled_print_turned_on_request_is_refused(engine, gallery, clips):
+    """The hole the README states, kept as a test: when the check learns to tell a face from a curved sheet, this
+    passes, and strict xfail makes the suite say so until the marker is removed."""
+    for sequence in ((Action.NOD, Action.TURN_LEFT), (Action.TURN_RIGHT, Action.NOD)):  # granted today
+        decision = _follow(engine, gallery, clips, sequence, curl=0.3)
+        assert decision is None or decision.verdict is not Verdict.GRANTED, sequence
