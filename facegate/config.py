@@ -92,6 +92,9 @@ class Settings:
     liveness_steps: int = _setting(2, "Requests per challenge", low=1, high=4)
     liveness_step_time_s: float = _setting(5.0, "Time allowed for each request", low=2.0, high=10.0, unit="s")
     # --- camera and detection ---
+    # Display only: the pipeline and the liveness check see the camera's own picture.
+    mirror_preview: bool = _setting(
+        True, "Show a camera's picture as a mirror, as people expect (video files and URLs as they are)")
     source: str = _setting("0", "Camera number (0: the first), video file, rtsp:// or http:// URL, or image folder")
     detector: str = _setting("yunet", "Face detector: yunet (fast) or hog (dlib)", choices=("yunet", "hog"))
     # Lower is faster and misses far faces; 240-640 suits most doors.

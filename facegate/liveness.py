@@ -37,8 +37,8 @@ class Action(str, enum.Enum):
 
 INSTRUCTIONS = {
     Action.BLINK_TWICE: "Please blink twice",
-    Action.TURN_LEFT: "Turn your head slightly to the left",
-    Action.TURN_RIGHT: "Turn your head slightly to the right",
+    Action.TURN_LEFT: "Turn your head slightly to your left",  # the person's own left, whatever the screen shows
+    Action.TURN_RIGHT: "Turn your head slightly to your right",
     Action.NOD: "Please nod",
 }
 ICONS = {Action.BLINK_TWICE: "eye", Action.TURN_LEFT: "left", Action.TURN_RIGHT: "right", Action.NOD: "down"}

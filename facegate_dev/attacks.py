@@ -717,7 +717,7 @@ class PromptFollowingPrint:
     next camera frame (BGR uint8). curl: sag of the sheet as a fraction of its curved extent (0: flat); axis 0
     curls it about the vertical axis, 1 about the horizontal one; it bulges towards the camera."""
 
-    TURNS = {"turn your head slightly to the left": -1.0, "turn your head slightly to the right": 1.0}
+    TURNS = {"turn your head slightly to your left": -1.0, "turn your head slightly to your right": 1.0}
 
     def __init__(self, photo: Path, *, seed: int, curl: float, axis: int = 0, turn_deg: float = 40.0,
                  nod_deg: float = 40.0, blink_deg: float = 65.0, reaction_s: float = 0.4, fps: float = 30.0,

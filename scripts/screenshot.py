@@ -60,7 +60,7 @@ def main() -> int:
         from facegate.config import Settings, default_data_dir
         from facegate.ui.main_window import MainWindow
 
-        AdminPin(default_data_dir() / "admin.json").set_pin("2468")
+        AdminPin(default_data_dir() / "admin.json").set_pin("246813")
         app = QApplication(sys.argv[:1])
         settings = Settings(source=str(clips / "short_hamilton_clip.mp4"), gallery=str(gallery),
                             log_dir=str(home / "log"), speech=False,

@@ -147,3 +147,166 @@ def test_a_guard_alert_is_shown_in_red_and_stays_in_the_status_bar(window, qtbot
     window.bridge.decision.emit(Decision(8, Verdict.GRANTED, NAME, 0.3, 0.2, 2.0, greet=True), None)
     qtbot.waitUntil(lambda: window.video.banner_text == f"Welcome {NAME}", timeout=5_000)
     assert not window.video._banner_alert  # a welcome is green again
+
+
+# ------------------------------------------------------------------ the screen as a guard reads it (issue 17)
+
+def _view_with(qtbot, tracks, size=(640, 360)):
+    import numpy as np
+
+    from facegate.capture import Frame
+    from facegate.pipeline import FrameResult
+    from facegate.ui.video_view import VideoView
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.resize(*size)
+    view.show()
+    view.set_message("")
+    view.show_result(FrameResult(Frame(np.full((360, 640, 3), 90, np.uint8), 1, 0.0), tracks, []))
+    view.grab()  # paints it, as the screen would
+    return view
+
+
+def test_background_faces_get_a_thin_box_and_labels_stay_inside_and_apart(qtbot):
+    """An audience behind the person at the kiosk: only the large face is labelled; its label, at the picture's
+    bottom-right corner, is moved inside the picture; two people at the desk get labels that do not overlap."""
+    from facegate.pipeline import TrackView
+
+    person = TrackView(1, (520.0, 250.0, 110.0, 105.0), Verdict.GRANTED, NAME, 0.3, 0.2)
+    audience = [TrackView(10 + i, (20.0 + 45 * i, 40.0, 30.0, 30.0), Verdict.PENDING, None, None, None,
+                          too_far=True) for i in range(8)]
+    view = _view_with(qtbot, [person, *audience])
+    picture = view._picture_rect()
+    assert set(view.labels) == {1}  # "Please come closer" is not written over the room
+    assert picture.contains(view.labels[1])
+
+    beside = TrackView(2, (470.0, 240.0, 100.0, 100.0), Verdict.UNKNOWN, None, 0.7, None)
+    view = _view_with(qtbot, [person, beside])
+    assert set(view.labels) == {1, 2}
+    assert not view.labels[1].intersects(view.labels[2])
+    assert all(picture.contains(label) for label in view.labels.values())
+
+
+def test_a_long_message_is_wrapped_to_the_window_and_kept_whole(qtbot):
+    from PySide6.QtGui import QFontMetrics
+
+    view = _view_with(qtbot, [])
+    missing = "/home/reception/Videos/" + "a-very-long-folder-name/" * 4 + "missing.mp4"
+    text = (f"'{missing}' is not a camera number, a URL, a video file or a folder of images. Check the path, or "
+            "choose another source.")
+    view.set_message(text)
+    view.grab()
+    assert view.toolTip() == text
+    box = view.message_rect
+    assert box.left() > 0 and box.right() < view.width()
+    font = view.message_font
+    flags = int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap)
+    wrapped = text.replace("/", "/\u200b")
+    needed = QFontMetrics(font).boundingRect(0, 0, int(box.width()), 100000, flags, wrapped)
+    assert needed.width() <= box.width() and needed.height() <= box.height()  # every line fits: nothing cut
+
+
+def test_a_lost_camera_takes_the_boxes_away_at_once(qtbot, home, clips):
+    """Lin-Manuel Miranda granted on a network camera, then the camera is unplugged: his green box and name go
+    at once, and the last picture stays dimmed with its time."""
+    import shutil
+
+    from helpers import MjpegCamera
+
+    video = cv2.VideoCapture(str(clips / "short_hamilton_clip.mp4"))
+    frames = [video.read()[1] for _ in range(160)][100:160]  # he faces the camera
+    video.release()
+    (home / "gallery").mkdir()
+    shutil.copy(clips / "lin-manuel-miranda.png", home / "gallery" / f"{NAME}.png")
+    camera = MjpegCamera(frames)
+    win = _open_window(qtbot, home, f"http://127.0.0.1:{camera.port}/stream.mjpg")
+    try:
+        qtbot.waitUntil(lambda: any(t.verdict is Verdict.GRANTED for t in win.video.tracks), timeout=120_000)
+        before = win.video.grab().toImage()
+        camera.unplug()
+        qtbot.waitUntil(lambda: win.video.stale, timeout=15_000)
+        assert win.video.tracks == []
+        assert win.video.message.startswith("Camera lost") and "the picture is from" in win.video.message
+        after = win.video.grab().toImage()
+        assert win.video.labels == {}
+        centre = (before.width() // 2, before.height() // 3)
+        assert after.pixelColor(*centre).lightness() < before.pixelColor(*centre).lightness()  # dimmed
+    finally:
+        win.shutdown()
+        camera.unplug()
+
+
+def test_changing_the_camera_needs_the_pin(window, qtbot, monkeypatch):
+    """'Choose a video file or URL...' is offered when the camera is missing, also in kiosk mode: without the
+    PIN it opens no file dialog (a way out of the kiosk) and changes nothing."""
+    import facegate.ui.main_window as main_window
+
+    opened = []
+    monkeypatch.setattr(main_window.QFileDialog, "getOpenFileName", lambda *a, **k: opened.append(a) or ("", ""))
+    source = window.settings.source
+    seen = answer_next_dialog(qtbot, [None])  # the PIN is asked for; the visitor cancels
+    window.choose_source()
+    assert seen and opened == [] and window.settings.source == source
+
+
+def test_turn_requests_point_to_the_persons_own_side_mirrored_or_not(qtbot):
+    """'Turn your head slightly to your left': the person's left. In a mirrored picture (a camera, by default)
+    that is the screen's left, in a plain one (a video file) the screen's right; the box follows the mirror, and
+    the pipeline's frame itself is never flipped (the check measures the camera's own picture)."""
+    import numpy as np
+
+    from facegate.capture import Frame
+    from facegate.liveness import ICONS, INSTRUCTIONS, Action
+    from facegate.pipeline import FrameResult, TrackView
+    from facegate.ui.video_view import VideoView
+
+    asked = TrackView(1, (100.0, 120.0, 150.0, 150.0), Verdict.PENDING, NAME, 0.3, 0.2,
+                      instruction=INSTRUCTIONS[Action.TURN_LEFT], icon=ICONS[Action.TURN_LEFT], countdown=4.0)
+    assert "your left" in asked.instruction
+    image = np.zeros((360, 640, 3), np.uint8)
+    image[:, :320] = 200  # the camera's left half is bright
+    seen = {}
+    for mirrored in (True, False):
+        view = VideoView()
+        qtbot.addWidget(view)
+        view.resize(640, 360)
+        view.mirrored = mirrored
+        result = FrameResult(Frame(image, 1, 0.0), [asked], [])
+        view.show_result(result)
+        picture = view.grab().toImage()
+        seen[mirrored] = (view.arrows[1], view.face_rect(asked).center().x(), picture.pixelColor(10, 180).lightness())
+        assert result.frame.image[:, :320].min() == 200  # not flipped for the pipeline
+    assert seen[True][0] == "left" and seen[False][0] == "right"
+    assert seen[True][1] > 320 > seen[False][1]  # the face on the camera's left is on the mirror's right
+    assert seen[True][2] < 50 < seen[False][2]
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (1920, 1080)])
+def test_the_screen_at_kiosk_sizes_keeps_the_face_being_checked_clear(qtbot, size):
+    """A face high in the picture asked to nod, with a welcome banner for someone else showing: neither the banner
+    nor the request covers the face; labels stay in the picture and are big enough to read from 1.5 m."""
+    import numpy as np
+
+    from facegate.capture import Frame
+    from facegate.liveness import ICONS, INSTRUCTIONS, Action
+    from facegate.pipeline import FrameResult, TrackView
+    from facegate.ui.video_view import VideoView
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.resize(*size)
+    view.set_message("")
+    checked = TrackView(1, (260.0, 10.0, 120.0, 130.0), Verdict.PENDING, NAME, 0.3, 0.2,
+                        instruction=INSTRUCTIONS[Action.NOD], icon=ICONS[Action.NOD], countdown=4.0)
+    leaving = TrackView(2, (480.0, 300.0, 100.0, 110.0), Verdict.GRANTED, "Barack Obama", 0.3, 0.2)
+    view.show_result(FrameResult(Frame(np.full((480, 640, 3), 80, np.uint8), 1, 0.0), [checked, leaving], []))
+    view.show_banner("Welcome Barack Obama")
+    view.grab()
+    face = view.face_rect(checked)
+    assert not view.banner_rect.isEmpty() and not view.prompt_rect.isEmpty()
+    assert not view.banner_rect.intersects(face) and not view.prompt_rect.intersects(face)
+    assert not view.banner_rect.intersects(view.prompt_rect)
+    picture = view._picture_rect()
+    assert all(picture.contains(label) for label in view.labels.values())
+    assert view.labels[1].height() >= size[1] / 40  # about 2.5 % of the screen's height or more

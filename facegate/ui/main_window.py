@@ -34,6 +34,8 @@ if TYPE_CHECKING:  # at run time these are imported where they are used, once th
     from facegate.vision.engine import FaceEngine
 
 log = logging.getLogger(__name__)
+
+STALL_S = 3.0  # no new frame for this long: the picture on screen is marked old
 LOADER_JOIN_SECONDS = 120.0  # loading takes about 5 s on 2 cores; closing waits for it rather than abort at exit
 
 
@@ -208,6 +210,7 @@ class MainWindow(QMainWindow):
             self.video.set_message(str(exc))
             self.choose_source_button.show()
             return
+        self.video.mirrored = self.settings.mirror_preview and spec.kind == "camera"  # display only
         self.session = build_session(self.settings, self.engine, self.gallery, source=spec, realtime=self.realtime,
                                      loop=spec.finite and self.realtime, listeners=[self.bridge],
                                      access_log=self.access_log, speech=self.speech,
@@ -249,15 +252,21 @@ class MainWindow(QMainWindow):
                 self.choose_source_button.show()
             else:
                 self.camera_label.setText(f"Camera: lost, retrying in {status.retry_in or 0:.0f} s")
-                self.video.set_message("Camera lost - reconnecting...")
+                self.video.mark_stale("Camera lost - reconnecting...")
         elif status.state == SourceState.ENDED:
             self.camera_label.setText("Camera: file ended")
+            self.video.mark_stale("The video has ended")
         elif status.state == SourceState.FAILED:  # an empty or damaged file, a folder without images
             self.camera_label.setText("Camera: none")
-            self.video.set_message(f"{status.message}. Choose another video file, folder or camera.")
+            self.video.mark_stale(f"{status.message}. Choose another video file, folder or camera.")
             self.choose_source_button.show()
 
     def _update_fps(self) -> None:
+        # A source that stops delivering without saying so (a frozen driver, a stalled stream): the picture on
+        # screen is old, and its boxes must not stay.
+        if (self.session is not None and not self.video.stale and self.video.last_frame_at
+                and time.time() - self.video.last_frame_at > STALL_S):
+            self.video.mark_stale(f"No picture from the camera for {STALL_S:.0f} s")
         now = time.monotonic()
         self._frames_shown = [t for t in self._frames_shown if now - t <= 2.0]
         self.fps_label.setText(f"{len(self._frames_shown) / 2.0:.0f} fps")
@@ -334,6 +343,10 @@ class MainWindow(QMainWindow):
             self.start_session()
 
     def choose_source(self) -> None:
+        """A new camera, file or URL: a change of configuration, so the PIN first (and no file dialog, a way out
+        of the kiosk, before it)."""
+        if not self.require_admin():
+            return
         path, _ = QFileDialog.getOpenFileName(self, "Choose a video file", str(Path.home()),
                                               "Videos (*.mp4 *.avi *.mkv *.mov *.webm);;All files (*)")
         if not path:

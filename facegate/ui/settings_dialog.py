@@ -164,6 +164,11 @@ class SettingsDialog(QDialog):
             self.calibrate_button.clicked.connect(self.calibrate)
             self.calibrate_button.setEnabled(window.gallery is not None)
 
+        self.mirror_check = QCheckBox("Show the camera like a mirror")
+        self.mirror_check.setObjectName("mirror_check")
+        self.mirror_check.setChecked(settings.mirror_preview)
+        self.mirror_check.setToolTip(setting("mirror_preview").help)
+
         self.learn_check = QCheckBox("Learn from visits")
         self.learn_check.setObjectName("learn_check")
         self.learn_check.setChecked(settings.learn_from_visits)
@@ -225,6 +230,7 @@ class SettingsDialog(QDialog):
         form = QFormLayout(camera)
         form.addRow("Picture from:", self.source_combo)
         form.addRow("", self.source_status)
+        form.addRow("", self.mirror_check)
         layout.addWidget(camera)
         recognition = QGroupBox("Recognition")
         form = QFormLayout(recognition)
@@ -523,7 +529,7 @@ class SettingsDialog(QDialog):
         return replace(old, source=self.source_value(), threshold=threshold,
                        greeting_template=self.greeting_edit.text(), greeting_cooldown_s=cooldown,
                        speech=self.speech_check.isChecked(), voice=self._voices[self.voice_combo.currentIndex()],
-                       learn_from_visits=self.learn_check.isChecked(),
+                       learn_from_visits=self.learn_check.isChecked(), mirror_preview=self.mirror_check.isChecked(),
                        gallery=self.gallery_edit.text().strip(), log_dir=self.log_edit.text().strip())
 
     def save(self) -> None:

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPolygonF
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from facegate.policy import Verdict
@@ -20,6 +20,11 @@ STATE_COLOURS = {
 }
 BANNER_SECONDS = 4.0
 BANNER_FADE_SECONDS = 1.0
+# The person at the kiosk is the largest face; faces at least this fraction of its width get a label too (two
+# people at the desk), smaller ones (the room behind) only a thin box.
+LABELLED_WIDTH_FRACTION = 0.6
+MAX_MESSAGE_LINES = 4
+ZERO_WIDTH_SPACE = "\u200b"
 
 
 def to_qimage(image_rgb: np.ndarray) -> QImage:
@@ -35,7 +40,20 @@ class VideoView(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(320, 240)
         self._image: QImage | None = None
-        self._tracks = []
+        self._tracks: list = []
+        self._last_frame_at = 0.0  # wall-clock time of the picture shown
+        self.stale = False  # the picture is old: the source is lost, stalled or ended
+        # Shown as a mirror (a camera at a desk): the picture and the boxes are flipped; "left" in a request is
+        # always the person's own left, so its arrow points to the screen's left here and to its right otherwise.
+        self.mirrored = False
+        # What the last paint drew, for the window's own checks and the tests: track id -> label rectangle, and
+        # the message's box.
+        self.labels: dict[int, QRectF] = {}
+        self.arrows: dict[int, str] = {}  # track id -> the screen direction its arrow points
+        self.message_rect = QRectF()
+        self.prompt_rect = QRectF()
+        self.banner_rect = QRectF()
+        self.message_font = QFont(self.font())
         self.message = "Starting..."
         self.prompt = ""
         self.show_distance = False
@@ -48,16 +66,30 @@ class VideoView(QWidget):
 
     # ------------------------------------------------------------------ inputs
     def show_result(self, result) -> None:
-        self._image = to_qimage(result.frame.image)
+        image = result.frame.image
+        self._image = to_qimage(image[:, ::-1] if self.mirrored else image)
+        self._last_frame_at = time.time()
+        self.stale = False
         self._tracks = result.tracks
         # A liveness request is also shown large at the bottom, for as long as it is pending.
         self.prompt = next((t.instruction for t in self._tracks if t.instruction), "")
         self.update()
 
     def set_message(self, text: str) -> None:
-        """A line shown over (or instead of) the picture: loading, camera lost, ..."""
+        """A line shown over (or instead of) the picture: loading, camera lost, ... Wrapped to the window; the
+        whole text is also the tooltip."""
         self.message = text
+        self.setToolTip(text)
         self.update()
+
+    def mark_stale(self, reason: str) -> None:
+        """The source is lost, stalled or ended: the boxes and names go at once (a guard must never read an old
+        green box as "he is here"), the last picture stays dimmed with the time it was taken."""
+        self.stale = True
+        self._tracks = []
+        self.prompt = ""
+        when = time.strftime("%H:%M:%S", time.localtime(self._last_frame_at)) if self._image is not None else ""
+        self.set_message(f"{reason} (the picture is from {when})" if when else reason)
 
     def show_banner(self, text: str, alert: bool = False) -> None:
         """A welcome (green) or, with `alert`, a warning for the guard (red)."""
@@ -74,6 +106,10 @@ class VideoView(QWidget):
     @property
     def tracks(self):
         return list(self._tracks)
+
+    @property
+    def last_frame_at(self) -> float:
+        return self._last_frame_at
 
     def _banner_opacity(self) -> float:
         if not self._banner_text:
@@ -102,50 +138,112 @@ class VideoView(QWidget):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.fillRect(self.rect(), QColor(20, 20, 24))
         target = self._picture_rect()
+        self.labels = {}
         if self._image is not None:
             painter.drawImage(target, self._image)
-            self._draw_tracks(painter, target)
+            if self.stale:
+                painter.fillRect(target, QColor(0, 0, 0, 170))
+            else:
+                self._draw_tracks(painter, target)
+        # The prompt and the banner never cover the face being checked (or the person at the kiosk).
+        face = self._main_face_rect()
+        self.prompt_rect = self.banner_rect = self.message_rect = QRectF()
         if self.message:
             self._draw_message(painter)
         elif self.prompt:
-            self._draw_prompt(painter)
+            self._draw_prompt(painter, face)
         opacity = self._banner_opacity()
         if opacity > 0:
-            self._draw_banner(painter, opacity)
+            self._draw_banner(painter, opacity, [face, self.prompt_rect, self.message_rect])
         painter.end()
+
+    def _main_face_rect(self) -> QRectF:
+        if self._image is None or self.stale or not self._tracks:
+            return QRectF()
+        asked = [t for t in self._tracks if t.instruction]
+        main = asked[0] if asked else max(self._tracks, key=lambda t: t.box[2])
+        return self.face_rect(main)
+
+    def _free_band(self, height: float, avoid: list[QRectF], top_first: bool, margin: float = 16.0) -> QRectF:
+        """A full-width band `height` high, at the top or the bottom or next to what is already there, that covers
+        nothing in `avoid` (the face being checked, the prompt); the preferred end when nothing is free."""
+        width = self.width()
+        ends = [QRectF(0, margin, width, height), QRectF(0, self.height() - height - margin, width, height)]
+        if not top_first:
+            ends.reverse()
+        candidates = list(ends)
+        for other in avoid:  # just below or just above a band already drawn
+            candidates += [QRectF(0, other.bottom() + 8, self.width(), height),
+                           QRectF(0, other.top() - height - 8, self.width(), height)]
+        inside = [c for c in candidates if c.top() >= 0 and c.bottom() <= self.height()]
+        return next((c for c in inside if not any(c.intersects(a) for a in avoid if not a.isEmpty())), ends[0])
 
     def _draw_tracks(self, painter: QPainter, target: QRectF) -> None:
         assert self._image is not None  # paintEvent draws the tracks only over a picture
-        scale = target.width() / self._image.width()
         font = QFont(self.font())
-        font.setPointSizeF(max(10.0, 13.0 * min(1.5, max(0.8, scale))))
+        # Readable from 1.5 m on a kiosk screen (about 24 pt at 1080 lines), never tiny in a small window.
+        font.setPointSizeF(min(30.0, max(11.0, self.height() / 45)))
         font.setBold(True)
         painter.setFont(font)
         metrics = painter.fontMetrics()
-        for track in self._tracks:
+        widest = max((t.box[2] for t in self._tracks), default=0.0)
+        labels: list[QRectF] = []
+        self.labels, self.arrows = {}, {}
+        # The labelled faces last, so that a thin box behind never crosses a label.
+        for track in sorted(self._tracks, key=lambda t: t.box[2]):
             colour = STATE_COLOURS[track.verdict.value]
-            x, y, w, h = track.box
-            box = QRectF(target.x() + x * scale, target.y() + y * scale, w * scale, h * scale)
-            painter.setPen(QPen(colour, 3))
+            box = self.face_rect(track, target)
             painter.setBrush(Qt.BrushStyle.NoBrush)
+            if track.box[2] < LABELLED_WIDTH_FRACTION * widest and not track.instruction:
+                painter.setPen(QPen(colour, 1))  # the room behind: seen, not labelled
+                painter.drawRect(box)
+                continue
+            painter.setPen(QPen(colour, 3))
             painter.drawRect(box)
             if track.icon:
-                self._draw_icon(painter, track.icon, box, colour)
+                self.arrows[track.id] = self._draw_icon(painter, track.icon, box, colour)
             caption = captions.caption(track)
             if self.show_distance and track.distance is not None and np.isfinite(track.distance):
                 caption += f"  {track.distance:.2f}"
             if not caption:
                 continue
-            text_w = metrics.horizontalAdvance(caption) + 12
-            label = QRectF(box.x() - 1.5, box.bottom(), max(text_w, box.width() + 3), metrics.height() + 6)
+            caption = metrics.elidedText(caption, Qt.TextElideMode.ElideRight, int(target.width()) - 12)
+            label = self._place_label(box, metrics.horizontalAdvance(caption) + 12, metrics.height() + 6, target,
+                                      labels)
+            labels.append(label)
+            self.labels[track.id] = label
             painter.fillRect(label, colour)
             painter.setPen(QColor(0, 0, 0) if track.verdict is Verdict.PENDING else QColor(255, 255, 255))
             painter.drawText(label, Qt.AlignmentFlag.AlignCenter, caption)
 
-    def _draw_icon(self, painter: QPainter, icon: str, box: QRectF, colour: QColor) -> None:
-        """An arrow or an eye above the face box, so the request is understood at a glance."""
+    def face_rect(self, track, target: QRectF | None = None) -> QRectF:
+        """Where a track's face is on the widget (mirrored with the picture)."""
+        assert self._image is not None
+        target = target if target is not None else self._picture_rect()
+        scale = target.width() / self._image.width()
+        x, y, w, h = track.box
+        if self.mirrored:
+            x = self._image.width() - x - w
+        return QRectF(target.x() + x * scale, target.y() + y * scale, w * scale, h * scale)
+
+    @staticmethod
+    def _place_label(box: QRectF, width: float, height: float, target: QRectF, taken: list[QRectF]) -> QRectF:
+        """Under the box, else above it; always inside the picture, and not over a label already drawn."""
+        width = min(max(width, box.width() + 3), target.width())
+        left = min(max(box.x() - 1.5, target.left()), target.right() - width)
+        for top in (box.bottom(), box.top() - height, box.bottom() + height, box.top() - 2 * height):
+            top = min(max(top, target.top()), target.bottom() - height)
+            label = QRectF(left, top, width, height)
+            if not any(label.intersects(other) for other in taken):
+                return label
+        return label
+
+    def _draw_icon(self, painter: QPainter, icon: str, box: QRectF, colour: QColor) -> str:
+        """An arrow or an eye above the face box, so the request is understood at a glance; returns what was drawn
+        (for an arrow, the screen direction it points)."""
         size = max(28.0, min(64.0, box.width() * 0.45))
-        centre = QPointF(box.center().x(), box.top() - size * 0.75)
+        # above the box; for a face at the top of the picture, on it rather than off the screen
+        centre = QPointF(box.center().x(), max(box.top() - size * 0.75, size * 0.65))
         painter.setPen(QPen(colour, 4))
         painter.setBrush(colour)
         if icon == "eye":
@@ -153,8 +251,11 @@ class VideoView(QWidget):
             painter.drawEllipse(centre, size * 0.6, size * 0.32)
             painter.setBrush(colour)
             painter.drawEllipse(centre, size * 0.16, size * 0.16)
-            return
-        # An arrow pointing left, right (from the person's point of view: the screen's left is their left) or down.
+            return icon
+        # An arrow to the person's left or right (the screen's left when the picture is a mirror, else its
+        # right), or down.
+        if icon in ("left", "right") and not self.mirrored:
+            icon = "right" if icon == "left" else "left"
         h, w = size * 0.5, size * 0.6
         shapes = {
             "left": [(-w, 0), (0, -h), (0, -h / 2), (w, -h / 2), (w, h / 2), (0, h / 2), (0, h)],
@@ -164,28 +265,49 @@ class VideoView(QWidget):
         points = shapes.get(icon)
         if points:
             painter.drawPolygon(QPolygonF([QPointF(centre.x() + x, centre.y() + y) for x, y in points]))
+        return icon
 
-    def _draw_prompt(self, painter: QPainter) -> None:
+    def _draw_prompt(self, painter: QPainter, face: QRectF) -> None:
         font = QFont(self.font())
-        font.setPointSize(max(16, self.height() // 24))
+        size = max(16, self.height() // 24)
+        font.setPointSize(size)
         font.setBold(True)
         painter.setFont(font)
+        while size > 12 and painter.fontMetrics().horizontalAdvance(self.prompt) > self.width() - 40:
+            size -= 2  # a long request on a narrow window: smaller, never cut
+            font.setPointSize(size)
+            painter.setFont(font)
         height = painter.fontMetrics().height() + 24
-        box = QRectF(0, self.height() - height - 16, self.width(), height)
+        box = self.prompt_rect = self._free_band(height, [face], top_first=False)
         painter.fillRect(box, QColor(255, 176, 0, 230))
         painter.setPen(QColor(0, 0, 0))
         painter.drawText(box, Qt.AlignmentFlag.AlignCenter, self.prompt)
 
     def _draw_message(self, painter: QPainter) -> None:
+        """The message wrapped to the window (paths may break after a slash), in a smaller font when it would take
+        more than MAX_MESSAGE_LINES lines; never cut (the whole text is also the tooltip)."""
+        text = self.message
+        for separator in ("/", "\\"):
+            text = text.replace(separator, separator + ZERO_WIDTH_SPACE)
+        flags = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+        width = max(100, self.width() - 40)
         font = QFont(self.font())
-        font.setPointSize(16)
+        for size in (16, 14, 12, 11):
+            font.setPointSize(size)
+            metrics = QFontMetrics(font)
+            needed = metrics.boundingRect(0, 0, width, 100000, int(flags), text).height()
+            if needed <= MAX_MESSAGE_LINES * metrics.lineSpacing():
+                break
         painter.setFont(font)
-        box = QRectF(0, self.height() - 60, self.width(), 44)
-        painter.fillRect(box, QColor(0, 0, 0, 160))
+        self.message_font = QFont(font)
+        height = min(needed, self.height() - 32) + 16
+        box = QRectF(0, self.height() - height - 16, self.width(), height)
+        painter.fillRect(box, QColor(0, 0, 0, 170))
         painter.setPen(QColor(235, 235, 235))
-        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, self.message)
+        self.message_rect = box.adjusted(20, 8, -20, -8)
+        painter.drawText(self.message_rect, flags, text)
 
-    def _draw_banner(self, painter: QPainter, opacity: float) -> None:
+    def _draw_banner(self, painter: QPainter, opacity: float, avoid: list[QRectF]) -> None:
         font = QFont(self.font())
         font.setBold(True)
         size = max(14, self.height() // 16)
@@ -196,7 +318,7 @@ class VideoView(QWidget):
             font.setPointSize(size)
             painter.setFont(font)
         height = painter.fontMetrics().height() + 30
-        box = QRectF(0, 24, self.width(), height)
+        box = self.banner_rect = self._free_band(height, avoid, top_first=True, margin=24.0)
         painter.setOpacity(opacity)
         painter.fillRect(box, QColor(198, 40, 40, 235) if self._banner_alert else QColor(20, 140, 70, 225))
         painter.setPen(QColor(255, 255, 255))
