@@ -210,6 +210,28 @@ class Match:
     second_name: str | None = None
 
 
+@dataclass(frozen=True)
+class Resemblance:
+    """How a photo meant for `name` compares with their own enrolled photos and with the closest other person."""
+
+    name: str
+    own: float  # distance to the person's closest enrolled photo; inf when they have none
+    other: str | None  # the other person the photo looks most like; None when nobody else is enrolled
+    other_distance: float  # inf when nobody else is enrolled
+
+    def looks_like_someone_else(self, threshold: float) -> bool:
+        """The kiosk would take this face for `other`, and it is more like them than like `name`."""
+        return self.other is not None and self.other_distance < threshold and self.other_distance < self.own
+
+    def unlike_own(self, stranger: float) -> bool:
+        """The kiosk would take this face for a stranger, not `name` (only when `name` has photos to compare)."""
+        return stranger <= self.own < float("inf")
+
+    def mixes_identities(self, threshold: float, stranger: float) -> bool:
+        """Adding the photo to `name` would mix two people: ask first."""
+        return self.looks_like_someone_else(threshold) or self.unlike_own(stranger)
+
+
 @dataclass
 class _Entry:
     embedding: np.ndarray | None
@@ -391,6 +413,35 @@ class Gallery:
         probe = np.asarray(embedding, np.float64).reshape(1, -1)
         return float(per_person_distances(probe, enrolled.astype(np.float64), np.zeros(1, np.int64))[0, 0])
 
+    def resemblance(self, name: str, embedding: np.ndarray) -> Resemblance:
+        """How a face meant for `name` compares with `name`'s own enrolled photos and with everyone else's (all
+        their photos, as the kiosk matches them)."""
+        names, distances = self.distances_to_people(embedding)
+        others = {other: float(distance) for other, distance in zip(names, distances[0], strict=True) if other != name}
+        closest = min(others, key=others.__getitem__, default=None)
+        return Resemblance(name, self.distance_to_enrolled(name, embedding), closest,
+                           others[closest] if closest is not None else float("inf"))
+
+    def disagreeing_people(self, limit: float) -> list[str]:
+        """People whose enrolled photos look like more than one person: they fall into groups with every photo of
+        one group at least `limit` from every photo of another (a chain of alike photos, a head turned further
+        and further, is one group). One small distance matrix per person, from the embeddings in memory."""
+        found = []
+        for name, rows in self.embeddings("enrolled").items():
+            if len(rows) < 2:
+                continue
+            rows = rows.astype(np.float64)
+            # Each photo its own "person": the (k, k) distances between the person's photos.
+            linked = per_person_distances(rows, rows, np.arange(len(rows))) < limit
+            if linked.all():
+                continue  # the usual case: every photo like every other
+            reach = linked.astype(np.int64)
+            for _ in range(len(rows).bit_length()):  # squaring: paths of any length up to k in log2(k) steps
+                reach = np.minimum(reach @ reach, 1)
+            if not reach[0].all():
+                found.append(name)
+        return found
+
     def _load_cache(self) -> dict[str, _Entry]:
         if not self.cache_path.is_file():
             return {}
@@ -432,6 +483,15 @@ class Gallery:
         except OSError as exc:
             log.warning("Could not save the embedding cache %s (%s); it will be rebuilt next time.",
                         self.cache_path, exc)
+
+    def photo_embedding(self, photo: np.ndarray | str | Path) -> np.ndarray | None:
+        """The face embedding of one photo (an RGB array or a file) as enroll() reads it; None when enroll() would
+        leave the photo out (it reports why)."""
+        try:
+            image = photo if isinstance(photo, np.ndarray) else load_image(photo)
+        except ImageError:
+            return None  # unreadable: enroll() lists it with the reason
+        return self.analyse_photo(image)[0]
 
     def analyse_photo(self, image_rgb: np.ndarray) -> tuple[np.ndarray | None, str]:
         """(embedding, "") for a usable enrollment photo, else (None, reason). A photo stored sideways or upside
@@ -572,29 +632,36 @@ class Gallery:
             return problems
 
     # ----------------------------------------------------------------------------------- matching
-    def match_many(self, probes: np.ndarray) -> list[Match]:
-        """Best person, distance and margin to the second-best person, for each probe embedding."""
+    def distances_to_people(self, probes: np.ndarray) -> tuple[list[str], np.ndarray]:
+        """The enrolled people, and each probe embedding's distance to each person's closest photo (a (probes,
+        people) array), from one snapshot of the gallery: what the kiosk matches on."""
         index = self._index
         probes = np.asarray(probes, np.float32).reshape(-1, EMBEDDING_SIZE)
         if not index.names:
-            return [Match(None, float("inf"), float("inf")) for _ in probes]
+            return [], np.zeros((len(probes), 0), np.float32)
         # |p - e|^2 = |e|^2 - 2 p.e + |p|^2, computed in place: at 100k embeddings the cost is memory traffic.
         squared = probes @ index.embeddings.T
         squared *= -2.0
         squared += index.squared_norms[None, :]
         per_person = np.minimum.reduceat(squared, index.starts, axis=1)  # each person's closest photo
         per_person += (probes ** 2).sum(1)[:, None]
-        per_person = np.sqrt(np.maximum(per_person, 0.0))
+        return index.names, np.sqrt(np.maximum(per_person, 0.0))
+
+    def match_many(self, probes: np.ndarray) -> list[Match]:
+        """Best person, distance and margin to the second-best person, for each probe embedding."""
+        names, per_person = self.distances_to_people(probes)
+        if not names:
+            return [Match(None, float("inf"), float("inf")) for _ in per_person]
         results = []
         for row in per_person:
             if len(row) == 1:
-                results.append(Match(index.names[0], float(row[0]), float("inf")))
+                results.append(Match(names[0], float(row[0]), float("inf")))
                 continue
             first, second = np.argpartition(row, 1)[:2]
             if row[second] < row[first]:
                 first, second = second, first
-            results.append(Match(index.names[first], float(row[first]), float(row[second] - row[first]),
-                                 index.names[second]))
+            results.append(Match(names[first], float(row[first]), float(row[second] - row[first]),
+                                 names[second]))
         return results
 
     def match(self, embedding: np.ndarray) -> Match:

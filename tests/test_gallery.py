@@ -160,3 +160,43 @@ def test_top_level_photo_moves_into_the_person_folder_on_enroll(tmp_path, engine
     gallery.enroll("Obama", [clips / "obama2.jpg"])
     assert gallery.photo_count("Obama") == 2
     assert not (folder / "Obama.jpg").exists() and (folder / "Obama" / "Obama.jpg").exists()
+
+
+def test_resemblance_tells_a_photo_of_someone_else(tmp_path, engine, clips):
+    gallery = Gallery(tmp_path / "gallery", engine)
+    gallery.enroll("Lin-Manuel Miranda", [clips / "lin-manuel-miranda.png"])
+    gallery.enroll("Barack Obama", [clips / "obama2.jpg"])
+    obama = gallery.photo_embedding(clips / "obama.jpg")
+    assert obama is not None and gallery.photo_embedding(clips / "two_people.jpg") is None  # enroll leaves it out
+
+    wrong = gallery.resemblance("Lin-Manuel Miranda", obama)
+    assert wrong.other == "Barack Obama" and wrong.other_distance < 0.48 < 0.6 < wrong.own < 1.0
+    assert wrong.looks_like_someone_else(0.48) and wrong.unlike_own(0.6) and wrong.mixes_identities(0.48, 0.6)
+    right = gallery.resemblance("Barack Obama", obama)
+    assert right.own == pytest.approx(wrong.other_distance) and right.other == "Lin-Manuel Miranda"
+    assert not right.mixes_identities(0.48, 0.6)
+    newcomer = gallery.resemblance("Nobody Yet", obama)  # no photos of their own: only the others count
+    assert newcomer.own == float("inf") and newcomer.other == "Barack Obama"
+    assert newcomer.mixes_identities(0.48, 0.6) and not newcomer.unlike_own(0.6)
+    alone = Gallery(tmp_path / "alone", engine)
+    alone.enroll("Barack Obama", [clips / "obama2.jpg"])
+    assert alone.resemblance("Barack Obama", obama).other is None
+
+    assert gallery.disagreeing_people(0.6) == []
+    gallery.enroll("Lin-Manuel Miranda", [clips / "obama.jpg"])
+    assert gallery.disagreeing_people(0.6) == ["Lin-Manuel Miranda"]
+
+
+def test_disagreeing_people_groups_photos_by_chains_of_alike_faces(tmp_path, engine, monkeypatch):
+    def at(*xs):  # photos on a line: their distances are the differences of `xs`
+        rows = np.zeros((len(xs), EMBEDDING_SIZE))
+        rows[:, 0] = xs
+        return rows
+
+    gallery = Gallery(tmp_path / "gallery", engine)
+    people = {"turning head": at(0.0, 0.4, 0.8, 1.2),  # first and last 1.2 apart, each next to the one before
+              "two pairs": at(0.0, 0.1, 1.0, 1.1), "one stray": at(0.0, 0.3, 0.2, 0.9), "one photo": at(0.0),
+              "twins": at(0.0, 0.0)}
+    monkeypatch.setattr(gallery, "embeddings", lambda kind="all": people)
+    assert gallery.disagreeing_people(0.6) == ["two pairs", "one stray"]
+    assert gallery.disagreeing_people(0.35) == ["turning head", "two pairs", "one stray"]

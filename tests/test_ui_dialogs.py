@@ -22,7 +22,17 @@ DAY = 86400.0
 
 
 @pytest.fixture()
-def gallery_folder(people_gallery):
+def gallery_folder(request, people_gallery, tmp_path, clips):
+    """people_gallery with a photo the receptionist must replace; or, parametrized (indirect) with {person: [photo
+    in clips]}, a folder of just those people."""
+    people = getattr(request, "param", None)
+    if people is not None:
+        folder = tmp_path / "people"
+        for person, photos in people.items():
+            (folder / person).mkdir(parents=True)
+            for photo in photos:
+                (folder / person / photo).write_bytes((clips / photo).read_bytes())
+        return folder
     (people_gallery / "kit_harington" / "empty.jpg").write_bytes(b"")  # a photo the receptionist must replace
     return people_gallery
 
@@ -228,6 +238,65 @@ def test_people_dialog_lists_renames_deletes_and_shows_problems(window, qtbot, g
     dialog.add_photos([broken])
     wait_idle(qtbot, dialog)
     assert dialog.result_label.text().startswith("No photos of rose_leslie were added: Nothing enrolled")
+
+
+@pytest.mark.parametrize("gallery_folder", [{"Lin-Manuel Miranda": ["lin-manuel-miranda.png"],
+                                                "Barack Obama": ["obama2.jpg"]}], indirect=True)
+def test_adding_a_photo_of_someone_else_asks_first_and_flags_the_person(window, qtbot, gallery_folder, clips):
+    from facegate.ui.people_dialog import MIXED_PHOTOS_WARNING, PeopleDialog
+
+    dialog = PeopleDialog(window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert item_named(dialog, "Lin-Manuel Miranda").text() == "Lin-Manuel Miranda\n1 photo"
+    lin_photos = window.gallery.photos()["Lin-Manuel Miranda"]
+
+    def read_and_answer(button):
+        def handle(box: QMessageBox):
+            shown = (box.text(), box.informativeText(), box.defaultButton() is box.button(QMessageBox.StandardButton.No))
+            box.button(button).click()
+            return shown
+        return handle
+
+    # -- Obama's photo offered for Lin-Manuel: the question names both, No is the default; No adds nothing
+    select(dialog, "Lin-Manuel Miranda")
+    answered, errors = answer_modals([(QMessageBox, read_and_answer(QMessageBox.StandardButton.No))])
+    dialog.add_photos([clips / "obama.jpg"])
+    wait_idle(qtbot, dialog)
+    assert not errors and len(answered) == 1
+    question, explanation, no_by_default = answered[0]
+    assert question.startswith("This photo (obama.jpg) looks like Barack Obama (0.")
+    assert ", not like Lin-Manuel Miranda (0." in question and question.endswith("Add it to Lin-Manuel Miranda anyway?")
+    assert "lower is more alike" in explanation and no_by_default
+    assert dialog.result_label.text().startswith("Nothing was added to Lin-Manuel Miranda.")
+    assert window.gallery.photos()["Lin-Manuel Miranda"] == lin_photos
+    assert window.gallery.photo_count("Lin-Manuel Miranda") == 1
+
+    # -- a second genuine photo of Obama is added without a question
+    asked = []
+    dialog.confirm_mixed_identity = lambda name, doubts: asked.append(doubts) or False  # no modal to hang on
+    select(dialog, "Barack Obama")
+    dialog.add_photos([clips / "obama.jpg"])
+    wait_idle(qtbot, dialog)
+    assert asked == [] and dialog.result_label.text() == "Added 1 photo of Barack Obama."
+    assert window.gallery.photo_count("Barack Obama") == 2
+    del dialog.confirm_mixed_identity  # the real question again
+
+    # -- Yes: added, said so, and the People list flags Lin-Manuel in red; Obama's photos agree with each other
+    select(dialog, "Lin-Manuel Miranda")
+    answered, errors = answer_modals([(QMessageBox, read_and_answer(QMessageBox.StandardButton.Yes))])
+    dialog.add_photos([clips / "obama.jpg"])
+    wait_idle(qtbot, dialog)
+    assert not errors and "looks like Barack Obama (0." in answered[0][0]
+    assert dialog.result_label.text().startswith("Added 1 photo of Lin-Manuel Miranda.\nobama.jpg was added "
+                                                 "although it looks like Barack Obama (0.")
+    assert window.gallery.photo_count("Lin-Manuel Miranda") == 2
+    flagged = item_named(dialog, "Lin-Manuel Miranda")
+    assert flagged.text() == f"Lin-Manuel Miranda\n2 photos\n{MIXED_PHOTOS_WARNING}"
+    assert flagged.foreground().color().red() > 150
+    assert item_named(dialog, "Barack Obama").text() == "Barack Obama\n2 photos"
+    qtbot.waitUntil(lambda: dialog.thumbnails_ready, timeout=60_000)
+    dialog.close()
 
 
 # ---------------------------------------------------------------------------------------------------- Log

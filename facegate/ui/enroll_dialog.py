@@ -248,12 +248,9 @@ class EnrollDialog(QDialog):
         gallery = self.gallery
         best = None
         for photo in photos:
-            from facegate.imageio import load_image
-
-            image = photo if isinstance(photo, np.ndarray) else load_image(photo)
-            embedding, problem = gallery.analyse_photo(image)
+            embedding = gallery.photo_embedding(photo)
             if embedding is None:
-                continue
+                continue  # enroll() leaves it out and says why
             match = gallery.match(embedding)
             if (match.name is not None and match.distance < self.main_window.settings.threshold
                     and (best is None or match.distance < best[1])):

@@ -1,5 +1,9 @@
 """The people manager: who is enrolled, with a face picture and how many photos; add photos, rename, delete.
 
+Photos added to a person are first compared with that person's photos and with everyone else's: a photo of
+somebody else would let that somebody in under this person's name, so the dialog asks before it mixes two
+people, and the list flags a person whose photos look like different people.
+
 Everything that reads or writes the gallery (checking the folder, adding photos, renaming, deleting, and the
 face pictures in the list) runs on a worker thread, so the live video keeps moving. The gallery is live: a
 change is used by the kiosk at once, no restart.
@@ -19,7 +23,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QIn
                                QListWidget, QListWidgetItem, QMessageBox, QPushButton, QVBoxLayout)
 
 from facegate.errors import FaceGateError, GalleryError
-from facegate.gallery import is_learned, validate_name
+from facegate.gallery import Resemblance, is_learned, validate_name
 from facegate.imageio import load_image
 from facegate.learning import learned_summaries
 from facegate.pipeline import face_crop
@@ -35,6 +39,7 @@ THUMBNAIL_SIZE = 72
 # Photos are shrunk to this before looking for the face: plenty for a 72-pixel picture, and quick.
 THUMBNAIL_SOURCE_SIDE = 640
 PHOTO_FILTER = "Photos (*.jpg *.jpeg *.png *.bmp *.webp)"
+MIXED_PHOTOS_WARNING = "CHECK: these photos may show different people; remove the wrong ones from their folder"
 
 
 def face_thumbnail(files: list[Path], engine, size: int = THUMBNAIL_SIZE) -> np.ndarray | None:
@@ -79,6 +84,18 @@ def _placeholder(size: int = THUMBNAIL_SIZE) -> QPixmap:
 
 def _plural(count: int, word: str, plural: str = "") -> str:
     return f"{count} {word}" if count == 1 else f"{count} {plural or word + 's'}"
+
+
+def _doubt(resemblance: Resemblance, threshold: float) -> str:
+    """Why a photo may not show the person it is added to, in plain words with the distances."""
+    name, own = resemblance.name, resemblance.own
+    if resemblance.looks_like_someone_else(threshold):
+        other = f"{resemblance.other} ({resemblance.other_distance:.2f})"
+        if own == float("inf"):
+            return f"looks like {other}; {name} has no usable photo to compare it with"
+        return f"looks more like {other} than like {name} ({own:.2f})" if own < threshold \
+            else f"looks like {other}, not like {name} ({own:.2f})"
+    return f"does not look like {name} ({own:.2f})"
 
 
 class PeopleDialog(QDialog):
@@ -170,6 +187,8 @@ class PeopleDialog(QDialog):
         select = select if select is not None else self.selected_name()
         people = self.gallery.photos()
         self._learned = learned_summaries(self.gallery, people)
+        # In memory and one small matrix per person: quick enough for the UI thread, like the learned summaries.
+        mixed = set(self.gallery.disagreeing_people(self.main_window.settings.policy_settings().unknown_distance))
         self.list.clear()
         for name, files in people.items():
             usable = self.gallery.photo_count(name)
@@ -178,13 +197,15 @@ class PeopleDialog(QDialog):
                 lines[1] += f" ({len(files) - usable} not usable, see below)"
             if usable == 0:
                 lines[1] = "not recognised: no usable photo (see below)"
+            if name in mixed:
+                lines.append(MIXED_PHOTOS_WARNING)
             learned = self._learned[name]
             lines += learned.describe()
             picture = self._thumbnail_for(files)
             item = QListWidgetItem(QIcon(picture if picture is not None else self.placeholder), "\n".join(lines))
             item.setData(Qt.ItemDataRole.UserRole, name)
             item.setToolTip(str(files[0].parent if files[0].parent != self.gallery.folder else files[0]))
-            if learned.warning():
+            if learned.warning() or name in mixed:
                 item.setForeground(QColor(198, 40, 40))
             self.list.addItem(item)
             if name == select:
@@ -317,14 +338,64 @@ class PeopleDialog(QDialog):
         if not photos:
             return
         gallery = self.gallery
+
+        def compare() -> list[tuple[Path, Resemblance]]:
+            # Photos without a usable face are not compared: enroll() leaves them out and says why.
+            return [(photo, gallery.resemblance(name, embedding)) for photo in photos
+                    if (embedding := gallery.photo_embedding(photo)) is not None]
+
+        self._run(compare, lambda compared: self._photos_compared(name, photos, compared),
+                  f"Comparing {_plural(len(photos), 'photo')} with the photos of {name} and of everyone else...",
+                  f"No photos of {name} were added")
+
+    def _photos_compared(self, name: str, photos: list[Path], compared: list[tuple[Path, Resemblance]]) -> None:
+        """Ask before a photo that may show someone else joins `name` (the kiosk would let that someone in as
+        `name`); then add the photos, or nothing."""
+        policy = self.main_window.settings.policy_settings()
+        doubts = [(photo, _doubt(resemblance, policy.threshold)) for photo, resemblance in compared
+                  if resemblance.mixes_identities(policy.threshold, policy.unknown_distance)]
+        if doubts and not self.confirm_mixed_identity(name, doubts):
+            self._show(f"Nothing was added to {name}. Add only photos of {name}; a photo of someone else lets "
+                       f"them in as {name}.")
+            return
+        gallery = self.gallery
         self._run(lambda: gallery.enroll(name, photos, allow_new_person=False),
-                  lambda outcome: self._photos_added(name, outcome),
+                  lambda outcome: self._photos_added(name, outcome, doubts),
                   f"Adding {_plural(len(photos), 'photo')} of {name}...", f"No photos of {name} were added")
 
-    def _photos_added(self, name: str, outcome) -> None:
+    def confirm_mixed_identity(self, name: str, doubts: list[tuple[Path, str]]) -> bool:
+        """Ask whether photos that may show someone else (file, why in words) are to be added to `name` anyway;
+        True for Yes. No is the default."""
+        box = QMessageBox(self)
+        box.setObjectName("confirm_mixed_identity")
+        box.setIcon(QMessageBox.Icon.Warning)
+        box.setWindowTitle("A different person?")
+        if len(doubts) == 1:
+            photo, doubt = doubts[0]
+            box.setText(f"This photo ({photo.name}) {doubt}. Add it to {name} anyway?")
+        else:
+            lines = "\n".join(f"{photo.name} {doubt}." for photo, doubt in doubts)
+            box.setText(f"{_plural(len(doubts), 'photo')} may not show {name}:\n{lines}\n\nAdd them to {name} anyway?")
+        box.setInformativeText(
+            f"The numbers are distances between faces: lower is more alike, and under "
+            f"{self.main_window.settings.threshold:.2f} the kiosk takes two faces for the same person. A photo of "
+            f"someone else lets them in as {name}.")
+        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+        box.setDefaultButton(QMessageBox.StandardButton.No)
+        yes = box.button(QMessageBox.StandardButton.Yes)
+        box.exec()
+        box.deleteLater()
+        return box.clickedButton() is yes
+
+    def _photos_added(self, name: str, outcome, doubts: list[tuple[Path, str]]) -> None:
         saved, problems = outcome
         lines = [f"Added {_plural(len(saved), 'photo')} of {name}."]
         lines += [f"Left out {p.path.name}: {p.reason}" for p in problems]
+        left_out = {p.path for p in problems}
+        for photo, doubt in doubts:
+            if photo not in left_out:
+                log.warning("People: %s added to %s although it %s (confirmed in the dialog)", photo, name, doubt)
+                lines.append(f"{photo.name} was added although it {doubt}.")
         self._changed("\n".join(lines), select=name)
 
     # ------------------------------------------------------------------ rename
