@@ -299,6 +299,25 @@ def test_adding_a_photo_of_someone_else_asks_first_and_flags_the_person(window, 
     dialog.close()
 
 
+@pytest.mark.parametrize("gallery_folder", [{"Lin-Manuel Miranda": ["lin-manuel-miranda.png"],
+                                                "Barack Obama": ["obama2.jpg"]}], indirect=True)
+def test_enrolling_someone_else_under_an_existing_name_asks_first(window, qtbot, gallery_folder, clips):
+    """The enrollment dialog with an enrolled person's name adds photos to that person: the same question as
+    People's "Add photos" before a face that looks like someone else joins them."""
+    from facegate.ui.enroll_dialog import EnrollDialog
+
+    dialog = EnrollDialog(window)
+    qtbot.addWidget(dialog)
+    asked = []
+    dialog.confirm_mixed_identity = lambda name, doubts: asked.append((name, doubts)) or False
+    qtbot.keyClicks(dialog.name_edit, "Lin-Manuel Miranda")
+    dialog.save([clips / "obama.jpg"])
+    qtbot.waitUntil(lambda: dialog.result_label.text().startswith("Nothing saved."), timeout=60_000)
+    [(name, [(photo, doubt)])] = asked
+    assert name == "Lin-Manuel Miranda" and photo.name == "obama.jpg" and doubt.startswith("looks like Barack Obama")
+    assert window.gallery.photo_count("Lin-Manuel Miranda") == 1
+
+
 # ---------------------------------------------------------------------------------------------------- Log
 
 def test_log_dialog_filters_exports_and_says_when_the_log_is_unavailable(window, qtbot, clips, home):

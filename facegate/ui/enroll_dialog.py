@@ -264,9 +264,30 @@ class EnrollDialog(QDialog):
             self.result_label.setText(str(exc))
             return
         photos = list(photos) if photos else list(self.shots)
-        self._run(lambda: self._duplicate_of(photos), lambda dup: self._confirm_and_enroll(name, photos, dup))
+        self._run(lambda: self._check(name, photos), lambda checked: self._confirm_and_enroll(name, photos, *checked))
 
-    def _confirm_and_enroll(self, name: str, photos, duplicate) -> None:
+    def _check(self, name: str, photos):
+        """(the person a new name's photos already match, the photos compared with an existing person's own)."""
+        gallery = self.gallery
+        if name not in gallery.people:
+            return self._duplicate_of(photos), []
+        # More photos of someone enrolled: as People's "Add photos", they must look like that person.
+        return None, [(photo, gallery.resemblance(name, embedding)) for photo in photos
+                      if (embedding := gallery.photo_embedding(photo)) is not None]
+
+    def confirm_mixed_identity(self, name: str, doubts) -> bool:
+        from facegate.ui.people_dialog import ask_mixed_identity
+
+        return ask_mixed_identity(self, name, doubts, self.main_window.settings.threshold)
+
+    def _confirm_and_enroll(self, name: str, photos, duplicate, compared=()) -> None:
+        from facegate.ui.people_dialog import mixed_identity_doubts
+
+        doubts = mixed_identity_doubts(list(compared), self.main_window.settings.policy_settings())
+        if doubts and not self.confirm_mixed_identity(name, doubts):
+            self.result_label.setText(f"Nothing saved. Add only photos of {name}; a photo of someone else lets "
+                                      f"them in as {name}.")
+            return
         if duplicate is not None and duplicate[0] != name:
             answer = QMessageBox.question(
                 self, "Already enrolled?",

@@ -98,6 +98,36 @@ def _doubt(resemblance: Resemblance, threshold: float) -> str:
     return f"does not look like {name} ({own:.2f})"
 
 
+def mixed_identity_doubts(compared: list[tuple[Path, Resemblance]], policy) -> list[tuple[Path, str]]:
+    """The photos that would mix two people if added (file, why in words); `policy`: the PolicySettings."""
+    return [(photo, _doubt(resemblance, policy.threshold)) for photo, resemblance in compared
+            if resemblance.mixes_identities(policy.threshold, policy.unknown_distance)]
+
+
+def ask_mixed_identity(parent, name: str, doubts: list[tuple[Path, str]], threshold: float) -> bool:
+    """Ask whether photos that may show someone else are to be added to `name` anyway; True for Yes. No is the
+    default. (People's "Add photos" and enrollment under an existing name ask the same question.)"""
+    box = QMessageBox(parent)
+    box.setObjectName("confirm_mixed_identity")
+    box.setIcon(QMessageBox.Icon.Warning)
+    box.setWindowTitle("A different person?")
+    if len(doubts) == 1:
+        photo, doubt = doubts[0]
+        box.setText(f"This photo ({photo.name}) {doubt}. Add it to {name} anyway?")
+    else:
+        lines = "\n".join(f"{photo.name} {doubt}." for photo, doubt in doubts)
+        box.setText(f"{_plural(len(doubts), 'photo')} may not show {name}:\n{lines}\n\nAdd them to {name} anyway?")
+    box.setInformativeText(
+        f"The numbers are distances between faces: lower is more alike, and under {threshold:.2f} the kiosk takes "
+        f"two faces for the same person. A photo of someone else lets them in as {name}.")
+    box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
+    box.setDefaultButton(QMessageBox.StandardButton.No)
+    yes = box.button(QMessageBox.StandardButton.Yes)
+    box.exec()
+    box.deleteLater()
+    return box.clickedButton() is yes
+
+
 class PeopleDialog(QDialog):
     def __init__(self, window):
         super().__init__(window)
@@ -351,9 +381,7 @@ class PeopleDialog(QDialog):
     def _photos_compared(self, name: str, photos: list[Path], compared: list[tuple[Path, Resemblance]]) -> None:
         """Ask before a photo that may show someone else joins `name` (the kiosk would let that someone in as
         `name`); then add the photos, or nothing."""
-        policy = self.main_window.settings.policy_settings()
-        doubts = [(photo, _doubt(resemblance, policy.threshold)) for photo, resemblance in compared
-                  if resemblance.mixes_identities(policy.threshold, policy.unknown_distance)]
+        doubts = mixed_identity_doubts(compared, self.main_window.settings.policy_settings())
         if doubts and not self.confirm_mixed_identity(name, doubts):
             self._show(f"Nothing was added to {name}. Add only photos of {name}; a photo of someone else lets "
                        f"them in as {name}.")
@@ -364,28 +392,7 @@ class PeopleDialog(QDialog):
                   f"Adding {_plural(len(photos), 'photo')} of {name}...", f"No photos of {name} were added")
 
     def confirm_mixed_identity(self, name: str, doubts: list[tuple[Path, str]]) -> bool:
-        """Ask whether photos that may show someone else (file, why in words) are to be added to `name` anyway;
-        True for Yes. No is the default."""
-        box = QMessageBox(self)
-        box.setObjectName("confirm_mixed_identity")
-        box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("A different person?")
-        if len(doubts) == 1:
-            photo, doubt = doubts[0]
-            box.setText(f"This photo ({photo.name}) {doubt}. Add it to {name} anyway?")
-        else:
-            lines = "\n".join(f"{photo.name} {doubt}." for photo, doubt in doubts)
-            box.setText(f"{_plural(len(doubts), 'photo')} may not show {name}:\n{lines}\n\nAdd them to {name} anyway?")
-        box.setInformativeText(
-            f"The numbers are distances between faces: lower is more alike, and under "
-            f"{self.main_window.settings.threshold:.2f} the kiosk takes two faces for the same person. A photo of "
-            f"someone else lets them in as {name}.")
-        box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
-        box.setDefaultButton(QMessageBox.StandardButton.No)
-        yes = box.button(QMessageBox.StandardButton.Yes)
-        box.exec()
-        box.deleteLater()
-        return box.clickedButton() is yes
+        return ask_mixed_identity(self, name, doubts, self.main_window.settings.threshold)
 
     def _photos_added(self, name: str, outcome, doubts: list[tuple[Path, str]]) -> None:
         saved, problems = outcome
