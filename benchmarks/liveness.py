@@ -36,10 +36,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cv2  # noqa: E402
 
-from facegate_dev.attacks import PRINT_KINDS, SCREEN_KIND, build_suite, load_manifest  # noqa: E402
+from facegate_dev.attacks import PRINT_KINDS, SCREEN_KIND, build_suite, impersonated_gallery, load_manifest  # noqa: E402
 from facegate.capture import CaptureThread  # noqa: E402
 from facegate_dev.datasets import clips_dir  # noqa: E402
-from facegate.gallery import Gallery  # noqa: E402
 from facegate.liveness import Action, BlinkCounter, LivenessSettings, draw_challenge, replay_chance  # noqa: E402
 from facegate.pipeline import Pipeline  # noqa: E402
 from facegate.policy import AccessPolicy, Verdict  # noqa: E402
@@ -71,17 +70,6 @@ def present(engine, gallery, video: Path, mode: str, seed: int | None = None):
                 denials.append((frame.index, decision))
     capture.stop()
     return {"grants": grants, "denials": denials, "meshed": meshed, "frames": frames, "busy": busy}
-
-
-def enrolled_gallery(engine, clips: Path, work: Path) -> Gallery:
-    """Lin-Manuel Miranda and Barack Obama enrolled from one photo each (the people the attacks impersonate)."""
-    gallery_dir = work / "gallery"
-    for name, photo in (("Lin-Manuel Miranda", "lin-manuel-miranda.png"), ("Barack Obama", "obama.jpg")):
-        (gallery_dir / name).mkdir(parents=True)
-        shutil.copy(clips / photo, gallery_dir / name / photo)
-    gallery = Gallery(gallery_dir, engine)
-    gallery.refresh()
-    return gallery
 
 
 def pct(part: int, whole: int) -> str:
@@ -179,7 +167,7 @@ def main() -> int:
         return 0
     if args.adaptive_only:
         engine, work = FaceEngine(), Path(tempfile.mkdtemp(prefix="facegate-liveness-"))
-        adaptive_table(engine, enrolled_gallery(engine, clips, work), clips,
+        adaptive_table(engine, impersonated_gallery(engine, work / "gallery"), clips,
                        list(itertools.permutations(list(Action), 2))[: args.sequences])
         shutil.rmtree(work, ignore_errors=True)
         print(f"wall time {time.time() - started:.0f} s")
@@ -190,7 +178,7 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="facegate-liveness-"))
     engine = FaceEngine()
-    gallery = enrolled_gallery(engine, clips, work)
+    gallery = impersonated_gallery(engine, work / "gallery")
     sequences = list(itertools.permutations(list(Action), 2))[: args.sequences]
     defaults = LivenessSettings()
     print(f"FaceGate liveness benchmark: {len(attacks)} attack videos ({suite_dir}), bona fide: {clips / 'short_hamilton_clip.mp4'}")

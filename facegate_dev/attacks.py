@@ -773,6 +773,22 @@ class PromptFollowingPrint:
         return image
 
 
+def impersonated_gallery(engine, folder: Path):
+    """A gallery in `folder` (made) with the people the attacks impersonate, enrolled from one photo each: Lin-Manuel
+    Miranda (lin-manuel-miranda.png) and Barack Obama (obama.jpg, not the photo the prints are made from)."""
+    import shutil
+
+    from facegate.gallery import Gallery
+
+    clips = _data_dir()
+    for name, photo in (("Lin-Manuel Miranda", "lin-manuel-miranda.png"), ("Barack Obama", "obama.jpg")):
+        (folder / name).mkdir(parents=True)
+        shutil.copy(clips / photo, folder / name / photo)
+    gallery = Gallery(folder, engine)
+    gallery.refresh()
+    return gallery
+
+
 def follow_prompts(engine, gallery, attacker: PromptFollowingPrint, challenge_seed: int, max_frames: int = 600):
     """Run a prompt-following attacker through the real pipeline (challenge liveness, requests drawn from
     `challenge_seed`), frame by frame, the attacker seeing the request shown on each frame; returns the first grant

@@ -5,13 +5,11 @@ challenge liveness none may be. The full table with all 12 request sequences per
 """
 
 import random
-import shutil
 
 import pytest
 
-from facegate_dev.attacks import PRINT_KINDS, build_suite
+from facegate_dev.attacks import PRINT_KINDS, build_suite, impersonated_gallery
 from facegate.capture import CaptureThread
-from facegate.gallery import Gallery
 from facegate.liveness import Action, LivenessSettings, draw_challenge
 from facegate.pipeline import Pipeline
 from facegate.policy import AccessPolicy, Verdict
@@ -32,13 +30,7 @@ def suite(tmp_path_factory, clips):
 
 @pytest.fixture(scope="module")
 def gallery(tmp_path_factory, clips, engine):
-    folder = tmp_path_factory.mktemp("liveness-gallery") / "gallery"
-    for name, photo in (("Lin-Manuel Miranda", "lin-manuel-miranda.png"), ("Barack Obama", "obama.jpg")):
-        (folder / name).mkdir(parents=True)
-        shutil.copy(clips / photo, folder / name / photo)
-    result = Gallery(folder, engine)
-    result.refresh()
-    return result
+    return impersonated_gallery(engine, tmp_path_factory.mktemp("liveness-gallery") / "gallery")
 
 
 def granted_names(engine, gallery, video, mode, seed=0):
