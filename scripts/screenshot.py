@@ -86,6 +86,8 @@ def main() -> int:
                 break
         else:
             raise SystemExit("no grant appeared in time")
+        window.video.repaint()  # what the view holds now, on the display before it is grabbed
+        app.processEvents()
         screen = app.primaryScreen().grabWindow(0)  # the X display itself, window frame and all
         args.out.parent.mkdir(parents=True, exist_ok=True)
         screen.copy(window.frameGeometry()).save(str(args.out))

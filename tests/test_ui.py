@@ -181,6 +181,14 @@ def test_background_faces_get_a_thin_box_and_labels_stay_inside_and_apart(qtbot)
     assert set(view.labels) == {1}  # "Please come closer" is not written over the room
     assert picture.contains(view.labels[1])
 
+    # A false detection on the wall behind, larger than him and Unknown, does not take his label away.
+    wall = TrackView(3, (300.0, 20.0, 200.0, 230.0), Verdict.UNKNOWN, None, 0.7, None)
+    small = TrackView(4, (100.0, 250.0, 60.0, 60.0), Verdict.PENDING, None, None, None)
+    far = TrackView(5, (500.0, 200.0, 80.0, 80.0), Verdict.PENDING, None, None, None, too_far=True)  # a blob behind
+    view = _view_with(qtbot, [TrackView(1, (120.0, 60.0, 110.0, 130.0), Verdict.PENDING, None, None, None), wall,
+                              small, far])
+    assert set(view.labels) == {1, 3}
+
     beside = TrackView(2, (470.0, 240.0, 100.0, 100.0), Verdict.UNKNOWN, None, 0.7, None)
     view = _view_with(qtbot, [person, beside])
     assert set(view.labels) == {1, 2}

@@ -20,8 +20,8 @@ STATE_COLOURS = {
 }
 BANNER_SECONDS = 4.0
 BANNER_FADE_SECONDS = 1.0
-# The person at the kiosk is the largest face; faces at least this fraction of its width get a label too (two
-# people at the desk), smaller ones (the room behind) only a thin box.
+# The person at the kiosk is the largest face (of those not Unknown); faces at least this fraction of its width get
+# a label too (two people at the desk, a stranger at the desk), smaller ones (the room behind) only a thin box.
 LABELLED_WIDTH_FRACTION = 0.6
 MAX_MESSAGE_LINES = 4
 ZERO_WIDTH_SPACE = "\u200b"
@@ -161,7 +161,8 @@ class VideoView(QWidget):
         if self._image is None or self.stale or not self._tracks:
             return QRectF()
         asked = [t for t in self._tracks if t.instruction]
-        main = asked[0] if asked else max(self._tracks, key=lambda t: t.box[2])
+        known = [t for t in self._tracks if t.verdict is not Verdict.UNKNOWN] or self._tracks
+        main = asked[0] if asked else max(known, key=lambda t: t.box[2])
         return self.face_rect(main)
 
     def _free_band(self, height: float, avoid: list[QRectF], top_first: bool, margin: float = 16.0) -> QRectF:
@@ -186,7 +187,10 @@ class VideoView(QWidget):
         font.setBold(True)
         painter.setFont(font)
         metrics = painter.fontMetrics()
-        widest = max((t.box[2] for t in self._tracks), default=0.0)
+        # The person at the kiosk: the largest face the kiosk is recognising, checking or has let in (a large
+        # false detection on the wall behind is Unknown and must not hide their label); else the largest face.
+        candidates = [t for t in self._tracks if t.verdict is not Verdict.UNKNOWN] or self._tracks
+        widest = max((t.box[2] for t in candidates), default=0.0)
         labels: list[QRectF] = []
         self.labels, self.arrows = {}, {}
         # The labelled faces last, so that a thin box behind never crosses a label.
@@ -194,7 +198,9 @@ class VideoView(QWidget):
             colour = STATE_COLOURS[track.verdict.value]
             box = self.face_rect(track, target)
             painter.setBrush(Qt.BrushStyle.NoBrush)
-            if track.box[2] < LABELLED_WIDTH_FRACTION * widest and not track.instruction:
+            # "Please come closer" is for the person at the kiosk, not for every small face in the room.
+            background = track.box[2] < LABELLED_WIDTH_FRACTION * widest or (track.too_far and track.box[2] < widest)
+            if background and not track.instruction:
                 painter.setPen(QPen(colour, 1))  # the room behind: seen, not labelled
                 painter.drawRect(box)
                 continue
