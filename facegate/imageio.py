@@ -214,9 +214,9 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
         image = np.nan_to_num(image.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
         scale = 255.0 if image.size and float(image.max()) <= 1.0 else 1.0  # 0-1 images are the usual kind
         return np.clip(image * scale + 0.5, 0, 255).astype(np.uint8)
-    # The cv2 stubs require dst, but None is valid (OpenCV allocates the output).
-    return cv2.normalize(image.astype(np.float32), None, 0, 255,  # type: ignore[call-overload]
-                         cv2.NORM_MINMAX, dtype=cv2.CV_8U)
+    # An explicit output array: OpenCV writes into it, and every version of its stubs accepts the call.
+    return cv2.normalize(image.astype(np.float32), np.empty(image.shape, np.uint8), 0, 255, cv2.NORM_MINMAX,
+                         dtype=cv2.CV_8U)
 
 
 def _to_bgr(image: np.ndarray, channels: int) -> np.ndarray:
