@@ -627,7 +627,8 @@ class AccessLog:
         """Hold a shared lock on the folder for our lifetime; briefly try for an exclusive one first."""
         if fcntl is None:
             return None
-        handle = open(os.open(self.folder / "access.lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE), "rb")  # noqa: SIM115 - held for the log's lifetime
+        # held for the log's lifetime (closed in close())
+        handle = open(os.open(self.folder / "access.lock", os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE), "rb")  # noqa: SIM115
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             self._exclusive = True

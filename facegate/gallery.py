@@ -44,7 +44,9 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Sequence
 from types import ModuleType
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -54,6 +56,8 @@ from facegate.errors import GalleryError, ImageError
 from facegate.imageio import file_problem, is_image_name, load_image, metadata_bytes
 from facegate.storage import atomic_write_bytes, ensure_private_dir, is_temp_name, remove_stale_temp_files
 from facegate.vision.engine import EMBEDDING_SIZE, split
+
+Photo = TypeVar("Photo", Path, str, np.ndarray)  # a photo file, or its RGB pixels
 
 fcntl: ModuleType | None
 try:
@@ -421,6 +425,12 @@ class Gallery:
         closest = min(others, key=others.__getitem__, default=None)
         return Resemblance(name, self.distance_to_enrolled(name, embedding), closest,
                            others[closest] if closest is not None else float("inf"))
+
+    def resemblances(self, name: str, photos: Sequence[Photo]) -> list[tuple[Photo, Resemblance]]:
+        """(photo, resemblance) for each photo meant for `name` (files or RGB arrays); photos without a usable face
+        are not compared: enroll() leaves them out and says why."""
+        return [(photo, self.resemblance(name, embedding)) for photo in photos
+                if (embedding := self.photo_embedding(photo)) is not None]
 
     def disagreeing_people(self, limit: float) -> list[str]:
         """People whose enrolled photos look like more than one person: they fall into groups with every photo of

@@ -54,7 +54,6 @@ class TrackView:
     instruction: str = ""  # a liveness request being shown ("Please blink twice"), or WAIT_INSTRUCTION
     icon: str = ""  # eye | left | right | down
     countdown: float | None = None  # seconds left for the request (or the wait)
-    waiting: bool = False  # the instruction is a wait after failed checks, not something to do
 
 
 @dataclass
@@ -167,8 +166,7 @@ class Pipeline:
                 track.id, track.box, verdict, name, track.distance, track.margin,
                 too_far=verdict is Verdict.PENDING and track.face.width < self.settings.min_face_width,
                 instruction=request.instruction if request else "", icon=request.icon if request else "",
-                countdown=request.remaining_s if request else None,
-                waiting=request is not None and request.state is CheckState.WAITING))
+                countdown=request.remaining_s if request else None))
         return FrameResult(frame, views, decisions, snapshots, len(due), time.perf_counter() - started,
                            prompts, meshed)
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from facegate.capture import CaptureThread, SourceSpec, SourceState, SourceStatus, parse_source
 from facegate.pipeline import FrameResult, Pipeline
-from facegate.policy import Decision
+from facegate.policy import Decision, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 MAX_FAILED_FRAMES_IN_A_ROW = 25
 # Decisions that open a door or alert a guard: committed to the access log before they are announced (at most
 # this long a wait). Unknown faces are logged without waiting: nothing is done on them.
-ACTED_ON = ("granted", "denied")
+ACTED_ON = (Verdict.GRANTED, Verdict.DENIED)
 DURABLE_WAIT_S = 2.0
 # How often the gallery folder is checked for changes made by other processes (the CLI, a second window, a file
 # manager): a removed person is not granted again after this long, an added one is recognised.
@@ -49,9 +49,9 @@ class SessionStats:
 
 class SessionListener:
     """What a running kiosk tells the world: the window, speech, the access log, `run --headless`'s JSON lines,
-    and later integrations. Subclass it and override the calls you need. They are made on the session's threads (the pipeline
-    worker; `on_gallery_changed` on the gallery watcher), in the order the listeners were given: return quickly,
-    hand slow work to a thread of your own."""
+    and later integrations. Subclass it and override the calls you need. They are made on the session's threads
+    (the pipeline worker; `on_gallery_changed` on the gallery watcher), in the order the listeners were given:
+    return quickly, hand slow work to a thread of your own."""
 
     def on_result(self, result: FrameResult) -> None:
         """Every processed frame: boxes, names, prompts (for drawing)."""
@@ -88,7 +88,7 @@ class AccessLogListener(SessionListener):
             details={"frame": result.frame.index, "greeted": decision.greet, "reason": decision.reason,
                      **decision.details},
             snapshot=result.snapshots.get(decision.track_id))
-        if decision.verdict.value in ACTED_ON:
+        if decision.verdict in ACTED_ON:
             # On the disk before anyone hears or sees it (a door opens on it): a crash or power cut right after
             # the greeting cannot leave a grant without its log entry. A log that cannot be written in time is an
             # error in the app's log, and the decision still goes out: a full disk must not lock everyone out.
@@ -104,7 +104,7 @@ class LearningListener(SessionListener):
         self.learner = learner
 
     def on_decision(self, decision: Decision, result: FrameResult) -> None:
-        if decision.verdict.value == "granted":
+        if decision.verdict is Verdict.GRANTED:
             self.learner.offer(decision.name, result.snapshots.get(decision.track_id), decision.details)
 
     def wait_idle(self) -> None:

@@ -717,7 +717,6 @@ class PromptFollowingPrint:
     next camera frame (BGR uint8). curl: sag of the sheet as a fraction of its curved extent (0: flat); axis 0
     curls it about the vertical axis, 1 about the horizontal one; it bulges towards the camera."""
 
-    TURNS = {"turn your head slightly to your left": -1.0, "turn your head slightly to your right": 1.0}
 
     def __init__(self, photo: Path, *, seed: int, curl: float, axis: int = 0, turn_deg: float = 40.0,
                  nod_deg: float = 40.0, blink_deg: float = 65.0, reaction_s: float = 0.4, fps: float = 30.0,
@@ -744,18 +743,22 @@ class PromptFollowingPrint:
                 for k in range(1, steps + 1)]
 
     def _answer(self, instruction: str) -> list[tuple[float, float]]:
-        words = instruction.lower()
+        from facegate.liveness import INSTRUCTIONS, Action
+
+        # The attacker reads the request on the screen, as the person would.
+        action = next((a for a, text in INSTRUCTIONS.items() if text == instruction), None)
         # While reading the new request the hand brings the sheet back from wherever it was.
         still = self._ramp(0.0, 0.0, self.reaction / self.fps, start=self.pose)
         hold = int(round(0.6 * self.fps))
-        if words in self.TURNS:
-            yaw = self.TURNS[words] * self.turn_deg
+        if action in (Action.TURN_LEFT, Action.TURN_RIGHT):
+            # bulging towards the camera, the sheet turned this way reads as the person's left (or right)
+            yaw = (-1.0 if action is Action.TURN_LEFT else 1.0) * self.turn_deg
             out = self._ramp(0.0, yaw, 0.35)
             return still + out + [(0.0, yaw)] * hold + out[::-1] + [(0.0, 0.0)]
-        if "nod" in words:
+        if action is Action.NOD:
             out = self._ramp(self.nod_deg, 0.0, 0.3)
             return still + out + [(self.nod_deg, 0.0)] * (hold // 2) + out[::-1] + [(0.0, 0.0)]
-        if "blink" in words:
+        if action is Action.BLINK_TWICE:
             flick = self._ramp(self.blink_deg, 0.0, 0.13)
             tilt = flick + flick[::-1]
             return still + tilt + [(0.0, 0.0)] * int(0.35 * self.fps) + tilt + [(0.0, 0.0)]

@@ -272,8 +272,7 @@ class EnrollDialog(QDialog):
         if name not in gallery.people:
             return self._duplicate_of(photos), []
         # More photos of someone enrolled: as People's "Add photos", they must look like that person.
-        return None, [(photo, gallery.resemblance(name, embedding)) for photo in photos
-                      if (embedding := gallery.photo_embedding(photo)) is not None]
+        return None, gallery.resemblances(name, photos)
 
     def confirm_mixed_identity(self, name: str, doubts) -> bool:
         from facegate.ui.people_dialog import ask_mixed_identity

@@ -368,13 +368,7 @@ class PeopleDialog(QDialog):
         if not photos:
             return
         gallery = self.gallery
-
-        def compare() -> list[tuple[Path, Resemblance]]:
-            # Photos without a usable face are not compared: enroll() leaves them out and says why.
-            return [(photo, gallery.resemblance(name, embedding)) for photo in photos
-                    if (embedding := gallery.photo_embedding(photo)) is not None]
-
-        self._run(compare, lambda compared: self._photos_compared(name, photos, compared),
+        self._run(lambda: gallery.resemblances(name, photos), lambda compared: self._photos_compared(name, photos, compared),
                   f"Comparing {_plural(len(photos), 'photo')} with the photos of {name} and of everyone else...",
                   f"No photos of {name} were added")
 

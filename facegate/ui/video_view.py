@@ -157,13 +157,18 @@ class VideoView(QWidget):
             self._draw_banner(painter, opacity, [face, self.prompt_rect, self.message_rect])
         painter.end()
 
-    def _main_face_rect(self) -> QRectF:
-        if self._image is None or self.stale or not self._tracks:
-            return QRectF()
-        asked = [t for t in self._tracks if t.instruction]
+    def _person_at_kiosk(self):
+        """The largest face the kiosk is recognising, checking or has let in (a large false detection on the wall
+        behind is Unknown and must not take their place); else the largest face; None without faces."""
         known = [t for t in self._tracks if t.verdict is not Verdict.UNKNOWN] or self._tracks
-        main = asked[0] if asked else max(known, key=lambda t: t.box[2])
-        return self.face_rect(main)
+        return max(known, key=lambda t: t.box[2], default=None)
+
+    def _main_face_rect(self) -> QRectF:
+        """The face the prompt and the banner must not cover: the one being checked, else the person at the kiosk."""
+        if self._image is None or self.stale:
+            return QRectF()
+        main = next((t for t in self._tracks if t.instruction), None) or self._person_at_kiosk()
+        return self.face_rect(main) if main is not None else QRectF()
 
     def _free_band(self, height: float, avoid: list[QRectF], top_first: bool, margin: float = 16.0) -> QRectF:
         """A full-width band `height` high, at the top or the bottom or next to what is already there, that covers
@@ -174,8 +179,8 @@ class VideoView(QWidget):
             ends.reverse()
         candidates = list(ends)
         for other in avoid:  # just below or just above a band already drawn
-            candidates += [QRectF(0, other.bottom() + 8, self.width(), height),
-                           QRectF(0, other.top() - height - 8, self.width(), height)]
+            candidates += [QRectF(0, other.bottom() + 8, width, height),
+                           QRectF(0, other.top() - height - 8, width, height)]
         inside = [c for c in candidates if c.top() >= 0 and c.bottom() <= self.height()]
         return next((c for c in inside if not any(c.intersects(a) for a in avoid if not a.isEmpty())), ends[0])
 
@@ -187,10 +192,8 @@ class VideoView(QWidget):
         font.setBold(True)
         painter.setFont(font)
         metrics = painter.fontMetrics()
-        # The person at the kiosk: the largest face the kiosk is recognising, checking or has let in (a large
-        # false detection on the wall behind is Unknown and must not hide their label); else the largest face.
-        candidates = [t for t in self._tracks if t.verdict is not Verdict.UNKNOWN] or self._tracks
-        widest = max((t.box[2] for t in candidates), default=0.0)
+        person = self._person_at_kiosk()
+        widest = person.box[2] if person is not None else 0.0
         labels: list[QRectF] = []
         self.labels, self.arrows = {}, {}
         # The labelled faces last, so that a thin box behind never crosses a label.
@@ -273,16 +276,20 @@ class VideoView(QWidget):
             painter.drawPolygon(QPolygonF([QPointF(centre.x() + x, centre.y() + y) for x, y in points]))
         return icon
 
-    def _draw_prompt(self, painter: QPainter, face: QRectF) -> None:
+    def _set_fitting_font(self, painter: QPainter, text: str, size: int, margin: int) -> None:
+        """A bold font of `size` points, made smaller (down to 12) until `text` fits the width less `margin`: a
+        long name or request on a narrow window shrinks rather than being cut."""
         font = QFont(self.font())
-        size = max(16, self.height() // 24)
-        font.setPointSize(size)
         font.setBold(True)
+        font.setPointSize(size)
         painter.setFont(font)
-        while size > 12 and painter.fontMetrics().horizontalAdvance(self.prompt) > self.width() - 40:
-            size -= 2  # a long request on a narrow window: smaller, never cut
+        while size > 12 and painter.fontMetrics().horizontalAdvance(text) > self.width() - margin:
+            size -= 2
             font.setPointSize(size)
             painter.setFont(font)
+
+    def _draw_prompt(self, painter: QPainter, face: QRectF) -> None:
+        self._set_fitting_font(painter, self.prompt, max(16, self.height() // 24), margin=40)
         height = painter.fontMetrics().height() + 24
         box = self.prompt_rect = self._free_band(height, [face], top_first=False)
         painter.fillRect(box, QColor(255, 176, 0, 230))
@@ -314,15 +321,7 @@ class VideoView(QWidget):
         painter.drawText(self.message_rect, flags, text)
 
     def _draw_banner(self, painter: QPainter, opacity: float, avoid: list[QRectF]) -> None:
-        font = QFont(self.font())
-        font.setBold(True)
-        size = max(14, self.height() // 16)
-        font.setPointSize(size)
-        painter.setFont(font)
-        while size > 12 and painter.fontMetrics().horizontalAdvance(self._banner_text) > self.width() - 60:
-            size -= 2  # long names: shrink to fit rather than cut
-            font.setPointSize(size)
-            painter.setFont(font)
+        self._set_fitting_font(painter, self._banner_text, max(14, self.height() // 16), margin=60)
         height = painter.fontMetrics().height() + 30
         box = self.banner_rect = self._free_band(height, avoid, top_first=True, margin=24.0)
         painter.setOpacity(opacity)
