@@ -8,8 +8,8 @@ prints tilted sharply twice ("blink twice" faked, --tilts-only); and prints that
 by frame with the pipeline in the loop (PromptFollowingPrint: the attacker reads each request and turns or tilts
 the sheet, --adaptive-only).
 Bona fide: the real clip of Lin-Manuel Miranda (../shared/data/clips). In `challenge` mode every presentation is
-run once per request sequence (all 12 ordered pairs of distinct requests by default), so the measured replay
-pass rate can be compared with the computed chance.
+run once per request sequence (all 12 possible challenges by default: a facial action and a head movement, in
+either order), so the measured replay pass rate can be compared with the computed chance.
 
 - APCER: share of attack presentations granted (per attack type and mode). Target: 0 % for prints in passive and
   challenge; replays 0 % in challenge except the computed chance.
@@ -23,7 +23,6 @@ pass rate can be compared with the computed chance.
 from __future__ import annotations
 
 import argparse
-import itertools
 import random
 import shutil
 import statistics
@@ -39,13 +38,14 @@ import cv2  # noqa: E402
 from facegate_dev.attacks import PRINT_KINDS, SCREEN_KIND, build_suite, impersonated_gallery, load_manifest  # noqa: E402
 from facegate.capture import CaptureThread  # noqa: E402
 from facegate_dev.datasets import clips_dir  # noqa: E402
-from facegate.liveness import Action, BlinkCounter, LivenessSettings, draw_challenge, replay_chance  # noqa: E402
+from facegate.liveness import (FACIAL_ACTIONS, Action, BlinkCounter, LivenessSettings, MouthWatch,  # noqa: E402
+                               draw_challenge, possible_challenges, replay_chance)
 from facegate.pipeline import Pipeline  # noqa: E402
 from facegate.policy import AccessPolicy, Verdict  # noqa: E402
 from facegate.vision.engine import FaceEngine  # noqa: E402
 
 FINDABLE_FRAME = 82  # first frame of the frontal shot where his face is findable (benchmarks/pipeline.py)
-BONA_FIDE_ANSWER = (Action.TURN_RIGHT, Action.TURN_LEFT)  # what his recorded movements answer, in order
+BONA_FIDE_ANSWER = (Action.TURN_RIGHT, Action.OPEN_MOUTH)  # what his recorded movements answer, in order
 
 
 def seed_for(sequence: tuple[Action, ...]) -> int:
@@ -107,12 +107,36 @@ def tilted_print_table(engine, clips: Path, seeds=(0, 1, 2), tilts=(50, 65, 80))
     print(f"  blink threshold: eye ratio under {LivenessSettings().blink_ratio} of the open-eye level\n")
 
 
-ADAPTIVE = (  # (photo, curl, axis, label): prints that answer the requests (facegate_dev.attacks.PromptFollowingPrint)
+def tilted_mouth_table(engine, clips: Path, tilts=(-65, -50, -30, -15, 15, 30, 50, 65)) -> None:
+    """Prints tilted sharply back or forward twice: does the mouth cue take it for an opening? (negative: top edge
+    back; obama2.jpg shows an open mouth, the others closed ones)."""
+    from facegate_dev.attacks import mouth_cue, render_tilt_blinks
+
+    print("Tilted prints as an answer to 'open your mouth' (a pass needs an opening from closed)")
+    print(f"  {'print':<30}{'tilt':>6}{'usual opening':>15}{'widest above it':>17}{'taken for an opening':>22}")
+    for photo in ("lin-manuel-miranda.png", "obama2.jpg", "biden.jpg"):
+        for bent in (False, True):
+            for tilt in tilts:
+                if bent and abs(tilt) > 50:
+                    continue  # a sheet bent 0.3 and tilted further reaches the camera
+                watch = mouth_cue(engine, render_tilt_blinks(clips / photo, seed=0, tilt_deg=tilt, bent=bent))
+                label = f"{photo} {'bent 0.3' if bent else 'flat'}"
+                usual = float(statistics.median(watch.history)) if watch.history else float("nan")
+                print(f"  {label:<30}{tilt:>5}°{usual:>15.3f}{watch.widest:>17.3f}{'YES' if watch.opened else 'no':>22}")
+    print(f"  an opening: from closed (at most {MouthWatch.CLOSED_MAX}), {LivenessSettings().mouth_open_delta} above the "
+          f"usual level on {MouthWatch.OPEN_FRAMES} frames in a row, the face not squashed\n")
+
+
+ADAPTIVE = (  # (photo, curl, axis, label[, flick degrees for facial requests]): prints that answer the requests (facegate_dev.attacks.PromptFollowingPrint)
     ("obama2.jpg", 0.0, 0, "flat"),
+    ("obama2.jpg", 0.1, 0, "bent 0.1, vertical axis"),
     ("obama2.jpg", 0.2, 0, "bent 0.2, vertical axis"),
     ("obama2.jpg", 0.3, 0, "bent 0.3, vertical axis"),
     ("lin-manuel-miranda.png", 0.3, 0, "bent 0.3, vertical axis"),
+    ("obama2.jpg", 0.1, 1, "bent 0.1, horizontal axis"),
+    ("obama2.jpg", 0.2, 1, "bent 0.2, horizontal axis"),
     ("obama2.jpg", 0.3, 1, "bent 0.3, horizontal axis"),
+    ("obama2.jpg", 0.3, 0, "bent 0.3, vertical, gentle 20° flicks", 20.0),  # under the head-movement thresholds
 )
 ADAPTIVE_TARGETS = {"obama2.jpg": "Barack Obama", "lin-manuel-miranda.png": "Lin-Manuel Miranda"}
 
@@ -122,30 +146,31 @@ def adaptive_table(engine, gallery, clips: Path, sequences, turn_deg: float = 55
     from facegate_dev.attacks import PromptFollowingPrint, follow_prompts
 
     print(f"Prints that follow the requests (an attacker reading the screen: turned or tilted {turn_deg:.0f} degrees "
-          "on request, 'blink twice' as two sharp tilts), challenge mode, every request sequence")
-    print(f"  {'print':<45}{'granted (APCER)':>20}{'with a blink request':>24}   why the others were refused")
-    for photo, curl, axis, label in ADAPTIVE:
-        granted = blink_granted = blink_runs = 0
+          "on request, 'blink twice' as two sharp tilts, 'open your mouth' as a sharp tilt back), challenge mode, "
+          "every request sequence")
+    print(f"  {'print':<45}{'granted (APCER)':>20}   why they were refused")
+    for photo, curl, axis, label, *flick in ADAPTIVE:
+        granted = 0
         reasons: dict[str, int] = {}
         for sequence in sequences:
             attacker = PromptFollowingPrint(clips / photo, seed=1, curl=curl, axis=axis, turn_deg=turn_deg,
-                                            nod_deg=turn_deg)
+                                            nod_deg=turn_deg, blink_deg=flick[0] if flick else 65.0)
             decision = follow_prompts(engine, gallery, attacker, seed_for(sequence))
             ok = decision is not None and decision.verdict is Verdict.GRANTED and decision.name == ADAPTIVE_TARGETS[photo]
             granted += ok
-            if Action.BLINK_TWICE in sequence:
-                blink_runs += 1
-                blink_granted += ok
             if not ok:
                 why = "no decision" if decision is None else (decision.reason or "").replace("liveness check failed: ", "")
-                if why.startswith("asked to blink twice"):
-                    why = "blink asked, a head movement seen"
+                if why.startswith("timed out waiting for: "):
+                    why = "timed out on a facial action" if any(a.value in why for a in FACIAL_ACTIONS) else why
                 elif why.startswith("asked to"):
-                    why = "another head movement seen first"
+                    asked = next((a for a in Action if why.startswith(f"asked to {a.value},")), None)
+                    why = ("facial action asked, " if asked in FACIAL_ACTIONS else "head movement asked, ") + \
+                        ("a head movement seen" if any(why.endswith(a.value) for a in Action if a not in FACIAL_ACTIONS)
+                         else "a facial action seen")
                 reasons[why[:60]] = reasons.get(why[:60], 0) + 1
         text = "; ".join(f"{n} x {why}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
-        print(f"  {photo + ', ' + label:<45}{pct(granted, len(sequences)):>20}{pct(blink_granted, blink_runs):>24}   {text}")
-    print("  target (issue 14): 0 % for every print. NOT MET for curled sheets turned on request: see the README.\n")
+        print(f"  {photo + ', ' + label:<45}{pct(granted, len(sequences)):>20}   {text}")
+    print("  target (issue 14): 0 % for every print.\n")
 
 
 def main() -> int:
@@ -153,7 +178,7 @@ def main() -> int:
     parser.add_argument("--suite", type=Path, help="folder of a rendered suite (made there if missing)")
     parser.add_argument("--quick", action="store_true", help="4 s attack videos instead of 8 s")
     parser.add_argument("--sequences", type=int, default=12, help="request sequences per challenge presentation")
-    parser.add_argument("--tilts-only", action="store_true", help="only the tilted-print table")
+    parser.add_argument("--tilts-only", action="store_true", help="only the tilted-print tables (blinks, mouth)")
     parser.add_argument("--adaptive-only", action="store_true", help="only the prompt-following prints' table")
     args = parser.parse_args()
     clips = clips_dir()
@@ -162,13 +187,15 @@ def main() -> int:
         return 0
     started = time.time()
     if args.tilts_only:
-        tilted_print_table(FaceEngine(), clips)
+        engine = FaceEngine()
+        tilted_print_table(engine, clips)
+        tilted_mouth_table(engine, clips)
         print(f"wall time {time.time() - started:.0f} s")
         return 0
     if args.adaptive_only:
         engine, work = FaceEngine(), Path(tempfile.mkdtemp(prefix="facegate-liveness-"))
         adaptive_table(engine, impersonated_gallery(engine, work / "gallery"), clips,
-                       list(itertools.permutations(list(Action), 2))[: args.sequences])
+                       list(possible_challenges(2))[: args.sequences])
         shutil.rmtree(work, ignore_errors=True)
         print(f"wall time {time.time() - started:.0f} s")
         return 0
@@ -179,7 +206,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="facegate-liveness-"))
     engine = FaceEngine()
     gallery = impersonated_gallery(engine, work / "gallery")
-    sequences = list(itertools.permutations(list(Action), 2))[: args.sequences]
+    sequences = list(possible_challenges(2))[: args.sequences]
     defaults = LivenessSettings()
     print(f"FaceGate liveness benchmark: {len(attacks)} attack videos ({suite_dir}), bona fide: {clips / 'short_hamilton_clip.mp4'}")
     print(f"defaults: {defaults.steps} steps, {defaults.step_time_s:.0f} s per request, passive limit "
@@ -220,10 +247,11 @@ def main() -> int:
         c = max(cues.get((kind, "challenge"), [0.0]))
         print(row + f"   {p:.3f} / {c:.3f}")
     print(f"  computed chance that a replay passes the default challenge: {chance} = {float(chance):.1%} "
-          f"(first head movement after each request must be the one drawn: 1/4 x 1/3)")
+          f"(the first action after each request must be the one drawn: 1 of {len(possible_challenges(defaults.steps))} challenges)")
     print(f"  targets: prints 0 % in passive and challenge; replays 0 % in challenge except ~{float(chance):.1%}\n")
 
     tilted_print_table(engine, clips)
+    tilted_mouth_table(engine, clips)
     adaptive_table(engine, gallery, clips, sequences)
 
     # ---------------------------------------------------------------------------------------- bona fide

@@ -1,23 +1,29 @@
 """Liveness: is the recognised face a live person in front of the camera, not a photo, a screen or a replay?
 
-A plain RGB webcam sees what a flat picture cannot do, measured on FaceMesh's dense landmarks:
-- 3D motion: when a real head turns, the nose, eyes and cheeks move with parallax; a photo or screen, however it
-  is moved or tilted, moves as one plane, so its landmarks fit a single homography. The cue is the residual of
-  the best homography between the check's first mesh and each later one, in units of the eye distance.
-- blinks: eye closure against this person's own open-eye level (eye aspect ratio falling below a fraction of its
-  running baseline and coming back), not against a fixed number.
-- a challenge: random requests (blink twice, turn slightly left/right, nod) in order, each within a time limit,
-  each answered from a neutral pose, and no other head movement first. A video recorded in advance passes only
-  by chance: `replay_chance()` computes it.
+A plain RGB webcam sees what a picture cannot do, measured on FaceMesh's dense landmarks:
+- facial actions: a blink (eye closure against this person's own open-eye level, not a fixed number) and the
+  mouth opening and closing. A sheet of paper, flat or bent, turned or tilted however the attacker likes, cannot
+  do either: its printed eyes and lips are fixed on it. Tilts that foreshorten the printed face are told apart by
+  the face's own proportions (BlinkCounter, Mesh.mouth_opening).
+- 3D motion: when a real head turns, the nose, eyes and cheeks move with parallax; a photo or screen held flat,
+  however it is moved or tilted, moves as one plane, so its landmarks fit a single homography. The cue is the
+  residual of the best homography between the check's first mesh and each later one, in eye distances. A sheet
+  bent about one axis and turned shows parallax too: that is why every challenge also asks for a facial action.
+- a challenge: random requests in order, each within a time limit, each answered from a neutral pose: at least
+  one facial action (blink twice, open the mouth) and at least one head movement (turn slightly left/right, nod).
+  Whatever is shown first after a request must be the request: another head movement, an unrequested mouth
+  opening or an unrequested double blink fails the check. So a video recorded in advance passes only when its
+  actions happen to be the drawn ones in the drawn order: `replay_chance()`.
 
 Modes: "off" (recognition alone), "passive" (a blink and 3D motion while the person just stands there),
-"challenge" (the requested actions, plus 3D motion). In challenge mode a natural blink is not required (the
-challenge may ask for blinks); 3D motion always is: turning the head for the challenge produces it.
+"challenge" (the requested actions, plus 3D motion).
 """
 
 from __future__ import annotations
 
 import enum
+import functools
+import itertools
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -30,26 +36,37 @@ from facegate.vision.facemesh import Mesh
 
 class Action(str, enum.Enum):
     BLINK_TWICE = "blink twice"
+    OPEN_MOUTH = "open mouth"
     TURN_LEFT = "turn left"
     TURN_RIGHT = "turn right"
     NOD = "nod"
 
 
+# What a sheet of paper cannot do, however it is bent, turned or tilted (issue 14: a print curled about one axis
+# and turned on request moves in 3D like a head, so head movements alone do not tell it from a face).
+FACIAL_ACTIONS = (Action.BLINK_TWICE, Action.OPEN_MOUTH)
+HEAD_ACTIONS = (Action.TURN_LEFT, Action.TURN_RIGHT, Action.NOD)
 INSTRUCTIONS = {
     Action.BLINK_TWICE: "Please blink twice",
+    Action.OPEN_MOUTH: "Please open your mouth",
     Action.TURN_LEFT: "Turn your head slightly to your left",  # the person's own left, whatever the screen shows
     Action.TURN_RIGHT: "Turn your head slightly to your right",
     Action.NOD: "Please nod",
 }
-ICONS = {Action.BLINK_TWICE: "eye", Action.TURN_LEFT: "left", Action.TURN_RIGHT: "right", Action.NOD: "down"}
+ICONS = {Action.BLINK_TWICE: "eye", Action.OPEN_MOUTH: "mouth", Action.TURN_LEFT: "left",
+         Action.TURN_RIGHT: "right", Action.NOD: "down"}
 MODES = ("off", "passive", "challenge")
+# A challenge has a facial action and a head movement: at least two requests.
+MIN_STEPS, MAX_STEPS = 2, 4
+# "Blink twice" is two blinks this close together; a lone natural blink is never an answer nor a mistake.
+DOUBLE_BLINK_S = 1.5
 
 
 @dataclass(frozen=True)
 class LivenessSettings:
     # off | passive | challenge (see the module docstring).
     mode: str = "challenge"
-    # Number of random requests in a challenge (1-4; each adds ~1-2 s for a cooperative person).
+    # Number of random requests in a challenge (2-4; each adds ~1-2 s for a cooperative person).
     steps: int = 2
     # Seconds allowed for each request (2-10).
     step_time_s: float = 5.0
@@ -64,30 +81,38 @@ class LivenessSettings:
     turn_delta: float = 0.25
     # Nod: nose drop between forehead and chin, as a fraction of half the face (0.08-0.3).
     nod_delta: float = 0.15
+    # Mouth opened: Mesh.mouth_opening() this far above the person's own closed level. Measured on the clip:
+    # closed 0-0.03, singing peaks 0.11-0.22; opened on request a mouth gives 0.3 and more.
+    mouth_open_delta: float = 0.1
 
     def __post_init__(self):
         if self.mode not in MODES:
             raise ValueError(f"liveness mode must be one of {', '.join(MODES)}, not {self.mode!r}")
-        if not 1 <= self.steps <= 4:
-            raise ValueError("liveness steps must be between 1 and 4")
+        if not MIN_STEPS <= self.steps <= MAX_STEPS:
+            raise ValueError(f"liveness steps must be between {MIN_STEPS} and {MAX_STEPS}")
+
+
+@functools.cache
+def possible_challenges(steps: int) -> tuple[tuple[Action, ...], ...]:
+    """Every challenge of `steps` requests: never the same request twice in a row (a held pose must not answer
+    two), at least one facial action (a bent print turned on request has nothing else left to fail) and at least
+    one head movement (the 3D motion cue needs the head to move)."""
+    return tuple(sequence for sequence in itertools.product(list(Action), repeat=steps)
+                 if all(a != b for a, b in itertools.pairwise(sequence))
+                 and any(a in FACIAL_ACTIONS for a in sequence) and any(a in HEAD_ACTIONS for a in sequence))
 
 
 def draw_challenge(rng: random.Random, steps: int) -> list[Action]:
-    """Random requests, never the same twice in a row (a held pose must not answer two requests)."""
-    actions = list(Action)
-    sequence: list[Action] = []
-    for _ in range(steps):
-        sequence.append(rng.choice([a for a in actions if not sequence or a != sequence[-1]]))
-    return sequence
+    """One of the possible challenges, each as likely as any other."""
+    return list(rng.choice(possible_challenges(steps)))
 
 
 def replay_chance(settings: LivenessSettings) -> Fraction:
-    """Chance that a recording made in advance passes the challenge. Each step is decided by the first head
-    movement the recording happens to show after the request (any other movement fails the check), so the
-    recording passes only when, step after step, that movement is the one drawn: 1/4, then 1/3 (no request
-    twice in a row). Blink requests are no easier: the recording must blink twice before any head movement."""
-    n = len(Action)
-    return Fraction(1, n) * Fraction(1, n - 1) ** (settings.steps - 1)
+    """Chance that a recording made in advance passes the challenge. Each step is decided by the first action
+    the recording shows after the request (a head movement, a mouth opening, two blinks within DOUBLE_BLINK_S),
+    and any action that was not requested fails the check, so a recording passes only the one challenge whose
+    requests are its own actions in its own order; challenges are drawn uniformly: 1 in their number."""
+    return Fraction(1, len(possible_challenges(settings.steps)))
 
 
 @dataclass(frozen=True)
@@ -203,6 +228,9 @@ class BlinkCounter:
         self.blinks = 0
         self.lowest_ratio = 1.0
         self.lowest_raw_ratio = 1.0  # without the face-proportion correction, for the record
+        self.foreshortening = 1.0  # the latest frame's most flattened face proportion against its usual value
+        self.flattened = False  # ... under MAX_FLATTENING: a tilt of a picture (or of a head)
+        self.times: list[float] = []  # when each blink completed
 
     def update(self, ear: float, now: float, aspects: tuple[float, ...] | None = None) -> bool:
         """Returns True when a blink just completed. `aspects`: proportions of the face that a blink leaves alone
@@ -222,10 +250,11 @@ class BlinkCounter:
             usual = np.median(np.array(self.aspects), axis=0)
             # the most flattened proportion: what is left of an eye ratio dip after it is not a blink
             foreshortening = min(1.0, *(now_ / max(usual_, 1e-6) for now_, usual_ in zip(aspects, usual, strict=False)))
+        self.foreshortening = foreshortening
         relative = raw / max(foreshortening, 1e-6)
         self.lowest_raw_ratio = min(self.lowest_raw_ratio, raw)
         self.lowest_ratio = min(self.lowest_ratio, relative)
-        flattened = foreshortening < self.MAX_FLATTENING
+        flattened = self.flattened = foreshortening < self.MAX_FLATTENING
         if relative < self.ratio or (raw < self.ratio and flattened):
             if self.closed_since is None:
                 self.closed_since = now
@@ -238,8 +267,85 @@ class BlinkCounter:
             self.closed_since = None
             if closed_for <= 0.6 and not self.closure_flattened:  # a blink; longer is eyes shut, not a blink
                 self.blinks += 1
+                self.times.append(now)
                 return True
         return False
+
+    def double_blink_since(self, since: float) -> bool:
+        """Two blinks within DOUBLE_BLINK_S of each other, both after `since`."""
+        times = [t for t in self.times if t >= since]
+        return any(b - a <= DOUBLE_BLINK_S for a, b in itertools.pairwise(times))
+
+
+class MouthWatch:
+    """The mouth opening from closed, against the person's own usual level (the lower part of their recent
+    Mesh.mouth_opening(), taken only from frames where the face has its usual proportions).
+
+    A picture cannot part its printed lips, but tilting or bending it changes how open a printed mouth looks:
+    tilted forward an open printed mouth looks closed, tilted back it looks up to ~1.3x wider, and curled about
+    the horizontal axis and tilted back up to 1.8x (perspective brings the mouth nearer than the eyes; measured on
+    obama2.jpg, whose mouth is open, printed). So:
+    - "closed" is also closed in absolute terms (CLOSED_MAX): a picture of an open mouth is never closed, and an
+      opening must start from closed;
+    - frames whose proportions are squashed by more than MAX_SQUASH (a tilt; a real mouth opening leaves them alone
+      or lengthens the face) neither teach the usual level nor count as an opening;
+    - an opening is seen on OPEN_FRAMES frames in a row (a real one lasts a third of a second or more; a flick of
+      the sheet, or a landmark glitch, a frame or two)."""
+
+    CLOSED_MAX = 0.08
+    MAX_SQUASH = 0.95
+    OPEN_FRAMES = 3
+
+    def __init__(self, delta: float):
+        self.delta = delta
+        self.history: list[float] = []
+        self.widest = 0.0  # the largest opening above the usual level, for the record
+        self.opening = 0.0  # the latest, above the usual level
+        self.absolute = float("inf")  # the latest Mesh.mouth_opening(); unknown until there is a usual level
+        self.usual_proportions = False  # the latest frame's face is not squashed
+        self._open_frames = 0
+        self._seen_closed = self._opened = False
+
+    def update(self, opening: float, foreshortening: float = 1.0) -> None:
+        """`foreshortening`: the face's most squashed proportion against its usual value, same frame
+        (BlinkCounter.foreshortening)."""
+        usual_proportions = self.usual_proportions = foreshortening >= self.MAX_SQUASH
+        if usual_proportions:
+            self.history.append(opening)
+            if len(self.history) > 90:
+                self.history.pop(0)
+        if len(self.history) < 4:
+            return
+        self.absolute = opening  # from here on; before it, nothing is known to be closed
+        self.opening = opening - float(np.percentile(self.history, 20))
+        if usual_proportions:
+            self.widest = max(self.widest, self.opening)
+        self._open_frames = self._open_frames + 1 if self.is_open and usual_proportions else 0
+        if self.is_closed:
+            self._seen_closed = True
+        elif self._open_frames >= self.OPEN_FRAMES and self._seen_closed:
+            self._opened = True
+
+    @property
+    def is_open(self) -> bool:
+        return self.opening >= self.delta
+
+    @property
+    def is_closed(self) -> bool:
+        """Closed against the person's usual level and in absolute terms (a picture of an open mouth never is), on
+        a face not squashed (tilted forward, a printed open mouth looks closed)."""
+        return self.opening <= self.delta / 3 and self.absolute <= self.CLOSED_MAX and self.usual_proportions
+
+    def arm(self) -> None:
+        """A request starts: only an opening from a closed mouth seen from now on counts."""
+        self._seen_closed = self.is_closed
+        self._opened = False
+        self._open_frames = 0
+
+    @property
+    def opened(self) -> bool:
+        """Opened (from closed) since arm()."""
+        return self._opened
 
 
 class LivenessCheck:
@@ -252,7 +358,8 @@ class LivenessCheck:
         self.step = 0
         self.step_started = started
         self.blinks = BlinkCounter(settings.blink_ratio)
-        self.blinks_at_step_start = 0
+        self.mouth = MouthWatch(settings.mouth_open_delta)
+        self.armed_at = started
         self.reference: np.ndarray | None = None
         self.parallax = 0.0
         self.base_pose: tuple[float, float] | None = None
@@ -265,7 +372,7 @@ class LivenessCheck:
 
     def cues(self, now: float) -> dict:
         return {"mode": self.settings.mode, "blinks": self.blinks.blinks, "parallax": round(self.parallax, 4),
-                "lowest_eye_ratio": round(self.blinks.lowest_ratio, 3),
+                "lowest_eye_ratio": round(self.blinks.lowest_ratio, 3), "widest_mouth": round(self.mouth.widest, 3),
                 "challenge": [a.value for a in self.challenge], "steps_passed": self.step,
                 "frames": self.frames, "seconds": round(now - self.started, 2)}
 
@@ -287,34 +394,40 @@ class LivenessCheck:
         return (abs(yaw - base_yaw) < self.settings.turn_delta / 2
                 and abs(pitch - base_pitch) < self.settings.nod_delta / 2)
 
-    def _challenge_step(self, action: Action, yaw: float, pitch: float) -> str:
-        """'done', 'wrong' or 'waiting'. A step counts only from a neutral pose reached after the request (a held
-        pose cannot answer it), and the first head movement after that must be the one requested: a recording
-        that shows several movements fails on the first one that was not asked for. Blinks are never 'wrong'."""
+    def _shown(self, yaw: float, pitch: float) -> list[Action]:
+        """The actions shown since the step was armed: the head movement now, a mouth opened from closed, two
+        blinks close together."""
+        shown = [a for a in (self._head_action(yaw, pitch),) if a is not None]
+        if self.mouth.opened:
+            shown.append(Action.OPEN_MOUTH)
+        if self.blinks.double_blink_since(self.armed_at):
+            shown.append(Action.BLINK_TWICE)
+        return shown
+
+    def _challenge_step(self, action: Action, yaw: float, pitch: float, now: float) -> str:
+        """'done', 'wrong' or 'waiting'. A step counts only from a neutral pose with the mouth not open, reached
+        after the request (a held pose cannot answer it), and the first action shown after that must be the one
+        requested: a recording that shows several actions fails on the first one that was not asked for. A lone
+        blink is neither an answer nor a mistake (people blink every few seconds)."""
         if not self.armed:
-            if self._neutral(yaw, pitch):
+            if self._neutral(yaw, pitch) and not self.mouth.is_open:
                 self.armed = True
-                self.blinks_at_step_start = self.blinks.blinks
+                self.armed_at = now
+                self.mouth.arm()
             return "waiting"
-        shown = self._head_action(yaw, pitch)
-        if action is Action.BLINK_TWICE:
-            if shown is not None:
-                self.wrong = shown
-                return "wrong"
-            return "done" if self.blinks.blinks - self.blinks_at_step_start >= 2 else "waiting"
-        if action is Action.NOD:
-            if shown is Action.NOD:
-                self.nod_down = True
-            elif shown is not None:
-                self.wrong = shown
-                return "wrong"
-            return "done" if self.nod_down and self._neutral(yaw, pitch) else "waiting"
-        if shown is action:
-            return "done"
-        if shown is not None:
-            self.wrong = shown
+        shown = self._shown(yaw, pitch)
+        unrequested = [a for a in shown if a is not action]
+        if unrequested:
+            self.wrong = unrequested[0]
             return "wrong"
-        return "waiting"
+        if action is Action.BLINK_TWICE:
+            return "done" if shown else "waiting"
+        if action is Action.OPEN_MOUTH:
+            return "done" if shown else "waiting"  # opened from closed; the next request waits for it to close
+        if action is Action.NOD:
+            self.nod_down |= bool(shown)
+            return "done" if self.nod_down and self._neutral(yaw, pitch) else "waiting"
+        return "done" if shown else "waiting"
 
     def update(self, mesh: Mesh, now: float) -> LivenessStatus:
         if self.result is not None:
@@ -326,6 +439,7 @@ class LivenessCheck:
         else:
             self.parallax = max(self.parallax, homography_residual(self.reference, points, mesh.interocular()))
         self.blinks.update(mesh.eye_aspect_ratio(), now, (mesh.face_aspect(), mesh.eye_region_aspect()))
+        self.mouth.update(mesh.mouth_opening(), self.blinks.foreshortening)
         yaw, pitch = mesh.yaw_pitch()
         self.poses.append((yaw, pitch))
         if self.base_pose is None and len(self.poses) >= 3:
@@ -343,7 +457,7 @@ class LivenessCheck:
             return LivenessStatus(CheckState.RUNNING, "Please look at the camera", "eye", remaining, cues=self.cues(now))
 
         action = self.challenge[self.step]
-        outcome = "waiting" if self.base_pose is None else self._challenge_step(action, yaw, pitch)
+        outcome = "waiting" if self.base_pose is None else self._challenge_step(action, yaw, pitch, now)
         if outcome == "wrong":
             assert self.wrong is not None  # _challenge_step sets it whenever it answers "wrong"
             return self._finish(CheckState.FAILED, now, f"asked to {action.value}, saw {self.wrong.value}")

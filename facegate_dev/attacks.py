@@ -708,10 +708,31 @@ def render_tilt_blinks(photo: Path, *, seed: int, tilt_deg: float, bent: bool = 
     return frames
 
 
+def mouth_cue(engine, frames, arm_at: int = 5):
+    """The liveness check's mouth cue (facegate.liveness.MouthWatch) over rendered `frames` (BGR), armed at frame
+    `arm_at` as a challenge step is, with the face's squash from the blink counter's proportions, as LivenessCheck
+    feeds it. Returns the MouthWatch: `.opened` is what a check would have taken for an opened mouth."""
+    from facegate.liveness import BlinkCounter, LivenessSettings, MouthWatch
+
+    settings = LivenessSettings()
+    blinks, watch = BlinkCounter(settings.blink_ratio), MouthWatch(settings.mouth_open_delta)
+    for index, frame in enumerate(frames):
+        image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+        faces = engine.detect(image)
+        if faces:
+            mesh = engine.facemesh.infer(image, faces[0])
+            blinks.update(mesh.eye_aspect_ratio(), index / 30.0, (mesh.face_aspect(), mesh.eye_region_aspect()))
+            watch.update(mesh.mouth_opening(), blinks.foreshortening)
+        if index == arm_at:
+            watch.arm()
+    return watch
+
+
 class PromptFollowingPrint:
     """A print held still that answers the kiosk's requests, as an attacker reading the screen does (issue 14's
     red team): on "turn left/right" it turns the sheet about its vertical axis, on "nod" it tilts it forward, on
-    "blink twice" it tilts it sharply forward twice; each after a reaction time, held, then back to the start.
+    "blink twice" it tilts it sharply forward twice, on "open your mouth" it tilts it sharply back and returns; each
+    after a reaction time, held, then back to the start.
 
     Call `frame(instruction)` once per frame with the request the kiosk shows now ("" for none); it returns the
     next camera frame (BGR uint8). curl: sag of the sheet as a fraction of its curved extent (0: flat); axis 0
@@ -762,6 +783,10 @@ class PromptFollowingPrint:
             flick = self._ramp(self.blink_deg, 0.0, 0.13)
             tilt = flick + flick[::-1]
             return still + tilt + [(0.0, 0.0)] * int(0.35 * self.fps) + tilt + [(0.0, 0.0)]
+        if action is Action.OPEN_MOUTH:
+            # A sheet cannot part its printed lips: the best it can do is stretch and squash the face by tilting.
+            flick = self._ramp(-self.blink_deg, 0.0, 0.2)
+            return still + flick + [(-self.blink_deg, 0.0)] * int(0.2 * self.fps) + flick[::-1] + [(0.0, 0.0)]
         return []
 
     def frame(self, instruction: str) -> np.ndarray:

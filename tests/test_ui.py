@@ -290,6 +290,31 @@ def test_turn_requests_point_to_the_persons_own_side_mirrored_or_not(qtbot):
     assert seen[True][2] < 50 < seen[False][2]
 
 
+def test_every_request_has_its_picture_over_the_face(qtbot):
+    """Each request is drawn as a picture above the face, read at a glance: an eye for blinks, an open mouth, an
+    arrow for turns and nods; the picture is drawn in the request's colour where the track's box says."""
+    import numpy as np
+
+    from facegate.capture import Frame
+    from facegate.liveness import ICONS, INSTRUCTIONS, Action
+    from facegate.pipeline import FrameResult, TrackView
+    from facegate.ui.video_view import VideoView
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.resize(640, 360)
+    for action in Action:
+        asked = TrackView(1, (245.0, 150.0, 150.0, 150.0), Verdict.PENDING, NAME, 0.3, 0.2,
+                          instruction=INSTRUCTIONS[action], icon=ICONS[action], countdown=4.0)
+        view.show_result(FrameResult(Frame(np.zeros((360, 640, 3), np.uint8), 1, 0.0), [asked], []))
+        picture = view.grab().toImage()
+        face = view.face_rect(asked)
+        above = [picture.pixelColor(int(face.center().x()) + dx, int(face.top()) - dy).lightness()
+                 for dx in range(-20, 21, 4) for dy in range(4, 40, 4)]
+        assert view.arrows[1] in (ICONS[action], "left", "right"), action
+        assert max(above) > 60, action  # something is drawn above the face on the black picture
+
+
 @pytest.mark.parametrize("size", [(1024, 768), (1920, 1080)])
 def test_the_screen_at_kiosk_sizes_keeps_the_face_being_checked_clear(qtbot, size):
     """A face high in the picture asked to nod, with a welcome banner for someone else showing: neither the banner

@@ -248,8 +248,8 @@ class VideoView(QWidget):
         return label
 
     def _draw_icon(self, painter: QPainter, icon: str, box: QRectF, colour: QColor) -> str:
-        """An arrow or an eye above the face box, so the request is understood at a glance; returns what was drawn
-        (for an arrow, the screen direction it points)."""
+        """An arrow, an eye or an open mouth above the face box, so the request is understood at a glance; returns
+        what was drawn (for an arrow, the screen direction it points)."""
         size = max(28.0, min(64.0, box.width() * 0.45))
         # above the box; for a face at the top of the picture, on it rather than off the screen
         centre = QPointF(box.center().x(), max(box.top() - size * 0.75, size * 0.65))
@@ -260,6 +260,12 @@ class VideoView(QWidget):
             painter.drawEllipse(centre, size * 0.6, size * 0.32)
             painter.setBrush(colour)
             painter.drawEllipse(centre, size * 0.16, size * 0.16)
+            return icon
+        if icon == "mouth":  # lips parted: an outline, and the dark opening inside it
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawEllipse(centre, size * 0.55, size * 0.34)
+            painter.setBrush(colour)
+            painter.drawEllipse(centre, size * 0.34, size * 0.16)
             return icon
         # An arrow to the person's left or right (the screen's left when the picture is a mirror, else its
         # right), or down.

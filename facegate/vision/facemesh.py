@@ -30,6 +30,8 @@ CHIN = 152
 FOREHEAD = 10
 RIGHT_CHEEK = 234
 LEFT_CHEEK = 454
+UPPER_LIP_INNER, LOWER_LIP_INNER = 13, 14  # the middle of the lips' inner edges
+NOSE_BRIDGE = 168  # between the eyes
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,14 @@ class Mesh:
             height = np.linalg.norm(p[list(brow)].mean(0) - p[list(cheek)].mean(0))
             return height / max(np.linalg.norm(p[eye[0]] - p[eye[3]]), 1e-6)
         return float((aspect(RIGHT_BROW, RIGHT_UNDER_EYE, RIGHT_EYE) + aspect(LEFT_BROW, LEFT_UNDER_EYE, LEFT_EYE)) / 2)
+
+    def mouth_opening(self) -> float:
+        """Gap between the lips' inner edges over the height from between the eyes to the upper lip: ~0-0.05
+        closed, ~0.1-0.2 talking, 0.3 and more opened wide. Both lengths are vertical and neighbours, so tilting a
+        picture shortens them together; and a printed closed mouth has no gap to show, however the sheet is moved."""
+        p = self.points[:, :2]
+        height = np.linalg.norm(p[UPPER_LIP_INNER] - p[NOSE_BRIDGE])
+        return float(np.linalg.norm(p[LOWER_LIP_INNER] - p[UPPER_LIP_INNER]) / max(height, 1e-6))
 
     def interocular(self) -> float:
         return float(np.linalg.norm(self.points[RIGHT_EYE[0], :2] - self.points[LEFT_EYE[0], :2]))
