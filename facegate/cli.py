@@ -130,8 +130,18 @@ def _json_lines_listener():
                         "margin": None if decision.margin is None or math.isinf(decision.margin)
                         else round(decision.margin, 4),
                         "greeted": decision.greet,
-                        **{k: decision.details[k] for k in ("failed_checks", "guard_alert")
-                           if k in decision.details}})
+                        **{k: decision.details[k] for k in ("failed_checks", "guard_alert", "tailgating",
+                                                            "others_in_view") if k in decision.details}})
+
+        @staticmethod
+        def on_action_health(health) -> None:  # an action's thread: a receiver slow, down, or back
+            _json_line({"type": "action", "action": health.action, "state": health.state,
+                        "message": health.message})
+
+        @staticmethod
+        def on_tailgating(alert) -> None:  # a face appeared while the door was open
+            _json_line({"type": "tailgating", "granted": alert.payload["granted"],
+                        "new_faces": alert.payload["new_faces"]})
 
         @staticmethod
         def on_learned(outcome) -> None:  # the template learner's callback, on its own thread
@@ -157,6 +167,9 @@ def cmd_run(args) -> int:
         check_safe(settings, "--threshold")
     if args.liveness is not None:
         settings = replace(settings, liveness=args.liveness)
+    if args.mqtt is not None:
+        settings = replace(settings, mqtt_url=args.mqtt)
+        check_safe(settings, "--mqtt")
     source = parse_source(args.source if args.source is not None else settings.source)
     if not args.headless:
         from facegate.ui.app import run_app
@@ -182,7 +195,8 @@ def cmd_run(args) -> int:
     session = build_session(settings, engine, gallery, source=source, realtime=not args.fast, listeners=[output],
                             access_log=access_log, speech=speech,
                             learn=settings.learn_from_visits and not args.no_learning, on_learned=output.on_learned,
-                            rng=random.Random(args.seed) if args.seed is not None else None)
+                            rng=random.Random(args.seed) if args.seed is not None else None,
+                            on_action_health=output.on_action_health, on_tailgating=output.on_tailgating)
     session.start()
     try:
         while not session.wait(0.5):
@@ -334,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--liveness", choices=["off", "passive", "challenge"],
                    help="check that a live person is there before a grant (default: settings, 'challenge')")
     p.add_argument("--seed", type=int, help="fixed seed for the challenge requests (tests only: makes them predictable)")
+    p.add_argument("--mqtt", metavar="URL",
+                   help="publish decisions to this MQTT broker, mqtt://HOST:PORT (default: settings' mqtt_url)")
     p.add_argument("--no-learning", action="store_true",
                    help="do not learn photos from visits (default: settings' learn_from_visits), e.g. on a recording")
     p.set_defaults(func=cmd_run)

@@ -108,6 +108,32 @@ class Settings:
     log_retention_days: float = _setting(
         30.0, "Face snapshots in the access log are deleted after this long (the rows stay)", low=1.0, high=365.0,
         unit="days")
+    # --- door and building actions (facegate/actions/) ---
+    door_name: str = _setting("Door", "Name of this door in MQTT, Home Assistant and webhook messages")
+    # It must open the door and return at once, the door closing by itself {seconds} later (a relay's timed
+    # pulse): then no crash of FaceGate can leave the door open (facegate/actions/door.py).
+    door_command: str = _setting(
+        "", "Command run on a grant to open the door for {seconds} s by itself (a relay's timed pulse); empty: none")
+    door_close_command: str = _setting(
+        "", "Command run when the pulse ends, and at once if the door command fails or hangs; empty: none")
+    door_open_s: float = _setting(3.0, "How long a grant opens the door; a second grant extends it", low=0.1,
+                                  high=60.0, unit="s", advice="2-8 s suits most doors")
+    door_command_timeout_s: float = _setting(
+        5.0, "A door command that has not returned by then is killed and the door closed", low=0.5, high=60.0,
+        unit="s")
+    door_on_tailgating: bool = _setting(
+        True, "Open for a grant even while a face that is not granted is in view (the alert goes out either way)")
+    mqtt_url: str = _setting("", "MQTT broker, mqtt://[user:password@]HOST:PORT (mqtts:// for TLS); empty: off")
+    mqtt_topic: str = _setting("facegate/door", "Base topic: .../decision, .../tailgating, .../door, ...")
+    mqtt_discovery_prefix: str = _setting(
+        "homeassistant", "Home Assistant discovery prefix (the kiosk appears as a device); empty: no discovery")
+    mqtt_snapshot: bool = _setting(False, "Add the face snapshot (base64 JPEG) to each MQTT decision")
+    webhook_url: str = _setting("", "URL that each decision is POSTed to as signed JSON; empty: off")
+    webhook_secret: str = _setting("", "Key of the HMAC-SHA256 signature (X-FaceGate-Signature); never logged")
+    webhook_timeout_s: float = _setting(5.0, "A receiver that has not answered by then is tried again later",
+                                        low=0.5, high=60.0, unit="s")
+    webhook_retry_max_s: float = _setting(
+        300.0, "Longest wait between retries (they start at 1 s and double)", low=1.0, high=3600.0, unit="s")
     # --- safety ---
     allow_loose_threshold: bool = _setting(
         False, f"Allow a threshold above {SAFE_MAX_THRESHOLD} (up to {LOOSE_MAX_THRESHOLD}): look-alikes get in")
@@ -212,6 +238,8 @@ def greeting_problem(template: str) -> str | None:
     return None
 
 
+# Never repeated in a message, a log line or the status bar (mqtt_url may hold a password).
+SECRET_SETTINGS = ("webhook_secret", "mqtt_url")
 _TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text in double quotes"}
 _FIX = "fix it or delete the file to use the defaults"
 
@@ -318,7 +346,8 @@ def load_settings(path: Path | None = None) -> Settings:
         elif type(default) is int and type(value) is float and value.is_integer():
             value = int(value)
         if type(value) is not type(default):
-            problems.append(f"{_key(key)} must be {_TYPE_WORDS[type(default)]}, not {_shown(value)}")
+            shown = "a value not shown (a secret)" if key in SECRET_SETTINGS else _shown(value)
+            problems.append(f"{_key(key)} must be {_TYPE_WORDS[type(default)]}, not {shown}")
             continue
         setattr(settings, key, value)
     if not problems:
@@ -352,7 +381,8 @@ def settings_problems(settings: Settings) -> list[str]:
     for f in fields(Settings):
         value, kind = getattr(settings, f.name), type(f.default)
         if not _has_type(value, kind):
-            problems.append(f"{_key(f.name)} must be {_TYPE_WORDS[kind]}, not {_shown(value)}")
+            shown = "a value not shown (a secret)" if f.name in SECRET_SETTINGS else _shown(value)
+            problems.append(f"{_key(f.name)} must be {_TYPE_WORDS[kind]}, not {shown}")
     if problems:
         return problems  # the checks below compare values of the right types
     for f in fields(Settings):
@@ -381,11 +411,44 @@ def settings_problems(settings: Settings) -> list[str]:
         if value > window:
             problems.append(f"{_key(key)} ({value}) must not be more than \"vote_window\" ({window}): that many "
                             "votes never fit in the window")
+    problems.extend(action_problems(settings))
     if not settings.source.strip():
         problems.append("\"source\" is empty; use \"0\" for the first camera, a video file, a URL or a folder")
     greeting = greeting_problem(settings.greeting_template)
     if greeting is not None:
         problems.append(f"\"greeting_template\": {greeting}")
+    return problems
+
+
+def action_problems(settings: Settings) -> list[str]:
+    """Door, MQTT and webhook settings that cannot work, in plain words (secrets never repeated)."""
+    import shlex
+    from urllib.parse import urlsplit
+
+    problems = []
+    for key in ("door_command", "door_close_command"):
+        try:
+            shlex.split(getattr(settings, key))
+        except ValueError as exc:
+            problems.append(f"{_key(key)} cannot be read as a command ({exc})")
+    mqtt = settings.mqtt_url.strip()
+    if mqtt:
+        try:
+            parts = urlsplit(mqtt)
+            ok = parts.scheme in ("mqtt", "mqtts") and bool(parts.hostname) and (parts.port or 1) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            problems.append("\"mqtt_url\" must look like mqtt://HOST:PORT (mqtts:// for TLS)")
+    webhook = settings.webhook_url.strip()
+    if webhook:
+        try:
+            parts = urlsplit(webhook)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+        except ValueError:
+            ok = False
+        if not ok:
+            problems.append("\"webhook_url\" must be an http:// or https:// URL")
     return problems
 
 
