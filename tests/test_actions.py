@@ -550,3 +550,29 @@ def test_run_headless_publishes_to_mqtt(tmp_path, clips, broker, subscriber):
         assert any(o.action == "mqtt" and o.outcome == "published" for o in log.action_outcomes())
     finally:
         log.close()
+
+
+def test_the_window_shows_tailgating_and_a_dead_receiver(qtbot, home, clips, relay, tmp_path):
+    from facegate.ui.main_window import MainWindow
+
+    folder = home / "gallery" / "Joe Biden"
+    folder.mkdir(parents=True)
+    for photo in (clips / "people_small" / "train" / "biden").iterdir():
+        (folder / photo.name).write_bytes(photo.read_bytes())
+    receiver = Receiver(SECRET)
+    receiver.stop()  # dead: connections refused
+    settings = replace(door_settings(home, relay), source=str(two_person_clip(clips, tmp_path / "both.mp4", 0, 8)),
+                       gallery=str(home / "gallery"), speech=False, liveness="off", webhook_url=receiver.url,
+                       webhook_secret=SECRET, webhook_timeout_s=0.5, webhook_retry_max_s=1.0)
+    win = MainWindow(settings, settings_path=home / "config.json")
+    win.show()
+    qtbot.addWidget(win)
+    try:
+        qtbot.waitUntil(lambda: win.video.banner_text.startswith("Tailgating"), timeout=60_000)
+        assert "Joe Biden" in win.video.banner_text
+        qtbot.waitUntil(lambda: "Webhook: down" in win.actions_label.text(), timeout=30_000)
+        assert "Door: ok" in win.actions_label.text() and win.actions_label.isVisible()
+        assert SECRET not in win.actions_label.toolTip()
+    finally:
+        win.shutdown()
+    assert relay_records(relay[1])[0][0] == "open"  # door_on_tailgating (default): opened, the alert went out
