@@ -430,6 +430,7 @@ def test_a_slow_receiver_never_blocks_the_video_path(tmp_path, relay, access_log
         listener.stop(5)
         receiver.stop()
     assert not hook._thread.is_alive()
+    assert "dropped" in [o.outcome for o in access_log.action_outcomes(limit=None)]  # written by the worker
 
 
 # ---- tailgating on a real two-person frame -----------------------------------------------------------------

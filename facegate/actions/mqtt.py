@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as paho
 
 from facegate.actions.payload import redact_url, to_json
-from facegate.actions.worker import DOWN, OK, ActionEvent, ActionWorker
+from facegate.actions.worker import DOWN, OK, ActionEvent, ActionHealth, ActionWorker
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class MqttAction(ActionWorker):
         client.on_publish = self._acknowledged
         self.client = client
         self._host, self._port = host, port
-        self.report(DOWN, f"connecting to {self.shown_url}")
+        self.health = ActionHealth(self.name, DOWN, f"connecting to {self.shown_url}")  # not logged: starting
 
     def start(self) -> MqttAction:
         self.client.connect_async(self._host, self._port, keepalive=KEEPALIVE_S)

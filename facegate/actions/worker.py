@@ -67,6 +67,7 @@ class ActionWorker:
         self._health_lock = threading.Lock()
         self.health = ActionHealth(self.name, OK)
         self.dropped = 0
+        self._unrecorded_drops: list[ActionEvent] = []
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"facegate-{self.name}-action", daemon=True)
 
@@ -88,7 +89,9 @@ class ActionWorker:
                 log.error("%s action is %d events behind; %d dropped so far", self.name, self._queue.maxsize,
                           self.dropped)
             self.report(DOWN, f"far behind: {self._queue.maxsize} events waiting, new ones dropped")
-            self.outcome(event, "dropped", "queue full")
+            with self._health_lock:  # into the access log by the worker, not on this thread (a bounded list)
+                if len(self._unrecorded_drops) < self._queue.maxsize:
+                    self._unrecorded_drops.append(event)
             return False
 
     def handle(self, event: ActionEvent) -> None:
@@ -136,7 +139,7 @@ class ActionWorker:
                 return
             previous, self.health = self.health, health
         if state == OK and previous.state != OK:
-            log.warning("%s action works again", self.name)
+            log.info("%s action works (%s before)", self.name, previous.message or previous.state)
         elif state != OK:
             log.warning("%s action %s: %s", self.name, state, message)
         for listener in list(self._health_listeners):
@@ -168,9 +171,17 @@ class ActionWorker:
                 finally:
                     self._queue.task_done()
                 if self._queue.empty():  # what waits in the queue first (the webhook commits it to its outbox)
+                    self._record_drops()
                     self._safely(self.idle)
         finally:
+            self._record_drops()
             self._safely(self.close)
+
+    def _record_drops(self) -> None:
+        with self._health_lock:
+            dropped, self._unrecorded_drops = self._unrecorded_drops, []
+        for event in dropped:
+            self.outcome(event, "dropped", "the action's queue was full")
 
     def _safely(self, call: Callable[[], None]) -> None:
         try:
