@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facegate.actions import build_actions
+from facegate.actions.listener import build_actions
 from facegate.capture import Frame
 from facegate.config import Settings
 from facegate.pipeline import FrameResult, TrackView

@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import sys
+import threading
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
@@ -104,11 +105,15 @@ def cmd_gallery(args) -> int:
     raise FaceGateError(f"unknown gallery action {args.action!r}")
 
 
+_PRINTING = threading.Lock()  # lines come from the session's, the learner's and the actions' threads
+
+
 def _json_line(payload: dict) -> None:
     # Names stay readable (not \u-escaped), except the two characters that str.splitlines() takes for line ends:
     # a folder named with one (made outside FaceGate) must not split a decision in two.
     line = json.dumps(payload, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    print(line, flush=True)
+    with _PRINTING:  # one whole line at a time: print() writes the text and its newline separately
+        print(line, flush=True)
 
 
 def _json_lines_listener():

@@ -116,6 +116,11 @@ class Settings:
         "", "Command run on a grant to open the door for {seconds} s by itself (a relay's timed pulse); empty: none")
     door_close_command: str = _setting(
         "", "Command run when the pulse ends, and at once if the door command fails or hangs; empty: none")
+    # facegate/actions/serial_relay.py: writes "on", and a detached timer writes "off" {seconds} later.
+    door_serial: str = _setting(
+        "", "Serial (USB) relay device, e.g. /dev/ttyUSB0, switched for the pulse when door_command is empty")
+    door_serial_open: str = _setting("A00101A2", "Bytes (hex) that switch the serial relay on (LCUS-1's default)")
+    door_serial_close: str = _setting("A00100A1", "Bytes (hex) that switch the serial relay off")
     door_open_s: float = _setting(3.0, "How long a grant opens the door; a second grant extends it", low=0.1,
                                   high=60.0, unit="s", advice="2-8 s suits most doors")
     door_command_timeout_s: float = _setting(
@@ -420,10 +425,20 @@ def settings_problems(settings: Settings) -> list[str]:
     return problems
 
 
+def _is_url(text: str, schemes: tuple[str, ...]) -> bool:
+    """`text` is a URL of one of `schemes` with a host and, if given, a valid port."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        return parts.scheme in schemes and bool(parts.hostname) and (parts.port or 1) > 0
+    except ValueError:  # a port that is no number, or out of range
+        return False
+
+
 def action_problems(settings: Settings) -> list[str]:
     """Door, MQTT and webhook settings that cannot work, in plain words (secrets never repeated)."""
     import shlex
-    from urllib.parse import urlsplit
 
     problems = []
     for key in ("door_command", "door_close_command"):
@@ -431,24 +446,16 @@ def action_problems(settings: Settings) -> list[str]:
             shlex.split(getattr(settings, key))
         except ValueError as exc:
             problems.append(f"{_key(key)} cannot be read as a command ({exc})")
-    mqtt = settings.mqtt_url.strip()
-    if mqtt:
+    for key in ("door_serial_open", "door_serial_close"):
         try:
-            parts = urlsplit(mqtt)
-            ok = parts.scheme in ("mqtt", "mqtts") and bool(parts.hostname) and (parts.port or 1) > 0
+            if not bytes.fromhex(getattr(settings, key)):
+                raise ValueError
         except ValueError:
-            ok = False
-        if not ok:
-            problems.append("\"mqtt_url\" must look like mqtt://HOST:PORT (mqtts:// for TLS)")
-    webhook = settings.webhook_url.strip()
-    if webhook:
-        try:
-            parts = urlsplit(webhook)
-            ok = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
-        except ValueError:
-            ok = False
-        if not ok:
-            problems.append("\"webhook_url\" must be an http:// or https:// URL")
+            problems.append(f"{_key(key)} must be bytes in hex, like \"A00101A2\"")
+    if settings.mqtt_url.strip() and not _is_url(settings.mqtt_url.strip(), ("mqtt", "mqtts")):
+        problems.append("\"mqtt_url\" must look like mqtt://HOST:PORT (mqtts:// for TLS)")
+    if settings.webhook_url.strip() and not _is_url(settings.webhook_url.strip(), ("http", "https")):
+        problems.append("\"webhook_url\" must be an http:// or https:// URL")
     return problems
 
 

@@ -19,7 +19,7 @@ from facegate.pipeline import FrameResult, Pipeline
 from facegate.policy import Decision, Verdict
 
 if TYPE_CHECKING:
-    from facegate.actions import ActionsListener
+    from facegate.actions.listener import ActionsListener
 
 log = logging.getLogger(__name__)
 
@@ -282,7 +282,7 @@ def build_session(settings, engine, gallery, *, source: str | int | SourceSpec, 
         built_in.append(AccessLogListener(access_log, str(spec)))
     action_listener = None
     if actions:
-        from facegate.actions import build_actions
+        from facegate.actions.listener import build_actions
 
         action_listener = build_actions(settings, access_log=access_log, on_health=on_action_health,
                                         on_alert=on_tailgating)

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facegate.actions import build_actions
+from facegate.actions.listener import build_actions
 from facegate.actions.door import DoorAction
 from facegate.actions.outbox import Outbox
 from facegate.actions.webhook import WebhookAction
@@ -180,6 +180,77 @@ def test_a_killed_facegate_does_not_leave_the_door_open(tmp_path, relay):
             process.kill()
     (_, opened, _), (action, closed, _) = relay_records(relay[1])
     assert action == "timer-close" and 0.9 <= closed - opened <= 2.0
+
+
+class Pty:
+    """A real serial line (a pseudo-terminal): the relay's side records what arrives, with the time."""
+
+    def __init__(self):
+        import threading
+
+        self.master, self.slave = os.openpty()
+        self.device = os.ttyname(self.slave)
+        self.received: list[tuple[float, bytes]] = []
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self):
+        while True:
+            try:
+                data = os.read(self.master, 64)
+            except OSError:
+                return
+            if not data:
+                return
+            self.received.append((time.time(), data))
+
+    def frames(self) -> list[tuple[float, str]]:
+        """(time, hex) per 4-byte relay command."""
+        out, buffer, at = [], b"", 0.0
+        for when, data in self.received:
+            at = at if buffer else when
+            buffer += data
+            while len(buffer) >= 4:
+                out.append((at, buffer[:4].hex().upper()))
+                buffer, at = buffer[4:], when
+        return out
+
+    def close(self):
+        os.close(self.slave)
+        os.close(self.master)
+
+
+def test_a_serial_relay_pulses_and_ends_the_pulse_by_itself(tmp_path, access_log, monkeypatch):
+    monkeypatch.setenv("FACEGATE_HOME", str(tmp_path / "home"))  # the relay's state file
+    line = Pty()
+    try:
+        # the relay program alone: it returns at once, and the relay still switches off 0.4 s later
+        started = time.time()
+        subprocess.run([sys.executable, "-m", "facegate.actions.serial_relay", line.device, "0.4"], check=True,
+                       cwd=ROOT, timeout=30)
+        assert wait_until(lambda: len(line.frames()) == 2, 5)
+        (on_at, on), (off_at, off) = line.frames()
+        assert (on, off) == ("A00101A2", "A00100A1") and on_at - started < 2.0 and 0.35 <= off_at - on_at <= 1.0
+
+        # through the door action: on at the grant, extended by a second grant, off once at the end
+        line.received.clear()
+        settings = replace(Settings(), door_serial=line.device, door_open_s=1.0, log_dir=str(tmp_path / "log"))
+        listener = build_actions(settings, access_log=access_log)
+        try:
+            listener.on_decision(*decided(Verdict.GRANTED, "Ada"))
+            assert wait_until(lambda: len(line.frames()) == 1, 10)
+            time.sleep(0.3)
+            listener.on_decision(*decided(Verdict.GRANTED, "Grace", track_id=2))
+            assert wait_until(lambda: "A00100A1" in [f for _, f in line.frames()], 10)
+            time.sleep(1.0)  # the first pulse's timer has passed: it must not have switched off early
+        finally:
+            listener.stop(5)
+    finally:
+        line.close()
+    frames = line.frames()
+    on_times = [at for at, f in frames if f == "A00101A2"]
+    off_times = [at for at, f in frames if f == "A00100A1"]
+    assert len(on_times) == 2 and off_times and min(off_times) - on_times[0] >= 1.25  # 0.3 + 1.0, not 1.0
 
 
 def test_door_settings_are_checked():

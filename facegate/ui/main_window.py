@@ -27,7 +27,7 @@ from facegate.ui.bridge import SessionBridge
 from facegate.ui.video_view import VideoView
 
 if TYPE_CHECKING:  # at run time these are imported where they are used, once the window is up
-    from facegate.actions import ActionHealth
+    from facegate.actions.worker import ActionHealth
     from facegate.events import AccessLog
     from facegate.gallery import Gallery
     from facegate.session import KioskSession
