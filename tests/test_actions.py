@@ -580,8 +580,8 @@ def test_tailgating_on_a_real_two_person_frame(tmp_path, clips, engine, relay, a
 
 
 def test_the_door_stays_shut_while_liveness_is_pending(tmp_path, clips, engine, relay, access_log):
-    """On the real clip Lin-Manuel Miranda is identified, then asked for liveness: the door opens only after his
-    grant, never while the check runs (nor for anyone else in the clip)."""
+    """On the real clip Lin-Manuel Miranda is identified, then asked for liveness, which the recording fails: the
+    door never opens, neither while the check runs nor on the denial (nor for anyone else in the clip)."""
     from facegate.gallery import Gallery
 
     gallery = Gallery(tmp_path / "gallery", engine)
@@ -595,9 +595,10 @@ def test_the_door_stays_shut_while_liveness_is_pending(tmp_path, clips, engine, 
     prompts = [at for at, what in seen if what == "prompt"]
     grants = [at for at, what in seen if what == "granted"]
     opens = [at for action, at, _ in relay_records(relay[1]) if action == "open"]
-    assert prompts, "the liveness check never started: the clip no longer tests this"
-    assert len(opens) == len(grants)
-    if grants:  # the check passed: the door opened after the grant, not while the requests were shown
+    denials = [at for at, what in seen if what == "denied"]
+    assert prompts and denials, "the liveness check never ran or never failed: the clip no longer tests this"
+    assert len(opens) == len(grants)  # with this seed: none (identified, asked, refused), and no open meanwhile
+    if grants:  # should the check pass: the door opened after the grant, not while the requests were shown
         assert min(opens) >= min(grants) > min(prompts)
 
 
@@ -648,3 +649,26 @@ def test_the_window_shows_tailgating_and_a_dead_receiver(qtbot, home, clips, rel
     finally:
         win.shutdown()
     assert relay_records(relay[1])[0][0] == "open"  # door_on_tailgating (default): opened, the alert went out
+
+
+def test_the_door_and_building_dialog(qtbot):
+    from PySide6.QtWidgets import QLineEdit
+
+    from facegate.ui.actions_dialog import ActionsDialog
+
+    dialog = ActionsDialog(None, Settings())
+    qtbot.addWidget(dialog)
+    dialog.edits["door_command"].setText("usbrelay-pulse 1 {seconds}")
+    dialog.edits["mqtt_url"].setText("http://not-mqtt")
+    dialog.edits["webhook_secret"].setText(SECRET)
+    dialog.open_spin.setValue(4.0)
+    dialog._accept()
+    assert "mqtt_url" in dialog.error_label.text() and dialog.result() == 0  # refused, stays open
+    dialog.edits["mqtt_url"].setText("mqtt://kiosk:pw@127.0.0.1:1883")
+    dialog._accept()
+    chosen = dialog.chosen()
+    assert dialog.result() == 1 and not settings_problems(chosen)
+    assert (chosen.door_command, chosen.door_open_s, chosen.webhook_secret) == ("usbrelay-pulse 1 {seconds}", 4.0,
+                                                                                 SECRET)
+    for name in ("mqtt_url", "webhook_secret"):  # never shown in clear on the kiosk's screen
+        assert dialog.edits[name].echoMode() == QLineEdit.EchoMode.PasswordEchoOnEdit

@@ -10,8 +10,8 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpin
 
 from facegate.config import RANGES, Settings, action_problems, setting
 
-ACTION_FIELDS = ("door_name", "door_command", "door_close_command", "door_open_s", "door_on_tailgating", "mqtt_url",
-                 "mqtt_topic", "webhook_url", "webhook_secret")
+ACTION_FIELDS = ("door_name", "door_command", "door_close_command", "door_serial", "door_open_s", "door_on_tailgating",
+                 "mqtt_url", "mqtt_topic", "webhook_url", "webhook_secret")
 
 
 class ActionsDialog(QDialog):
@@ -23,8 +23,8 @@ class ActionsDialog(QDialog):
         self.setObjectName("actions_dialog")
         self.settings = settings
         self.edits: dict[str, QLineEdit] = {}
-        for name in ("door_name", "door_command", "door_close_command", "mqtt_url", "mqtt_topic", "webhook_url",
-                     "webhook_secret"):
+        for name in ("door_name", "door_command", "door_close_command", "door_serial", "mqtt_url", "mqtt_topic",
+                     "webhook_url", "webhook_secret"):
             edit = QLineEdit(getattr(settings, name))
             edit.setObjectName(f"{name}_edit")
             edit.setToolTip(setting(name).help)
@@ -32,6 +32,7 @@ class ActionsDialog(QDialog):
                 edit.setEchoMode(QLineEdit.EchoMode.PasswordEchoOnEdit)
             self.edits[name] = edit
         self.edits["door_command"].setPlaceholderText("e.g. usbrelay-pulse 1 {seconds}")
+        self.edits["door_serial"].setPlaceholderText("e.g. /dev/ttyUSB0 (used when there is no open command)")
         self.edits["mqtt_url"].setPlaceholderText("mqtt://homeassistant.local:1883")
         self.open_spin = QDoubleSpinBox()
         self.open_spin.setObjectName("door_open_spin")
@@ -55,6 +56,7 @@ class ActionsDialog(QDialog):
         form.addRow("Name:", self.edits["door_name"])
         form.addRow("Open command:", self.edits["door_command"])
         form.addRow("Close command:", self.edits["door_close_command"])
+        form.addRow("Or a USB relay:", self.edits["door_serial"])
         form.addRow("Open for:", self.open_spin)
         form.addRow("", self.tailgating_check)
         note = QLabel("The open command must return at once and close the door by itself after {seconds} s (a "
