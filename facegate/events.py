@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 DECISIONS = (Verdict.GRANTED, Verdict.UNKNOWN, Verdict.DENIED)  # what is logged (never pending)
 SCHEMA_VERSION = 1
 DB_NAME = "access.sqlite3"
+OUTBOX_NAME = "outbox.sqlite3"  # the webhook's (facegate/actions/outbox.py), when one is configured
 SNAPSHOT_DIR = "snapshots"
 # Events waiting for the disk; beyond this (disk stalled for minutes) new events are dropped and logged
 # rather than letting snapshots eat the memory.
@@ -577,6 +578,17 @@ class AccessLog:
             if busy:
                 log.error("access log: another connection kept the journal open; the erased name may remain "
                           "in %s-wal until the next checkpoint", self.db_path.name)
+        outbox = self.folder / OUTBOX_NAME
+        if outbox.exists():  # the webhook's events still waiting to be sent name the person too
+            from facegate.actions.outbox import Outbox
+
+            waiting = Outbox(self.folder)
+            try:
+                dropped = waiting.erase_person(name)
+            finally:
+                waiting.close()
+            if dropped:
+                log.info("access log: %d webhook events about the erased person will not be sent", dropped)
         log.info("access log: erased %d decisions%s", count, " and their snapshots" if snapshots else "")
         return count
 

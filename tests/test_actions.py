@@ -94,9 +94,11 @@ def test_a_grant_pulses_the_door_and_it_closes_after_the_pulse(tmp_path, relay, 
         listener.stop(5)
     (_, opened, rest), (_, closed, _) = relay_records(relay[1])
     assert opened - started < 1.0 and rest[0] == "0.5" and rest[1] == "Ada"
-    assert 0.45 <= closed - opened <= 1.2  # the pulse's length, closed by FaceGate at its end
+    assert closed - started >= 0.5 and closed - opened <= 1.2  # the pulse (from the grant), closed at its end
     outcomes = [(o.action, o.outcome, o.person) for o in reversed(access_log.action_outcomes())]
     assert outcomes == [("door", "opened", "Ada"), ("door", "closed", None)]
+    access_log.erase_person("Ada")  # what was done for a person is erased with them
+    assert [o.person for o in access_log.action_outcomes()] == [None]
 
 
 def test_a_second_grant_extends_the_pulse(tmp_path, relay, access_log):
@@ -454,14 +456,17 @@ def test_the_outbox_survives_a_killed_kiosk(tmp_path):
             process.kill()
     assert stat.S_IMODE((folder / "outbox.sqlite3").stat().st_mode) == 0o600
     assert len(Outbox(folder)) == 5
+    with AccessLog(folder) as access_log:  # People > Remove: the person's waiting events go too
+        access_log.erase_person("person 2")
+    assert len(Outbox(folder)) == 4
     receiver.start()
     hook = WebhookAction(receiver.url, SECRET, Outbox(folder), timeout_s=0.5).start()
     try:
-        assert wait_until(lambda: len(receiver.processed) == 5 and len(hook.outbox) == 0, 15)
+        assert wait_until(lambda: len(receiver.processed) == 4 and len(hook.outbox) == 0, 15)
     finally:
         hook.stop(5)
         receiver.stop()
-    assert [receiver.processed[k]["name"] for k in receiver.order] == [f"person {i}" for i in range(5)]
+    assert [receiver.processed[k]["name"] for k in receiver.order] == [f"person {i}" for i in (0, 1, 3, 4)]
 
 
 def test_secrets_are_never_logged(tmp_path, access_log, broker, caplog):

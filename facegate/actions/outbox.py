@@ -14,9 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from facegate.events import OUTBOX_NAME
 from facegate.storage import create_private_file, ensure_private_dir
-
-OUTBOX_NAME = "outbox.sqlite3"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox(
@@ -49,6 +48,7 @@ class Outbox:
         self._conn = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level="DEFERRED")
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=FULL")  # an added event survives a power cut
+        self._conn.execute("PRAGMA secure_delete=ON")  # a delivered or erased event's name is overwritten
         with self._conn:
             self._conn.executescript(_SCHEMA)
 
@@ -72,6 +72,17 @@ class Outbox:
         with self._lock, self._conn:
             self._conn.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE key = ?",
                                (error[:500], key))
+
+    def erase_person(self, name: str) -> int:
+        """Forget the waiting events about `name` (People > Remove erases a person everywhere): they are not sent.
+        Returns how many were dropped."""
+        with self._lock, self._conn:
+            count = self._conn.execute(
+                "DELETE FROM outbox WHERE json_extract(CAST(body AS TEXT), '$.name') = ? "
+                "OR json_extract(CAST(body AS TEXT), '$.granted') = ?", (name, name)).rowcount
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the WAL's older frames held the name too
+        return int(count)
 
     def __len__(self) -> int:
         with self._lock:
