@@ -261,6 +261,11 @@ def test_door_settings_are_checked():
     assert len(problems) == 2 and "hunter2" not in " ".join(problems)
     with pytest.raises(ValueError):
         DoorAction("")
+    from facegate.errors import FaceGateError
+
+    with pytest.raises(FaceGateError, match="cannot start") as refused:  # set from code, past the validator
+        build_actions(replace(Settings(), mqtt_url="mqtt://kiosk:hunter2@host:99999"))
+    assert "hunter2" not in str(refused.value)
 
 
 # ---- MQTT --------------------------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ it does into the access log's action_outcomes table."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 from facegate.actions.payload import decision_event, tailgating_event
 from facegate.actions.worker import ActionEvent, ActionHealth, ActionWorker
+from facegate.errors import FaceGateError
 from facegate.session import SessionListener
 
 log = logging.getLogger(__name__)
@@ -105,8 +107,9 @@ def serial_relay_commands(settings) -> tuple[str, str]:
 def build_actions(settings, *, access_log=None, outbox_dir: Path | None = None,
                   on_health: Callable[[ActionHealth], None] | None = None,
                   on_alert: Callable[[ActionEvent], None] | None = None) -> ActionsListener | None:
-    """The actions the settings ask for (door_command, mqtt_url, webhook_url), started; None when none is set.
-    Raises ValueError (in plain words) on a setting that cannot work, e.g. an mqtt_url that is no MQTT address."""
+    """The actions the settings ask for (door_command or door_serial, mqtt_url, webhook_url), started; None when
+    none is set. Raises FaceGateError (in plain words, no secret) when one cannot work: an mqtt_url that is no
+    MQTT address, an outbox that cannot be written..."""
     door_command, door_close_command = settings.door_command, settings.door_close_command
     if not door_command.strip() and settings.door_serial.strip():
         door_command, door_close_command = serial_relay_commands(settings)
@@ -119,28 +122,31 @@ def build_actions(settings, *, access_log=None, outbox_dir: Path | None = None,
             access_log.record_action(ActionOutcome(time.time(), action, outcome, event.key if event else "",
                                                    event.person if event else None, detail))
 
-    common: dict[str, Any] = {"on_outcome": record, "on_health": on_health}
-    listener = ActionsListener([], settings.door_name, settings.door_open_s, on_alert)
-    actions = listener.actions
-    if door_command.strip():
-        from facegate.actions.door import DoorAction
+    try:
+        common: dict[str, Any] = {"on_outcome": record, "on_health": on_health}
+        listener = ActionsListener([], settings.door_name, settings.door_open_s, on_alert)
+        actions = listener.actions
+        if door_command.strip():
+            from facegate.actions.door import DoorAction
 
-        actions.append(DoorAction(door_command, door_close_command, open_s=settings.door_open_s,
-                                  command_timeout_s=settings.door_command_timeout_s,
-                                  open_on_tailgating=settings.door_on_tailgating, on_door=listener.door_state,
-                                  **common))
-    if settings.mqtt_url.strip():
-        from facegate.actions.mqtt import MqttAction
+            actions.append(DoorAction(door_command, door_close_command, open_s=settings.door_open_s,
+                                      command_timeout_s=settings.door_command_timeout_s,
+                                      open_on_tailgating=settings.door_on_tailgating, on_door=listener.door_state,
+                                      **common))
+        if settings.mqtt_url.strip():
+            from facegate.actions.mqtt import MqttAction
 
-        actions.append(MqttAction(settings.mqtt_url, settings.mqtt_topic, settings.door_name,
-                                  discovery_prefix=settings.mqtt_discovery_prefix, snapshot=settings.mqtt_snapshot,
-                                  **common))
-    if settings.webhook_url.strip():
-        from facegate.actions.outbox import Outbox
-        from facegate.actions.webhook import WebhookAction
+            actions.append(MqttAction(settings.mqtt_url, settings.mqtt_topic, settings.door_name,
+                                      discovery_prefix=settings.mqtt_discovery_prefix, snapshot=settings.mqtt_snapshot,
+                                      **common))
+        if settings.webhook_url.strip():
+            from facegate.actions.outbox import Outbox
+            from facegate.actions.webhook import WebhookAction
 
-        folder = outbox_dir or (access_log.folder if access_log is not None else settings.log_path())
-        actions.append(WebhookAction(settings.webhook_url, settings.webhook_secret, Outbox(folder),
-                                     timeout_s=settings.webhook_timeout_s, retry_max_s=settings.webhook_retry_max_s,
-                                     **common))
+            folder = outbox_dir or (access_log.folder if access_log is not None else settings.log_path())
+            actions.append(WebhookAction(settings.webhook_url, settings.webhook_secret, Outbox(folder),
+                                         timeout_s=settings.webhook_timeout_s, retry_max_s=settings.webhook_retry_max_s,
+                                         **common))
+    except (ValueError, OSError, sqlite3.Error) as exc:  # nothing is started yet
+        raise FaceGateError(f"The door and building actions cannot start: {exc}") from exc
     return listener.start()

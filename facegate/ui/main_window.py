@@ -227,9 +227,9 @@ class MainWindow(QMainWindow):
                                          on_learned=self.bridge.on_learned,
                                          on_action_health=self.bridge.on_action_health,
                                          on_tailgating=self.bridge.on_tailgating)
-        except ValueError as exc:  # a door, MQTT or webhook setting that cannot work (checked again here)
+        except FaceGateError as exc:  # a door, MQTT or webhook setting that cannot work, an unwritable outbox
             log.error("The kiosk could not start: %s", exc)
-            self.video.set_message(f"The door and building actions cannot start: {exc}")
+            self.video.set_message(str(exc))
             return
         self._show_action_health()
         self.video.set_message("Starting the camera...")
