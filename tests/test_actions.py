@@ -94,7 +94,7 @@ def test_a_grant_pulses_the_door_and_it_closes_after_the_pulse(tmp_path, relay, 
         listener.stop(5)
     (_, opened, rest), (_, closed, _) = relay_records(relay[1])
     assert opened - started < 1.0 and rest[0] == "0.5" and rest[1] == "Ada"
-    assert closed - started >= 0.5 and closed - opened <= 1.2  # the pulse (from the grant), closed at its end
+    assert closed - started >= 0.5 and closed - opened <= 2.0  # the pulse (from the grant), closed at its end
     outcomes = [(o.action, o.outcome, o.person) for o in reversed(access_log.action_outcomes())]
     assert outcomes == [("door", "opened", "Ada"), ("door", "closed", None)]
     access_log.erase_person("Ada")  # what was done for a person is erased with them
@@ -102,21 +102,22 @@ def test_a_grant_pulses_the_door_and_it_closes_after_the_pulse(tmp_path, relay, 
 
 
 def test_a_second_grant_extends_the_pulse(tmp_path, relay, access_log):
-    listener = build_actions(door_settings(tmp_path, relay, door_open_s=0.8), access_log=access_log)
+    listener = build_actions(door_settings(tmp_path, relay, door_open_s=1.0), access_log=access_log)
     try:
+        first = time.time()
         listener.on_decision(*decided(Verdict.GRANTED, "Ada", track_id=1))
-        assert wait_until(lambda: len(relay_records(relay[1])) == 1, 5)
-        time.sleep(0.4)
+        time.sleep(0.3)
+        second = time.time()
         listener.on_decision(*decided(Verdict.GRANTED, "Grace", track_id=2))
-        assert wait_until(lambda: "close" in [r[0] for r in relay_records(relay[1])], 5)
-        time.sleep(1.0)  # the first pulse's own timer would have fired by now
+        assert wait_until(lambda: "close" in [r[0] for r in relay_records(relay[1])], 10)
+        time.sleep(1.2)  # the first pulse's own timer would have fired by now
     finally:
         listener.stop(5)
     records = relay_records(relay[1])
     assert [r[0] for r in records] == ["open", "open", "close"]  # no close between the two grants
-    first, second, closed = (r[1] for r in records)
-    assert closed - first >= 1.1  # 0.4 s + 0.8 s: extended, not cut at 0.8 s
-    assert closed - second >= 0.7
+    closed = records[-1][1]
+    assert closed - second >= 1.0  # extended to the second grant's full pulse...
+    assert closed - first >= 1.3  # ...not cut at the first one's end
     assert [o.outcome for o in reversed(access_log.action_outcomes())] == ["opened", "extended", "closed"]
 
 
@@ -151,7 +152,7 @@ def test_a_failing_or_hanging_door_command_ends_with_close(tmp_path, relay, acce
     actions = [r[0] for r in relay_records(records)]
     assert actions == ({"fail": ["fail"], "hang": ["hang"], "missing": []}[failure] + ["close"])
     if failure == "hang":
-        assert 0.6 <= took < 2.5  # killed at door_command_timeout_s, then closed
+        assert 0.6 <= took < 4.0  # killed at door_command_timeout_s (0.7 s), then closed; not after 600 s
     outcomes = [o.outcome for o in reversed(access_log.action_outcomes())]
     assert outcomes == ["failed", "closed"]
     assert health and health[-1].state == DOWN and "door command" in health[-1].message
@@ -504,7 +505,7 @@ def test_a_slow_receiver_never_blocks_the_video_path(tmp_path, relay, access_log
             started = time.perf_counter()
             listener.on_decision(decision, result)
             worst = max(worst, time.perf_counter() - started)
-        assert worst < 0.05
+        assert worst < 0.5  # a blocking hand-over would take the receiver's 3 s (or the 2 s timeout)
         (hook,) = listener.actions
         assert hook.dropped > 0 and hook.health.state == DOWN and "dropped" in hook.health.message
     finally:
