@@ -18,6 +18,7 @@ from facegate.session import SessionListener
 
 log = logging.getLogger(__name__)
 
+
 class ActionsListener(SessionListener):
     """Hands each decision to every action, and watches for new faces while the door is open."""
 
