@@ -8,6 +8,7 @@ import logging
 import math
 import os
 import sys
+import threading
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
@@ -104,11 +105,15 @@ def cmd_gallery(args) -> int:
     raise FaceGateError(f"unknown gallery action {args.action!r}")
 
 
+_PRINTING = threading.Lock()  # lines come from the session's, the learner's and the actions' threads
+
+
 def _json_line(payload: dict) -> None:
     # Names stay readable (not \u-escaped), except the two characters that str.splitlines() takes for line ends:
     # a folder named with one (made outside FaceGate) must not split a decision in two.
     line = json.dumps(payload, ensure_ascii=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
-    print(line, flush=True)
+    with _PRINTING:  # one whole line at a time: print() writes the text and its newline separately
+        print(line, flush=True)
 
 
 def _json_lines_listener():
@@ -130,8 +135,18 @@ def _json_lines_listener():
                         "margin": None if decision.margin is None or math.isinf(decision.margin)
                         else round(decision.margin, 4),
                         "greeted": decision.greet,
-                        **{k: decision.details[k] for k in ("failed_checks", "guard_alert")
-                           if k in decision.details}})
+                        **{k: decision.details[k] for k in ("failed_checks", "guard_alert", "tailgating",
+                                                            "others_in_view") if k in decision.details}})
+
+        @staticmethod
+        def on_action_health(health) -> None:  # an action's thread: a receiver slow, down, or back
+            _json_line({"type": "action", "action": health.action, "state": health.state,
+                        "message": health.message})
+
+        @staticmethod
+        def on_tailgating(alert) -> None:  # a face appeared while the door was open
+            _json_line({"type": "tailgating", "granted": alert.payload["granted"],
+                        "new_faces": alert.payload["new_faces"]})
 
         @staticmethod
         def on_learned(outcome) -> None:  # the template learner's callback, on its own thread
@@ -157,6 +172,9 @@ def cmd_run(args) -> int:
         check_safe(settings, "--threshold")
     if args.liveness is not None:
         settings = replace(settings, liveness=args.liveness)
+    if args.mqtt is not None:
+        settings = replace(settings, mqtt_url=args.mqtt)
+        check_safe(settings, "--mqtt")
     source = parse_source(args.source if args.source is not None else settings.source)
     if not args.headless:
         from facegate.ui.app import run_app
@@ -182,7 +200,8 @@ def cmd_run(args) -> int:
     session = build_session(settings, engine, gallery, source=source, realtime=not args.fast, listeners=[output],
                             access_log=access_log, speech=speech,
                             learn=settings.learn_from_visits and not args.no_learning, on_learned=output.on_learned,
-                            rng=random.Random(args.seed) if args.seed is not None else None)
+                            rng=random.Random(args.seed) if args.seed is not None else None,
+                            on_action_health=output.on_action_health, on_tailgating=output.on_tailgating)
     session.start()
     try:
         while not session.wait(0.5):
@@ -334,6 +353,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--liveness", choices=["off", "passive", "challenge"],
                    help="check that a live person is there before a grant (default: settings, 'challenge')")
     p.add_argument("--seed", type=int, help="fixed seed for the challenge requests (tests only: makes them predictable)")
+    p.add_argument("--mqtt", metavar="URL",
+                   help="publish decisions to this MQTT broker, mqtt://HOST:PORT (default: settings' mqtt_url)")
     p.add_argument("--no-learning", action="store_true",
                    help="do not learn photos from visits (default: settings' learn_from_visits), e.g. on a recording")
     p.set_defaults(func=cmd_run)

@@ -110,6 +110,37 @@ class Settings:
     log_retention_days: float = _setting(
         30.0, "Face snapshots in the access log are deleted after this long (the rows stay)", low=1.0, high=365.0,
         unit="days")
+    # --- door and building actions (facegate/actions/) ---
+    door_name: str = _setting("Door", "Name of this door in MQTT, Home Assistant and webhook messages")
+    # It must open the door and return at once, the door closing by itself {seconds} later (a relay's timed
+    # pulse): then no crash of FaceGate can leave the door open (facegate/actions/door.py).
+    door_command: str = _setting(
+        "", "Command run on a grant to open the door for {seconds} s by itself (a relay's timed pulse); empty: none")
+    door_close_command: str = _setting(
+        "", "Command run when the pulse ends, and at once if the door command fails or hangs; empty: none")
+    # facegate/actions/serial_relay.py: writes "on", and a detached timer writes "off" {seconds} later.
+    door_serial: str = _setting(
+        "", "Serial (USB) relay device, e.g. /dev/ttyUSB0, switched for the pulse when door_command is empty")
+    door_serial_open: str = _setting("A00101A2", "Bytes (hex) that switch the serial relay on (LCUS-1's default)")
+    door_serial_close: str = _setting("A00100A1", "Bytes (hex) that switch the serial relay off")
+    door_open_s: float = _setting(3.0, "How long a grant opens the door; a second grant extends it", low=0.1,
+                                  high=60.0, unit="s", advice="2-8 s suits most doors")
+    door_command_timeout_s: float = _setting(
+        5.0, "A door command that has not returned by then is killed and the door closed", low=0.5, high=60.0,
+        unit="s")
+    door_on_tailgating: bool = _setting(
+        True, "Open for a grant even while a face that is not granted is in view (the alert goes out either way)")
+    mqtt_url: str = _setting("", "MQTT broker, mqtt://[user:password@]HOST:PORT (mqtts:// for TLS); empty: off")
+    mqtt_topic: str = _setting("facegate/door", "Base topic: .../decision, .../tailgating, .../door, ...")
+    mqtt_discovery_prefix: str = _setting(
+        "homeassistant", "Home Assistant discovery prefix (the kiosk appears as a device); empty: no discovery")
+    mqtt_snapshot: bool = _setting(False, "Add the face snapshot (base64 JPEG) to each MQTT decision")
+    webhook_url: str = _setting("", "URL that each decision is POSTed to as signed JSON; empty: off")
+    webhook_secret: str = _setting("", "Key of the HMAC-SHA256 signature (X-FaceGate-Signature); never logged")
+    webhook_timeout_s: float = _setting(5.0, "A receiver that has not answered by then is tried again later",
+                                        low=0.5, high=60.0, unit="s")
+    webhook_retry_max_s: float = _setting(
+        300.0, "Longest wait between retries (they start at 1 s and double)", low=1.0, high=3600.0, unit="s")
     # --- safety ---
     allow_loose_threshold: bool = _setting(
         False, f"Allow a threshold above {SAFE_MAX_THRESHOLD} (up to {LOOSE_MAX_THRESHOLD}): look-alikes get in")
@@ -214,6 +245,8 @@ def greeting_problem(template: str) -> str | None:
     return None
 
 
+# Never repeated in a message, a log line or the status bar (mqtt_url may hold a password).
+SECRET_SETTINGS = ("webhook_secret", "mqtt_url")
 _TYPE_WORDS = {bool: "true or false", int: "a whole number", float: "a number", str: "text in double quotes"}
 _FIX = "fix it or delete the file to use the defaults"
 
@@ -320,7 +353,8 @@ def load_settings(path: Path | None = None) -> Settings:
         elif type(default) is int and type(value) is float and value.is_integer():
             value = int(value)
         if type(value) is not type(default):
-            problems.append(f"{_key(key)} must be {_TYPE_WORDS[type(default)]}, not {_shown(value)}")
+            shown = "a value not shown (a secret)" if key in SECRET_SETTINGS else _shown(value)
+            problems.append(f"{_key(key)} must be {_TYPE_WORDS[type(default)]}, not {shown}")
             continue
         setattr(settings, key, value)
     if not problems:
@@ -354,7 +388,8 @@ def settings_problems(settings: Settings) -> list[str]:
     for f in fields(Settings):
         value, kind = getattr(settings, f.name), type(f.default)
         if not _has_type(value, kind):
-            problems.append(f"{_key(f.name)} must be {_TYPE_WORDS[kind]}, not {_shown(value)}")
+            shown = "a value not shown (a secret)" if f.name in SECRET_SETTINGS else _shown(value)
+            problems.append(f"{_key(f.name)} must be {_TYPE_WORDS[kind]}, not {shown}")
     if problems:
         return problems  # the checks below compare values of the right types
     for f in fields(Settings):
@@ -383,11 +418,46 @@ def settings_problems(settings: Settings) -> list[str]:
         if value > window:
             problems.append(f"{_key(key)} ({value}) must not be more than \"vote_window\" ({window}): that many "
                             "votes never fit in the window")
+    problems.extend(action_problems(settings))
     if not settings.source.strip():
         problems.append("\"source\" is empty; use \"0\" for the first camera, a video file, a URL or a folder")
     greeting = greeting_problem(settings.greeting_template)
     if greeting is not None:
         problems.append(f"\"greeting_template\": {greeting}")
+    return problems
+
+
+def _is_url(text: str, schemes: tuple[str, ...]) -> bool:
+    """`text` is a URL of one of `schemes` with a host and, if given, a valid port."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+        return parts.scheme in schemes and bool(parts.hostname) and (parts.port or 1) > 0
+    except ValueError:  # a port that is no number, or out of range
+        return False
+
+
+def action_problems(settings: Settings) -> list[str]:
+    """Door, MQTT and webhook settings that cannot work, in plain words (secrets never repeated)."""
+    import shlex
+
+    problems = []
+    for key in ("door_command", "door_close_command"):
+        try:
+            shlex.split(getattr(settings, key))
+        except ValueError as exc:
+            problems.append(f"{_key(key)} cannot be read as a command ({exc})")
+    for key in ("door_serial_open", "door_serial_close"):
+        try:
+            if not bytes.fromhex(getattr(settings, key)):
+                raise ValueError
+        except ValueError:
+            problems.append(f"{_key(key)} must be bytes in hex, like \"A00101A2\"")
+    if settings.mqtt_url.strip() and not _is_url(settings.mqtt_url.strip(), ("mqtt", "mqtts")):
+        problems.append("\"mqtt_url\" must look like mqtt://HOST:PORT (mqtts:// for TLS)")
+    if settings.webhook_url.strip() and not _is_url(settings.webhook_url.strip(), ("http", "https")):
+        problems.append("\"webhook_url\" must be an http:// or https:// URL")
     return problems
 
 

@@ -47,7 +47,7 @@ import numpy as np
 
 from facegate.errors import FaceGateError
 from facegate.policy import Verdict
-from facegate.storage import PRIVATE_FILE_MODE, fsync_dir, atomic_write_bytes, ensure_private_dir
+from facegate.storage import PRIVATE_FILE_MODE, atomic_write_bytes, create_private_file, ensure_private_dir, fsync_dir
 
 fcntl: ModuleType | None
 try:
@@ -60,6 +60,7 @@ log = logging.getLogger(__name__)
 DECISIONS = (Verdict.GRANTED, Verdict.UNKNOWN, Verdict.DENIED)  # what is logged (never pending)
 SCHEMA_VERSION = 1
 DB_NAME = "access.sqlite3"
+OUTBOX_NAME = "outbox.sqlite3"  # the webhook's (facegate/actions/outbox.py), when one is configured
 SNAPSHOT_DIR = "snapshots"
 # Events waiting for the disk; beyond this (disk stalled for minutes) new events are dropped and logged
 # rather than letting snapshots eat the memory.
@@ -91,6 +92,16 @@ CREATE TABLE IF NOT EXISTS decisions(
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
 CREATE INDEX IF NOT EXISTS decisions_person ON decisions(person, time);
 CREATE TABLE IF NOT EXISTS pending_files(path TEXT PRIMARY KEY);
+CREATE TABLE IF NOT EXISTS action_outcomes(
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    action TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    event_key TEXT NOT NULL DEFAULT '',
+    person TEXT,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS action_outcomes_time ON action_outcomes(time);
 """
 
 
@@ -111,6 +122,19 @@ class AccessEvent:
     def __post_init__(self):
         with contextlib.suppress(ValueError):  # a word that is no verdict is refused by record(), with the reason
             self.decision = Verdict(self.decision)
+
+
+@dataclass(frozen=True)
+class ActionOutcome:
+    """What a door or building action did with one decision (facegate.actions): opened, closed, published,
+    delivered, retrying, failed, dropped. `detail` never holds a secret (the actions redact URLs)."""
+
+    time: float  # epoch seconds
+    action: str  # "door", "mqtt", "webhook"
+    outcome: str
+    event_key: str = ""  # the decision's idempotency key (webhook), or empty
+    person: str | None = None
+    detail: str = ""
 
 
 @dataclass(frozen=True)
@@ -153,7 +177,7 @@ def _json_text(details: dict) -> str:
     return json.dumps(details, ensure_ascii=False, default=str, sort_keys=True)
 
 
-def _encode_jpeg(image: np.ndarray) -> bytes:
+def encode_jpeg(image: np.ndarray) -> bytes:
     image = np.asarray(image)
     if image.dtype != np.uint8:
         raise ValueError(f"a snapshot must be uint8, got {image.dtype}")
@@ -234,6 +258,34 @@ class AccessLog:
         if not queued.committed:
             log.error("access event for track %d not on the disk within %.1f s", event.track_id, timeout)
         return queued.committed
+
+    def record_action(self, outcome: ActionOutcome) -> bool:
+        """Commit what an action did (called on the action's own thread, never the video path). The table sits
+        beside `decisions` in the same file (schema 1 still: older versions ignore a table they do not know).
+        False, logged, when it could not be written; never raises."""
+        try:
+            with self._connection() as conn, conn:
+                conn.execute("INSERT INTO action_outcomes(time, action, outcome, event_key, person, detail) "
+                             "VALUES (?, ?, ?, ?, ?, ?)", (float(outcome.time), outcome.action, outcome.outcome,
+                                                           outcome.event_key, outcome.person, outcome.detail))
+            return True
+        except Exception:  # noqa: BLE001 - an action's thread goes on; the failure is in the app's log
+            log.exception("access log: outcome of the %s action not saved", outcome.action)
+            return False
+
+    def action_outcomes(self, limit: int | None = 100, action: str | None = None) -> list[ActionOutcome]:
+        """What the actions did, newest first (optionally one action's only)."""
+        sql = "SELECT time, action, outcome, event_key, person, detail FROM action_outcomes"
+        params: list[str | int] = []
+        if action is not None:
+            sql += " WHERE action = ?"
+            params.append(action)
+        sql += " ORDER BY time DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        with self._connection() as conn:
+            return [ActionOutcome(*values) for values in conn.execute(sql, params)]
 
     def _enqueue(self, event: AccessEvent) -> _Queued | None:
         try:
@@ -345,7 +397,7 @@ class AccessLog:
                 continue
             try:
                 name = self._snapshot_name(item.event, taken)
-                jpegs[index] = (name, _encode_jpeg(item.event.snapshot))
+                jpegs[index] = (name, encode_jpeg(item.event.snapshot))
                 taken.add(name)
             except Exception:  # noqa: BLE001 - the decision is still worth a row without its picture
                 log.exception("access log: snapshot of track %d not saved", item.event.track_id)
@@ -516,6 +568,7 @@ class AccessLog:
                 if snapshots:
                     conn.executemany("INSERT OR IGNORE INTO pending_files(path) VALUES (?)", [(n,) for n in files])
                 count = conn.execute("DELETE FROM decisions WHERE person = ?", (name,)).rowcount
+                conn.execute("DELETE FROM action_outcomes WHERE person = ?", (name,))  # what was done for them
             if snapshots:
                 self._delete_files(conn, files)
             # secure_delete zeroed the freed cells; VACUUM rebuilds the file without free pages, and the
@@ -525,6 +578,17 @@ class AccessLog:
             if busy:
                 log.error("access log: another connection kept the journal open; the erased name may remain "
                           "in %s-wal until the next checkpoint", self.db_path.name)
+        outbox = self.folder / OUTBOX_NAME
+        if outbox.exists():  # the webhook's events still waiting to be sent name the person too
+            from facegate.actions.outbox import Outbox
+
+            waiting = Outbox(self.folder)
+            try:
+                dropped = waiting.erase_person(name)
+            finally:
+                waiting.close()
+            if dropped:
+                log.info("access log: %d webhook events about the erased person will not be sent", dropped)
         log.info("access log: erased %d decisions%s", count, " and their snapshots" if snapshots else "")
         return count
 
@@ -576,10 +640,7 @@ class AccessLog:
             self._prepare_database()
 
     def _prepare_database(self) -> None:
-        if not self.db_path.exists():
-            # created owner-only before SQLite opens it; SQLite gives -wal and -shm the same mode
-            os.close(os.open(self.db_path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE))
-        os.chmod(self.db_path, PRIVATE_FILE_MODE)
+        create_private_file(self.db_path)  # owner-only before SQLite opens it
         conn = None
         try:
             conn = self._connect()

@@ -73,6 +73,17 @@ def _waiting(track: Track) -> bool:
     return track.liveness is not None and track.liveness.state is CheckState.WAITING
 
 
+def _flag_tailgating(decision: Decision, views: list[TrackView]) -> Decision:
+    """A grant while another face that is not granted is in view carries `tailgating` (and how many) in its
+    details: the access log, the window and the actions see it (facegate/actions routes it separately)."""
+    if decision.verdict is not Verdict.GRANTED:
+        return decision
+    others = [v for v in views if v.id != decision.track_id and v.verdict is not Verdict.GRANTED]
+    if not others:
+        return decision
+    return replace(decision, details={**decision.details, "tailgating": True, "others_in_view": len(others)})
+
+
 def face_crop(image: np.ndarray, box, grow: float = 0.6) -> np.ndarray:
     """The face with some context around it, for the access log."""
     x, y, w, h = box
@@ -167,6 +178,7 @@ class Pipeline:
                 too_far=verdict is Verdict.PENDING and track.face.width < self.settings.min_face_width,
                 instruction=request.instruction if request else "", icon=request.icon if request else "",
                 countdown=request.remaining_s if request else None))
+        decisions = [_flag_tailgating(d, views) for d in decisions]
         return FrameResult(frame, views, decisions, snapshots, len(due), time.perf_counter() - started,
                            prompts, meshed)
 

@@ -11,11 +11,15 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 from collections.abc import Sequence
 
 from facegate.capture import CaptureThread, SourceSpec, SourceState, SourceStatus, parse_source
 from facegate.pipeline import FrameResult, Pipeline
 from facegate.policy import Decision, Verdict
+
+if TYPE_CHECKING:
+    from facegate.actions.listener import ActionsListener
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +155,7 @@ class KioskSession:
         self._worker = threading.Thread(target=self._run, name="pipeline worker", daemon=True)
         self._watcher = threading.Thread(target=self._watch_gallery, name="gallery watcher", daemon=True)
         self.error: BaseException | None = None
+        self.actions: ActionsListener | None = None  # facegate.actions.ActionsListener, set by build_session when actions are configured
 
     def _status(self, status: SourceStatus) -> None:
         if status.state == SourceState.LOST:
@@ -254,7 +259,8 @@ class KioskSession:
 def build_session(settings, engine, gallery, *, source: str | int | SourceSpec, realtime: bool = True,
                   loop: bool = False, listeners: Sequence[SessionListener] = (), access_log=None, speech=None,
                   learn: bool | None = None, on_learned=None, learner=None, liveness=None, rng=None,
-                  reader_factory=None) -> KioskSession:
+                  reader_factory=None, actions: bool = True, on_action_health=None,
+                  on_tailgating=None) -> KioskSession:
     """A kiosk session wired the one way the app, `run --headless`, the benchmarks and the tests use.
 
     settings: facegate.config.Settings (policy, pipeline, liveness, greeting, learning). Listeners hear the session
@@ -262,7 +268,10 @@ def build_session(settings, engine, gallery, *, source: str | int | SourceSpec, 
     the template learner, speech. learn: learn from visits (default: settings.learn_from_visits), with a
     TemplateLearner made from the settings that calls on_learned, or with `learner` when given. liveness:
     overrides the settings' liveness (a benchmark says which mode it measures). reader_factory: wraps how frames
-    are read (benchmarks letterbox or stack the clip; tests spoil frames)."""
+    are read (benchmarks letterbox or stack the clip; tests spoil frames). actions: the door pulse, MQTT and
+    webhook the settings ask for (facegate.actions), right after the access log: a door opens only on a grant
+    already on the disk; on_action_health(ActionHealth) and on_tailgating(ActionEvent) are called on the
+    actions' threads. The session's `actions` is that listener (None without any)."""
     from facegate.policy import AccessPolicy
 
     spec = source if isinstance(source, SourceSpec) else parse_source(source)
@@ -271,6 +280,14 @@ def build_session(settings, engine, gallery, *, source: str | int | SourceSpec, 
     built_in: list[SessionListener] = []
     if access_log is not None:
         built_in.append(AccessLogListener(access_log, str(spec)))
+    action_listener = None
+    if actions:
+        from facegate.actions.listener import build_actions
+
+        action_listener = build_actions(settings, access_log=access_log, on_health=on_action_health,
+                                        on_alert=on_tailgating)
+        if action_listener is not None:
+            built_in.append(action_listener)
     if learner is None and (settings.learn_from_visits if learn is None else learn):
         from facegate.learning import TemplateLearner
 
@@ -279,5 +296,7 @@ def build_session(settings, engine, gallery, *, source: str | int | SourceSpec, 
         built_in.append(LearningListener(learner))
     if speech is not None:
         built_in.append(SpeechListener(speech, settings.greeting_template))
-    return KioskSession(spec, pipeline, listeners=built_in + list(listeners), realtime=realtime, loop=loop,
-                        reader_factory=reader_factory)
+    session = KioskSession(spec, pipeline, listeners=built_in + list(listeners), realtime=realtime, loop=loop,
+                           reader_factory=reader_factory)
+    session.actions = action_listener
+    return session

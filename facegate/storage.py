@@ -35,6 +35,17 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
+def create_private_file(path: Path) -> Path:
+    """Make sure `path` exists and is owner-only (a database before SQLite opens it: SQLite gives its -wal and
+    -shm files the same mode)."""
+    path = Path(path)
+    if not path.exists():
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE_FILE_MODE))
+    if (path.stat().st_mode & 0o777) != PRIVATE_FILE_MODE:
+        os.chmod(path, PRIVATE_FILE_MODE)
+    return path
+
+
 def fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)

@@ -14,6 +14,12 @@ APT_PACKAGES=(
   xvfb                             # a virtual screen, for screenshots and kiosks without a display
 )
 
+# Only with --test: real counterparts the tests start (tests skip, saying why, when one is missing).
+TEST_APT_PACKAGES=(
+  mosquitto                        # the MQTT broker of tests/test_actions.py
+)
+[ "${1:-}" = "--test" ] && APT_PACKAGES+=("${TEST_APT_PACKAGES[@]}")
+
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
   for pkg in "${APT_PACKAGES[@]}"; do
@@ -26,7 +32,8 @@ if command -v apt-get >/dev/null 2>&1; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
 else
-  echo "Not a Debian/Ubuntu system: install espeak-ng and Qt's X11 libraries with your package manager." >&2
+  echo "Not a Debian/Ubuntu system: install espeak-ng and Qt's X11 libraries with your package manager" \
+       "(and mosquitto for the tests)." >&2
 fi
 
 # A Python that FaceGate supports (3.10-3.13, pyproject.toml): $PYTHON if set, else python3, else a versioned one.

@@ -15,6 +15,8 @@ class SessionBridge(QObject, SessionListener):
     failed = Signal(str)  # a message for the user
     learned = Signal(object)  # facegate.learning.LearnOutcome
     gallery_changed = Signal()  # another process changed the gallery folder; it has been read again
+    action_health = Signal(object)  # facegate.actions.ActionHealth: a receiver slow, down, or back
+    tailgating = Signal(object)  # facegate.actions.ActionEvent: a face appeared while the door was open
 
     # facegate.session.SessionListener's calls, made on the session's threads; emitting is thread-safe.
     def on_result(self, result) -> None:
@@ -31,3 +33,9 @@ class SessionBridge(QObject, SessionListener):
 
     def on_gallery_changed(self) -> None:  # called on the session's gallery watcher thread
         self.gallery_changed.emit()
+
+    def on_action_health(self, health) -> None:  # called on an action's thread
+        self.action_health.emit(health)
+
+    def on_tailgating(self, alert) -> None:  # called on the session's thread
+        self.tailgating.emit(alert)

@@ -27,6 +27,7 @@ from facegate.ui.bridge import SessionBridge
 from facegate.ui.video_view import VideoView
 
 if TYPE_CHECKING:  # at run time these are imported where they are used, once the window is up
+    from facegate.actions.worker import ActionHealth
     from facegate.events import AccessLog
     from facegate.gallery import Gallery
     from facegate.session import KioskSession
@@ -97,6 +98,8 @@ class MainWindow(QMainWindow):
         self.bridge.failed.connect(self._on_failed)
         self.bridge.learned.connect(self._on_learned)
         self.bridge.gallery_changed.connect(self.gallery_changed)
+        self.bridge.action_health.connect(self._on_action_health)
+        self.bridge.tailgating.connect(self._on_tailgating)
         self._fps_timer = QTimer(self)
         self._fps_timer.timeout.connect(self._update_fps)
         self._fps_timer.start(1000)
@@ -135,7 +138,12 @@ class MainWindow(QMainWindow):
         self.fps_label = QLabel("-- fps")
         self.people_label = QLabel("Enrolled: --")
         self.model_label = QLabel("Model: loading")
-        for label in (self.camera_label, self.fps_label, self.people_label, self.model_label):
+        # Door, MQTT, webhook: hidden until an action is configured; says which receiver is slow or down.
+        self.actions_label = QLabel("")
+        self.actions_label.setObjectName("actions_label")
+        self.actions_label.hide()
+        self._action_health: dict[str, ActionHealth] = {}
+        for label in (self.camera_label, self.fps_label, self.people_label, self.model_label, self.actions_label):
             label.setContentsMargins(10, 0, 10, 0)
             self.statusBar().addPermanentWidget(label)
 
@@ -211,10 +219,19 @@ class MainWindow(QMainWindow):
             self.choose_source_button.show()
             return
         self.video.mirrored = self.settings.mirror_preview and spec.kind == "camera"  # display only
-        self.session = build_session(self.settings, self.engine, self.gallery, source=spec, realtime=self.realtime,
-                                     loop=spec.finite and self.realtime, listeners=[self.bridge],
-                                     access_log=self.access_log, speech=self.speech,
-                                     on_learned=self.bridge.on_learned)
+        self._action_health = {}
+        try:
+            self.session = build_session(self.settings, self.engine, self.gallery, source=spec,
+                                         realtime=self.realtime, loop=spec.finite and self.realtime,
+                                         listeners=[self.bridge], access_log=self.access_log, speech=self.speech,
+                                         on_learned=self.bridge.on_learned,
+                                         on_action_health=self.bridge.on_action_health,
+                                         on_tailgating=self.bridge.on_tailgating)
+        except FaceGateError as exc:  # a door, MQTT or webhook setting that cannot work, an unwritable outbox
+            log.error("The kiosk could not start: %s", exc)
+            self.video.set_message(str(exc))
+            return
+        self._show_action_health()
         self.video.set_message("Starting the camera...")
         self.session.start()
 
@@ -234,10 +251,41 @@ class MainWindow(QMainWindow):
             from facegate.speech import render_greeting
 
             self.video.show_banner(render_greeting(self.settings.greeting_template, decision.name))
+        if decision.details.get("tailgating"):
+            text = f"Tailgating: {decision.name} was let in with someone not granted in view"
+            self.video.show_banner(text, alert=True)
+            self.statusBar().showMessage(f"{text} (see the access log)")
         if decision.details.get("guard_alert"):
             text = f"Guard alert: {decision.details['failed_checks']} failed liveness checks as {decision.name}"
             self.video.show_banner(text, alert=True)
             self.statusBar().showMessage(f"{text} (see the access log)")  # stays until the next message
+
+    def _on_tailgating(self, alert) -> None:
+        text = f"Tailgating: someone came in view while the door was open for {alert.person or 'a grant'}"
+        self.video.show_banner(text, alert=True)
+        self.statusBar().showMessage(f"{text} (see the access log)")
+
+    def _on_action_health(self, health) -> None:
+        self._action_health[health.action] = health
+        self._show_action_health()
+        if health.state != "ok":
+            self.statusBar().showMessage(f"{health.action}: {health.message}", 10000)
+
+    def _show_action_health(self) -> None:
+        """'Door: ok  MQTT: down' in the status bar, for the actions of the running session."""
+        actions = self.session.actions if self.session is not None else None
+        if actions is None:
+            self.actions_label.hide()
+            return
+        words = {"door": "Door", "mqtt": "MQTT", "webhook": "Webhook"}
+        parts = []
+        for action in actions.actions:
+            health = self._action_health.get(action.name, action.health)
+            parts.append(f"{words.get(action.name, action.name)}: {health.state}")
+        self.actions_label.setText("  ".join(parts))
+        self.actions_label.setToolTip("\n".join(
+            f"{h.action}: {h.message}" for h in self._action_health.values() if h.message))
+        self.actions_label.show()
 
     def _on_source_status(self, status) -> None:
         if status.state == SourceState.LIVE:

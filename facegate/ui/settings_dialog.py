@@ -214,6 +214,15 @@ class SettingsDialog(QDialog):
                                                   "Folder of the access log")
         self.log_edit.setObjectName("log_edit")
 
+        # --- door and building actions: their own dialog (facegate/ui/actions_dialog.py)
+        from facegate.ui.actions_dialog import ACTION_FIELDS
+
+        self.action_settings = {name: getattr(settings, name) for name in ACTION_FIELDS}
+        self.actions_button = QPushButton("Door and building...")
+        self.actions_button.setObjectName("actions_button")
+        self.actions_button.setToolTip("Open the door on a grant; tell Home Assistant (MQTT) or a web service")
+        self.actions_button.clicked.connect(self.edit_actions)
+
         self.error_label = QLabel("")
         self.error_label.setObjectName("error_label")
         self.error_label.setWordWrap(True)
@@ -257,6 +266,10 @@ class SettingsDialog(QDialog):
         form.addRow("Enrolled people:", gallery_row)
         form.addRow("Access log:", log_row)
         layout.addWidget(storage)
+        row = QHBoxLayout()
+        row.addWidget(self.actions_button)
+        row.addStretch()
+        layout.addLayout(row)
         layout.addWidget(self.error_label)
         layout.addWidget(self.buttons)
 
@@ -493,6 +506,16 @@ class SettingsDialog(QDialog):
         return None
 
     # ------------------------------------------------------------------ OK
+    def edit_actions(self) -> None:
+        """The door, MQTT and webhook settings, in their own dialog; kept here until OK saves them all."""
+        from facegate.ui.actions_dialog import ActionsDialog
+        from facegate.ui.main_window import run_modal
+
+        dialog = ActionsDialog(self, replace(self.original, **self.action_settings))
+        dialog.accepted.connect(lambda: self.action_settings.update(
+            {name: getattr(dialog.chosen(), name) for name in self.action_settings}))
+        run_modal(dialog)
+
     def problems(self) -> list[str]:
         """Everything that stops these settings from being used, in plain words."""
         found = []
@@ -530,7 +553,8 @@ class SettingsDialog(QDialog):
                        greeting_template=self.greeting_edit.text(), greeting_cooldown_s=cooldown,
                        speech=self.speech_check.isChecked(), voice=self._voices[self.voice_combo.currentIndex()],
                        learn_from_visits=self.learn_check.isChecked(), mirror_preview=self.mirror_check.isChecked(),
-                       gallery=self.gallery_edit.text().strip(), log_dir=self.log_edit.text().strip())
+                       gallery=self.gallery_edit.text().strip(), log_dir=self.log_edit.text().strip(),
+                       **self.action_settings)
 
     def save(self) -> None:
         """OK: check, save and apply; on any problem the dialog stays open and says what to fix."""

@@ -1,0 +1,153 @@
+"""ActionsListener: hands each decision to the actions, watches for tailgating; build_actions makes them from the
+settings (facegate.session.build_session calls it). Each action reports its health and the outcome of everything
+it does into the access log's action_outcomes table."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from facegate.actions.payload import decision_event, tailgating_event
+from facegate.actions.worker import ActionEvent, ActionHealth, ActionWorker
+from facegate.errors import FaceGateError
+from facegate.session import SessionListener
+
+log = logging.getLogger(__name__)
+
+
+class ActionsListener(SessionListener):
+    """Hands each decision to every action, and watches for new faces while the door is open."""
+
+    def __init__(self, actions: Sequence[ActionWorker], door: str = "Door", open_s: float = 3.0,
+                 on_alert: Callable[[ActionEvent], None] | None = None):
+        self.actions = list(actions)
+        self.door, self.open_s = door, open_s
+        self.on_alert = on_alert
+        self._open_until = 0.0  # monotonic: end of the latest grant's pulse
+        self._in_view: set[int] = set()  # tracks in view since the pulse began
+        self._granted: str | None = None
+        self.alerts = 0
+
+    def start(self) -> ActionsListener:
+        for action in self.actions:
+            action.start()
+        return self
+
+    def on_decision(self, decision, result) -> None:
+        from facegate.policy import Verdict
+
+        if decision.verdict is Verdict.PENDING:
+            return
+        try:
+            event = decision_event(decision, result, self.door, time.time())
+        except Exception:  # noqa: BLE001 - the video path goes on; the error is in the app's log
+            log.exception("decision on track %d not handed to the actions", decision.track_id)
+            return
+        if decision.verdict is Verdict.GRANTED:
+            now = time.monotonic()
+            if now >= self._open_until:
+                self._in_view = set()
+            self._in_view |= {track.id for track in result.tracks}
+            self._open_until = max(self._open_until, now + self.open_s)
+            self._granted = decision.name
+        for action in self.actions:
+            action.submit(event)
+
+    def on_result(self, result) -> None:
+        if time.monotonic() >= self._open_until:
+            return
+        new = {track.id for track in result.tracks} - self._in_view
+        if not new:
+            return
+        self._in_view |= new
+        self.alerts += 1
+        event = tailgating_event(self.door, time.time(), self._granted, len(new))
+        log.warning("tailgating: %d new face(s) while the door was open for %s", len(new), self._granted)
+        for action in self.actions:
+            action.submit(event)
+        if self.on_alert is not None:
+            try:
+                self.on_alert(event)
+            except Exception:  # noqa: BLE001
+                log.exception("tailgating alert listener failed")
+
+    def door_state(self, state: str) -> None:
+        """The door action's pulse began or ended: told to the other actions (MQTT's door sensor)."""
+        event = ActionEvent("door", "", {"state": state, "door": self.door})
+        for action in self.actions:
+            if action.name != "door":
+                action.submit(event)
+
+    def health(self) -> list[ActionHealth]:
+        return [action.health for action in self.actions]
+
+    def wait_idle(self) -> None:
+        for action in self.actions:
+            action.wait_idle()
+
+    def stop(self, timeout: float) -> None:
+        for action in self.actions:
+            action.stop(timeout)
+
+
+def serial_relay_commands(settings) -> tuple[str, str]:
+    """door_serial as a door command and close command (facegate/actions/serial_relay.py): the same contract,
+    a pulse that ends by itself."""
+    import shlex
+    import sys
+
+    base = [sys.executable, "-m", "facegate.actions.serial_relay", settings.door_serial.strip()]
+    codes = ["--open", settings.door_serial_open, "--close", settings.door_serial_close]
+    return shlex.join(base + ["{seconds}"] + codes), shlex.join(base + ["0"] + codes)
+
+
+def build_actions(settings, *, access_log=None, outbox_dir: Path | None = None,
+                  on_health: Callable[[ActionHealth], None] | None = None,
+                  on_alert: Callable[[ActionEvent], None] | None = None) -> ActionsListener | None:
+    """The actions the settings ask for (door_command or door_serial, mqtt_url, webhook_url), started; None when
+    none is set. Raises FaceGateError (in plain words, no secret) when one cannot work: an mqtt_url that is no
+    MQTT address, an outbox that cannot be written..."""
+    door_command, door_close_command = settings.door_command, settings.door_close_command
+    if not door_command.strip() and settings.door_serial.strip():
+        door_command, door_close_command = serial_relay_commands(settings)
+    if not (door_command.strip() or settings.mqtt_url.strip() or settings.webhook_url.strip()):
+        return None
+    from facegate.events import ActionOutcome
+
+    def record(action: str, event: ActionEvent | None, outcome: str, detail: str) -> None:
+        if access_log is not None:
+            access_log.record_action(ActionOutcome(time.time(), action, outcome, event.key if event else "",
+                                                   event.person if event else None, detail))
+
+    try:
+        common: dict[str, Any] = {"on_outcome": record, "on_health": on_health}
+        listener = ActionsListener([], settings.door_name, settings.door_open_s, on_alert)
+        actions = listener.actions
+        if door_command.strip():
+            from facegate.actions.door import DoorAction
+
+            actions.append(DoorAction(door_command, door_close_command, open_s=settings.door_open_s,
+                                      command_timeout_s=settings.door_command_timeout_s,
+                                      open_on_tailgating=settings.door_on_tailgating, on_door=listener.door_state,
+                                      **common))
+        if settings.mqtt_url.strip():
+            from facegate.actions.mqtt import MqttAction
+
+            actions.append(MqttAction(settings.mqtt_url, settings.mqtt_topic, settings.door_name,
+                                      discovery_prefix=settings.mqtt_discovery_prefix, snapshot=settings.mqtt_snapshot,
+                                      **common))
+        if settings.webhook_url.strip():
+            from facegate.actions.outbox import Outbox
+            from facegate.actions.webhook import WebhookAction
+
+            folder = outbox_dir or (access_log.folder if access_log is not None else settings.log_path())
+            actions.append(WebhookAction(settings.webhook_url, settings.webhook_secret, Outbox(folder),
+                                         timeout_s=settings.webhook_timeout_s, retry_max_s=settings.webhook_retry_max_s,
+                                         **common))
+    except (ValueError, OSError, sqlite3.Error) as exc:  # nothing is started yet
+        raise FaceGateError(f"The door and building actions cannot start: {exc}") from exc
+    return listener.start()

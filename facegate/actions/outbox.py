@@ -1,0 +1,93 @@
+"""The webhook's durable outbox: events waiting for their receiver, in SQLite, owner-only (they name people).
+
+An event is committed here (WAL, synchronous=FULL) before the first attempt to send it, and deleted only after
+the receiver answered 2xx. A kill at any moment therefore loses nothing: the next start sends what is left.
+The one duplicate that remains possible (the receiver took it, FaceGate died before deleting it) carries the
+same idempotency key, so a receiver that keeps the keys it has seen processes every event exactly once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from facegate.events import OUTBOX_NAME
+from facegate.storage import create_private_file, ensure_private_dir
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox(
+    seq INTEGER PRIMARY KEY,
+    key TEXT NOT NULL UNIQUE,
+    created REAL NOT NULL,
+    body BLOB NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT ''
+);
+"""
+
+
+@dataclass(frozen=True)
+class Pending:
+    seq: int
+    key: str
+    created: float
+    body: bytes
+    attempts: int
+
+
+class Outbox:
+    """Events in the order they were added; one connection, used from the webhook's thread (and tests)."""
+
+    def __init__(self, folder: str | Path):
+        folder = ensure_private_dir(Path(folder))
+        self.path = create_private_file(folder / OUTBOX_NAME)
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level="DEFERRED")
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=FULL")  # an added event survives a power cut
+        self._conn.execute("PRAGMA secure_delete=ON")  # a delivered or erased event's name is overwritten
+        with self._conn:
+            self._conn.executescript(_SCHEMA)
+
+    def add(self, key: str, body: bytes) -> None:
+        """Commit an event (a key already there is kept as it was: the same event is never sent twice)."""
+        with self._lock, self._conn:
+            self._conn.execute("INSERT OR IGNORE INTO outbox(key, created, body) VALUES (?, ?, ?)",
+                               (key, time.time(), body))
+
+    def oldest(self, limit: int = 50) -> list[Pending]:
+        with self._lock:
+            rows = self._conn.execute("SELECT seq, key, created, body, attempts FROM outbox ORDER BY seq LIMIT ?",
+                                      (int(limit),)).fetchall()
+        return [Pending(seq, key, created, bytes(body), attempts) for seq, key, created, body, attempts in rows]
+
+    def delivered(self, key: str) -> None:
+        with self._lock, self._conn:
+            self._conn.execute("DELETE FROM outbox WHERE key = ?", (key,))
+
+    def failed(self, key: str, error: str) -> None:
+        with self._lock, self._conn:
+            self._conn.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE key = ?",
+                               (error[:500], key))
+
+    def erase_person(self, name: str) -> int:
+        """Forget the waiting events about `name` (People > Remove erases a person everywhere): they are not sent.
+        Returns how many were dropped."""
+        with self._lock, self._conn:
+            count = self._conn.execute(
+                "DELETE FROM outbox WHERE json_extract(CAST(body AS TEXT), '$.name') = ? "
+                "OR json_extract(CAST(body AS TEXT), '$.granted') = ?", (name, name)).rowcount
+        with self._lock:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the WAL's older frames held the name too
+        return int(count)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT COUNT(*) FROM outbox").fetchone()[0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,71 @@
+"""The JSON a receiver gets for a decision or a tailgating alert (MQTT and webhook send the same object)."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import math
+import uuid
+from urllib.parse import urlsplit, urlunsplit
+
+from facegate.actions.worker import ActionEvent
+
+
+def _plain(value):
+    """NumPy numbers and other odd values in liveness cues, as JSON can hold them."""
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def to_json(payload: dict) -> bytes:
+    return json.dumps(payload, ensure_ascii=False, default=_plain, sort_keys=True,
+                      allow_nan=False).encode("utf-8")
+
+
+def _number(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else round(float(value), 4)
+
+
+def iso_time(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat(timespec="milliseconds")
+
+
+def decision_event(decision, result, door: str, now: float) -> ActionEvent:
+    """The event for one decision (facegate.policy.Decision) made on `result` (facegate.pipeline.FrameResult)."""
+    key = str(uuid.uuid4())
+    tailgating = bool(decision.details.get("tailgating"))
+    payload = {
+        "type": "decision", "key": key, "door": door, "time": iso_time(now), "epoch": round(now, 3),
+        "decision": decision.verdict.value, "name": decision.name, "track": decision.track_id,
+        "frame": result.frame.index, "reason": decision.reason, "greeted": decision.greet,
+        "distance": _number(decision.distance), "margin": _number(decision.margin),
+        "liveness": decision.details.get("liveness"), "tailgating": tailgating,
+        "others_in_view": decision.details.get("others_in_view", 0),
+    }
+    json.loads(to_json(payload))  # anything JSON cannot hold fails here, on the caller's side, with the reason
+    return ActionEvent("decision", key, payload, decision.verdict.value, decision.name, tailgating,
+                       snapshot=result.snapshots.get(decision.track_id))
+
+
+def tailgating_event(door: str, now: float, granted: str | None, new_tracks: int) -> ActionEvent:
+    """A face appeared while the door was open for `granted`."""
+    key = str(uuid.uuid4())
+    payload = {"type": "tailgating", "key": key, "door": door, "time": iso_time(now), "epoch": round(now, 3),
+               "granted": granted, "new_faces": new_tracks,
+               "reason": "a face appeared while the door was open"}
+    return ActionEvent("tailgating", key, payload, "", granted, True)
+
+
+def redact_url(url: str) -> str:
+    """A URL fit for logs and the status bar: the password (and any query) replaced by ***."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.hostname or ""
+        if parts.port:
+            netloc += f":{parts.port}"
+        if parts.username:
+            netloc = f"{parts.username}:***@{netloc}" if parts.password is not None else f"{parts.username}@{netloc}"
+        return urlunsplit((parts.scheme, netloc, parts.path, "***" if parts.query else "", ""))
+    except ValueError:
+        return "(a URL that cannot be read)"

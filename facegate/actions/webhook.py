@@ -1,0 +1,153 @@
+"""Webhook: POST each decision as JSON, signed, with an idempotency key, from a durable outbox, with back-off.
+
+Request headers:
+    Content-Type: application/json
+    Idempotency-Key: <uuid>             the same for every retry of one event: keep the keys you have seen
+    X-FaceGate-Timestamp: <unix s>      when this attempt was sent
+    X-FaceGate-Signature: sha256=<hex>  HMAC-SHA256 with webhook_secret over "<timestamp>." + body
+A 2xx answer delivers the event; anything else (an error status, a refused connection, no answer within
+webhook_timeout_s, a redirect) is retried after 1, 2, 4 ... s, at most webhook_retry_max_s apart, in order,
+for as long as it takes (the outbox survives restarts).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+from facegate.actions.outbox import Outbox
+from facegate.actions.payload import redact_url, to_json
+from facegate.actions.worker import DOWN, OK, SLOW, ActionEvent, ActionWorker
+
+log = logging.getLogger(__name__)
+
+# A delivery that took longer than this marks the receiver slow in the status bar.
+SLOW_DELIVERY_S = 2.0
+# Failures in a row after which the receiver counts as down, not just slow.
+DOWN_AFTER_FAILURES = 3
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """The X-FaceGate-Signature value a receiver recomputes to check a request came from this kiosk."""
+    digest = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256)
+    return "sha256=" + digest.hexdigest()
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None  # a redirected POST would lose its body or go elsewhere: an error, retried
+
+
+class WebhookAction(ActionWorker):
+    name = "webhook"
+
+    def __init__(self, url: str, secret: str, outbox: Outbox, *, timeout_s: float = 5.0,
+                 retry_base_s: float = 1.0, retry_max_s: float = 300.0, **kwargs):
+        super().__init__(**kwargs)
+        self.url, self._secret, self.outbox = url, secret, outbox
+        self.timeout_s, self.retry_base_s, self.retry_max_s = timeout_s, retry_base_s, retry_max_s
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"webhook_url {redact_url(url)} must be an http:// or https:// URL")
+        self.shown_url = redact_url(url)
+        self._opener = urllib.request.build_opener(_NoRedirects)
+        self._failures = 0
+        self._retry_at = 0.0
+        self.delivered = 0
+        if not secret:
+            log.warning("webhook to %s has no webhook_secret: requests are not signed", self.shown_url)
+
+    def handle(self, event: ActionEvent) -> None:
+        if event.kind not in ("decision", "tailgating"):
+            return
+        self.outbox.add(event.key, to_json(event.payload))  # committed before the first attempt
+        self.outcome(event, "queued", f"{len(self.outbox)} waiting")
+
+    def idle(self) -> None:
+        self.send_due()
+
+    def next_wake(self) -> float:
+        if self._failures:
+            return max(0.01, min(self._idle_s, self._retry_at - time.monotonic()))
+        return self._idle_s
+
+    def send_due(self) -> None:
+        """Send waiting events oldest first until one fails (then wait for the back-off) or none is left."""
+        while not self.stopping and time.monotonic() >= self._retry_at:
+            batch = self.outbox.oldest()
+            if not batch:
+                if self._failures == 0:
+                    self.report(OK)
+                return
+            for pending in batch:
+                if self.stopping or not self._send(pending) or self.has_queued():
+                    return  # stopping, failed (back-off), or new events to commit to the outbox first
+
+    def _send(self, pending) -> bool:
+        timestamp = str(int(time.time()))
+        headers = {"Content-Type": "application/json", "Idempotency-Key": pending.key,
+                   "X-FaceGate-Timestamp": timestamp, "User-Agent": "FaceGate"}
+        if self._secret:
+            headers["X-FaceGate-Signature"] = signature(self._secret, timestamp, pending.body)
+        request = urllib.request.Request(self.url, data=pending.body, headers=headers, method="POST")
+        started = time.monotonic()
+        error = ""
+        try:
+            with self._opener.open(request, timeout=self.timeout_s) as response:
+                response.read(65536)
+                status = response.status
+            if not 200 <= status < 300:
+                error = f"HTTP {status}"
+        except urllib.error.HTTPError as exc:
+            error = f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError) as exc:  # refused, unreachable, timed out
+            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            if isinstance(reason, TimeoutError):
+                error = f"no answer within {self.timeout_s:g} s"
+            else:
+                error = f"cannot connect ({type(reason).__name__}: {getattr(reason, 'strerror', None) or reason})"
+        took = time.monotonic() - started
+        person = _person(pending.body)
+        if error:
+            self._failures += 1
+            delay = min(self.retry_max_s, self.retry_base_s * 2 ** (self._failures - 1))
+            self._retry_at = time.monotonic() + delay
+            self.outbox.failed(pending.key, error)
+            waiting = len(self.outbox)
+            log.warning("webhook %s: %s; %d event(s) waiting, next try in %.1f s", self.shown_url, error, waiting,
+                        delay)
+            self._record(pending.key, person, "retrying", f"{error}; attempt {pending.attempts + 1}")
+            state = DOWN if self._failures >= DOWN_AFTER_FAILURES else SLOW
+            self.report(state, f"receiver {error}; {waiting} waiting")
+            return False
+        self.outbox.delivered(pending.key)
+        self.delivered += 1
+        self._failures, self._retry_at = 0, 0.0
+        self._record(pending.key, person, "delivered", f"{took * 1000:.0f} ms, attempt {pending.attempts + 1}")
+        if took >= SLOW_DELIVERY_S:
+            self.report(SLOW, f"receiver slow ({took:.1f} s)")
+        return True
+
+    def _record(self, key: str, person: str | None, outcome: str, detail: str) -> None:
+        self.outcome(ActionEvent("decision", key, {}, person=person), outcome, detail)
+
+    def close(self) -> None:
+        waiting = len(self.outbox)
+        if waiting:
+            log.warning("webhook: %d event(s) not delivered yet; they are sent at the next start", waiting)
+        self.outbox.close()
+
+
+def _person(body: bytes) -> str | None:
+    import json
+
+    try:
+        payload = json.loads(body)
+        return payload.get("name") or payload.get("granted")
+    except ValueError:
+        return None
