@@ -108,6 +108,12 @@ class Settings:
     log_retention_days: float = _setting(
         30.0, "Face snapshots in the access log are deleted after this long (the rows stay)", low=1.0, high=365.0,
         unit="days")
+    # --- a site with several doors (facegate/site.py; README "Several doors") ---
+    # The password is never shown or logged; better kept in ~/.pgpass or PGPASSWORD than here.
+    database_url: str = _setting(
+        "", "PostgreSQL server shared by several doors (postgresql://user@host:5432/db?sslmode=require); "
+            "empty: this kiosk alone, with its own folder and log")
+    door_name: str = _setting("", "This door's name in the site's access log; empty: the computer's name")
     # --- safety ---
     allow_loose_threshold: bool = _setting(
         False, f"Allow a threshold above {SAFE_MAX_THRESHOLD} (up to {LOOSE_MAX_THRESHOLD}): look-alikes get in")

@@ -400,6 +400,12 @@ class Gallery:
             found[name] = rows if kind == "all" else rows[learned if kind == "learned" else ~learned]
         return found
 
+    def analysis(self, digest: str) -> tuple[np.ndarray | None, str] | None:
+        """(embedding or None, problem) of the photo whose bytes have SHA-256 `digest`, as of the last refresh;
+        None when no photo of the gallery has those bytes."""
+        entry = self._entries.get(digest)
+        return None if entry is None else (entry.embedding, entry.problem)
+
     def photo_count(self, name: str) -> int:
         return self._index.photo_counts.get(name, 0)
 
@@ -698,6 +704,19 @@ class Gallery:
         Returns (saved paths, problems). Raises GalleryError when nothing could be saved."""
         name = validate_name(name)
         self._check_name(name, allow_new_person)  # early: a clear answer before any photo is read
+        accepted, problems = self.prepare_photos(name, photos)
+        with self._editing():
+            self._check_name(name, allow_new_person)  # again, now that no other process can enroll meanwhile
+            saved = self._save_photos(name, [(data, suffix) for data, suffix, _ in accepted])
+            for data, _, embedding in accepted:  # encoded once: the refresh below finds them here
+                self._entries[hashlib.sha256(data).hexdigest()] = _Entry(embedding, "")
+            self.refresh()
+        return saved, problems
+
+    def prepare_photos(self, name: str, photos: list) -> tuple[list[tuple[bytes, str, np.ndarray]], list[PhotoProblem]]:
+        """What enroll() would store for `name`: (bytes, file suffix, embedding) of each usable photo (file paths
+        or RGB arrays), and the problems of the others. Raises GalleryError when no photo is usable. Used by
+        enroll() and by a site server's enrollment (facegate/site.py), which stores the same bytes."""
         accepted: list[tuple[bytes, str, np.ndarray]] = []
         problems: list[PhotoProblem] = []
         for index, photo in enumerate(photos):
@@ -737,13 +756,43 @@ class Gallery:
         if not accepted:
             detail = "; ".join(str(p) for p in problems) or "no photos given"
             raise GalleryError(f"Nothing enrolled for {name!r}: {detail}")
+        return accepted, problems
+
+    def mirror_person(self, name: str, photos: dict[str, tuple[bytes | None, np.ndarray | None, str]]) -> bool:
+        """Make `name`'s photos exactly `photos` (file name -> (bytes, embedding or None, problem)), as a site
+        server holds them (facegate/site.py keeps this gallery as its replica): missing files are written, files
+        not listed are deleted, known embeddings are taken as they are (no encoding). Bytes may be None for a file
+        already here with those contents. An empty `photos` erases the person. True when anything changed."""
+        name = validate_name(name)
+        if not photos:
+            if name in self.photos():
+                self.remove(name)
+                return True
+            return False
         with self._editing():
-            self._check_name(name, allow_new_person)  # again, now that no other process can enroll meanwhile
-            saved = self._save_photos(name, [(data, suffix) for data, suffix, _ in accepted])
-            for data, _, embedding in accepted:  # encoded once: the refresh below finds them here
-                self._entries[hashlib.sha256(data).hexdigest()] = _Entry(embedding, "")
-            self.refresh()
-        return saved, problems
+            person_dir = self._person_dir(name)
+            try:
+                ensure_private_dir(person_dir)
+                present = {p.name for p in person_dir.iterdir() if p.is_file() and not p.name.startswith(".")}
+                changed = False
+                for file_name, (data, embedding, problem) in photos.items():
+                    if Path(file_name).name != file_name or file_name.startswith("."):
+                        raise GalleryError(f"The site server sent a photo name {file_name!r} that is not a plain "
+                                           "file name; left out.")
+                    if data is not None:
+                        self._entries[hashlib.sha256(data).hexdigest()] = _Entry(embedding, problem)
+                        if file_name not in present:
+                            atomic_write_bytes(person_dir / file_name, data)
+                            changed = True
+                for extra in sorted(present - set(photos)):
+                    if _deletable(person_dir / extra):
+                        changed |= _delete(person_dir / extra, "the next change of this person retries")
+            except OSError as exc:
+                raise GalleryError(f"Could not copy the photos of {name!r} into the replica folder {self.folder}: "
+                                   f"{describe_os_error(exc)}; {what_to_do(exc)}") from exc
+            if changed:
+                self.refresh()
+            return changed
 
     @contextmanager
     def _editing(self):

@@ -13,6 +13,11 @@ APT_PACKAGES=(
   libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0
   xvfb                             # a virtual screen, for screenshots and kiosks without a display
 )
+# Only with --test: servers the tests start themselves, in temp folders.
+TEST_APT_PACKAGES=(
+  postgresql                       # tests/test_site.py: a site's PostgreSQL server (initdb + pg_ctl)
+)
+[ "${1:-}" = "--test" ] && APT_PACKAGES+=("${TEST_APT_PACKAGES[@]}")
 
 if command -v apt-get >/dev/null 2>&1; then
   missing=()
