@@ -90,6 +90,8 @@ ERASING_SUFFIX = ".erasing"
 # The file that makes a folder FaceGate's gallery (see "Ownership" above).
 GALLERY_MARKER = ".facegate-gallery"  # also the file locked while one process changes the gallery
 MARKER_TEXT = b"This folder is a FaceGate gallery: one folder of photos per enrolled person.\n"
+# A gallery that is a site kiosk's copy of the server's people carries this too (facegate/site.py).
+REPLICA_MARKER = ".facegate-replica"
 # Files an operating system drops into any folder; not the user's data, deleted with a person's photos.
 SYSTEM_CLUTTER = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".directory"})
 _ERASING_NAME = re.compile(r"^\.[0-9a-f]{8}" + re.escape(ERASING_SUFFIX) + "$")
@@ -304,7 +306,7 @@ class Gallery:
         for entry in entries:
             name = entry.name
             if name.startswith("."):
-                if not (name == GALLERY_MARKER or name in SYSTEM_CLUTTER or is_temp_name(name)
+                if not (name in (GALLERY_MARKER, REPLICA_MARKER) or name in SYSTEM_CLUTTER or is_temp_name(name)
                         or _ERASING_NAME.match(name)):
                     found.append(entry)
             elif entry.is_symlink():

@@ -59,8 +59,6 @@ RETRY_MAX_S = 4.0
 FORWARD_EVERY_S = 1.0
 # Events sent to the server in one transaction.
 FORWARD_BATCH = 100
-# A file in the replica folder that says which server it copies (a gallery of one's own is never overwritten).
-REPLICA_MARKER = ".facegate-replica"
 
 # Each migration brings the schema from version i to i + 1, in one transaction; never edit one that shipped.
 MIGRATIONS: list[str] = [
@@ -151,6 +149,8 @@ _GRANTS_SQL = f"""
 REVOKE ALL ON people, photos, embeddings, events, facegate_schema FROM PUBLIC;
 GRANT SELECT ON people, photos, embeddings, facegate_schema TO {KIOSK_ROLE};
 GRANT INSERT ON events TO {KIOSK_ROLE};
+-- ON CONFLICT (event_id) needs to see the ids (random UUIDs, nothing more): not who, where or when
+GRANT SELECT (event_id) ON events TO {KIOSK_ROLE};
 GRANT SELECT, INSERT, UPDATE, DELETE ON people, photos, embeddings, events TO {ADMIN_ROLE};
 GRANT SELECT ON facegate_schema TO {ADMIN_ROLE};
 GRANT USAGE, SELECT ON SEQUENCE people_id_seq, photos_id_seq TO {ADMIN_ROLE};
@@ -483,6 +483,7 @@ def _insert_events(conn, batch, door: str) -> int:
 # ------------------------------------------------------------------------------------------------ the kiosk
 def open_replica(folder: Path, url: str):
     """The kiosk's replica folder: made (or checked) so that a gallery of one's own is never mirrored over."""
+    from facegate.gallery import REPLICA_MARKER
     from facegate.storage import atomic_write_bytes, ensure_private_dir
 
     folder = Path(folder).expanduser()
@@ -671,6 +672,7 @@ class SiteSync(SessionListener):
         """Make the replica's `name` like the server's: copy missing photos, delete others, or erase them."""
         from facegate.gallery import CACHE_FORMAT
 
+        began = time.monotonic()
         rows = conn.execute(
             "SELECT ph.id, ph.file_name, e.embedding, e.problem FROM people p JOIN photos ph ON ph.person_id = p.id "
             "LEFT JOIN embeddings e ON e.photo_id = ph.id AND e.model = %s WHERE p.name = %s",
@@ -682,7 +684,8 @@ class SiteSync(SessionListener):
                 erased = self.access_log.erase_person(name)
                 log.info("site: %s was removed at the server; erased here (photos, embeddings, %d log entries)",
                          name, erased)
-                self._tell("replica", {"name": name, "change": "removed"})
+                self._tell("replica", {"name": name, "change": "removed",
+                                       "seconds": round(time.monotonic() - began, 3)})
             return
         wanted: dict[str, tuple[bytes | None, np.ndarray | None, str]] = {}
         missing = [row[0] for row in rows if row[1] not in local_files]
@@ -692,4 +695,5 @@ class SiteSync(SessionListener):
             wanted[file_name] = (bytes(data[photo_id]) if photo_id in data else None, _embedding_array(embedding),
                                  problem or "")
         if self.gallery.mirror_person(name, wanted):
-            self._tell("replica", {"name": name, "change": "updated", "photos": len(wanted)})
+            self._tell("replica", {"name": name, "change": "updated", "photos": len(wanted),
+                                   "seconds": round(time.monotonic() - began, 3)})
