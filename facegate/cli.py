@@ -31,9 +31,9 @@ def _site_url(args, settings) -> str:
 
 def _replica_folder(args, settings) -> Path:
     """A site kiosk's copy of the server's people: --gallery, else site-gallery/ in the data folder."""
-    from facegate.config import default_data_dir
+    from facegate.site import default_replica_folder
 
-    return Path(args.gallery).expanduser() if getattr(args, "gallery", None) else default_data_dir() / "site-gallery"
+    return Path(args.gallery).expanduser() if getattr(args, "gallery", None) else default_replica_folder()
 
 
 def cmd_enroll(args) -> int:

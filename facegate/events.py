@@ -208,6 +208,22 @@ def _csv_cell(value: object) -> object:
     return value
 
 
+def write_csv(path: str | Path, rows: list, with_door: bool = False) -> int:
+    """Write log rows (oldest first: LogRow, or facegate.site.SiteLogRow with its door) as CSV, owner-only."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["id", "time", "local_time", "decision", "person", "distance", "margin", "track_id",
+                     "source", "snapshot", "details"] + (["door"] if with_door else []))
+    for row in rows:
+        writer.writerow([row.id, f"{row.time:.3f}", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.time)),
+                         row.decision.value, _csv_cell(row.person or ""), row.distance, row.margin, row.track_id,
+                         _csv_cell(row.source), str(row.snapshot) if isinstance(row.snapshot, Path) else
+                         ("yes" if row.snapshot else ""), _csv_cell(_json_text(row.details))]
+                        + ([_csv_cell(row.door)] if with_door else []))
+    atomic_write_bytes(Path(path), text.getvalue().encode("utf-8"))
+    return len(rows)
+
+
 class AccessLog:
     """Append-only log of access decisions; `record()` is safe to call from the video path."""
 
@@ -502,17 +518,7 @@ class AccessLog:
                    since: float | None = None, until: float | None = None, unknown_only: bool = False) -> int:
         """Write the matching decisions (oldest first) as CSV, owner-only; returns the number of rows."""
         rows = list(reversed(self.recent(limit, person, since, until, unknown_only)))
-        text = io.StringIO()
-        writer = csv.writer(text)
-        writer.writerow(["id", "time", "local_time", "decision", "person", "distance", "margin", "track_id",
-                         "source", "snapshot", "details"])
-        for row in rows:
-            writer.writerow([row.id, f"{row.time:.3f}", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.time)),
-                             row.decision.value, _csv_cell(row.person or ""), row.distance, row.margin, row.track_id,
-                             _csv_cell(row.source), str(row.snapshot) if row.snapshot else "",
-                             _csv_cell(_json_text(row.details))])
-        atomic_write_bytes(Path(path), text.getvalue().encode("utf-8"))
-        return len(rows)
+        return write_csv(path, rows)
 
     # ---- deleting ----------------------------------------------------------------------------------
 

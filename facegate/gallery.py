@@ -768,7 +768,7 @@ class Gallery:
         name = validate_name(name)
         if not photos:
             if name in self.photos():
-                self.remove(name)
+                Gallery.remove(self, name)  # this folder's copy (a subclass's remove may mean the server's)
                 return True
             return False
         with self._editing():

@@ -386,7 +386,8 @@ class SiteAdmin:
 
     def events(self, limit: int | None = 100, person: str | None = None, door: str | None = None,
                since: float | None = None, until: float | None = None, unknown_only: bool = False) -> list[dict]:
-        """Every door's decisions, newest first (dicts: event_id, door, time, person, decision, ...)."""
+        """Every door's decisions, newest first (dicts: event_id, door, time, person, decision, snapshot (JPEG
+        bytes or None), ...)."""
         where: list[str] = []
         params: list[Any] = []
         for clause, value in (("person = %s", person), ("door = %s", door), ("time >= %s", since),
@@ -397,18 +398,18 @@ class SiteAdmin:
         if unknown_only:
             where.append("person IS NULL")
         sql = ("SELECT event_id::text, door, time, track_id, person, distance, margin, decision, source, details, "
-               "snapshot IS NOT NULL FROM events" + (" WHERE " + " AND ".join(where) if where else "")
+               "snapshot FROM events" + (" WHERE " + " AND ".join(where) if where else "")
                + " ORDER BY time DESC, event_id")
         if limit is not None:
             sql += " LIMIT %s"
             params.append(int(limit))
         keys = ("event_id", "door", "time", "track_id", "person", "distance", "margin", "decision", "source",
-                "details", "has_snapshot")
+                "details", "snapshot")
         return [dict(zip(keys, row, strict=True)) for row in self.conn.execute(sql, params)]
 
-    def snapshot(self, event_id: str) -> bytes | None:
-        row = self.conn.execute("SELECT snapshot FROM events WHERE event_id = %s", (event_id,)).fetchone()
-        return None if row is None or row[0] is None else bytes(row[0])
+    def logged_people(self) -> list[str]:
+        return [name for (name,) in self.conn.execute(
+            "SELECT DISTINCT person FROM events WHERE person IS NOT NULL ORDER BY person")]
 
     def doors(self) -> list[str]:
         return [door for (door,) in self.conn.execute("SELECT DISTINCT door FROM events ORDER BY door")]
@@ -480,7 +481,110 @@ def _insert_events(conn, batch, door: str) -> int:
         return new
 
 
+# ------------------------------------------------------------------------------------------------ the window
+@dataclass(frozen=True)
+class SiteLogRow:
+    """One decision in a site's log, as the Access log dialog shows it (the fields of events.LogRow, and the door)."""
+
+    id: str  # the event id
+    time: float
+    track_id: int
+    person: str | None
+    distance: float | None
+    margin: float | None
+    decision: Any  # policy.Verdict
+    snapshot: bytes | None  # JPEG
+    source: str
+    details: dict
+    door: str
+
+
+class SiteLog:
+    """Every door's access log on the server, read the way the Access log dialog reads an AccessLog (plus doors).
+    Each call opens its own connection (the dialog reads on worker threads); errors are SiteError."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def _admin(self) -> SiteAdmin:
+        return SiteAdmin(self.url)
+
+    def flush(self, timeout: float = 2.0) -> bool:
+        return True  # the server has what the kiosks have sent; what waits at a kiosk is in its status line
+
+    def recent(self, limit: int | None = 100, person: str | None = None, since: float | None = None,
+               until: float | None = None, unknown_only: bool = False, door: str | None = None) -> list[SiteLogRow]:
+        from facegate.policy import Verdict
+
+        psycopg = _psycopg()
+        try:
+            with self._admin() as site:
+                rows = site.events(limit, person=person, door=door, since=since, until=until,
+                                   unknown_only=unknown_only)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise SiteError(f"The site's access log may not be read with {redact(self.url)} "
+                            f"({' '.join(str(exc).split())}): connect with a login role in {ADMIN_ROLE}.") from None
+        except psycopg.Error as exc:
+            raise SiteError(f"The site's access log could not be read: {' '.join(str(exc).split())}") from None
+        return [SiteLogRow(r["event_id"], r["time"], r["track_id"], r["person"], r["distance"], r["margin"],
+                           Verdict(r["decision"]), None if r["snapshot"] is None else bytes(r["snapshot"]),
+                           r["source"], r["details"] or {}, r["door"]) for r in rows]
+
+    def people(self) -> list[str]:
+        with self._admin() as site:
+            return site.logged_people()
+
+    def doors(self) -> list[str]:
+        with self._admin() as site:
+            return site.doors()
+
+    def export_csv(self, path, limit: int | None = None, person: str | None = None, since: float | None = None,
+                   until: float | None = None, unknown_only: bool = False, door: str | None = None) -> int:
+        from facegate.events import write_csv
+
+        rows = list(reversed(self.recent(limit, person, since, until, unknown_only, door)))
+        return write_csv(path, rows, with_door=True)
+
+
+def site_gallery(folder: Path, engine, url: str):
+    """The window's gallery at a site: the replica folder, whose enroll and remove go to the server first (the
+    connection's role must be in facegate_admin; a kiosk role is refused, with that said), then the copy is brought
+    up to date at once (the other kiosks hear of it by NOTIFY)."""
+    from facegate.errors import GalleryError
+    from facegate.gallery import Gallery, validate_name
+
+    class SiteGallery(Gallery):
+        def enroll(self, name, photos, allow_new_person=True):
+            name = validate_name(name)
+            with SiteAdmin(url) as site:
+                _, problems = site.enroll(self, name, photos, allow_new_person)
+                copy_person(site.conn, self, name)
+            return self.photos().get(name, []), problems
+
+        def remove(self, name):
+            with SiteAdmin(url) as site:
+                photos, _ = site.remove(name)
+                copy_person(site.conn, self, name)
+            return photos
+
+        def rename(self, old, new):
+            raise GalleryError(f"{old!r} was not renamed: renaming is not available for a site's people yet. "
+                               "Delete them and enroll them again under the new name.")
+
+        def add_learned_photo(self, name, jpeg, captured, keep):
+            raise GalleryError("A site's kiosks do not learn photos (what one door learned would be its own).")
+
+    return SiteGallery(open_replica(folder, url), engine)
+
+
 # ------------------------------------------------------------------------------------------------ the kiosk
+def default_replica_folder() -> Path:
+    """Where a site kiosk keeps its copy of the server's people: site-gallery/ in the data folder."""
+    from facegate.config import default_data_dir
+
+    return default_data_dir() / "site-gallery"
+
+
 def open_replica(folder: Path, url: str):
     """The kiosk's replica folder: made (or checked) so that a gallery of one's own is never mirrored over."""
     from facegate.gallery import REPLICA_MARKER
@@ -625,9 +729,7 @@ class SiteSync(SessionListener):
         """One connection's life: LISTEN, copy everything, then follow notifications and forward decisions."""
         conn = self._conn = connect(self.url, keepalive=True)
         check_schema(conn, self.url)
-        heard: set[str] = set()
-        conn.add_notify_handler(lambda notify: heard.add(notify.payload))
-        conn.execute(f"LISTEN {NOTIFY_CHANNEL}")
+        conn.execute(f"LISTEN {NOTIFY_CHANNEL}")  # before the full copy: a change during it is heard after it
         self._reconcile_all(conn)
         with self._lock:
             self._connected, self._offline_since, self._problem = True, None, ""
@@ -636,9 +738,8 @@ class SiteSync(SessionListener):
         self._tell("connected", {"waiting": self.access_log.waiting()})
         last_forward = time.monotonic()
         while not self._stop.is_set():
-            for notify in conn.notifies(timeout=0.2):
-                heard.add(notify.payload)
-            names, heard = heard, set()
+            # notifications that came during the copy or a forward are kept by psycopg (3.3) and come first here
+            names = {notify.payload for notify in conn.notifies(timeout=0.2)}
             for name in sorted(names):
                 self._reconcile(conn, name)
             if self._wake.is_set() or time.monotonic() - last_forward >= FORWARD_EVERY_S:
@@ -669,31 +770,37 @@ class SiteSync(SessionListener):
             self._reconcile(conn, name)
 
     def _reconcile(self, conn, name: str) -> None:
-        """Make the replica's `name` like the server's: copy missing photos, delete others, or erase them."""
-        from facegate.gallery import CACHE_FORMAT
-
+        """Make the replica's `name` like the server's; a person removed there is erased here, log included."""
         began = time.monotonic()
-        rows = conn.execute(
-            "SELECT ph.id, ph.file_name, e.embedding, e.problem FROM people p JOIN photos ph ON ph.person_id = p.id "
-            "LEFT JOIN embeddings e ON e.photo_id = ph.id AND e.model = %s WHERE p.name = %s",
-            (CACHE_FORMAT, name)).fetchall()
-        local_files = {p.name for p in self.gallery.photos().get(name, [])}
-        if not rows:
-            if name in self.gallery.photos():
-                self.gallery.mirror_person(name, {})
-                erased = self.access_log.erase_person(name)
-                log.info("site: %s was removed at the server; erased here (photos, embeddings, %d log entries)",
-                         name, erased)
-                self._tell("replica", {"name": name, "change": "removed",
-                                       "seconds": round(time.monotonic() - began, 3)})
-            return
-        wanted: dict[str, tuple[bytes | None, np.ndarray | None, str]] = {}
-        missing = [row[0] for row in rows if row[1] not in local_files]
-        data = dict(conn.execute("SELECT id, data FROM photos WHERE id = ANY(%s)", (missing,)).fetchall()) \
-            if missing else {}
-        for photo_id, file_name, embedding, problem in rows:
-            wanted[file_name] = (bytes(data[photo_id]) if photo_id in data else None, _embedding_array(embedding),
-                                 problem or "")
-        if self.gallery.mirror_person(name, wanted):
-            self._tell("replica", {"name": name, "change": "updated", "photos": len(wanted),
-                                   "seconds": round(time.monotonic() - began, 3)})
+        change = copy_person(conn, self.gallery, name)
+        if change == "removed":
+            erased = self.access_log.erase_person(name)
+            log.info("site: %s was removed at the server; erased here (photos, embeddings, %d log entries)",
+                     name, erased)
+        if change is not None:
+            self._tell("replica", {"name": name, "change": change, "seconds": round(time.monotonic() - began, 3)})
+
+
+def copy_person(conn, gallery, name: str) -> str | None:
+    """Make `gallery`'s `name` like the server's (copy missing photos with their embeddings, delete others), or
+    erase them when the server has no such person. Returns "updated", "removed" or None (nothing changed)."""
+    from facegate.gallery import CACHE_FORMAT, Gallery
+
+    rows = conn.execute(
+        "SELECT ph.id, ph.file_name, e.embedding, e.problem FROM people p JOIN photos ph ON ph.person_id = p.id "
+        "LEFT JOIN embeddings e ON e.photo_id = ph.id AND e.model = %s WHERE p.name = %s",
+        (CACHE_FORMAT, name)).fetchall()
+    local = gallery.photos().get(name)
+    if not rows:
+        if local is None:
+            return None
+        Gallery.mirror_person(gallery, name, {})
+        return "removed"
+    local_files = {p.name for p in local or []}
+    missing = [row[0] for row in rows if row[1] not in local_files]
+    data = dict(conn.execute("SELECT id, data FROM photos WHERE id = ANY(%s)", (missing,)).fetchall()) \
+        if missing else {}
+    wanted: dict[str, tuple[bytes | None, np.ndarray | None, str]] = {
+        file_name: (bytes(data[photo_id]) if photo_id in data else None, _embedding_array(embedding), problem or "")
+        for photo_id, file_name, embedding, problem in rows}
+    return "updated" if Gallery.mirror_person(gallery, name, wanted) else None

@@ -301,3 +301,97 @@ def test_server_stopped_mid_run_every_decision_reaches_it_exactly_once(clips, tm
         assert sorted(on_server) == sorted(local), "every decision on the server, exactly once"
     finally:
         server.close()
+
+
+# ------------------------------------------------------------------------------------------ the window
+def test_window_at_a_site_status_bar_people_and_log_dialogs_with_a_door_filter(site, qtbot, home, clips, engine,
+                                                                                tmp_path):
+    import cv2
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QMessageBox
+
+    from facegate.config import Settings
+    from facegate.gallery import Gallery
+    from facegate.site import SiteAdmin
+    from facegate.ui.log_dialog import LogDialog
+    from facegate.ui.main_window import MainWindow
+    from facegate.ui.people_dialog import PeopleDialog
+    from test_ui_dialogs import answer_modals, select, wait_idle
+
+    with SiteAdmin(site["admin"]) as admin:
+        admin.enroll(Gallery(tmp_path / "unused", engine), "biden", [clips / "biden.jpg"])
+        admin.enroll(Gallery(tmp_path / "unused", engine), "obama", [clips / "obama.jpg"])
+    face = cv2.imencode(".jpg", np.full((40, 30, 3), 90, np.uint8))[1].tobytes()
+    with psycopg.connect(site["admin"], autocommit=True) as conn:  # what two other doors have sent
+        for i, (door, person) in enumerate([("front", "biden"), ("side", "obama"), ("side", None)]):
+            conn.execute("INSERT INTO events(event_id, door, time, track_id, person, decision, snapshot) VALUES "
+                         "(gen_random_uuid(), %s, %s, %s, %s, %s, %s)",
+                         (door, time.time() - 60 + i, i, person, "granted" if person else "unknown", face))
+
+    settings = Settings(source=str(clips / CLIP), log_dir=str(home / "log"), speech=False, liveness="off",
+                        database_url=site["admin"], door_name="desk")
+    win = MainWindow(settings, settings_path=home / "config.json")
+    win.show()
+    qtbot.addWidget(win)
+    try:
+        qtbot.waitUntil(lambda: win.site is not None and win.site.status().connected, timeout=180_000)
+        qtbot.waitUntil(lambda: win.site_label.text().startswith("Site server: connected"), timeout=5_000)
+        assert win.site_label.isVisible() and "admin-pw" not in win.site_label.toolTip()
+        qtbot.waitUntil(lambda: sorted(win.gallery.people) == ["biden", "obama"], timeout=10_000)
+
+        log_dialog = LogDialog(win)
+        qtbot.addWidget(log_dialog)
+        log_dialog.show()
+        qtbot.waitUntil(lambda: not log_dialog.loading, timeout=30_000)
+        assert {(row.person, row.door) for row in log_dialog.rows} >= {("biden", "front"), ("obama", "side"),
+                                                                        (None, "side")}
+        doors = [log_dialog.door_combo.itemText(i) for i in range(log_dialog.door_combo.count())]
+        assert doors[0] == "All doors" and {"front", "side"} <= set(doors)
+        log_dialog.choose_door("side")
+        qtbot.waitUntil(lambda: not log_dialog.loading, timeout=30_000)
+        assert sorted((row.person or "", row.door) for row in log_dialog.rows) == [("", "side"), ("obama", "side")]
+        assert log_dialog.table.item(0, 5).text() == "side"
+        picture = log_dialog.table.item(0, 4).data(Qt.ItemDataRole.DecorationRole)
+        assert picture is not None and not picture.isNull()
+        exported = tmp_path / "site.csv"
+        log_dialog.export_csv(exported)
+        qtbot.waitUntil(lambda: not log_dialog.exporting, timeout=30_000)
+        assert "Saved 2 entries" in log_dialog.export_label.text()
+        assert (exported.stat().st_mode & 0o777) == 0o600 and "side" in exported.read_text()
+        log_dialog.close()
+
+        people = PeopleDialog(win)
+        qtbot.addWidget(people)
+        people.show()
+        select(people, "biden")
+
+        def confirm(box: QMessageBox):
+            next(b for b in box.buttons() if b.text() == "Delete").click()
+
+        answered, errors = answer_modals([(QMessageBox, confirm)])
+        qtbot.mouseClick(people.delete_button, Qt.MouseButton.LeftButton)
+        wait_idle(qtbot, people)
+        assert not errors and "biden was deleted" in people.result_label.text(), people.result_label.text()
+        with SiteAdmin(site["admin"]) as admin:
+            assert admin.people() == {"obama": 1}  # removed on the server, for every door
+            assert "biden" not in {row["person"] for row in admin.events(None)}
+        assert "biden" not in people.names() and "biden" not in win.gallery.photos()
+        people.close()
+    finally:
+        win.shutdown()
+
+
+def test_window_with_the_kiosk_role_may_not_delete_people(site, qtbot, home, clips, engine, tmp_path):
+    from facegate.errors import GalleryError
+    from facegate.gallery import Gallery
+    from facegate.site import SiteAdmin, SiteError, site_gallery
+
+    with SiteAdmin(site["admin"]) as admin:
+        admin.enroll(Gallery(tmp_path / "unused", engine), "biden", [clips / "biden.jpg"])
+    gallery = site_gallery(tmp_path / "replica", engine, site["kiosk"])
+    with pytest.raises(SiteError, match="facegate_admin"):
+        gallery.remove("biden")
+    with pytest.raises(GalleryError, match="not available"):
+        gallery.rename("biden", "Joe")
+    with SiteAdmin(site["admin"]) as admin:
+        assert admin.people() == {"biden": 1}
