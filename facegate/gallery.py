@@ -760,11 +760,13 @@ class Gallery:
             raise GalleryError(f"Nothing enrolled for {name!r}: {detail}")
         return accepted, problems
 
-    def mirror_person(self, name: str, photos: dict[str, tuple[bytes | None, np.ndarray | None, str]]) -> bool:
+    def mirror_person(self, name: str, photos: dict[str, tuple[bytes | None, np.ndarray | None, str]],
+                      refresh: bool = True) -> bool:
         """Make `name`'s photos exactly `photos` (file name -> (bytes, embedding or None, problem)), as a site
         server holds them (facegate/site.py keeps this gallery as its replica): missing files are written, files
         not listed are deleted, known embeddings are taken as they are (no encoding). Bytes may be None for a file
-        already here with those contents. An empty `photos` erases the person. True when anything changed."""
+        already here with those contents. An empty `photos` erases the person. True when anything changed.
+        refresh=False: the caller refreshes once after copying many people (matching still uses the old index)."""
         name = validate_name(name)
         if not photos:
             if name in self.photos():
@@ -792,7 +794,7 @@ class Gallery:
             except OSError as exc:
                 raise GalleryError(f"Could not copy the photos of {name!r} into the replica folder {self.folder}: "
                                    f"{describe_os_error(exc)}; {what_to_do(exc)}") from exc
-            if changed:
+            if changed and refresh:
                 self.refresh()
             return changed
 

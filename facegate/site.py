@@ -97,7 +97,7 @@ MIGRATIONS: list[str] = [
         source text NOT NULL DEFAULT '',
         details jsonb NOT NULL DEFAULT '{{}}',
         snapshot bytea,
-        received_at timestamptz NOT NULL DEFAULT now()
+        received_at timestamptz NOT NULL DEFAULT clock_timestamp()
     );
     CREATE INDEX events_time ON events(time);
     CREATE INDEX events_person ON events(person, time);
@@ -748,6 +748,7 @@ class SiteSync(SessionListener):
                 last_forward = time.monotonic()
 
     def _forward(self, conn, final: bool = False) -> None:
+        self.access_log.flush(0.5)  # a decision queued a moment ago (an Unknown is logged without waiting) goes too
         while final or not self._stop.is_set():
             batch = self.access_log.outgoing(FORWARD_BATCH)
             if not batch:
@@ -760,14 +761,23 @@ class SiteSync(SessionListener):
         from facegate.gallery import validate_name
 
         server = {name for (name,) in conn.execute("SELECT name FROM people")}
-        local = set(self.gallery.photos())
-        for name in sorted(server | local):
+        listing = self.gallery.photos()
+        changed = []
+        for name in sorted(server | set(listing)):
             try:
                 validate_name(name)
             except FaceGateError:
                 log.error("site: the server's person %r has a name FaceGate cannot store as a folder; left out", name)
                 continue
-            self._reconcile(conn, name)
+            change = copy_person(conn, self.gallery, name, listing, refresh=False)
+            if change == "removed":
+                self.access_log.erase_person(name)
+            if change is not None:
+                changed.append((name, change))
+        if changed:
+            self.gallery.refresh()  # once, after every person is copied
+        for name, change in changed:
+            self._tell("replica", {"name": name, "change": change})
 
     def _reconcile(self, conn, name: str) -> None:
         """Make the replica's `name` like the server's; a person removed there is erased here, log included."""
@@ -781,16 +791,18 @@ class SiteSync(SessionListener):
             self._tell("replica", {"name": name, "change": change, "seconds": round(time.monotonic() - began, 3)})
 
 
-def copy_person(conn, gallery, name: str) -> str | None:
+def copy_person(conn, gallery, name: str, listing: dict | None = None, refresh: bool = True) -> str | None:
     """Make `gallery`'s `name` like the server's (copy missing photos with their embeddings, delete others), or
-    erase them when the server has no such person. Returns "updated", "removed" or None (nothing changed)."""
+    erase them when the server has no such person. Returns "updated", "removed" or None (nothing changed).
+    `listing`: gallery.photos() if the caller has it (a full copy lists the folder once, not once per person);
+    refresh=False: the caller refreshes the gallery once after many people."""
     from facegate.gallery import CACHE_FORMAT, Gallery
 
     rows = conn.execute(
         "SELECT ph.id, ph.file_name, e.embedding, e.problem FROM people p JOIN photos ph ON ph.person_id = p.id "
         "LEFT JOIN embeddings e ON e.photo_id = ph.id AND e.model = %s WHERE p.name = %s",
         (CACHE_FORMAT, name)).fetchall()
-    local = gallery.photos().get(name)
+    local = (gallery.photos() if listing is None else listing).get(name)
     if not rows:
         if local is None:
             return None
@@ -803,4 +815,4 @@ def copy_person(conn, gallery, name: str) -> str | None:
     wanted: dict[str, tuple[bytes | None, np.ndarray | None, str]] = {
         file_name: (bytes(data[photo_id]) if photo_id in data else None, _embedding_array(embedding), problem or "")
         for photo_id, file_name, embedding, problem in rows}
-    return "updated" if Gallery.mirror_person(gallery, name, wanted) else None
+    return "updated" if Gallery.mirror_person(gallery, name, wanted, refresh=refresh) else None
