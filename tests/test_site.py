@@ -360,6 +360,18 @@ def test_window_at_a_site_status_bar_people_and_log_dialogs_with_a_door_filter(s
         assert (exported.stat().st_mode & 0o777) == 0o600 and "side" in exported.read_text()
         log_dialog.close()
 
+        from facegate.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(win)
+        qtbot.addWidget(dialog)
+        assert "admin-pw" not in dialog.site_edit.text() and ":***@" in dialog.site_edit.text()
+        dialog.door_edit.setText("reception")
+        chosen = dialog.new_settings()
+        assert chosen.database_url == site["admin"] and chosen.door_name == "reception"  # the password kept
+        dialog.site_edit.setText("nonsense_option=1")
+        assert any("not a PostgreSQL connection URL" in problem for problem in dialog.problems())
+        dialog.close()
+
         people = PeopleDialog(win)
         qtbot.addWidget(people)
         people.show()
