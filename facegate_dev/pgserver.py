@@ -15,6 +15,7 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
+import contextlib
 
 
 def find_bin_dir() -> Path | None:
@@ -73,6 +74,28 @@ class TempPostgres:
     def stop(self, mode: str = "fast") -> None:
         """mode: fast (clean), immediate (as a crash or power cut leaves it: recovery at the next start)."""
         self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def kill(self) -> None:
+        """SIGKILL the server and every process of it at once (a crash; the next start recovers from the WAL)."""
+        import signal
+        import time
+
+        root = self.server_pid()
+        if root is None:
+            return
+        family = [root]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == root:
+                    family.append(int(stat.parent.name))
+            except (OSError, ValueError, IndexError):
+                continue
+        for pid in family:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() for pid in family):
+            time.sleep(0.05)
 
     @property
     def running(self) -> bool:

@@ -407,3 +407,70 @@ def test_window_with_the_kiosk_role_may_not_delete_people(site, qtbot, home, cli
         gallery.rename("biden", "Joe")
     with SiteAdmin(site["admin"]) as admin:
         assert admin.people() == {"biden": 1}
+
+
+def test_sigkill_of_kiosk_and_server_at_random_moments_loses_and_duplicates_nothing(clips, tmp_path):
+    """SIGKILL the kiosk (then start it again on the same folders) and the whole server (then start it: recovery)
+    at random moments; in the end every decision the kiosk logged is on the server once, and nothing is damaged."""
+    import random
+    import sqlite3
+
+    if find_bin_dir() is None:
+        pytest.skip("PostgreSQL is not installed (initdb, pg_ctl): scripts/install.sh --test installs it")
+    from facegate.gallery import Gallery
+    from facegate.site import SiteAdmin, init_site
+
+    seed = int(os.environ.get("FACEGATE_KILL_SEED", time.time_ns() % 10_000))
+    rng = random.Random(seed)
+    server = TempPostgres().start()
+    kiosks: list[Kiosk] = []
+    try:
+        urls = server.create_site("kills")
+        init_site(urls["owner"])
+        server.grant_roles("kills")
+        with SiteAdmin(urls["admin"]) as admin:
+            admin.enroll(Gallery(tmp_path / "unused"), LIN, [clips / "lin-manuel-miranda.png"])
+
+        def start_kiosk() -> Kiosk:
+            kiosks.append(Kiosk(tmp_path / "front", urls["kiosk"], clips / CLIP, "front"))
+            kiosks[-1].wait_for(lambda line: line["type"] == "decision", 240)
+            return kiosks[-1]
+
+        kiosk = start_kiosk()
+        for victim in ["kiosk", "server", rng.choice(["kiosk", "server"])]:
+            time.sleep(rng.uniform(0.5, 4.0))
+            if victim == "kiosk":
+                kiosk.process.kill()  # SIGKILL
+                kiosk.process.wait(30)
+                kiosk = start_kiosk()
+            else:
+                server.kill()
+                time.sleep(rng.uniform(0.5, 3.0))  # the kiosk goes on deciding meanwhile
+                server.start()
+        kiosk.wait_for(connected, 60, after=time.time() - 5)
+        kiosk.stop()
+        assert kiosk.process.returncode == 0, f"seed {seed}: " + "".join(kiosk.stderr)[-2000:]
+
+        conn = sqlite3.connect(tmp_path / "front" / "log" / "access.sqlite3")
+        try:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+            local = [row[0] for row in conn.execute("SELECT event_id FROM decisions")]
+            granted = conn.execute("SELECT count(*) FROM decisions WHERE decision = 'granted'").fetchone()[0]
+            waiting = conn.execute("SELECT count(*) FROM decisions WHERE forwarded = 0").fetchone()[0]
+        finally:
+            conn.close()
+        printed = sum(1 for k in kiosks for _, line in k.decisions() if line["decision"] == "granted")
+        assert granted >= printed > 0, f"seed {seed}: a grant announced but not in the log"  # durable before said
+        on_server = [row[0] for row in server_events(urls["owner"])]
+        assert waiting == 0, f"seed {seed}"
+        assert len(on_server) == len(set(on_server)), f"seed {seed}: an event twice on the server"
+        assert sorted(on_server) == sorted(local), f"seed {seed}: the server's log differs from the kiosk's"
+        replica = Gallery(tmp_path / "front" / "replica", engine=object())
+        assert [p.name for p in replica.photos()[LIN]] == [p.name for p in (tmp_path / "front" / "replica" / LIN)
+                                                            .iterdir()]
+    finally:
+        for kiosk in kiosks:
+            if kiosk.process.poll() is None:
+                kiosk.process.kill()
+                kiosk.process.wait(30)
+        server.close()
