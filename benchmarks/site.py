@@ -239,7 +239,7 @@ def main(argv=None) -> None:
         time.sleep(3.0)  # the last enrollment's propagation, the last decisions' forwarding
         cpu_after, wall_after = server_cpu_seconds(postmaster), time.perf_counter()
         for kiosk in kiosks:
-            kiosk.sync.stop(10)
+            kiosk.sync.stop(120)
             kiosk.sync.drain()
         waiting = sum(kiosk.access_log.waiting() for kiosk in kiosks)
         for kiosk in kiosks:

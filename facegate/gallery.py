@@ -283,6 +283,9 @@ class Gallery:
         self.problems: list[PhotoProblem] = []
         self._lock = threading.RLock()
         self._entries: dict[str, _Entry] = {}  # photo hash -> analysis, as of the last refresh (cache or not)
+        # photo file -> ((size, mtime_ns, inode), SHA-256) as of the last refresh: an unchanged file is not read
+        # again (a site kiosk's copy of 10,000 people refreshes on every change; writes replace files: new inode)
+        self._digests: dict[Path, tuple[tuple[int, int, int], str]] = {}
         self._seen: tuple | None = None  # the folder's signature at the last refresh
         self._index = _Index([], np.zeros((0, EMBEDDING_SIZE), np.float32), np.zeros(0, np.float32),
                              np.zeros(0, np.int64))
@@ -599,6 +602,7 @@ class Gallery:
             people = self.photos()  # raises GalleryError when the folder cannot be listed: the index stays as it was
             cached = self._load_cache()
             used: dict[str, _Entry] = {}
+            digests: dict[Path, tuple[tuple[int, int, int], str]] = {}
             names, rows, learned_flags, counts, problems = [], [], [], {}, []
             for name, files in people.items():
                 person_rows, person_learned = [], []
@@ -611,11 +615,15 @@ class Gallery:
                                                            "the folder"))
                         continue
                     try:
-                        problem = file_problem(path.stat())  # type and size first: nothing unreadable is hashed
+                        info = path.stat()
+                        problem = file_problem(info)  # type and size first: nothing unreadable is hashed
                         if problem:
                             problems.append(PhotoProblem(path, problem))
                             continue
-                        digest = _sha256(path)
+                        key = (info.st_size, info.st_mtime_ns, info.st_ino)
+                        known = self._digests.get(path)
+                        digest = known[1] if known is not None and known[0] == key else _sha256(path)
+                        digests[path] = (key, digest)
                     except OSError as exc:
                         problems.append(PhotoProblem(path, f"cannot read the file ({exc.strerror or exc})"))
                         continue
@@ -640,6 +648,7 @@ class Gallery:
             if set(used) != set(cached) or any(used[h] is not cached.get(h) for h in used):
                 self._save_cache(used)
             self._entries = used  # a cache that cannot be written costs no re-encoding while we run
+            self._digests = digests
             for left_out in problems:
                 log.warning("Gallery photo left out: %s", left_out)
             embeddings = np.array(rows, np.float32).reshape(-1, EMBEDDING_SIZE)

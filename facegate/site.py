@@ -698,7 +698,7 @@ class SiteSync(SessionListener):
         if was or changed:
             log.warning("Site server offline (%s); the kiosk recognises from its copy and keeps decisions in its "
                         "local log until the server is back.", problem)
-            self._tell("offline", {"problem": problem, "waiting": self.access_log.waiting()})
+            self._tell("offline", {"problem": problem, "waiting": self.status().waiting})
 
     def _run(self) -> None:
         retry = RETRY_FIRST_S
@@ -735,7 +735,7 @@ class SiteSync(SessionListener):
             self._connected, self._offline_since, self._problem = True, None, ""
         log.info("Site server %s connected", redact(self.url))
         self._forward(conn)
-        self._tell("connected", {"waiting": self.access_log.waiting()})
+        self._tell("connected", {"waiting": self.status().waiting})
         last_forward = time.monotonic()
         while not self._stop.is_set():
             # notifications that came during the copy or a forward are kept by psycopg (3.3) and come first here
