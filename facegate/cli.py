@@ -212,6 +212,10 @@ def cmd_run(args) -> int:
     if args.liveness is not None:
         settings = replace(settings, liveness=args.liveness)
     source = parse_source(args.source if args.source is not None else settings.source)
+    if args.database:
+        settings = replace(settings, database_url=args.database)
+    if args.door:
+        settings = replace(settings, door_name=args.door)
     if not args.headless:
         from facegate.ui.app import run_app
 

@@ -59,6 +59,8 @@ RETRY_MAX_S = 4.0
 FORWARD_EVERY_S = 1.0
 # Events sent to the server in one transaction.
 FORWARD_BATCH = 100
+# A full comparison (at each connection) that changed more people than this reports them as one count.
+FULL_COPY_NAMED = 20
 
 # Each migration brings the schema from version i to i + 1, in one transaction; never edit one that shipped.
 MIGRATIONS: list[str] = [
@@ -776,6 +778,9 @@ class SiteSync(SessionListener):
                 changed.append((name, change))
         if changed:
             self.gallery.refresh()  # once, after every person is copied
+        if len(changed) > FULL_COPY_NAMED:  # a first copy of a large site: one line, not thousands
+            self._tell("replica", {"name": None, "change": "copied", "people": len(changed)})
+            return
         for name, change in changed:
             self._tell("replica", {"name": name, "change": change})
 
