@@ -309,8 +309,13 @@ def cmd_site_import(args) -> int:
 
     settings = load_settings()
     url = _site_url(args, settings)
+    from facegate.events import DB_NAME
+
     gallery = Gallery(Path(args.gallery).expanduser() if args.gallery else settings.gallery_path())
-    access_log = None if args.no_log else AccessLog(Path(args.log_dir) if args.log_dir else settings.log_path())
+    log_dir = Path(args.log_dir).expanduser() if args.log_dir else settings.log_path()
+    if not args.no_log and not (log_dir / DB_NAME).is_file():
+        print(f"no access log in {log_dir}: the people only")  # nothing is made there
+    access_log = None if args.no_log or not (log_dir / DB_NAME).is_file() else AccessLog(log_dir)
     try:
         with SiteAdmin(url) as site:
             counts = site.import_folder(gallery, access_log, args.door or settings.door_name or default_door())
