@@ -39,6 +39,7 @@ import os
 import re
 import secrets
 import threading
+import time
 import unicodedata
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -85,6 +86,8 @@ WINDOWS_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in r
 # Temp files younger than this may belong to a write in progress in another process (e.g. `facegate enroll`
 # while the kiosk runs): refresh() leaves them alone. Older ones were left by a killed write and go.
 STALE_TEMP_AGE_S = 300.0
+# A site kiosk's copy (mirror_person) looks for stale temp files in every person's folder at most this often.
+MIRROR_TIDY_S = 60.0
 # A person being erased is first renamed to a hidden folder ending so (one atomic step), then deleted.
 ERASING_SUFFIX = ".erasing"
 # The file that makes a folder FaceGate's gallery (see "Ownership" above).
@@ -197,6 +200,16 @@ def validate_name(name: str) -> str:
     return cleaned
 
 
+def check_enrollment_name(name: str, existing: str | None, allow_new_person: bool) -> None:
+    """GalleryError when photos for `name` may not be enrolled, given the enrolled name that equals it but for
+    upper/lower case (`existing`, None when there is none): in a folder and on a site server alike."""
+    if existing is not None and existing != name:
+        raise GalleryError(f"A person named {existing!r} is already enrolled; names may not differ only "
+                           f"in upper/lower case. Enroll as {existing!r} to add photos to them.")
+    if existing is None and not allow_new_person:
+        raise GalleryError(f"{name!r} is not enrolled.")
+
+
 @dataclass(frozen=True)
 class PhotoProblem:
     path: Path
@@ -286,6 +299,10 @@ class Gallery:
         # photo file -> ((size, mtime_ns, inode), SHA-256) as of the last refresh: an unchanged file is not read
         # again (a site kiosk's copy of 10,000 people refreshes on every change; writes replace files: new inode)
         self._digests: dict[Path, tuple[tuple[int, int, int], str]] = {}
+        # the cache file as last read or written here ((size, mtime_ns, inode), its entries): not read again
+        # while no one else has replaced it
+        self._cache_seen: tuple[tuple[int, int, int], dict[str, _Entry]] | None = None
+        self._tidied = float("-inf")  # time.monotonic() of the last look into every person's folder for temp files
         self._seen: tuple | None = None  # the folder's signature at the last refresh
         self._index = _Index([], np.zeros((0, EMBEDDING_SIZE), np.float32), np.zeros(0, np.float32),
                              np.zeros(0, np.int64))
@@ -463,9 +480,25 @@ class Gallery:
                 found.append(name)
         return found
 
+    def _cache_key(self) -> tuple[int, int, int] | None:
+        try:
+            info = self.cache_path.stat()
+        except OSError:
+            return None
+        return (info.st_size, info.st_mtime_ns, info.st_ino)
+
     def _load_cache(self) -> dict[str, _Entry]:
         if not self.cache_path.is_file():
             return {}
+        key = self._cache_key()
+        if self._cache_seen is not None and key == self._cache_seen[0]:
+            return self._cache_seen[1]  # the file this process read or wrote last, unchanged
+        entries = self._read_cache()
+        if key is not None and entries:
+            self._cache_seen = (key, entries)
+        return entries
+
+    def _read_cache(self) -> dict[str, _Entry]:
         try:
             with np.load(self.cache_path, allow_pickle=False) as data:
                 if str(data["format"]) != CACHE_FORMAT:
@@ -501,6 +534,9 @@ class Gallery:
                  problems=np.array([entries[h].problem for h in hashes], dtype=str))
         try:
             atomic_write_bytes(self.cache_path, buffer.getvalue())
+            key = self._cache_key()
+            # a copy: `entries` becomes self._entries, which enroll() and mirror_person() add to before writing
+            self._cache_seen = None if key is None else (key, dict(entries))
         except OSError as exc:
             log.warning("Could not save the embedding cache %s (%s); it will be rebuilt next time.",
                         self.cache_path, exc)
@@ -541,9 +577,13 @@ class Gallery:
             return _Entry(None, f"could not be analysed ({type(exc).__name__}: {exc})")
         return _Entry(embedding, problem)
 
-    def _remove_leftovers(self) -> None:
+    def _remove_leftovers(self, tidy_every_s: float = 0.0) -> None:
         """Temp files of killed writes, and people whose erasure was interrupted: FaceGate's own names, in its
-        own folder only. Never raises."""
+        own folder only. Never raises. tidy_every_s: look into every person's folder only when the last look was
+        longer ago (a site kiosk's copy of 10,000 people refreshes on every change; temp files wait 300 s anyway)."""
+        tidy = time.monotonic() - self._tidied >= tidy_every_s
+        if tidy:
+            self._tidied = time.monotonic()
         if self.folder.is_dir() and self.is_own():
             remove_stale_temp_files(self.folder, min_age_s=STALE_TEMP_AGE_S)
             try:
@@ -559,7 +599,7 @@ class Gallery:
                         if left and left != [entry]:
                             log.warning("An interrupted erasure left %s, which FaceGate did not write: not deleted.",
                                         _listing(left))
-                    elif not entry.name.startswith("."):
+                    elif tidy and not entry.name.startswith("."):
                         remove_stale_temp_files(entry, min_age_s=STALE_TEMP_AGE_S)
                 except OSError:
                     pass
@@ -594,10 +634,11 @@ class Gallery:
         self.refresh()
         return True
 
-    def refresh(self) -> list[PhotoProblem]:
-        """Rescan the folder, encode new or changed photos, rewrite the cache. Returns the photo problems."""
+    def refresh(self, tidy_every_s: float = 0.0) -> list[PhotoProblem]:
+        """Rescan the folder, encode new or changed photos, rewrite the cache. Returns the photo problems.
+        tidy_every_s: see _remove_leftovers (0: every time)."""
         with self._lock:
-            self._remove_leftovers()
+            self._remove_leftovers(tidy_every_s)
             self._seen = self._signature()  # before the scan: a change during it is seen at the next check
             people = self.photos()  # raises GalleryError when the folder cannot be listed: the index stays as it was
             cached = self._load_cache()
@@ -703,12 +744,7 @@ class Gallery:
         return next((n for n in self.photos() if n.casefold() == folded), None)
 
     def _check_name(self, name: str, allow_new_person: bool) -> None:
-        existing = self._existing_name_like(name)
-        if existing is not None and existing != name:
-            raise GalleryError(f"A person named {existing!r} is already enrolled; names may not differ only "
-                               f"in upper/lower case. Enroll as {existing!r} to add photos to them.")
-        if existing is None and not allow_new_person:
-            raise GalleryError(f"{name!r} is not enrolled.")
+        check_enrollment_name(name, self._existing_name_like(name), allow_new_person)
 
     def enroll(self, name: str, photos: list, allow_new_person: bool = True) -> tuple[list[Path], list[PhotoProblem]]:
         """Add photos (file paths or RGB arrays) of `name`. Only usable photos are saved.
@@ -804,7 +840,7 @@ class Gallery:
                 raise GalleryError(f"Could not copy the photos of {name!r} into the replica folder {self.folder}: "
                                    f"{describe_os_error(exc)}; {what_to_do(exc)}") from exc
             if changed and refresh:
-                self.refresh()
+                self.refresh(tidy_every_s=MIRROR_TIDY_S)
             return changed
 
     @contextmanager

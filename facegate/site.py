@@ -332,19 +332,15 @@ class SiteAdmin:
     def enroll(self, gallery, name: str, photos: list, allow_new_person: bool = True) -> tuple[int, list]:
         """Add photos of `name` to the site, analysed as Gallery.enroll does (`gallery` gives the engine).
         Returns (photos stored, problems)."""
+        import hashlib
+
         from facegate.errors import GalleryError
-        from facegate.gallery import CACHE_FORMAT, validate_name
+        from facegate.gallery import CACHE_FORMAT, check_enrollment_name, validate_name
 
         psycopg = _psycopg()
         name = validate_name(name)
-        existing = self.existing_name_like(name)
-        if existing is not None and existing != name:
-            raise GalleryError(f"A person named {existing!r} is already enrolled; names may not differ only in "
-                               f"upper/lower case. Enroll as {existing!r} to add photos to them.")
-        if existing is None and not allow_new_person:
-            raise GalleryError(f"{name!r} is not enrolled.")
+        check_enrollment_name(name, self.existing_name_like(name), allow_new_person)
         accepted, problems = gallery.prepare_photos(name, photos)
-        import hashlib
 
         try:
             with self.conn.transaction():
@@ -656,8 +652,9 @@ class SiteSync(SessionListener):
         """After the session stopped (no more decisions): send what the local log still holds, on a connection of
         its own. Returns how many are left for the next start (0 when the server took everything)."""
         self.access_log.flush()
-        if self._thread.is_alive():
-            raise RuntimeError("drain() is for after stop()")
+        if self._thread.is_alive():  # stop() timed out (a slow server): two senders at once would be harmless
+            log.warning("The site link did not stop in time; the decisions not sent yet go at the next start.")
+            return self.access_log.waiting()
         try:
             with connect(self.url) as conn:
                 check_schema(conn, self.url)

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -36,16 +37,25 @@ def pg():
 _sites = iter(range(1, 1000))
 
 
+def new_site(server: TempPostgres, name: str, enroll_lin_from: Path | None = None) -> dict[str, str]:
+    """A fresh site database on `server`, initialised, with owner, admin and two kiosk logins (their URLs); with
+    Lin-Manuel Miranda enrolled from `enroll_lin_from` (the clips folder) when given."""
+    from facegate.gallery import Gallery
+    from facegate.site import SiteAdmin, init_site
+
+    urls = server.create_site(name)
+    init_site(urls["owner"])
+    server.grant_roles(name)
+    if enroll_lin_from is not None:
+        with SiteAdmin(urls["admin"]) as admin, tempfile.TemporaryDirectory() as unused:
+            admin.enroll(Gallery(unused), LIN, [enroll_lin_from / "lin-manuel-miranda.png"])
+    return urls
+
+
 @pytest.fixture()
 def site(pg):
     """A fresh site database, initialised, with owner, admin and two kiosk logins."""
-    from facegate.site import init_site
-
-    name = f"site{next(_sites)}"
-    urls = pg.create_site(name)
-    init_site(urls["owner"])
-    pg.grant_roles(name)
-    return urls
+    return new_site(pg, f"site{next(_sites)}")
 
 
 def facegate(*args, home: Path, timeout: float = 300) -> subprocess.CompletedProcess:
@@ -267,17 +277,9 @@ def test_two_kiosks_enroll_at_one_is_granted_at_the_other_and_removal_stops_it_e
 def test_server_stopped_mid_run_every_decision_reaches_it_exactly_once(clips, tmp_path):
     if find_bin_dir() is None:
         pytest.skip("PostgreSQL is not installed (initdb, pg_ctl): scripts/install.sh --test installs it")
-    from facegate.site import SiteAdmin, init_site
-
     server = TempPostgres().start()  # a server of its own: it is stopped mid-run
     try:
-        urls = server.create_site("outage")
-        init_site(urls["owner"])
-        server.grant_roles("outage")
-        with SiteAdmin(urls["admin"]) as admin:
-            from facegate.gallery import Gallery
-
-            admin.enroll(Gallery(tmp_path / "unused"), LIN, [clips / "lin-manuel-miranda.png"])
+        urls = new_site(server, "outage", enroll_lin_from=clips)
         kiosk = Kiosk(tmp_path / "front", urls["kiosk"], clips / CLIP, "front")
         try:
             kiosk.wait_for(connected, 240)
@@ -393,7 +395,7 @@ def test_window_at_a_site_status_bar_people_and_log_dialogs_with_a_door_filter(s
         win.shutdown()
 
 
-def test_window_with_the_kiosk_role_may_not_delete_people(site, qtbot, home, clips, engine, tmp_path):
+def test_window_with_the_kiosk_role_may_not_enroll_or_delete_people(site, qtbot, home, clips, engine, tmp_path):
     from facegate.errors import GalleryError
     from facegate.gallery import Gallery
     from facegate.site import SiteAdmin, SiteError, site_gallery
@@ -403,6 +405,8 @@ def test_window_with_the_kiosk_role_may_not_delete_people(site, qtbot, home, cli
     gallery = site_gallery(tmp_path / "replica", engine, site["kiosk"])
     with pytest.raises(SiteError, match="facegate_admin"):
         gallery.remove("biden")
+    with pytest.raises(SiteError, match="facegate_admin"):
+        gallery.enroll("obama", [clips / "obama.jpg"])  # what the Enroll dialog calls
     with pytest.raises(GalleryError, match="not available"):
         gallery.rename("biden", "Joe")
     with SiteAdmin(site["admin"]) as admin:
@@ -418,18 +422,13 @@ def test_sigkill_of_kiosk_and_server_at_random_moments_loses_and_duplicates_noth
     if find_bin_dir() is None:
         pytest.skip("PostgreSQL is not installed (initdb, pg_ctl): scripts/install.sh --test installs it")
     from facegate.gallery import Gallery
-    from facegate.site import SiteAdmin, init_site
 
     seed = int(os.environ.get("FACEGATE_KILL_SEED", time.time_ns() % 10_000))
     rng = random.Random(seed)
     server = TempPostgres().start()
     kiosks: list[Kiosk] = []
     try:
-        urls = server.create_site("kills")
-        init_site(urls["owner"])
-        server.grant_roles("kills")
-        with SiteAdmin(urls["admin"]) as admin:
-            admin.enroll(Gallery(tmp_path / "unused"), LIN, [clips / "lin-manuel-miranda.png"])
+        urls = new_site(server, "kills", enroll_lin_from=clips)
 
         def start_kiosk() -> Kiosk:
             kiosks.append(Kiosk(tmp_path / "front", urls["kiosk"], clips / CLIP, "front"))
