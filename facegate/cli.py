@@ -25,9 +25,37 @@ def _gallery(args):
     return gallery, settings
 
 
+def _site_url(args, settings) -> str:
+    """The site server's URL: --database, else the settings' database_url; empty: this kiosk alone."""
+    return (getattr(args, "database", None) or settings.database_url or "").strip()
+
+
+def _replica_folder(args, settings) -> Path:
+    """A site kiosk's copy of the server's people: --gallery, else site-gallery/ in the data folder."""
+    from facegate.site import default_replica_folder
+
+    return Path(args.gallery).expanduser() if getattr(args, "gallery", None) else default_replica_folder()
+
+
 def cmd_enroll(args) -> int:
     from facegate.gallery import validate_name
 
+    settings = load_settings()
+    url = _site_url(args, settings)
+    if url:
+        from facegate.gallery import Gallery
+        from facegate.site import SiteAdmin, redact
+
+        name = validate_name(args.name)
+        analyser = Gallery(_replica_folder(args, settings))  # its engine analyses the photos; nothing is written
+        with SiteAdmin(url) as site:
+            stored, problems = site.enroll(analyser, name, [Path(p) for p in args.photos])
+            count = site.people().get(name, 0)
+        for problem in problems:
+            print(f"skipped {problem}")
+        print(f"enrolled {name} on the site server {redact(url)}: {stored} new photo(s), {count} in all; every "
+              "kiosk copies them within seconds")
+        return 0
     gallery, _ = _gallery(args)
     gallery.refresh()
     name = validate_name(args.name)  # the name as stored: trimmed, Unicode-normalised
@@ -68,7 +96,33 @@ def cmd_identify(args) -> int:
     return 0
 
 
+def _site_gallery(args, url: str) -> int:
+    from facegate.site import SiteAdmin, SiteError, redact
+
+    if args.action not in ("list", "remove"):
+        raise SiteError(f"`gallery {args.action}` is not available for a site server yet; remove the person and "
+                        "enroll them again under the new name.")
+    with SiteAdmin(url) as site:
+        if args.action == "list":
+            people = site.people()
+            print(f"site server {redact(url)}: {len(people)} people")
+            for name, count in people.items():
+                print(f"  {name}: {count} photo(s)")
+            return 0
+        if not args.yes:
+            print(f"This erases every photo and embedding of {args.names[0]!r}, and every door's log entries about "
+                  "them, on the site server and at every kiosk. Repeat with --yes to confirm.")
+            return 1
+        photos, events = site.remove(args.names[0])
+    print(f"removed {args.names[0]} from the site ({photos} photo(s) and their embeddings, {events} log "
+          "entries); every kiosk erases its copies within seconds")
+    return 0
+
+
 def cmd_gallery(args) -> int:
+    url = _site_url(args, load_settings())
+    if url:
+        return _site_gallery(args, url)
     gallery, _ = _gallery(args)
     problems = gallery.refresh()
     if args.action == "list":
@@ -176,13 +230,26 @@ def cmd_run(args) -> int:
         settings = replace(settings, mqtt_url=args.mqtt)
         check_safe(settings, "--mqtt")
     source = parse_source(args.source if args.source is not None else settings.source)
+    if args.database:
+        settings = replace(settings, database_url=args.database)
+    if args.door:
+        settings = replace(settings, door_name=args.door)
     if not args.headless:
         from facegate.ui.app import run_app
 
         return run_app(settings, source=str(source.target) if args.source is not None else None,
                        gallery=args.gallery)
+    url = _site_url(args, settings)
     engine = FaceEngine(detector=settings.detector)
-    gallery = Gallery(Path(args.gallery) if args.gallery else settings.gallery_path(), engine)
+    if url:
+        from facegate.site import open_replica
+
+        if args.no_log:
+            raise FaceGateError("A site kiosk keeps its decisions in its local log until the server has them; "
+                                "run it without --no-log.")
+        gallery = Gallery(open_replica(_replica_folder(args, settings), url), engine)
+    else:
+        gallery = Gallery(Path(args.gallery) if args.gallery else settings.gallery_path(), engine)
     for problem in gallery.refresh():
         _json_line({"type": "gallery_problem", "path": str(problem.path), "reason": problem.reason})
     speech = access_log = None
@@ -197,9 +264,21 @@ def cmd_run(args) -> int:
         access_log.keep_snapshots_for(settings.log_retention_days)  # purge now, then daily, off the video path
     engine.load_models()  # TensorFlow and the weights before the first frame, not during it
     output = _json_lines_listener()
-    session = build_session(settings, engine, gallery, source=source, realtime=not args.fast, listeners=[output],
-                            access_log=access_log, speech=speech,
-                            learn=settings.learn_from_visits and not args.no_learning, on_learned=output.on_learned,
+    listeners = [output]
+    site = None
+    if url:
+        from facegate.site import SiteSync, default_door
+
+        assert access_log is not None  # refused above without it
+        site = SiteSync(url, gallery, access_log, args.door or settings.door_name or default_door(),
+                        on_change=lambda kind, payload: _json_line({"type": "site", "event": kind, **payload}))
+        listeners.append(site)
+        site.start()
+    session = build_session(settings, engine, gallery, source=source, realtime=not args.fast, listeners=listeners,
+                            access_log=access_log, speech=speech, loop=args.loop,
+                            # a site's people are the server's: what one door learned would be that door's alone
+                            learn=settings.learn_from_visits and not args.no_learning and not url,
+                            on_learned=output.on_learned,
                             rng=random.Random(args.seed) if args.seed is not None else None,
                             on_action_health=output.on_action_health, on_tailgating=output.on_tailgating)
     session.start()
@@ -211,6 +290,10 @@ def cmd_run(args) -> int:
     finally:
         session.wait_idle()  # a face offered to the learner at the end of a recording is decided before the exit
         session.stop()
+        if site is not None:
+            left = site.drain()  # what the log holds now, while it can; the rest at the next start
+            if left:
+                _json_line({"type": "site", "event": "waiting", "waiting": left})
         if access_log is not None:
             access_log.close()
         if speech is not None:
@@ -223,6 +306,57 @@ def cmd_run(args) -> int:
                 "fps": round(stats.fps, 2),
                 "ms_per_frame": round(1000 * stats.busy_seconds / max(stats.frames, 1), 2)})
     return 1 if session.error else 0
+
+
+def cmd_site_init(args) -> int:
+    from facegate.site import init_site, redact
+
+    url = _site_url(args, load_settings())
+    before, after = init_site(url)
+    if before == after:
+        print(f"site server {redact(url)}: schema version {after}, up to date; roles and grants checked")
+    else:
+        print(f"site server {redact(url)}: schema version {before} -> {after}; roles facegate_kiosk and "
+              "facegate_admin ready (give each kiosk and administrator a login role in one of them)")
+    return 0
+
+
+def cmd_site_import(args) -> int:
+    from facegate.events import AccessLog
+    from facegate.gallery import Gallery
+    from facegate.site import SiteAdmin, default_door, redact
+
+    settings = load_settings()
+    url = _site_url(args, settings)
+    from facegate.events import DB_NAME
+
+    gallery = Gallery(Path(args.gallery).expanduser() if args.gallery else settings.gallery_path())
+    log_dir = Path(args.log_dir).expanduser() if args.log_dir else settings.log_path()
+    if not args.no_log and not (log_dir / DB_NAME).is_file():
+        print(f"no access log in {log_dir}: the people only")  # nothing is made there
+    access_log = None if args.no_log or not (log_dir / DB_NAME).is_file() else AccessLog(log_dir)
+    try:
+        with SiteAdmin(url) as site:
+            counts = site.import_folder(gallery, access_log, args.door or settings.door_name or default_door())
+    finally:
+        if access_log is not None:
+            access_log.close()
+    print(f"imported into {redact(url)}: {counts['people']} new people, {counts['photos']} new photo(s) from "
+          f"{gallery.folder}; {counts['events']} new log entries ({counts['events_there']} were there already)"
+          + ("" if access_log is None else f" from {access_log.folder}") + ". The folder and the log are unchanged.")
+    return 0
+
+
+def cmd_site_log(args) -> int:
+    import time
+
+    from facegate.site import SiteAdmin
+
+    with SiteAdmin(_site_url(args, load_settings())) as site:
+        for row in site.events(args.limit, person=args.person, door=args.door):
+            when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["time"]))
+            print(f"{when}  {row['door']}  {row['decision']}  {row['person'] or 'Unknown'}")
+    return 0
 
 
 def cmd_check(args) -> int:
@@ -319,6 +453,9 @@ def register_calibrate(subparsers) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="facegate", description="Offline face-recognition access control.")
     parser.add_argument("-v", "--verbose", action="store_true", help="show informational log lines")
+    parser.add_argument("--database", metavar="URL",
+                        help="the site's PostgreSQL server (default: the database_url setting); the password is "
+                             "better kept in ~/.pgpass or PGPASSWORD than on the command line")
     sub = parser.add_subparsers(dest="command")
 
     def with_gallery(p):
@@ -357,7 +494,30 @@ def build_parser() -> argparse.ArgumentParser:
                    help="publish decisions to this MQTT broker, mqtt://HOST:PORT (default: settings' mqtt_url)")
     p.add_argument("--no-learning", action="store_true",
                    help="do not learn photos from visits (default: settings' learn_from_visits), e.g. on a recording")
+    p.add_argument("--loop", action="store_true", help="play a video file again and again (demos, tests)")
+    p.add_argument("--door", help="this door's name in a site's access log (default: door_name, or this computer's name)")
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("site", help="a site with several doors: set up the PostgreSQL server, import a folder",
+                       description="A site's people and access log on a PostgreSQL server (--database or the "
+                                   "database_url setting). See README, Several doors.")
+    site_sub = p.add_subparsers(dest="site_command", required=True)
+    q = site_sub.add_parser("init", help="create the schema and the kiosk and admin roles, or bring them up to date "
+                                         "(run as the database's owner)")
+    q.set_defaults(func=cmd_site_init)
+    q = site_sub.add_parser("import-folder", help="copy a gallery folder and an access log to the site server "
+                                                   "(both are left as they are; running it twice adds nothing twice)")
+    q.add_argument("--gallery", help="enrolled-faces folder (default: from settings)")
+    q.add_argument("--log-dir", help="access log folder (default: from settings)")
+    q.add_argument("--no-log", action="store_true", help="import the people only")
+    q.add_argument("--door", help="the door the log's decisions were made at (default: door_name, or this "
+                                  "computer's name)")
+    q.set_defaults(func=cmd_site_import)
+    q = site_sub.add_parser("log", help="the site's access log, newest first")
+    q.add_argument("--door", help="only this door's decisions")
+    q.add_argument("--person", help="only this person's decisions")
+    q.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    q.set_defaults(func=cmd_site_log)
 
     p = sub.add_parser("check", help="verify every model file against its pinned SHA-256, and the Qt binding")
     p.set_defaults(func=cmd_check)

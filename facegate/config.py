@@ -6,6 +6,7 @@ import difflib
 import json
 import numbers
 import os
+import socket
 import string
 import sys
 from dataclasses import dataclass, field, fields
@@ -110,8 +111,15 @@ class Settings:
     log_retention_days: float = _setting(
         30.0, "Face snapshots in the access log are deleted after this long (the rows stay)", low=1.0, high=365.0,
         unit="days")
+    # --- a site with several doors (facegate/site.py; README "Several doors") ---
+    # The password is never shown or logged; better kept in ~/.pgpass or PGPASSWORD than here.
+    database_url: str = _setting(
+        "", "PostgreSQL server shared by several doors (postgresql://user@host:5432/db?sslmode=require); "
+            "empty: this kiosk alone, with its own folder and log")
+    door_name: str = _setting(
+        "", "This door's name in the site's access log and in MQTT, Home Assistant and webhook messages; empty: the "
+            "computer's name")
     # --- door and building actions (facegate/actions/) ---
-    door_name: str = _setting("Door", "Name of this door in MQTT, Home Assistant and webhook messages")
     # It must open the door and return at once, the door closing by itself {seconds} later (a relay's timed
     # pulse): then no crash of FaceGate can leave the door open (facegate/actions/door.py).
     door_command: str = _setting(
@@ -316,6 +324,11 @@ def check_data_dir() -> None:
                                   f"{'FACEGATE_HOME' if cause == 'FACEGATE_HOME' else 'the data folder'} at a "
                                   "folder (FaceGate creates it if it is missing).")
             return
+
+
+def default_door() -> str:
+    """A door's name when `door_name` is empty: this computer's name."""
+    return socket.gethostname() or "door"
 
 
 def load_settings(path: Path | None = None) -> Settings:

@@ -35,6 +35,7 @@ import sqlite3
 import statistics
 import threading
 import time
+import uuid
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -58,7 +59,9 @@ except ImportError:  # Windows: no flock; one FaceGate process per log folder is
 log = logging.getLogger(__name__)
 
 DECISIONS = (Verdict.GRANTED, Verdict.UNKNOWN, Verdict.DENIED)  # what is logged (never pending)
-SCHEMA_VERSION = 1
+# 1: decisions and pending_files. 2: each decision has an event id (a UUID, the same on every copy of the event:
+# a site server takes it once however often it is sent) and a `forwarded` flag (facegate/site.py's outbox).
+SCHEMA_VERSION = 2
 DB_NAME = "access.sqlite3"
 OUTBOX_NAME = "outbox.sqlite3"  # the webhook's (facegate/actions/outbox.py), when one is configured
 SNAPSHOT_DIR = "snapshots"
@@ -87,7 +90,9 @@ CREATE TABLE IF NOT EXISTS decisions(
     decision TEXT NOT NULL CHECK (decision IN ('granted', 'unknown', 'denied')),
     snapshot TEXT,
     source TEXT NOT NULL DEFAULT '',
-    details TEXT NOT NULL DEFAULT '{}'
+    details TEXT NOT NULL DEFAULT '{}',
+    event_id TEXT,
+    forwarded INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
 CREATE INDEX IF NOT EXISTS decisions_person ON decisions(person, time);
@@ -102,6 +107,18 @@ CREATE TABLE IF NOT EXISTS action_outcomes(
     detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS action_outcomes_time ON action_outcomes(time);
+"""
+# Version 1 -> 2, in the transaction that sets user_version: rows from before get an event id of their own.
+_ADD_EVENT_IDS = """
+ALTER TABLE decisions ADD COLUMN event_id TEXT;
+ALTER TABLE decisions ADD COLUMN forwarded INTEGER NOT NULL DEFAULT 0;
+UPDATE decisions SET event_id = lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' ||
+    substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + (abs(random()) % 4), 1) ||
+    substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6))) WHERE event_id IS NULL;
+"""
+_EVENT_ID_INDEXES = """
+CREATE UNIQUE INDEX IF NOT EXISTS decisions_event_id ON decisions(event_id);
+CREATE INDEX IF NOT EXISTS decisions_unforwarded ON decisions(id) WHERE forwarded = 0;
 """
 
 
@@ -153,6 +170,23 @@ class LogRow:
     details: dict
 
 
+@dataclass(frozen=True)
+class OutgoingEvent:
+    """A logged decision not yet on the site server (facegate/site.py forwards it), with its snapshot's bytes."""
+
+    id: int  # the local row
+    event_id: str  # UUID: the same event sent twice is taken once
+    time: float
+    track_id: int
+    person: str | None
+    distance: float | None
+    margin: float | None
+    decision: str
+    source: str
+    details: str  # JSON text
+    snapshot: bytes | None  # JPEG, None when there is none (or it was purged or erased meanwhile)
+
+
 @dataclass
 class _Queued:
     event: AccessEvent
@@ -196,6 +230,22 @@ def _csv_cell(value: object) -> object:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+def write_csv(path: str | Path, rows: list, with_door: bool = False) -> int:
+    """Write log rows (oldest first: LogRow, or facegate.site.SiteLogRow with its door) as CSV, owner-only."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(["id", "time", "local_time", "decision", "person", "distance", "margin", "track_id",
+                     "source", "snapshot", "details"] + (["door"] if with_door else []))
+    for row in rows:
+        writer.writerow([row.id, f"{row.time:.3f}", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.time)),
+                         row.decision.value, _csv_cell(row.person or ""), row.distance, row.margin, row.track_id,
+                         _csv_cell(row.source), str(row.snapshot) if isinstance(row.snapshot, Path) else
+                         ("yes" if row.snapshot else ""), _csv_cell(_json_text(row.details))]
+                        + ([_csv_cell(row.door)] if with_door else []))
+    atomic_write_bytes(Path(path), text.getvalue().encode("utf-8"))
+    return len(rows)
 
 
 class AccessLog:
@@ -416,12 +466,12 @@ class AccessLog:
                 log.exception("access log: snapshot of track %d not saved", batch[index].event.track_id)
                 del jpegs[index]
         rows = [(e.time, e.track_id, e.person, e.distance, e.margin, e.decision.value,
-                 jpegs[i][0] if i in jpegs else None, e.source, _json_text(e.details))
+                 jpegs[i][0] if i in jpegs else None, e.source, _json_text(e.details), str(uuid.uuid4()))
                 for i, e in enumerate(item.event for item in batch)]
         try:
             with conn:
                 conn.executemany("INSERT INTO decisions(time, track_id, person, distance, margin, decision, "
-                                 "snapshot, source, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                                 "snapshot, source, details, event_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
                 conn.executemany("DELETE FROM pending_files WHERE path = ?", [(n,) for n in names])
         except Exception:
             for name, _ in jpegs.values():  # rows lost: do not keep their faces either
@@ -476,6 +526,36 @@ class AccessLog:
             return [name for (name,) in conn.execute(
                 "SELECT DISTINCT person FROM decisions WHERE person IS NOT NULL ORDER BY person COLLATE NOCASE")]
 
+    def outgoing(self, limit: int = 100, after_id: int = 0, unforwarded_only: bool = True) -> list[OutgoingEvent]:
+        """The oldest decisions after row `after_id` (only those not yet marked forwarded: facegate/site.py's
+        outbox), with their snapshots' bytes."""
+        with self._connection() as conn:
+            rows = conn.execute(
+                "SELECT id, event_id, time, track_id, person, distance, margin, decision, source, details, snapshot "
+                "FROM decisions WHERE id > ?" + (" AND forwarded = 0" if unforwarded_only else "")
+                + " ORDER BY id LIMIT ?", (int(after_id), int(limit))).fetchall()
+        found = []
+        for id_, event_id, when, track, person, distance, margin, decision, source, details, snapshot in rows:
+            data = None
+            if snapshot:
+                try:
+                    data = (self.folder / snapshot).read_bytes()
+                except FileNotFoundError:
+                    data = None  # purged or erased since the row was read: the decision goes without it
+            found.append(OutgoingEvent(id_, event_id, when, track, person, distance, margin, decision, source,
+                                       details, data))
+        return found
+
+    def mark_forwarded(self, ids: list[int]) -> None:
+        """Rows now on the site server (sending them again would be harmless: their event ids are taken once)."""
+        with self._connection() as conn, conn:
+            conn.executemany("UPDATE decisions SET forwarded = 1 WHERE id = ?", [(int(i),) for i in ids])
+
+    def waiting(self) -> int:
+        """How many decisions are not yet marked forwarded."""
+        with self._connection() as conn:
+            return int(conn.execute("SELECT count(*) FROM decisions WHERE forwarded = 0").fetchone()[0])
+
     def _row(self, values: tuple) -> LogRow:
         id_, when, track, person, distance, margin, decision, snapshot, source, details = values
         try:
@@ -490,17 +570,7 @@ class AccessLog:
                    since: float | None = None, until: float | None = None, unknown_only: bool = False) -> int:
         """Write the matching decisions (oldest first) as CSV, owner-only; returns the number of rows."""
         rows = list(reversed(self.recent(limit, person, since, until, unknown_only)))
-        text = io.StringIO()
-        writer = csv.writer(text)
-        writer.writerow(["id", "time", "local_time", "decision", "person", "distance", "margin", "track_id",
-                         "source", "snapshot", "details"])
-        for row in rows:
-            writer.writerow([row.id, f"{row.time:.3f}", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.time)),
-                             row.decision.value, _csv_cell(row.person or ""), row.distance, row.margin, row.track_id,
-                             _csv_cell(row.source), str(row.snapshot) if row.snapshot else "",
-                             _csv_cell(_json_text(row.details))])
-        atomic_write_bytes(Path(path), text.getvalue().encode("utf-8"))
-        return len(rows)
+        return write_csv(path, rows)
 
     # ---- deleting ----------------------------------------------------------------------------------
 
@@ -654,9 +724,11 @@ class AccessLog:
             if version > SCHEMA_VERSION:
                 raise FaceGateError(f"{self.db_path}: written by a newer FaceGate (log schema {version}); "
                                     "update FaceGate to use this log")
-            with conn:
-                conn.executescript(_SCHEMA)
-                conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(decisions)")}
+            migrate = _ADD_EVENT_IDS if columns and "event_id" not in columns else ""  # a log of version 1
+            # executescript commits first and runs each statement on its own: one explicit transaction
+            conn.executescript("BEGIN IMMEDIATE;\n" + migrate + _SCHEMA + _EVENT_ID_INDEXES
+                               + f"PRAGMA user_version={SCHEMA_VERSION};\nCOMMIT;")
         except sqlite3.DatabaseError as exc:
             if _is_corrupt(exc):
                 raise _Corrupt(str(exc)) from exc

@@ -39,6 +39,7 @@ import os
 import re
 import secrets
 import threading
+import time
 import unicodedata
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -85,11 +86,15 @@ WINDOWS_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in r
 # Temp files younger than this may belong to a write in progress in another process (e.g. `facegate enroll`
 # while the kiosk runs): refresh() leaves them alone. Older ones were left by a killed write and go.
 STALE_TEMP_AGE_S = 300.0
+# A site kiosk's copy (mirror_person) looks for stale temp files in every person's folder at most this often.
+MIRROR_TIDY_S = 60.0
 # A person being erased is first renamed to a hidden folder ending so (one atomic step), then deleted.
 ERASING_SUFFIX = ".erasing"
 # The file that makes a folder FaceGate's gallery (see "Ownership" above).
 GALLERY_MARKER = ".facegate-gallery"  # also the file locked while one process changes the gallery
 MARKER_TEXT = b"This folder is a FaceGate gallery: one folder of photos per enrolled person.\n"
+# A gallery that is a site kiosk's copy of the server's people carries this too (facegate/site.py).
+REPLICA_MARKER = ".facegate-replica"
 # Files an operating system drops into any folder; not the user's data, deleted with a person's photos.
 SYSTEM_CLUTTER = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".directory"})
 _ERASING_NAME = re.compile(r"^\.[0-9a-f]{8}" + re.escape(ERASING_SUFFIX) + "$")
@@ -195,6 +200,16 @@ def validate_name(name: str) -> str:
     return cleaned
 
 
+def check_enrollment_name(name: str, existing: str | None, allow_new_person: bool) -> None:
+    """GalleryError when photos for `name` may not be enrolled, given the enrolled name that equals it but for
+    upper/lower case (`existing`, None when there is none): in a folder and on a site server alike."""
+    if existing is not None and existing != name:
+        raise GalleryError(f"A person named {existing!r} is already enrolled; names may not differ only "
+                           f"in upper/lower case. Enroll as {existing!r} to add photos to them.")
+    if existing is None and not allow_new_person:
+        raise GalleryError(f"{name!r} is not enrolled.")
+
+
 @dataclass(frozen=True)
 class PhotoProblem:
     path: Path
@@ -281,6 +296,13 @@ class Gallery:
         self.problems: list[PhotoProblem] = []
         self._lock = threading.RLock()
         self._entries: dict[str, _Entry] = {}  # photo hash -> analysis, as of the last refresh (cache or not)
+        # photo file -> ((size, mtime_ns, inode), SHA-256) as of the last refresh: an unchanged file is not read
+        # again (a site kiosk's copy of 10,000 people refreshes on every change; writes replace files: new inode)
+        self._digests: dict[Path, tuple[tuple[int, int, int], str]] = {}
+        # the cache file as last read or written here ((size, mtime_ns, inode), its entries): not read again
+        # while no one else has replaced it
+        self._cache_seen: tuple[tuple[int, int, int], dict[str, _Entry]] | None = None
+        self._tidied = float("-inf")  # time.monotonic() of the last look into every person's folder for temp files
         self._seen: tuple | None = None  # the folder's signature at the last refresh
         self._index = _Index([], np.zeros((0, EMBEDDING_SIZE), np.float32), np.zeros(0, np.float32),
                              np.zeros(0, np.int64))
@@ -304,7 +326,7 @@ class Gallery:
         for entry in entries:
             name = entry.name
             if name.startswith("."):
-                if not (name == GALLERY_MARKER or name in SYSTEM_CLUTTER or is_temp_name(name)
+                if not (name in (GALLERY_MARKER, REPLICA_MARKER) or name in SYSTEM_CLUTTER or is_temp_name(name)
                         or _ERASING_NAME.match(name)):
                     found.append(entry)
             elif entry.is_symlink():
@@ -400,6 +422,12 @@ class Gallery:
             found[name] = rows if kind == "all" else rows[learned if kind == "learned" else ~learned]
         return found
 
+    def analysis(self, digest: str) -> tuple[np.ndarray | None, str] | None:
+        """(embedding or None, problem) of the photo whose bytes have SHA-256 `digest`, as of the last refresh;
+        None when no photo of the gallery has those bytes."""
+        entry = self._entries.get(digest)
+        return None if entry is None else (entry.embedding, entry.problem)
+
     def photo_count(self, name: str) -> int:
         return self._index.photo_counts.get(name, 0)
 
@@ -452,9 +480,25 @@ class Gallery:
                 found.append(name)
         return found
 
+    def _cache_key(self) -> tuple[int, int, int] | None:
+        try:
+            info = self.cache_path.stat()
+        except OSError:
+            return None
+        return (info.st_size, info.st_mtime_ns, info.st_ino)
+
     def _load_cache(self) -> dict[str, _Entry]:
         if not self.cache_path.is_file():
             return {}
+        key = self._cache_key()
+        if self._cache_seen is not None and key == self._cache_seen[0]:
+            return self._cache_seen[1]  # the file this process read or wrote last, unchanged
+        entries = self._read_cache()
+        if key is not None and entries:
+            self._cache_seen = (key, entries)
+        return entries
+
+    def _read_cache(self) -> dict[str, _Entry]:
         try:
             with np.load(self.cache_path, allow_pickle=False) as data:
                 if str(data["format"]) != CACHE_FORMAT:
@@ -490,6 +534,9 @@ class Gallery:
                  problems=np.array([entries[h].problem for h in hashes], dtype=str))
         try:
             atomic_write_bytes(self.cache_path, buffer.getvalue())
+            key = self._cache_key()
+            # a copy: `entries` becomes self._entries, which enroll() and mirror_person() add to before writing
+            self._cache_seen = None if key is None else (key, dict(entries))
         except OSError as exc:
             log.warning("Could not save the embedding cache %s (%s); it will be rebuilt next time.",
                         self.cache_path, exc)
@@ -530,9 +577,13 @@ class Gallery:
             return _Entry(None, f"could not be analysed ({type(exc).__name__}: {exc})")
         return _Entry(embedding, problem)
 
-    def _remove_leftovers(self) -> None:
+    def _remove_leftovers(self, tidy_every_s: float = 0.0) -> None:
         """Temp files of killed writes, and people whose erasure was interrupted: FaceGate's own names, in its
-        own folder only. Never raises."""
+        own folder only. Never raises. tidy_every_s: look into every person's folder only when the last look was
+        longer ago (a site kiosk's copy of 10,000 people refreshes on every change; temp files wait 300 s anyway)."""
+        tidy = time.monotonic() - self._tidied >= tidy_every_s
+        if tidy:
+            self._tidied = time.monotonic()
         if self.folder.is_dir() and self.is_own():
             remove_stale_temp_files(self.folder, min_age_s=STALE_TEMP_AGE_S)
             try:
@@ -548,7 +599,7 @@ class Gallery:
                         if left and left != [entry]:
                             log.warning("An interrupted erasure left %s, which FaceGate did not write: not deleted.",
                                         _listing(left))
-                    elif not entry.name.startswith("."):
+                    elif tidy and not entry.name.startswith("."):
                         remove_stale_temp_files(entry, min_age_s=STALE_TEMP_AGE_S)
                 except OSError:
                     pass
@@ -583,14 +634,16 @@ class Gallery:
         self.refresh()
         return True
 
-    def refresh(self) -> list[PhotoProblem]:
-        """Rescan the folder, encode new or changed photos, rewrite the cache. Returns the photo problems."""
+    def refresh(self, tidy_every_s: float = 0.0) -> list[PhotoProblem]:
+        """Rescan the folder, encode new or changed photos, rewrite the cache. Returns the photo problems.
+        tidy_every_s: see _remove_leftovers (0: every time)."""
         with self._lock:
-            self._remove_leftovers()
+            self._remove_leftovers(tidy_every_s)
             self._seen = self._signature()  # before the scan: a change during it is seen at the next check
             people = self.photos()  # raises GalleryError when the folder cannot be listed: the index stays as it was
             cached = self._load_cache()
             used: dict[str, _Entry] = {}
+            digests: dict[Path, tuple[tuple[int, int, int], str]] = {}
             names, rows, learned_flags, counts, problems = [], [], [], {}, []
             for name, files in people.items():
                 person_rows, person_learned = [], []
@@ -603,11 +656,15 @@ class Gallery:
                                                            "the folder"))
                         continue
                     try:
-                        problem = file_problem(path.stat())  # type and size first: nothing unreadable is hashed
+                        info = path.stat()
+                        problem = file_problem(info)  # type and size first: nothing unreadable is hashed
                         if problem:
                             problems.append(PhotoProblem(path, problem))
                             continue
-                        digest = _sha256(path)
+                        key = (info.st_size, info.st_mtime_ns, info.st_ino)
+                        known = self._digests.get(path)
+                        digest = known[1] if known is not None and known[0] == key else _sha256(path)
+                        digests[path] = (key, digest)
                     except OSError as exc:
                         problems.append(PhotoProblem(path, f"cannot read the file ({exc.strerror or exc})"))
                         continue
@@ -632,6 +689,7 @@ class Gallery:
             if set(used) != set(cached) or any(used[h] is not cached.get(h) for h in used):
                 self._save_cache(used)
             self._entries = used  # a cache that cannot be written costs no re-encoding while we run
+            self._digests = digests
             for left_out in problems:
                 log.warning("Gallery photo left out: %s", left_out)
             embeddings = np.array(rows, np.float32).reshape(-1, EMBEDDING_SIZE)
@@ -686,18 +744,26 @@ class Gallery:
         return next((n for n in self.photos() if n.casefold() == folded), None)
 
     def _check_name(self, name: str, allow_new_person: bool) -> None:
-        existing = self._existing_name_like(name)
-        if existing is not None and existing != name:
-            raise GalleryError(f"A person named {existing!r} is already enrolled; names may not differ only "
-                               f"in upper/lower case. Enroll as {existing!r} to add photos to them.")
-        if existing is None and not allow_new_person:
-            raise GalleryError(f"{name!r} is not enrolled.")
+        check_enrollment_name(name, self._existing_name_like(name), allow_new_person)
 
     def enroll(self, name: str, photos: list, allow_new_person: bool = True) -> tuple[list[Path], list[PhotoProblem]]:
         """Add photos (file paths or RGB arrays) of `name`. Only usable photos are saved.
         Returns (saved paths, problems). Raises GalleryError when nothing could be saved."""
         name = validate_name(name)
         self._check_name(name, allow_new_person)  # early: a clear answer before any photo is read
+        accepted, problems = self.prepare_photos(name, photos)
+        with self._editing():
+            self._check_name(name, allow_new_person)  # again, now that no other process can enroll meanwhile
+            saved = self._save_photos(name, [(data, suffix) for data, suffix, _ in accepted])
+            for data, _, embedding in accepted:  # encoded once: the refresh below finds them here
+                self._entries[hashlib.sha256(data).hexdigest()] = _Entry(embedding, "")
+            self.refresh()
+        return saved, problems
+
+    def prepare_photos(self, name: str, photos: list) -> tuple[list[tuple[bytes, str, np.ndarray]], list[PhotoProblem]]:
+        """What enroll() would store for `name`: (bytes, file suffix, embedding) of each usable photo (file paths
+        or RGB arrays), and the problems of the others. Raises GalleryError when no photo is usable. Used by
+        enroll() and by a site server's enrollment (facegate/site.py), which stores the same bytes."""
         accepted: list[tuple[bytes, str, np.ndarray]] = []
         problems: list[PhotoProblem] = []
         for index, photo in enumerate(photos):
@@ -737,13 +803,45 @@ class Gallery:
         if not accepted:
             detail = "; ".join(str(p) for p in problems) or "no photos given"
             raise GalleryError(f"Nothing enrolled for {name!r}: {detail}")
+        return accepted, problems
+
+    def mirror_person(self, name: str, photos: dict[str, tuple[bytes | None, np.ndarray | None, str]],
+                      refresh: bool = True) -> bool:
+        """Make `name`'s photos exactly `photos` (file name -> (bytes, embedding or None, problem)), as a site
+        server holds them (facegate/site.py keeps this gallery as its replica): missing files are written, files
+        not listed are deleted, known embeddings are taken as they are (no encoding). Bytes may be None for a file
+        already here with those contents. An empty `photos` erases the person. True when anything changed.
+        refresh=False: the caller refreshes once after copying many people (matching still uses the old index)."""
+        name = validate_name(name)
+        if not photos:
+            if name in self.photos():
+                Gallery.remove(self, name)  # this folder's copy (a subclass's remove may mean the server's)
+                return True
+            return False
         with self._editing():
-            self._check_name(name, allow_new_person)  # again, now that no other process can enroll meanwhile
-            saved = self._save_photos(name, [(data, suffix) for data, suffix, _ in accepted])
-            for data, _, embedding in accepted:  # encoded once: the refresh below finds them here
-                self._entries[hashlib.sha256(data).hexdigest()] = _Entry(embedding, "")
-            self.refresh()
-        return saved, problems
+            person_dir = self._person_dir(name)
+            try:
+                ensure_private_dir(person_dir)
+                present = {p.name for p in person_dir.iterdir() if p.is_file() and not p.name.startswith(".")}
+                changed = False
+                for file_name, (data, embedding, problem) in photos.items():
+                    if Path(file_name).name != file_name or file_name.startswith("."):
+                        raise GalleryError(f"The site server sent a photo name {file_name!r} that is not a plain "
+                                           "file name; left out.")
+                    if data is not None:
+                        self._entries[hashlib.sha256(data).hexdigest()] = _Entry(embedding, problem)
+                        if file_name not in present:
+                            atomic_write_bytes(person_dir / file_name, data)
+                            changed = True
+                for extra in sorted(present - set(photos)):
+                    if _deletable(person_dir / extra):
+                        changed |= _delete(person_dir / extra, "the next change of this person retries")
+            except OSError as exc:
+                raise GalleryError(f"Could not copy the photos of {name!r} into the replica folder {self.folder}: "
+                                   f"{describe_os_error(exc)}; {what_to_do(exc)}") from exc
+            if changed and refresh:
+                self.refresh(tidy_every_s=MIRROR_TIDY_S)
+            return changed
 
     @contextmanager
     def _editing(self):

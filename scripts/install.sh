@@ -13,9 +13,10 @@ APT_PACKAGES=(
   libxcb-shape0 libxcb-xinerama0 libxcb-randr0 libxcb-render-util0 libxcb-image0
   xvfb                             # a virtual screen, for screenshots and kiosks without a display
 )
-
-# Only with --test: real counterparts the tests start (tests skip, saying why, when one is missing).
+# Only with --test: real servers the tests start themselves in temp folders (tests skip, saying why, when one is
+# missing).
 TEST_APT_PACKAGES=(
+  postgresql                       # tests/test_site.py: a site's PostgreSQL server (initdb + pg_ctl)
   mosquitto                        # the MQTT broker of tests/test_actions.py
 )
 [ "${1:-}" = "--test" ] && APT_PACKAGES+=("${TEST_APT_PACKAGES[@]}")
@@ -33,7 +34,7 @@ if command -v apt-get >/dev/null 2>&1; then
   fi
 else
   echo "Not a Debian/Ubuntu system: install espeak-ng and Qt's X11 libraries with your package manager" \
-       "(and mosquitto for the tests)." >&2
+       "(and mosquitto and postgresql for the tests)." >&2
 fi
 
 # A Python that FaceGate supports (3.10-3.13, pyproject.toml): $PYTHON if set, else python3, else a versioned one.

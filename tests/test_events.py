@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facegate.events import AccessEvent, AccessLog
+from facegate.events import SCHEMA_VERSION, AccessEvent, AccessLog
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = 86400.0
@@ -99,7 +99,7 @@ def test_record_and_read_back_with_filters(access_log, tmp_path):
         assert _mode(folder / "access.sqlite3-wal") == 0o600
     conn = sqlite3.connect(folder / "access.sqlite3")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     conn.close()
 
     exported = tmp_path / "export.csv"

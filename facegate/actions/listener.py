@@ -116,7 +116,10 @@ def build_actions(settings, *, access_log=None, outbox_dir: Path | None = None,
         door_command, door_close_command = serial_relay_commands(settings)
     if not (door_command.strip() or settings.mqtt_url.strip() or settings.webhook_url.strip()):
         return None
+    from facegate.config import default_door
     from facegate.events import ActionOutcome
+
+    door = settings.door_name or default_door()  # the same name as in a site's access log
 
     def record(action: str, event: ActionEvent | None, outcome: str, detail: str) -> None:
         if access_log is not None:
@@ -125,7 +128,7 @@ def build_actions(settings, *, access_log=None, outbox_dir: Path | None = None,
 
     try:
         common: dict[str, Any] = {"on_outcome": record, "on_health": on_health}
-        listener = ActionsListener([], settings.door_name, settings.door_open_s, on_alert)
+        listener = ActionsListener([], door, settings.door_open_s, on_alert)
         actions = listener.actions
         if door_command.strip():
             from facegate.actions.door import DoorAction
@@ -137,7 +140,7 @@ def build_actions(settings, *, access_log=None, outbox_dir: Path | None = None,
         if settings.mqtt_url.strip():
             from facegate.actions.mqtt import MqttAction
 
-            actions.append(MqttAction(settings.mqtt_url, settings.mqtt_topic, settings.door_name,
+            actions.append(MqttAction(settings.mqtt_url, settings.mqtt_topic, door,
                                       discovery_prefix=settings.mqtt_discovery_prefix, snapshot=settings.mqtt_snapshot,
                                       **common))
         if settings.webhook_url.strip():

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QDoubleSpin
 
 from facegate.config import RANGES, Settings, action_problems, setting
 
-ACTION_FIELDS = ("door_name", "door_command", "door_close_command", "door_serial", "door_open_s", "door_on_tailgating",
+ACTION_FIELDS = ("door_command", "door_close_command", "door_serial", "door_open_s", "door_on_tailgating",
                  "mqtt_url", "mqtt_topic", "webhook_url", "webhook_secret")
 
 
@@ -23,7 +23,7 @@ class ActionsDialog(QDialog):
         self.setObjectName("actions_dialog")
         self.settings = settings
         self.edits: dict[str, QLineEdit] = {}
-        for name in ("door_name", "door_command", "door_close_command", "door_serial", "mqtt_url", "mqtt_topic",
+        for name in ("door_command", "door_close_command", "door_serial", "mqtt_url", "mqtt_topic",
                      "webhook_url", "webhook_secret"):
             edit = QLineEdit(getattr(settings, name))
             edit.setObjectName(f"{name}_edit")
@@ -53,7 +53,6 @@ class ActionsDialog(QDialog):
         layout = QVBoxLayout(self)
         door = QGroupBox("Door")
         form = QFormLayout(door)
-        form.addRow("Name:", self.edits["door_name"])
         form.addRow("Open command:", self.edits["door_command"])
         form.addRow("Close command:", self.edits["door_close_command"])
         form.addRow("Or a USB relay:", self.edits["door_serial"])

@@ -1,5 +1,7 @@
 """The access log viewer: who came when, with the face picture taken at the door; filter and export to CSV.
 
+At a site (database_url) it shows every door's log on the server (facegate.site.SiteLog), with a door filter.
+
 Reading the log and its snapshots, and writing the CSV, run on worker threads: a long log never freezes the
 kiosk. The table shows the newest rows only (MAX_ROWS); the export has no such limit.
 """
@@ -13,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import cv2
+import numpy as np
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDialog, QFileDialog, QHBoxLayout,
@@ -29,7 +32,8 @@ MAX_ROWS = 500
 SNAPSHOT_HEIGHT = 48
 DEFAULT_DAYS = 7
 DECISION_WORDS = {"granted": "Let in", "unknown": "Not recognised", "denied": "Refused"}
-COLUMNS = ("Time", "Name", "Decision", "Distance", "Snapshot")
+COLUMNS = ("Time", "Name", "Decision", "Distance", "Snapshot", "Door")
+ALL_DOORS = "All doors"
 
 
 @dataclass(frozen=True)
@@ -51,11 +55,15 @@ def logged_people(access_log) -> list[str]:
         raise FaceGateError(f"the list of people in the log could not be read ({exc})") from exc
 
 
-def snapshot_thumbnail(path: Path | None, height: int = SNAPSHOT_HEIGHT):
-    """The snapshot as a small RGB array, or None when there is none or it cannot be read."""
+def snapshot_thumbnail(path: Path | bytes | None, height: int = SNAPSHOT_HEIGHT):
+    """The snapshot (a file, or a site server's JPEG bytes) as a small RGB array, or None when there is none or it
+    cannot be read."""
     if path is None:
         return None
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if isinstance(path, bytes):
+        image = cv2.imdecode(np.frombuffer(path, np.uint8), cv2.IMREAD_COLOR)
+    else:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         return None
     width = max(1, round(image.shape[1] * height / image.shape[0]))
@@ -75,7 +83,9 @@ class LogDialog(QDialog):
     def __init__(self, window):
         super().__init__(window)
         self.main_window: MainWindow = window  # not self.window: that is QWidget.window()
-        self.access_log = window.access_log
+        # at a site: every door's log on the server; else this kiosk's own
+        self.site = window.site_log is not None
+        self.access_log = window.site_log if self.site else window.access_log
         self.setWindowTitle("Access log")
         self.setObjectName("log_dialog")
         self.resize(760, 600)
@@ -92,6 +102,10 @@ class LogDialog(QDialog):
         self.person_combo = QComboBox()
         self.person_combo.setObjectName("person_combo")
         self.person_combo.setMinimumContentsLength(16)
+        self.door_combo = QComboBox()  # at a site only
+        self.door_combo.setObjectName("door_combo")
+        self.door_combo.addItem(ALL_DOORS)
+        self.door_combo.setMinimumContentsLength(12)
         today = QDate.currentDate()
         self.from_date = QDateEdit(today.addDays(-(DEFAULT_DAYS - 1)))
         self.from_date.setObjectName("from_date")
@@ -121,6 +135,7 @@ class LogDialog(QDialog):
         for column in range(len(COLUMNS)):
             header.setSectionResizeMode(column, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.table.setColumnHidden(5, not self.site)
         self.export_label = QLabel("")
         self.export_label.setObjectName("export_label")
         self.export_label.setWordWrap(True)
@@ -131,6 +146,11 @@ class LogDialog(QDialog):
         filters.addWidget(QLabel("Person:"))
         filters.addWidget(self.person_combo)
         filters.addSpacing(12)
+        self.door_label = QLabel("Door:")
+        filters.addWidget(self.door_label)
+        filters.addWidget(self.door_combo)
+        for widget in (self.door_label, self.door_combo):
+            widget.setVisible(self.site)
         filters.addWidget(QLabel("From:"))
         filters.addWidget(self.from_date)
         filters.addWidget(QLabel("to:"))
@@ -157,6 +177,7 @@ class LogDialog(QDialog):
                 widget.setEnabled(False)
             return
         self.person_combo.currentIndexChanged.connect(lambda _: self.reload())
+        self.door_combo.currentIndexChanged.connect(lambda _: self.reload())
         self.from_date.dateChanged.connect(lambda _: self.reload())
         self.to_date.dateChanged.connect(lambda _: self.reload())
         self.reload()
@@ -180,6 +201,22 @@ class LogDialog(QDialog):
             raise ValueError(f"{label!r} is not in the person list")
         self.person_combo.setCurrentIndex(index)
 
+    def _fill_door_combo(self, doors: list[str]) -> None:
+        current = self.door_combo.currentText() or ALL_DOORS
+        choices = [ALL_DOORS] + sorted(set(doors) | ({current} - {ALL_DOORS}))
+        self.door_combo.blockSignals(True)
+        self.door_combo.clear()
+        self.door_combo.addItems(choices)
+        self.door_combo.setCurrentIndex(choices.index(current))
+        self.door_combo.blockSignals(False)
+
+    def choose_door(self, door: str) -> None:
+        """Select the door filter ("All doors" or a door's name; a site's log only)."""
+        index = self.door_combo.findText(door)
+        if index < 0:
+            raise ValueError(f"{door!r} is not in the door list")
+        self.door_combo.setCurrentIndex(index)
+
     def filters(self) -> dict:
         """The chosen filters as AccessLog.recent/export_csv arguments; FaceGateError when they make no sense."""
         first, last = self.from_date.date(), self.to_date.date()
@@ -187,8 +224,12 @@ class LogDialog(QDialog):
             raise FaceGateError("The \"From\" date is after the \"to\" date. Choose a \"From\" date on or before "
                                 "the \"to\" date.")
         choice = self._choices[max(self.person_combo.currentIndex(), 0)]
-        return {"person": choice.person, "unknown_only": choice.unknown_only,
-                "since": _day_start(first), "until": _day_start(last.addDays(1))}
+        chosen = {"person": choice.person, "unknown_only": choice.unknown_only,
+                  "since": _day_start(first), "until": _day_start(last.addDays(1))}
+        if self.site:
+            door = self.door_combo.currentText()
+            chosen["door"] = None if door in ("", ALL_DOORS) else door
+        return chosen
 
     # ------------------------------------------------------------------ loading
     def reload(self) -> None:
@@ -200,7 +241,7 @@ class LogDialog(QDialog):
             self._status(str(exc), error=True)
             return
         self._generation += 1
-        generation, access_log = self._generation, self.access_log
+        generation, access_log, site = self._generation, self.access_log, self.site
         self.loading = True
         self._status("Loading...")
 
@@ -209,7 +250,8 @@ class LogDialog(QDialog):
                 access_log.flush(timeout=2.0)  # include decisions made a moment ago
                 rows = access_log.recent(limit=MAX_ROWS + 1, **filters)
                 pictures = {row.id: snapshot_thumbnail(row.snapshot) for row in rows[:MAX_ROWS]}
-                return generation, (rows, pictures, logged_people(access_log))
+                doors = access_log.doors() if site else []
+                return generation, (rows, pictures, logged_people(access_log), doors)
             except Exception as exc:  # noqa: BLE001 - reported in the dialog with the load it belongs to
                 return generation, exc if isinstance(exc, FaceGateError) else FaceGateError(str(exc))
 
@@ -227,8 +269,10 @@ class LogDialog(QDialog):
         if isinstance(result, FaceGateError):
             self._status(f"The access log could not be read: {result}", error=True)
             return
-        rows, pictures, people = result
+        rows, pictures, people, doors = result
         self._fill_person_combo(people)
+        if self.site:
+            self._fill_door_combo(doors)
         more = len(rows) > MAX_ROWS
         self.rows = rows[:MAX_ROWS]
         self.table.setRowCount(len(self.rows))
@@ -250,12 +294,13 @@ class LogDialog(QDialog):
         snapshot = QTableWidgetItem()
         if picture is not None:
             snapshot.setData(Qt.ItemDataRole.DecorationRole, QPixmap.fromImage(to_qimage(picture)))
-            snapshot.setToolTip(str(row.snapshot))
+            snapshot.setToolTip("" if isinstance(row.snapshot, bytes) else str(row.snapshot))
         else:
             snapshot.setText("none" if row.snapshot is None else "missing")
             snapshot.setToolTip("No picture was kept" if row.snapshot is None
                                 else f"The picture file cannot be read: {row.snapshot}")
         self.table.setItem(index, 4, snapshot)
+        self.table.setItem(index, 5, QTableWidgetItem(getattr(row, "door", "")))
 
     def _status(self, text: str, error: bool = False) -> None:
         self.status_label.setStyleSheet("color: #c62828" if error else "")

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # at run time these are imported where they are used, once th
     from facegate.events import AccessLog
     from facegate.gallery import Gallery
     from facegate.session import KioskSession
+    from facegate.site import SiteLog, SiteSync
     from facegate.speech import SpeechWorker
     from facegate.vision.engine import FaceEngine
 
@@ -61,6 +62,8 @@ class MainWindow(QMainWindow):
         self.session: KioskSession | None = None
         self.speech: SpeechWorker | None = None
         self.access_log: AccessLog | None = None
+        self.site: SiteSync | None = None  # with database_url: the link to the site server (facegate/site.py)
+        self.site_log: SiteLog | None = None  # ... and every door's log there, for the Access log dialog
         self.admin = AdminPin(default_data_dir() / "admin.json")
         self.bridge = SessionBridge()
         self._frames_shown: list[float] = []
@@ -102,6 +105,7 @@ class MainWindow(QMainWindow):
         self.bridge.tailgating.connect(self._on_tailgating)
         self._fps_timer = QTimer(self)
         self._fps_timer.timeout.connect(self._update_fps)
+        self._fps_timer.timeout.connect(self._update_site_status)
         self._fps_timer.start(1000)
         self._shut_down = False
         self._loader: threading.Thread | None = None
@@ -138,30 +142,44 @@ class MainWindow(QMainWindow):
         self.fps_label = QLabel("-- fps")
         self.people_label = QLabel("Enrolled: --")
         self.model_label = QLabel("Model: loading")
+        self.site_label = QLabel("Site server: connecting")  # only with database_url
+        self.site_label.setObjectName("site_label")
+        self.site_label.setVisible(bool(self.settings.database_url))
         # Door, MQTT, webhook: hidden until an action is configured; says which receiver is slow or down.
         self.actions_label = QLabel("")
         self.actions_label.setObjectName("actions_label")
         self.actions_label.hide()
         self._action_health: dict[str, ActionHealth] = {}
-        for label in (self.camera_label, self.fps_label, self.people_label, self.model_label, self.actions_label):
+        for label in (self.camera_label, self.fps_label, self.people_label, self.model_label, self.site_label,
+                      self.actions_label):
             label.setContentsMargins(10, 0, 10, 0)
             self.statusBar().addPermanentWidget(label)
 
     # ------------------------------------------------------------------ start-up
     def _load_models(self) -> None:
         try:
-            from facegate.gallery import Gallery
             from facegate.vision.engine import FaceEngine
 
             engine = FaceEngine(detector=self.settings.detector)
             engine.load_models()  # TensorFlow and the weights: the slow part
-            gallery = Gallery(self.settings.gallery_path(), engine)
+            gallery = self._open_gallery(self.settings, engine)
             gallery.refresh()
             self.gallery = gallery
             self.bridge.engine_ready.emit(engine)
         except Exception as exc:  # shown to the user, not swallowed
             log.exception("Model loading failed")
             self.bridge.failed.emit(f"Could not load the recognition model: {exc}")
+
+    @staticmethod
+    def _open_gallery(settings: Settings, engine) -> Gallery:
+        """The gallery folder; at a site (database_url), the replica of the server's people."""
+        from facegate.gallery import Gallery
+
+        if settings.database_url:
+            from facegate.site import default_replica_folder, site_gallery
+
+            return site_gallery(default_replica_folder(), engine, settings.database_url)
+        return Gallery(settings.gallery_path(), engine)
 
     def _on_engine_ready(self, engine) -> None:
         if self._shut_down:  # closed while the models loaded: start nothing
@@ -220,16 +238,34 @@ class MainWindow(QMainWindow):
             return
         self.video.mirrored = self.settings.mirror_preview and spec.kind == "camera"  # display only
         self._action_health = {}
+        listeners: list = [self.bridge]
+        url = self.settings.database_url
+        self.site_log = None
+        if url:
+            from facegate.config import default_door
+            from facegate.site import SiteLog, SiteSync
+
+            self.site_log = SiteLog(url)
+            if self.access_log is not None:  # the outbox: without it nothing is sent (said in the status bar)
+                self.site = SiteSync(url, self.gallery, self.access_log, self.settings.door_name or default_door(),
+                                     on_change=self._site_changed)
+                listeners.append(self.site)
+                self.site.start()
         try:
             self.session = build_session(self.settings, self.engine, self.gallery, source=spec,
                                          realtime=self.realtime, loop=spec.finite and self.realtime,
-                                         listeners=[self.bridge], access_log=self.access_log, speech=self.speech,
+                                         listeners=listeners, access_log=self.access_log, speech=self.speech,
+                                         # a site's people are the server's: what one door learned would be its own
+                                         learn=self.settings.learn_from_visits and not url,
                                          on_learned=self.bridge.on_learned,
                                          on_action_health=self.bridge.on_action_health,
                                          on_tailgating=self.bridge.on_tailgating)
         except FaceGateError as exc:  # a door, MQTT or webhook setting that cannot work, an unwritable outbox
             log.error("The kiosk could not start: %s", exc)
             self.video.set_message(str(exc))
+            if self.site is not None:  # started above: it would forward and listen for a kiosk that is not running
+                self.site.stop(2.0)
+                self.site = None
             return
         self._show_action_health()
         self.video.set_message("Starting the camera...")
@@ -237,8 +273,9 @@ class MainWindow(QMainWindow):
 
     def stop_session(self) -> None:
         if self.session is not None:
-            self.session.stop()
+            self.session.stop()  # stops self.site too (a listener); what it did not send goes at the next start
             self.session = None
+        self.site = None
 
     def _on_frame(self, result) -> None:
         if self.video.message and result.frame is not None:
@@ -319,6 +356,25 @@ class MainWindow(QMainWindow):
         self._frames_shown = [t for t in self._frames_shown if now - t <= 2.0]
         self.fps_label.setText(f"{len(self._frames_shown) / 2.0:.0f} fps")
 
+    def _site_changed(self, kind: str, payload: dict) -> None:
+        """The site link's news (on its thread): a person copied or erased here changes the people count."""
+        if kind == "replica":
+            self.bridge.gallery_changed.emit()
+
+    def _update_site_status(self) -> None:
+        """ "Site server: connected" / "offline since 10:42, 17 events waiting" (database_url only)."""
+        self.site_label.setVisible(bool(self.settings.database_url))
+        if not self.settings.database_url:
+            return
+        if self.site is None:
+            self.site_label.setText("Site server: not linked (the access log is not open)" if self.engine else
+                                    "Site server: connecting")
+            return
+        status = self.site.status()
+        self.site_label.setText(status.line())
+        self.site_label.setToolTip(status.problem)
+        self.site_label.setStyleSheet("" if status.connected else "color: #c62828")
+
     def _update_people_count(self) -> None:
         if self.gallery is not None:
             self.people_label.setText(f"Enrolled: {len(self.gallery.people)}")
@@ -374,10 +430,10 @@ class MainWindow(QMainWindow):
         old = self.settings
         save_settings(settings, self.settings_path)  # first: a failed save leaves the old settings in force
         self.settings = settings
-        if settings.gallery_path() != old.gallery_path() and self.engine is not None:
-            from facegate.gallery import Gallery
-
-            self.gallery = Gallery(settings.gallery_path(), self.engine)
+        if (settings.gallery_path(), settings.database_url) != (old.gallery_path(), old.database_url) \
+                and self.engine is not None:
+            self.stop_session()  # the old gallery's session (and site link) end before the new gallery opens
+            self.gallery = self._open_gallery(settings, self.engine)
             self.gallery.refresh()
             self._update_people_count()
         if settings.log_path() != old.log_path() and self.access_log is not None:

@@ -222,6 +222,17 @@ class SettingsDialog(QDialog):
         self.actions_button.setObjectName("actions_button")
         self.actions_button.setToolTip("Open the door on a grant; tell Home Assistant (MQTT) or a web service")
         self.actions_button.clicked.connect(self.edit_actions)
+        # --- a site with several doors (facegate/site.py): the password is never shown, only kept
+        from facegate.site import default_door, redact
+
+        self.site_edit = QLineEdit(redact(settings.database_url))
+        self.site_edit.setObjectName("site_edit")
+        self.site_edit.setPlaceholderText("empty: this kiosk alone; postgresql://user@host:5432/db?sslmode=require")
+        self.site_edit.setToolTip("The PostgreSQL server of a site with several doors (README, Several doors). A "
+                                  "password shown as *** is kept as it is; better keep it in ~/.pgpass.")
+        self.door_edit = QLineEdit(settings.door_name)
+        self.door_edit.setObjectName("door_edit")
+        self.door_edit.setPlaceholderText(default_door())
 
         self.error_label = QLabel("")
         self.error_label.setObjectName("error_label")
@@ -266,6 +277,11 @@ class SettingsDialog(QDialog):
         form.addRow("Enrolled people:", gallery_row)
         form.addRow("Access log:", log_row)
         layout.addWidget(storage)
+        site = QGroupBox("Several doors")
+        form = QFormLayout(site)
+        form.addRow("Site server:", self.site_edit)
+        form.addRow("This door:", self.door_edit)
+        layout.addWidget(site)
         row = QHBoxLayout()
         row.addWidget(self.actions_button)
         row.addStretch()
@@ -535,7 +551,32 @@ class SettingsDialog(QDialog):
             problem = self._folder_problem(edit.text().strip(), what, must_exist)
             if problem:
                 found.append(problem)
+        problem = self._site_problem(self.site_url())
+        if problem:
+            found.append(problem)
         return found
+
+    def site_url(self) -> str:
+        """The site server's URL as chosen: the stored one (with its password) while its shown form is unchanged."""
+        from facegate.site import redact
+
+        text = self.site_edit.text().strip()
+        return self.original.database_url if text == redact(self.original.database_url) else text
+
+    @staticmethod
+    def _site_problem(url: str) -> str:
+        if not url:
+            return ""
+        from psycopg.conninfo import conninfo_to_dict
+
+        from facegate.site import redact
+
+        try:
+            conninfo_to_dict(url)  # parsed only: connecting is the kiosk's job, off this thread
+        except Exception as exc:  # noqa: BLE001 - psycopg's ProgrammingError: the text is not a conninfo
+            return (f"Site server: {redact(url)!r} is not a PostgreSQL connection URL ({' '.join(str(exc).split())}); "
+                    "write it as postgresql://user@host:5432/dbname?sslmode=require, or leave it empty.")
+        return ""
 
     def new_settings(self) -> Settings:
         """The settings as chosen; FaceGateError (all the problems, one a line) when some value is refused."""
@@ -554,7 +595,8 @@ class SettingsDialog(QDialog):
                        speech=self.speech_check.isChecked(), voice=self._voices[self.voice_combo.currentIndex()],
                        learn_from_visits=self.learn_check.isChecked(), mirror_preview=self.mirror_check.isChecked(),
                        gallery=self.gallery_edit.text().strip(), log_dir=self.log_edit.text().strip(),
-                       **self.action_settings)
+                       **self.action_settings,
+                       database_url=self.site_url(), door_name=self.door_edit.text().strip())
 
     def save(self) -> None:
         """OK: check, save and apply; on any problem the dialog stays open and says what to fix."""

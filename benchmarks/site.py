@@ -1,0 +1,298 @@
+"""A site with several doors under load (issue 18): simulated kiosks on one real PostgreSQL server.
+
+Each simulated kiosk is what a real one runs besides its camera: a real local access log (SQLite, snapshots) and
+a real SiteSync (LISTEN/NOTIFY, forwarding). `--replicas` of them (default 2) also keep a real replica gallery
+folder of the whole site; the others only note when they hear of a change: all of them live in this one Python
+process on this machine's cores, where twenty replicas of 10,000 people would measure this process's GIL, not a
+kiosk (each real kiosk has its own computer). Each writes `--rate` decisions a second (a granted decision with a
+face-sized snapshot, committed locally first, as the session does). Meanwhile an administrator enrolls a new
+person every `--enroll-every` seconds; the benchmark measures
+
+  - propagation: from the enrollment's commit to each kiosk hearing of it (NOTIFY), and to each replica kiosk's
+    gallery holding the person, ready to recognise them (median, p99);
+  - event write latency: from a decision's local record to its row committed on the server (median, p99);
+  - server CPU: CPU seconds of every PostgreSQL process over the run, per wall-clock second;
+  - the kiosk's own frame rate: the real pipeline on the clip, alone and with its SiteSync running in the load.
+
+    PYTHONPATH=. .venv/bin/python benchmarks/site.py                 # 20 kiosks, 1 event/s, 10 min, 10,000 people
+    PYTHONPATH=. .venv/bin/python benchmarks/site.py --kiosks 20 --seconds 60 --people 1000   # a short run
+
+It starts its own server (initdb + pg_ctl in a temp folder; PostgreSQL must be installed) unless --database
+names one that `facegate site init` has prepared (its people and events are added to, never removed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from facegate.events import AccessEvent, AccessLog  # noqa: E402
+from facegate.gallery import CACHE_FORMAT, Gallery  # noqa: E402
+from facegate.site import SiteSync, init_site  # noqa: E402
+from facegate.vision.engine import DLIB_EMBEDDING_SIZE, EMBEDDING_SIZE, fuse  # noqa: E402
+
+
+def plausible_embedding(rng) -> np.ndarray:
+    """A random embedding shaped like the engine's (dlib's part about 1.4 long, SFace's a unit vector)."""
+    dlib = rng.normal(size=DLIB_EMBEDDING_SIZE)
+    dlib *= 1.4 / np.linalg.norm(dlib)
+    sface = rng.normal(size=EMBEDDING_SIZE - DLIB_EMBEDDING_SIZE)
+    sface /= np.linalg.norm(sface)
+    return fuse(dlib[None], sface[None])[0].astype(np.float32)
+
+
+def tiny_jpeg(rng) -> bytes:
+    import cv2
+
+    return cv2.imencode(".jpg", rng.integers(0, 255, (24, 24, 3), dtype=np.uint8))[1].tobytes()
+
+
+def add_person(conn, name: str, rng) -> None:
+    data = tiny_jpeg(rng)
+    digest = hashlib.sha256(data).hexdigest()
+    with conn.transaction():
+        person = conn.execute("INSERT INTO people(name) VALUES (%s) RETURNING id", (name,)).fetchone()[0]
+        photo = conn.execute("INSERT INTO photos(person_id, file_name, sha256, data) VALUES (%s, %s, %s, %s) "
+                             "RETURNING id", (person, f"{digest[:16]}.jpg", digest, data)).fetchone()[0]
+        conn.execute("INSERT INTO embeddings(photo_id, model, embedding) VALUES (%s, %s, %s)",
+                     (photo, CACHE_FORMAT, plausible_embedding(rng).astype("<f4").tobytes()))
+
+
+def populate(conn, people: int, rng) -> None:
+    """`people` synthetic people with one photo and its embedding each, in a few large transactions."""
+    existing = conn.execute("SELECT count(*) FROM people WHERE name LIKE 'Bench %%'").fetchone()[0]
+    for start in range(existing, people, 1000):
+        with conn.transaction(), conn.cursor() as cur:
+            for i in range(start, min(start + 1000, people)):
+                data = tiny_jpeg(rng)
+                digest = hashlib.sha256(data).hexdigest()
+                cur.execute("WITH p AS (INSERT INTO people(name) VALUES (%s) RETURNING id), "
+                            "ph AS (INSERT INTO photos(person_id, file_name, sha256, data) "
+                            "SELECT id, %s, %s, %s FROM p RETURNING id) "
+                            "INSERT INTO embeddings(photo_id, model, embedding) SELECT id, %s, %s FROM ph",
+                            (f"Bench {i:06d}", f"{digest[:16]}.jpg", digest, data, CACHE_FORMAT,
+                             plausible_embedding(rng).astype("<f4").tobytes()))
+
+
+def server_cpu_seconds(postmaster_pid: int | None) -> float | None:
+    """utime + stime of the postmaster and its children (Linux /proc); None when it cannot be read."""
+    if postmaster_pid is None or not Path("/proc").is_dir():
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        pid, ppid = int(stat.parent.name), int(fields[1])
+        if pid == postmaster_pid or ppid == postmaster_pid:
+            total += int(fields[11]) + int(fields[12])
+    return total / tick
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+class ListeningSync(SiteSync):
+    """A kiosk's SiteSync that notes when it hears of a change instead of copying the person (see the top)."""
+
+    def _reconcile_all(self, conn) -> None:
+        pass
+
+    def _reconcile(self, conn, name: str) -> None:
+        self._tell("replica", {"name": name, "change": "heard"})
+
+
+class SimulatedKiosk:
+    def __init__(self, index: int, folder: Path, url: str, engine, enrolled: dict[str, float],
+                 propagation: dict[str, list[float]], lock: threading.Lock, replica: bool):
+        self.door = f"door-{index:02d}"
+        self.access_log = AccessLog(folder / "log")
+        self.gallery = Gallery(folder / "replica", engine)
+        self.enrolled, self.propagation, self.lock = enrolled, propagation, lock
+        self.arrivals: list[tuple[str, str, float]] = []
+        self.sync = (SiteSync if replica else ListeningSync)(url, self.gallery, self.access_log, self.door,
+                                                             on_change=self._changed)
+        self.ready = threading.Event()
+
+    def _changed(self, kind: str, payload: dict) -> None:
+        now = time.time()
+        if kind == "connected":
+            self.ready.set()
+        if kind == "replica" and payload.get("change") in ("updated", "heard"):
+            with self.lock:  # (name, when): compared with the commit's time after the run (a kiosk may hear of
+                self.arrivals.append((payload["change"], payload["name"], now))  # it before the admin notes it)
+
+
+def measure_fps(engine, clip: Path, seconds: float, listeners=()) -> float:
+    from facegate.config import Settings
+    from facegate.session import build_session
+
+    gallery = Gallery(Path(tempfile.mkdtemp()) / "empty", engine)
+    session = build_session(Settings(liveness="off"), engine, gallery, source=clip, realtime=False, loop=True,
+                            listeners=list(listeners), learn=False)
+    session.start()
+    time.sleep(seconds)
+    session.stop()
+    return session.stats.fps
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kiosks", type=int, default=20)
+    parser.add_argument("--replicas", type=int, default=2, help="kiosks that keep a full replica gallery")
+    parser.add_argument("--rate", type=float, default=1.0, help="decisions per second per kiosk")
+    parser.add_argument("--seconds", type=float, default=600.0, help="length of the load (default 10 minutes)")
+    parser.add_argument("--people", type=int, default=10_000, help="people enrolled before the load")
+    parser.add_argument("--enroll-every", type=float, default=5.0, help="seconds between enrollments during the load")
+    parser.add_argument("--fps-seconds", type=float, default=20.0, help="length of each frame-rate run (0: skip)")
+    parser.add_argument("--database", help="an initialised site's admin URL (default: a server of its own)")
+    args = parser.parse_args(argv)
+    rng = np.random.default_rng(18)
+
+    import psycopg
+
+    from facegate.vision.engine import FaceEngine
+    from facegate_dev.datasets import clips_dir
+
+    server = None
+    if args.database:
+        url, postmaster = args.database, None
+    else:
+        from facegate_dev.pgserver import TempPostgres
+
+        server = TempPostgres().start()
+        urls = server.create_site("bench")
+        init_site(urls["owner"])
+        server.grant_roles("bench")
+        url, postmaster = urls["admin"], server.server_pid()
+    engine = FaceEngine()
+    work = Path(tempfile.mkdtemp(prefix="facegate-site-bench-"))
+    try:
+        admin = psycopg.connect(url, autocommit=True)
+        started = time.perf_counter()
+        populate(admin, args.people, rng)
+        print(f"gallery: {args.people} people on the server ({time.perf_counter() - started:.1f} s to insert)")
+
+        clip = clips_dir()
+        fps_alone = None
+        if args.fps_seconds > 0 and clip is not None:
+            engine.load_models()
+            fps_alone = measure_fps(engine, clip / "short_hamilton_clip.mp4", args.fps_seconds)
+
+        enrolled: dict[str, float] = {}
+        propagation: dict[str, list[float]] = {"heard": [], "updated": []}
+        lock = threading.Lock()
+        kiosks = [SimulatedKiosk(i, work / f"kiosk{i:02d}", url, engine, enrolled, propagation, lock,
+                                 replica=i < args.replicas) for i in range(args.kiosks)]
+        started = time.perf_counter()
+        for kiosk in kiosks:
+            kiosk.sync.start()
+        for kiosk in kiosks:
+            if not kiosk.ready.wait(3600):
+                raise SystemExit(f"{kiosk.door} did not connect: {kiosk.sync.status()}")
+        print(f"{args.kiosks} kiosks connected, {min(args.replicas, args.kiosks)} with a replica of {args.people} "
+              f"people ({time.perf_counter() - started:.1f} s for the first copies)")
+
+        snapshot = rng.integers(0, 255, (120, 120, 3), dtype=np.uint8)
+        stop = threading.Event()
+        sent = [0] * len(kiosks)
+
+        def decide(index: int) -> None:
+            kiosk = kiosks[index]
+            own_rng = np.random.default_rng(index)  # a Generator is not shared between threads
+            period = 1.0 / args.rate
+            next_at = time.monotonic() + period * index / len(kiosks)  # spread over the second
+            track = 0
+            while not stop.is_set():
+                stop.wait(max(0.0, next_at - time.monotonic()))
+                next_at += period
+                track += 1
+                event = AccessEvent(time.time(), track, f"Bench {int(own_rng.integers(args.people)):06d}", 0.3, 0.2,
+                                    "granted", "bench", {}, snapshot)
+                kiosk.access_log.record_durably(event)
+                kiosk.sync.on_decision(None, None)
+                sent[index] += 1
+
+        cpu_before, wall_before = server_cpu_seconds(postmaster), time.perf_counter()
+        deciders = [threading.Thread(target=decide, args=(i,), daemon=True) for i in range(len(kiosks))]
+        for thread in deciders:
+            thread.start()
+        fps_loaded = None
+        if fps_alone is not None and clip is not None:
+            # the kiosk under test: its own pipeline with its own SiteSync, amid the load
+            own = SimulatedKiosk(99, work / "own", url, engine, {}, {"heard": [], "updated": []}, threading.Lock(),
+                                 replica=True)
+            own.sync.start()
+            own.ready.wait(600)
+            fps_loaded = measure_fps(engine, clip / "short_hamilton_clip.mp4", args.fps_seconds, [own.sync])
+            own.access_log.close()
+        deadline = time.monotonic() + args.seconds
+        number = 0
+        while time.monotonic() < deadline:
+            name = f"New {number:05d}"
+            add_person(admin, name, rng)
+            with lock:
+                enrolled[name] = time.time()
+            number += 1
+            time.sleep(min(args.enroll_every, max(0.0, deadline - time.monotonic())))
+        stop.set()
+        for thread in deciders:
+            thread.join(10)
+        time.sleep(3.0)  # the last enrollment's propagation, the last decisions' forwarding
+        cpu_after, wall_after = server_cpu_seconds(postmaster), time.perf_counter()
+        for kiosk in kiosks:
+            kiosk.sync.stop(120)
+            kiosk.sync.drain()
+        waiting = sum(kiosk.access_log.waiting() for kiosk in kiosks)
+        for kiosk in kiosks:
+            kiosk.access_log.close()
+
+        rows = admin.execute("SELECT extract(epoch FROM received_at) - time FROM events WHERE source = 'bench'"
+                             ).fetchall()
+        write_ms = [1000.0 * float(r[0]) for r in rows]
+        replicas = min(args.replicas, len(kiosks))
+        for kiosk in kiosks:
+            for change, name, when in kiosk.arrivals:
+                if name in enrolled:
+                    propagation[change].append(when - enrolled[name])
+        print(f"load: {len(kiosks)} kiosks x {args.rate:g} decision/s for {args.seconds:.0f} s: {sum(sent)} decisions, "
+              f"{len(rows)} on the server, {waiting} still waiting at the kiosks")
+        for change, what, expected in (("heard", "each kiosk hears of it (NOTIFY)", number * (len(kiosks) - replicas)),
+                                       ("updated", "each replica kiosk can recognise them", number * replicas)):
+            found = propagation[change]
+            print(f"propagation (enrollment commit -> {what}): {len(found)} of {expected}; median "
+                  f"{1000 * statistics.median(found):.0f} ms, p99 {1000 * percentile(found, 99):.0f} ms, max "
+                  f"{1000 * max(found):.0f} ms" if found else f"propagation ({what}): nothing measured")
+        print(f"event write latency (local record -> server commit): median {statistics.median(write_ms):.0f} ms, "
+              f"p99 {percentile(write_ms, 99):.0f} ms" if write_ms else "event write latency: nothing measured")
+        if cpu_before is not None and cpu_after is not None:
+            print(f"server CPU: {cpu_after - cpu_before:.1f} CPU s over {wall_after - wall_before:.0f} s "
+                  f"= {100 * (cpu_after - cpu_before) / (wall_after - wall_before):.1f} % of one core")
+        if fps_alone is not None:
+            print(f"kiosk frame rate (clip, every frame): alone {fps_alone:.1f} fps; with its SiteSync amid the load "
+                  f"{fps_loaded:.1f} fps (the simulated kiosks share this machine's cores)")
+        admin.close()
+    finally:
+        import shutil
+
+        shutil.rmtree(work, ignore_errors=True)
+        if server is not None:
+            server.close()
+
+
+if __name__ == "__main__":
+    main()
