@@ -261,11 +261,10 @@ class VideoView(QWidget):
             painter.setBrush(colour)
             painter.drawEllipse(centre, size * 0.16, size * 0.16)
             return icon
-        if icon == "mouth":  # lips parted: an outline, and the dark opening inside it
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            painter.drawEllipse(centre, size * 0.55, size * 0.34)
-            painter.setBrush(colour)
-            painter.drawEllipse(centre, size * 0.34, size * 0.16)
+        if icon == "mouth":  # lips parted: thick lips round a dark opening (the eye has a coloured pupil instead)
+            painter.setPen(QPen(colour, max(5.0, size * 0.14)))
+            painter.setBrush(QColor(20, 20, 20))
+            painter.drawEllipse(centre, size * 0.5, size * 0.36)
             return icon
         # An arrow to the person's left or right (the screen's left when the picture is a mirror, else its
         # right), or down.
