@@ -73,12 +73,14 @@ def _waiting(track: Track) -> bool:
     return track.liveness is not None and track.liveness.state is CheckState.WAITING
 
 
-def _flag_tailgating(decision: Decision, views: list[TrackView]) -> Decision:
+def _flag_tailgating(decision: Decision, views: list[TrackView], seen: set[int]) -> Decision:
     """A grant while another face that is not granted is in view carries `tailgating` (and how many) in its
-    details: the access log, the window and the actions see it (facegate/actions routes it separately)."""
+    details: the access log, the window and the actions see it (facegate/actions routes it separately). In view:
+    detected in this frame (`seen`), not a track kept for a moment after its face was last found (a cut in a
+    video, or someone who just left, would otherwise raise the alert for a face that is not there)."""
     if decision.verdict is not Verdict.GRANTED:
         return decision
-    others = [v for v in views if v.id != decision.track_id and v.verdict is not Verdict.GRANTED]
+    others = [v for v in views if v.id != decision.track_id and v.id in seen and v.verdict is not Verdict.GRANTED]
     if not others:
         return decision
     return replace(decision, details={**decision.details, "tailgating": True, "others_in_view": len(others)})
@@ -178,7 +180,8 @@ class Pipeline:
                 too_far=verdict is Verdict.PENDING and track.face.width < self.settings.min_face_width,
                 instruction=request.instruction if request else "", icon=request.icon if request else "",
                 countdown=request.remaining_s if request else None))
-        decisions = [_flag_tailgating(d, views) for d in decisions]
+        seen = {t.id for t in visible}
+        decisions = [_flag_tailgating(d, views, seen) for d in decisions]
         return FrameResult(frame, views, decisions, snapshots, len(due), time.perf_counter() - started,
                            prompts, meshed)
 
