@@ -84,15 +84,28 @@ def subscriber(broker):
 
 # ---- the door pulse ----------------------------------------------------------------------------------------
 
+def switches(records) -> list[tuple[str, float]]:
+    """What the door did: each open, and each close, whether FaceGate's close command or the relay's own timer
+    switched it (at a pulse's end both are due at once; which comes first depends on how loaded the machine is).
+    A close right after a close is the same close."""
+    done: list[tuple[str, float]] = []
+    for action, when, _ in records:
+        kind = "close" if action in ("close", "timer-close") else action
+        if not (kind == "close" and done and done[-1][0] == "close"):
+            done.append((kind, when))
+    return done
+
+
 def test_a_grant_pulses_the_door_and_it_closes_after_the_pulse(tmp_path, relay, access_log):
     listener = build_actions(door_settings(tmp_path, relay), access_log=access_log)
     try:
         started = time.time()
         listener.on_decision(*decided(Verdict.GRANTED, "Ada"))
-        assert wait_until(lambda: [r[0] for r in relay_records(relay[1])] == ["open", "close"], 5)
+        assert wait_until(lambda: [k for k, _ in switches(relay_records(relay[1]))] == ["open", "close"], 5)
     finally:
         listener.stop(5)
-    (_, opened, rest), (_, closed, _) = relay_records(relay[1])
+    (_, opened, rest) = relay_records(relay[1])[0]
+    (_, closed) = switches(relay_records(relay[1]))[1]
     assert opened - started < 1.0 and rest[0] == "0.5" and rest[1] == "Ada"
     assert closed - started >= 0.5 and closed - opened <= 2.0  # the pulse (from the grant), closed at its end
     outcomes = [(o.action, o.outcome, o.person) for o in reversed(access_log.action_outcomes())]
@@ -109,13 +122,13 @@ def test_a_second_grant_extends_the_pulse(tmp_path, relay, access_log):
         time.sleep(0.3)
         second = time.time()
         listener.on_decision(*decided(Verdict.GRANTED, "Grace", track_id=2))
-        assert wait_until(lambda: "close" in [r[0] for r in relay_records(relay[1])], 10)
+        assert wait_until(lambda: "close" in [k for k, _ in switches(relay_records(relay[1]))], 10)
         time.sleep(1.2)  # the first pulse's own timer would have fired by now
     finally:
         listener.stop(5)
-    records = relay_records(relay[1])
-    assert [r[0] for r in records] == ["open", "open", "close"]  # no close between the two grants
-    closed = records[-1][1]
+    done = switches(relay_records(relay[1]))
+    assert [k for k, _ in done] == ["open", "open", "close"]  # no close between the two grants
+    closed = done[-1][1]
     assert closed - second >= 1.0  # extended to the second grant's full pulse...
     assert closed - first >= 1.3  # ...not cut at the first one's end
     assert [o.outcome for o in reversed(access_log.action_outcomes())] == ["opened", "extended", "closed"]
