@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 KEEPALIVE_S = 30
 PUBLISH_TIMEOUT_S = 5.0  # a QoS 1 message not acknowledged this long after the broker is back: "slow"
+EARLY_ACK_KEEP_S = 30.0
 
 
 def parse_mqtt_url(url: str) -> tuple[str, int, str | None, str | None, bool]:
@@ -90,6 +91,10 @@ class MqttAction(ActionWorker):
         self.connected = threading.Event()
         self._unacked: dict[int, tuple[ActionEvent, float]] = {}  # message id -> (event, sent at)
         self._unacked_lock = threading.Lock()
+        # Acknowledgements of messages not registered (yet): handle() registers a decision after publish() returns,
+        # and the broker may be quicker. Also those of the retained state messages, never registered. Kept
+        # EARLY_ACK_KEEP_S (message ids wrap at 65,535: an old one must not pass for a new message's).
+        self._acked_early: dict[int, float] = {}
         self.published = 0
         client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"facegate-{slug(self.base)}-"
                              f"{uuid.uuid4().hex[:8]}", clean_session=True)
@@ -132,8 +137,11 @@ class MqttAction(ActionWorker):
             self.report(DOWN, f"broker {self.shown_url} unreachable; messages wait ({reason_code})")
 
     def _acknowledged(self, client, userdata, mid, reason_code, properties) -> None:
+        # Called by paho with its outgoing-message lock held: take ours only briefly, never the other way round.
         with self._unacked_lock:
             sent = self._unacked.pop(mid, None)
+            if sent is None:  # acknowledged before handle() registered it, or a state message
+                self._acked_early[mid] = time.monotonic()
         if sent is not None:
             event, at = sent
             self.published += 1
@@ -149,9 +157,19 @@ class MqttAction(ActionWorker):
         if self.snapshot and event.snapshot is not None:
             payload["snapshot_jpeg"] = _jpeg_base64(event.snapshot)
         topic = f"{self.base}/{'tailgating' if event.kind == 'tailgating' else 'decision'}"
-        with self._unacked_lock:  # registered before the acknowledgement can arrive on paho's thread
-            info = self.client.publish(topic, to_json(payload), qos=1)
-            self._unacked[info.mid] = (event, time.monotonic())
+        # Not under our lock: paho's publish() takes its outgoing-message lock, and paho calls _acknowledged with
+        # that lock held, which takes ours: holding ours here deadlocked both threads (seen once in CI).
+        sent_at = time.monotonic()
+        info = self.client.publish(topic, to_json(payload), qos=1)
+        with self._unacked_lock:
+            if self._acked_early.pop(info.mid, None) is not None:
+                acked = True
+            else:
+                self._unacked[info.mid] = (event, sent_at)
+                acked = False
+        if acked:
+            self.published += 1
+            self.outcome(event, "published", f"{(time.monotonic() - sent_at) * 1000:.0f} ms")
         if info.rc not in (paho.MQTT_ERR_SUCCESS, paho.MQTT_ERR_NO_CONN):
             with self._unacked_lock:
                 self._unacked.pop(info.mid, None)
@@ -164,6 +182,9 @@ class MqttAction(ActionWorker):
 
     def idle(self) -> None:
         with self._unacked_lock:
+            old = time.monotonic() - EARLY_ACK_KEEP_S
+            for mid in [m for m, at in self._acked_early.items() if at < old]:
+                del self._acked_early[mid]
             late = sum(1 for _, at in self._unacked.values() if time.monotonic() - at > PUBLISH_TIMEOUT_S)
         if late and self.connected.is_set():
             self.report(DOWN, f"{late} message(s) not acknowledged by the broker for {PUBLISH_TIMEOUT_S:g} s")
