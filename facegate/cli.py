@@ -267,7 +267,8 @@ def cmd_run(args) -> int:
     listeners = [output]
     site = None
     if url:
-        from facegate.site import SiteSync, default_door
+        from facegate.config import default_door
+        from facegate.site import SiteSync
 
         assert access_log is not None  # refused above without it
         site = SiteSync(url, gallery, access_log, args.door or settings.door_name or default_door(),
@@ -324,7 +325,8 @@ def cmd_site_init(args) -> int:
 def cmd_site_import(args) -> int:
     from facegate.events import AccessLog
     from facegate.gallery import Gallery
-    from facegate.site import SiteAdmin, default_door, redact
+    from facegate.config import default_door
+    from facegate.site import SiteAdmin, redact
 
     settings = load_settings()
     url = _site_url(args, settings)

@@ -229,7 +229,6 @@ class BlinkCounter:
         self.lowest_ratio = 1.0
         self.lowest_raw_ratio = 1.0  # without the face-proportion correction, for the record
         self.foreshortening = 1.0  # the latest frame's most flattened face proportion against its usual value
-        self.flattened = False  # ... under MAX_FLATTENING: a tilt of a picture (or of a head)
         self.times: list[float] = []  # when each blink completed
 
     def update(self, ear: float, now: float, aspects: tuple[float, ...] | None = None) -> bool:
@@ -254,7 +253,7 @@ class BlinkCounter:
         relative = raw / max(foreshortening, 1e-6)
         self.lowest_raw_ratio = min(self.lowest_raw_ratio, raw)
         self.lowest_ratio = min(self.lowest_ratio, relative)
-        flattened = self.flattened = foreshortening < self.MAX_FLATTENING
+        flattened = foreshortening < self.MAX_FLATTENING
         if relative < self.ratio or (raw < self.ratio and flattened):
             if self.closed_since is None:
                 self.closed_since = now

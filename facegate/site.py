@@ -41,7 +41,6 @@ from typing import Any
 
 import numpy as np
 
-from facegate.config import default_door  # noqa: F401 - the site's door names, imported from here too
 from facegate.errors import FaceGateError
 from facegate.session import SessionListener
 

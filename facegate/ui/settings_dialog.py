@@ -223,7 +223,8 @@ class SettingsDialog(QDialog):
         self.actions_button.setToolTip("Open the door on a grant; tell Home Assistant (MQTT) or a web service")
         self.actions_button.clicked.connect(self.edit_actions)
         # --- a site with several doors (facegate/site.py): the password is never shown, only kept
-        from facegate.site import default_door, redact
+        from facegate.config import default_door
+        from facegate.site import redact
 
         self.site_edit = QLineEdit(redact(settings.database_url))
         self.site_edit.setObjectName("site_edit")
