@@ -1,15 +1,16 @@
 """Liveness against presentation attacks, in ISO/IEC 30107-3 terms, per attack type and liveness mode.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/liveness.py [--suite DIR] [--quick] [--sequences N]
+    PYTHONPATH=. .venv/bin/python benchmarks/liveness.py [--suite DIR] [--quick] [--steps N] [--sequences N]
 
 Attacks: the rendered suite of facegate_dev/attacks.py (flat and bent prints held in a hand, prints on a stand, a
 phone replaying the real clip), each impersonating an enrolled person (with liveness off every one is granted);
-prints tilted sharply twice ("blink twice" faked, --tilts-only); and prints that follow the requests, rendered frame
-by frame with the pipeline in the loop (PromptFollowingPrint: the attacker reads each request and turns or tilts
-the sheet, --adaptive-only).
+prints tilted sharply twice (blinks faked for passive mode, and mouth openings, --tilts-only); and prints that
+follow the requests, rendered frame by frame with the pipeline in the loop (PromptFollowingPrint: the attacker
+reads each request and turns or tilts the sheet, --adaptive-only).
 Bona fide: the real clip of Lin-Manuel Miranda (../shared/data/clips). In `challenge` mode every presentation is
-run once per request sequence (all 12 possible challenges by default: a facial action and a head movement, in
-either order), so the measured replay pass rate can be compared with the computed chance.
+run once per request sequence (by default all 6 challenges of two requests: the mouth and a head movement, in
+either order; --steps 3 for the default's 24), so the measured replay pass rate can be compared with the computed
+chance.
 
 - APCER: share of attack presentations granted (per attack type and mode). Target: 0 % for prints in passive and
   challenge; replays 0 % in challenge except the computed chance.
@@ -39,7 +40,7 @@ import numpy as np  # noqa: E402
 from facegate_dev.attacks import PRINT_KINDS, SCREEN_KIND, build_suite, impersonated_gallery, load_manifest  # noqa: E402
 from facegate.capture import CaptureThread  # noqa: E402
 from facegate_dev.datasets import clips_dir  # noqa: E402
-from facegate.liveness import (FACIAL_ACTIONS, Action, BlinkCounter, LivenessSettings, MouthWatch,  # noqa: E402
+from facegate.liveness import (REQUIRED_ACTION, Action, BlinkCounter, LivenessSettings, MouthWatch,  # noqa: E402
                                draw_challenge, possible_challenges, replay_chance)
 from facegate.pipeline import Pipeline  # noqa: E402
 from facegate.policy import AccessPolicy, Verdict  # noqa: E402
@@ -53,10 +54,12 @@ def seed_for(sequence: tuple[Action, ...]) -> int:
     return next(s for s in range(100_000) if tuple(draw_challenge(random.Random(s), len(sequence))) == sequence)
 
 
-def present(engine, gallery, video: Path, mode: str, seed: int | None = None):
-    """Play one presentation through the real pipeline (every frame, in the file's own time)."""
-    pipeline = Pipeline(engine, gallery, AccessPolicy(), liveness=LivenessSettings(mode=mode),
-                        rng=random.Random(seed) if seed is not None else random.Random(0))
+def present(engine, gallery, video: Path, mode: str, sequence: tuple[Action, ...] | None = None):
+    """Play one presentation through the real pipeline (every frame, in the file's own time); in challenge mode
+    with the challenge `sequence`."""
+    liveness = LivenessSettings(mode=mode) if sequence is None else LivenessSettings(mode=mode, steps=len(sequence))
+    pipeline = Pipeline(engine, gallery, AccessPolicy(), liveness=liveness,
+                        rng=random.Random(seed_for(sequence) if sequence else 0))
     capture = CaptureThread(video, realtime=False).start()
     grants, denials, meshed, frames, busy = [], [], 0, 0, 0.0
     while (frame := capture.next_frame(10.0)) is not None:
@@ -82,7 +85,7 @@ def tilted_print_table(engine, clips: Path, seeds=(0, 1, 2), tilts=(50, 65, 80))
     counts and the blinks the check counts (eye ratio against the face's own proportions)."""
     from facegate_dev.attacks import render_tilt_blinks
 
-    print("Tilted prints: two sharp forward tilts as an answer to 'blink twice' (a pass needs 2 blinks)")
+    print("Tilted prints: two sharp forward tilts as fake blinks (passive mode; a pass here needs 2 blinks)")
     print(f"  {'print':<30}{'tilt':>6}{'eye ratio alone: passes':>26}{'check: passes':>16}{'lowest ratio (check)':>23}")
     for photo in ("lin-manuel-miranda.png", "obama2.jpg", "biden.jpg"):
         for bent in (False, True):
@@ -128,16 +131,24 @@ def tilted_mouth_table(engine, clips: Path, tilts=(-65, -50, -30, -15, 15, 30, 5
           f"usual level on {MouthWatch.OPEN_FRAMES} frames in a row, the face not squashed\n")
 
 
-ADAPTIVE = (  # (photo, curl, axis, label[, flick degrees for facial requests]): prints that answer the requests (facegate_dev.attacks.PromptFollowingPrint)
-    ("obama2.jpg", 0.0, 0, "flat"),
-    ("obama2.jpg", 0.1, 0, "bent 0.1, vertical axis"),
-    ("obama2.jpg", 0.2, 0, "bent 0.2, vertical axis"),
-    ("obama2.jpg", 0.3, 0, "bent 0.3, vertical axis"),
-    ("lin-manuel-miranda.png", 0.3, 0, "bent 0.3, vertical axis"),
-    ("obama2.jpg", 0.1, 1, "bent 0.1, horizontal axis"),
-    ("obama2.jpg", 0.2, 1, "bent 0.2, horizontal axis"),
-    ("obama2.jpg", 0.3, 1, "bent 0.3, horizontal axis"),
-    ("obama2.jpg", 0.3, 0, "bent 0.3, vertical, gentle 20° flicks", 20.0),  # under the head-movement thresholds
+# Prints that answer the requests (facegate_dev.attacks.PromptFollowingPrint): (photo, curl, axis, label, options)
+ADAPTIVE = (
+    ("obama2.jpg", 0.0, 0, "flat", {}),
+    ("obama2.jpg", 0.1, 0, "bent 0.1, vertical axis", {}),
+    ("obama2.jpg", 0.2, 0, "bent 0.2, vertical axis", {}),
+    ("obama2.jpg", 0.3, 0, "bent 0.3, vertical axis", {}),
+    ("lin-manuel-miranda.png", 0.3, 0, "bent 0.3, vertical axis", {}),
+    ("obama2.jpg", 0.1, 1, "bent 0.1, horizontal axis", {}),
+    ("obama2.jpg", 0.2, 1, "bent 0.2, horizontal axis", {}),
+    ("obama2.jpg", 0.3, 1, "bent 0.3, horizontal axis", {}),
+    # the mouth answered with tilts under the head-movement thresholds, so that they are not themselves mistakes
+    ("obama2.jpg", 0.3, 0, "bent 0.3, vertical, gentle 20° flicks", {"flick_deg": 20.0}),
+    # holes cut in the print worn over the attacker's face: real eyes (blinking) or a real mouth behind them
+    ("obama2.jpg", 0.3, 0, "bent 0.3, vertical, eyes cut out", {"cut_out": ("eyes",)}),
+    ("lin-manuel-miranda.png", 0.3, 0, "bent 0.3, vertical, eyes cut out", {"cut_out": ("eyes",)}),
+    ("lin-manuel-miranda.png", 0.3, 0, "bent 0.3, vertical, mouth cut out", {"cut_out": ("mouth",)}),
+    ("lin-manuel-miranda.png", 0.3, 0, "bent 0.3, vertical, mouth cut out, 70°", {"cut_out": ("mouth",), "turn_deg": 70.0}),
+    ("lin-manuel-miranda.png", 0.3, 1, "bent 0.3, horizontal, eyes+mouth cut out", {"cut_out": ("eyes", "mouth")}),
 )
 ADAPTIVE_TARGETS = {"obama2.jpg": "Barack Obama", "lin-manuel-miranda.png": "Lin-Manuel Miranda"}
 
@@ -147,30 +158,30 @@ def adaptive_table(engine, gallery, clips: Path, sequences, turn_deg: float = 55
     from facegate_dev.attacks import PromptFollowingPrint, follow_prompts
 
     print(f"Prints that follow the requests (an attacker reading the screen: turned or tilted {turn_deg:.0f} degrees "
-          "on request, 'blink twice' as two sharp tilts, 'open your mouth' as a sharp tilt back), challenge mode, "
-          "every request sequence")
-    print(f"  {'print':<45}{'granted (APCER)':>20}   why they were refused")
-    for photo, curl, axis, label, *flick in ADAPTIVE:
+          f"on request, 'open your mouth' as a sharp tilt back), challenge mode, {len(sequences)} request sequences "
+          f"of {len(sequences[0])}")
+    print(f"  {'print':<62}{'granted (APCER)':>16}   why they were refused")
+    for photo, curl, axis, label, options in ADAPTIVE:
         granted = 0
         reasons: dict[str, int] = {}
+        options = {"turn_deg": turn_deg, **options}
         for sequence in sequences:
-            attacker = PromptFollowingPrint(clips / photo, seed=1, curl=curl, axis=axis, turn_deg=turn_deg,
-                                            nod_deg=turn_deg, blink_deg=flick[0] if flick else 65.0)
-            decision = follow_prompts(engine, gallery, attacker, seed_for(sequence))
+            attacker = PromptFollowingPrint(clips / photo, seed=1, curl=curl, axis=axis, nod_deg=options["turn_deg"],
+                                            **options)
+            decision = follow_prompts(engine, gallery, attacker, seed_for(sequence), steps=len(sequence))
             ok = decision is not None and decision.verdict is Verdict.GRANTED and decision.name == ADAPTIVE_TARGETS[photo]
             granted += ok
             if not ok:
                 why = "no decision" if decision is None else (decision.reason or "").replace("liveness check failed: ", "")
                 if why.startswith("timed out waiting for: "):
-                    why = "timed out on a facial action" if any(a.value in why for a in FACIAL_ACTIONS) else why
+                    why = "timed out on the mouth" if REQUIRED_ACTION.value in why else why
                 elif why.startswith("asked to"):
                     asked = next((a for a in Action if why.startswith(f"asked to {a.value},")), None)
-                    why = ("facial action asked, " if asked in FACIAL_ACTIONS else "head movement asked, ") + \
-                        ("a head movement seen" if any(why.endswith(a.value) for a in Action if a not in FACIAL_ACTIONS)
-                         else "a facial action seen")
+                    why = ("mouth asked, " if asked is REQUIRED_ACTION else "head movement asked, ") + \
+                        ("the mouth seen" if why.endswith(REQUIRED_ACTION.value) else "a head movement seen")
                 reasons[why[:60]] = reasons.get(why[:60], 0) + 1
         text = "; ".join(f"{n} x {why}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
-        print(f"  {photo + ', ' + label:<45}{pct(granted, len(sequences)):>20}   {text}")
+        print(f"  {photo + ', ' + label:<62}{pct(granted, len(sequences)):>16}   {text}")
     print("  target (issue 14): 0 % for every print.\n")
 
 
@@ -178,7 +189,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--suite", type=Path, help="folder of a rendered suite (made there if missing)")
     parser.add_argument("--quick", action="store_true", help="4 s attack videos instead of 8 s")
-    parser.add_argument("--sequences", type=int, default=12, help="request sequences per challenge presentation")
+    parser.add_argument("--steps", type=int, default=2, help="requests per challenge (2: all 6 challenges; 3: 24)")
+    parser.add_argument("--sequences", type=int, default=24, help="at most this many request sequences per presentation")
     parser.add_argument("--tilts-only", action="store_true", help="only the tilted-print tables (blinks, mouth)")
     parser.add_argument("--adaptive-only", action="store_true", help="only the prompt-following prints' table")
     args = parser.parse_args()
@@ -196,7 +208,7 @@ def main() -> int:
     if args.adaptive_only:
         engine, work = FaceEngine(), Path(tempfile.mkdtemp(prefix="facegate-liveness-"))
         adaptive_table(engine, impersonated_gallery(engine, work / "gallery"), clips,
-                       list(possible_challenges(2))[: args.sequences])
+                       list(possible_challenges(args.steps))[: args.sequences])
         shutil.rmtree(work, ignore_errors=True)
         print(f"wall time {time.time() - started:.0f} s")
         return 0
@@ -207,7 +219,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="facegate-liveness-"))
     engine = FaceEngine()
     gallery = impersonated_gallery(engine, work / "gallery")
-    sequences = list(possible_challenges(2))[: args.sequences]
+    sequences = list(possible_challenges(args.steps))[: args.sequences]
     defaults = LivenessSettings()
     print(f"FaceGate liveness benchmark: {len(attacks)} attack videos ({suite_dir}), bona fide: {clips / 'short_hamilton_clip.mp4'}")
     print(f"defaults: {defaults.steps} steps, {defaults.step_time_s:.0f} s per request, passive limit "
@@ -220,9 +232,9 @@ def main() -> int:
     cost_ms: list[float] = []
     for attack in attacks:
         kind = attack.kind if attack.kind in PRINT_KINDS else SCREEN_KIND
-        runs = [("off", None), ("passive", None)] + [("challenge", seed_for(s)) for s in sequences]
-        for mode, seed in runs:
-            outcome = present(engine, gallery, attack.path, mode, seed)
+        runs = [("off", None), ("passive", None)] + [("challenge", s) for s in sequences]
+        for mode, sequence in runs:
+            outcome = present(engine, gallery, attack.path, mode, sequence)
             granted = any(d.name == attack.target for _, d in outcome["grants"])
             wrong = [d.name for _, d in outcome["grants"] if d.name != attack.target]
             cell = table.setdefault((kind, mode), [0, 0])
@@ -236,7 +248,7 @@ def main() -> int:
                 cost_ms.append(1000 * outcome["busy"] / outcome["frames"])
         print(f"  {attack.path.name}: done", file=sys.stderr)
 
-    chance = replay_chance(defaults)
+    chance = replay_chance(LivenessSettings(steps=args.steps))
     print("Attack presentations granted (APCER), by attack type and liveness mode")
     print(f"  {'attack type':<18}{'off':>20}{'passive':>20}{'challenge':>20}   max parallax seen (passive / challenge)")
     for kind in list(PRINT_KINDS) + [SCREEN_KIND]:
@@ -247,8 +259,9 @@ def main() -> int:
         p = max(cues.get((kind, "passive"), [0.0]))
         c = max(cues.get((kind, "challenge"), [0.0]))
         print(row + f"   {p:.3f} / {c:.3f}")
-    print(f"  computed chance that a replay passes the default challenge: {chance} = {float(chance):.1%} "
-          f"(the first action after each request must be the one drawn: 1 of {len(possible_challenges(defaults.steps))} challenges)")
+    print(f"  computed chance that a replay passes a challenge of {args.steps}: {chance} = {float(chance):.1%} "
+          f"(the first action after each request must be the one drawn: 1 of {len(possible_challenges(args.steps))} "
+          f"challenges; the default's {defaults.steps} requests: {replay_chance(defaults)})")
     print(f"  targets: prints 0 % in passive and challenge; replays 0 % in challenge except ~{float(chance):.1%}\n")
 
     tilted_print_table(engine, clips)
@@ -260,8 +273,8 @@ def main() -> int:
     base = present(engine, gallery, clip, "off")
     base_frame = base["grants"][0][0] if base["grants"] else None
     passive = present(engine, gallery, clip, "passive")
-    cooperative = present(engine, gallery, clip, "challenge", seed_for(BONA_FIDE_ANSWER))
-    other_requests = [present(engine, gallery, clip, "challenge", seed_for(s)) for s in sequences
+    cooperative = present(engine, gallery, clip, "challenge", BONA_FIDE_ANSWER)
+    other_requests = [present(engine, gallery, clip, "challenge", s) for s in sequences
                       if s != BONA_FIDE_ANSWER][:4]
     fps = 29.97
 

@@ -91,7 +91,7 @@ class Settings:
         "challenge", "Liveness: random requests (challenge), a natural blink and 3D motion (passive), or none",
         choices=("off", "passive", "challenge"))
     liveness_steps: int = _setting(
-        2, "Requests per challenge: at least one facial action (blink twice, open the mouth) and one head movement",
+        3, "Requests per challenge: always the mouth opening, and at least one head movement",
         low=2, high=4)
     liveness_step_time_s: float = _setting(5.0, "Time allowed for each request", low=2.0, high=10.0, unit="s")
     # --- camera and detection ---

@@ -628,14 +628,18 @@ class _PrintScene:
 
 
 def _print_scene(photo: Path, rng, size, kind: str, background, bend_sag: float | None = None,
-                 bend_axis: int | None = None, bend_sign: int | None = None) -> _PrintScene:
+                 bend_axis: int | None = None, bend_sign: int | None = None,
+                 seen: np.ndarray | None = None) -> _PrintScene:
     """The sheet for `kind`; bend_sag (fraction of the curved extent), bend_axis and bend_sign (+1: bulging
-    towards the camera) override a bent print's random curl."""
+    towards the camera) override a bent print's random curl. `seen`: the photo as it is seen on the sheet where
+    that differs from the print (holes cut in it with the attacker's own features behind), placed where the photo
+    is."""
     cam = _Camera.webcam(size)
     photo_bgr = _read_bgr(Path(photo))
     face_box = _largest_face(photo_bgr)
     if face_box is None:
         raise ValueError(f"{photo}: no face found to print")
+    photo_bgr = photo_bgr if seen is None else seen
     room = _prepare_background(background, rng, (cam.width, cam.height))
     stand = kind == "print_stand"
     face_px = rng.uniform(120, 145) if stand else rng.uniform(128, 148)  # face width in the picture, frontal
@@ -708,6 +712,80 @@ def render_tilt_blinks(photo: Path, *, seed: int, tilt_deg: float, bent: bool = 
     return frames
 
 
+# ------------------------------------------------------------------------------ holes cut in a print (issue 14)
+
+# FaceMesh landmark indices: each eye's contour (outer corner, upper lid, inner corner, lower lid), the lips' outer
+# contour and the upper lip's inner edge.
+_EYE_CONTOURS = ((33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145, 144, 163, 7),
+                 (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249))
+_LIPS_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
+_UPPER_LIP_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
+_NOSE_BRIDGE, _UPPER_LIP_MIDDLE = 168, 13
+
+
+def _photo_landmarks(photo_bgr: np.ndarray) -> np.ndarray:
+    """FaceMesh's 468 landmarks (x, y pixels) on the photo's largest face."""
+    image = cv2.cvtColor(photo_bgr, cv2.COLOR_BGR2RGB)
+    faces = _engine().detect(image)
+    if not faces:
+        raise ValueError("no face found in the photo")
+    face = max(faces, key=lambda f: f.box[2] * f.box[3])
+    return _engine().facemesh.infer(image, face).points[:, :2]
+
+
+def _closed_eyes(photo_bgr: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The photo with both eyes shut: each eye covered by the skin of its upper lid, a lash line along the lower
+    lid (the attacker's own eyes closing behind holes cut in the print)."""
+    out = photo_bgr.astype(np.float32)
+    for contour in _EYE_CONTOURS:
+        eye = points[list(contour)]
+        width = float(np.linalg.norm(eye[0] - eye[8]))
+        upper = eye[:9]
+        lid = np.zeros(photo_bgr.shape[:2], np.uint8)
+        cv2.fillPoly(lid, [np.round(np.vstack([upper - [0, 0.08 * width], (upper - [0, 0.3 * width])[::-1]]))
+                           .astype(np.int32)], 1)
+        skin = np.median(photo_bgr[lid > 0], axis=0)
+        cover = np.zeros(photo_bgr.shape[:2], np.float32)
+        centre = eye.mean(0)
+        cv2.fillPoly(cover, [np.round((eye - centre) * [1.2, 1.6] + centre).astype(np.int32)], 1.0)
+        cover = np.clip(1.5 * cv2.GaussianBlur(cover, (0, 0), max(0.8, 0.06 * width)), 0, 1)[..., None]
+        out = out * (1 - cover) + skin * cover
+        lower = np.vstack([eye[8:], eye[:1]])
+        lash_line = 0.85 * lower + 0.15 * np.linspace(eye[8], eye[0], len(lower))
+        lash = np.zeros(photo_bgr.shape[:2], np.float32)
+        cv2.polylines(lash, [np.round(lash_line).astype(np.int32)], False, 1.0, max(1, round(0.05 * width)),
+                      cv2.LINE_AA)
+        lash = 0.75 * cv2.GaussianBlur(lash, (0, 0), 0.7)[..., None]
+        out = out * (1 - lash) + np.array([30.0, 30.0, 35.0]) * lash
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def _opened_mouth(photo_bgr: np.ndarray, points: np.ndarray, drop: float) -> np.ndarray:
+    """The photo seen through a hole cut round the mouth, the attacker's mouth behind it opened: below the upper
+    lip's inner edge everything inside the hole (lower lip, then chin skin) moves down by `drop` (a fraction of
+    the nose bridge to upper lip height) and the gap is the dark of an open mouth. The printed chin outside the
+    hole stays where it is: only the jaw behind the sheet drops."""
+    if drop <= 0:
+        return photo_bgr
+    height = float(np.linalg.norm(points[_UPPER_LIP_MIDDLE] - points[_NOSE_BRIDGE]))
+    gap = drop * height
+    lips = points[list(_LIPS_OUTER)]
+    centre = lips.mean(0)
+    hole = np.zeros(photo_bgr.shape[:2], np.uint8)
+    cv2.fillPoly(hole, [np.round((lips - centre) * [1.25, 1.3] + centre).astype(np.int32)], 1)
+    hole = np.maximum(hole, np.roll(hole, int(math.ceil(gap)), axis=0))  # room for the lower lip to drop
+    ys, xs = np.nonzero(hole)
+    edge = points[list(_UPPER_LIP_INNER)]
+    order = np.argsort(edge[:, 0])
+    lip_line = np.interp(xs, edge[order, 0], edge[order, 1])
+    out = photo_bgr.copy()
+    below = ys >= lip_line + gap
+    out[ys[below], xs[below]] = photo_bgr[np.round(ys[below] - gap).astype(int), xs[below]]
+    in_gap = (ys >= lip_line) & ~below
+    out[ys[in_gap], xs[in_gap]] = (25, 20, 45)  # the dark inside of a mouth
+    return out
+
+
 def mouth_cue(engine, frames, arm_at: int = 5):
     """The liveness check's mouth cue (facegate.liveness.MouthWatch) over rendered `frames` (BGR), armed at frame
     `arm_at` as a challenge step is, with the face's squash from the blink counter's proportions, as LivenessCheck
@@ -731,30 +809,62 @@ def mouth_cue(engine, frames, arm_at: int = 5):
 class PromptFollowingPrint:
     """A print held still that answers the kiosk's requests, as an attacker reading the screen does (issue 14's
     red team): on "turn left/right" it turns the sheet about its vertical axis, on "nod" it tilts it forward, on
-    "blink twice" it tilts it sharply forward twice, on "open your mouth" it tilts it sharply back and returns; each
-    after a reaction time, held, then back to the start.
+    "open your mouth" it tilts it sharply back and returns; each after a reaction time, held, then back to the
+    start.
 
     Call `frame(instruction)` once per frame with the request the kiosk shows now ("" for none); it returns the
     next camera frame (BGR uint8). curl: sag of the sheet as a fraction of its curved extent (0: flat); axis 0
-    curls it about the vertical axis, 1 about the horizontal one; it bulges towards the camera."""
+    curls it about the vertical axis, 1 about the horizontal one; it bulges towards the camera.
 
+    cut_out: holes cut in the print, worn over the attacker's own face ("eyes", "mouth"): the attacker's eyes blink
+    behind it every 3 s, and with the mouth cut out "open your mouth" is answered by the attacker's mouth opening
+    (the sheet held still; the printed chin stays put). The attacker's features are drawn on the photo's own
+    (`_closed_eyes`, `_opened_mouth`), in the sheet's plane: the centimetre between the sheet and the face is
+    not modelled."""
+
+    MOUTH_DROP = 0.35  # how far the attacker's lower lip drops, in nose-bridge-to-upper-lip heights
+
+
+    MOUTH_LEVELS = 4  # the cut-out mouth's openings rendered, from closed to MOUTH_DROP
 
     def __init__(self, photo: Path, *, seed: int, curl: float, axis: int = 0, turn_deg: float = 40.0,
-                 nod_deg: float = 40.0, blink_deg: float = 65.0, reaction_s: float = 0.4, fps: float = 30.0,
-                 size=(640, 480)):
+                 nod_deg: float = 40.0, flick_deg: float = 65.0, reaction_s: float = 0.4, fps: float = 30.0,
+                 size=(640, 480), cut_out: tuple[str, ...] = ()):
+        import copy
+
         rng = np.random.default_rng([seed, 31])
         kind = "print_bent_hand" if curl > 0 else "print_flat_hand"
         # bulging towards the camera: the curl that reads most like a face
-        self.scene = _print_scene(photo, rng, size, kind, None, bend_sag=curl if curl > 0 else None,
-                                  bend_axis=axis, bend_sign=1)
+        sheet = dict(bend_sag=curl if curl > 0 else None, bend_axis=axis, bend_sign=1)
+        before = copy.deepcopy(rng)
+        self.scene = _print_scene(photo, rng, size, kind, None, **sheet)
         self.scene.look = _CameraLook.random(rng)
-        self.turn_deg, self.nod_deg, self.blink_deg = turn_deg, nod_deg, blink_deg
+        # Holes cut in the sheet, the attacker's own eyes or mouth behind them: the same sheet, seen with them
+        # shut or open (each drawn from the same random state, so only the features differ).
+        self.cut_out = tuple(cut_out)
+        if set(self.cut_out) - {"eyes", "mouth"}:
+            raise ValueError(f"cut_out: 'eyes' and/or 'mouth', not {cut_out!r}")
+        self.surfaces: dict[tuple[bool, int], _Surface] = {(False, 0): self.scene.surface}
+        if self.cut_out:
+            photo_bgr = _read_bgr(Path(photo))
+            points = _photo_landmarks(photo_bgr)
+            eyes = (False, True) if "eyes" in self.cut_out else (False,)
+            levels = range(self.MOUTH_LEVELS) if "mouth" in self.cut_out else range(1)
+            for shut in eyes:
+                for level in levels:
+                    if (shut, level) not in self.surfaces:
+                        seen = _closed_eyes(photo_bgr, points) if shut else photo_bgr
+                        seen = _opened_mouth(seen, points, self.MOUTH_DROP * level / (self.MOUTH_LEVELS - 1))
+                        self.surfaces[(shut, level)] = _print_scene(photo, copy.deepcopy(before), size, kind, None,
+                                                                    seen=seen, **sheet).surface
+        self.turn_deg, self.nod_deg, self.flick_deg = turn_deg, nod_deg, flick_deg
         self.reaction = int(round(reaction_s * fps))
         self.fps = fps
         self.seed = seed
         self.index = 0
         self.last_instruction = ""
         self.plan: list[tuple[float, float]] = []  # (pitch, yaw) per coming frame
+        self.mouth_plan: list[int] = []  # the cut-out mouth's opening level per coming frame
         self.pose = (0.0, 0.0)
         self.anchor_px = (self.scene.cam.cx, self.scene.cam.cy - 10)
 
@@ -779,14 +889,16 @@ class PromptFollowingPrint:
         if action is Action.NOD:
             out = self._ramp(self.nod_deg, 0.0, 0.3)
             return still + out + [(self.nod_deg, 0.0)] * (hold // 2) + out[::-1] + [(0.0, 0.0)]
-        if action is Action.BLINK_TWICE:
-            flick = self._ramp(self.blink_deg, 0.0, 0.13)
-            tilt = flick + flick[::-1]
-            return still + tilt + [(0.0, 0.0)] * int(0.35 * self.fps) + tilt + [(0.0, 0.0)]
+        if action is Action.OPEN_MOUTH and "mouth" in self.cut_out:
+            # The attacker's own mouth opens behind the hole, the sheet held still.
+            top = self.MOUTH_LEVELS - 1
+            opening = [round(top * k / 6) for k in range(1, 7)]  # 0.2 s
+            self.mouth_plan = [0] * len(still) + opening + [top] * int(0.8 * self.fps) + opening[::-1] + [0]
+            return still + [(0.0, 0.0)] * (len(self.mouth_plan) - len(still))
         if action is Action.OPEN_MOUTH:
             # A sheet cannot part its printed lips: the best it can do is stretch and squash the face by tilting.
-            flick = self._ramp(-self.blink_deg, 0.0, 0.2)
-            return still + flick + [(-self.blink_deg, 0.0)] * int(0.2 * self.fps) + flick[::-1] + [(0.0, 0.0)]
+            flick = self._ramp(-self.flick_deg, 0.0, 0.2)
+            return still + flick + [(-self.flick_deg, 0.0)] * int(0.2 * self.fps) + flick[::-1] + [(0.0, 0.0)]
         return []
 
     def frame(self, instruction: str) -> np.ndarray:
@@ -794,6 +906,9 @@ class PromptFollowingPrint:
             self.plan = self._answer(instruction)
         self.last_instruction = instruction
         pitch, yaw = self.pose = self.plan.pop(0) if self.plan else (0.0, 0.0)
+        mouth = self.mouth_plan.pop(0) if self.mouth_plan else 0
+        shut = "eyes" in self.cut_out and (self.index + 45) % int(3 * self.fps) < 4  # a natural blink, 0.13 s
+        self.scene.surface = self.surfaces[(shut, mouth)]
         rot = _rotation(pitch, yaw, 0.0)
         trans = self.scene.depth * self.scene.cam.ray(*self.anchor_px) - rot @ self.scene.anchor
         image = self.scene.frame(rot, trans, gain=1.0, exposure=0.95, sheen=0.05, seed=self.seed, index=self.index)
@@ -817,9 +932,10 @@ def impersonated_gallery(engine, folder: Path):
     return gallery
 
 
-def follow_prompts(engine, gallery, attacker: PromptFollowingPrint, challenge_seed: int, max_frames: int = 600):
-    """Run a prompt-following attacker through the real pipeline (challenge liveness, requests drawn from
-    `challenge_seed`), frame by frame, the attacker seeing the request shown on each frame; returns the first grant
+def follow_prompts(engine, gallery, attacker: PromptFollowingPrint, challenge_seed: int, max_frames: int = 600,
+                   steps: int | None = None):
+    """Run a prompt-following attacker through the real pipeline (challenge liveness of `steps` requests, the
+    default's when None, drawn from `challenge_seed`), frame by frame, the attacker seeing the request shown on each frame; returns the first grant
     or denial, or None when neither came."""
     import random
 
@@ -828,8 +944,8 @@ def follow_prompts(engine, gallery, attacker: PromptFollowingPrint, challenge_se
     from facegate.pipeline import Pipeline
     from facegate.policy import AccessPolicy, Verdict
 
-    pipeline = Pipeline(engine, gallery, AccessPolicy(), liveness=LivenessSettings(mode="challenge"),
-                        rng=random.Random(challenge_seed))
+    settings = LivenessSettings(mode="challenge") if steps is None else LivenessSettings(mode="challenge", steps=steps)
+    pipeline = Pipeline(engine, gallery, AccessPolicy(), liveness=settings, rng=random.Random(challenge_seed))
     instruction = ""
     for index in range(max_frames):
         image = cv2.cvtColor(attacker.frame(instruction), cv2.COLOR_BGR2RGB)

@@ -160,7 +160,8 @@ def test_a_live_grant_at_the_kiosk_is_learned(engine, clips, tmp_path):
     # on the default's edge, so the bar is a little lower than the default's.
     learner = TemplateLearner(gallery, LearningSettings(max_distance=0.45))
     session = build_session(Settings(), engine, gallery, source=clips / "short_hamilton_clip.mp4", realtime=False,
-                            learner=learner, liveness=LivenessSettings(mode="challenge"), rng=random.Random(seed))
+                            learner=learner, liveness=LivenessSettings(mode="challenge", steps=2),
+                            rng=random.Random(seed))
     session.start()
     try:
         assert session.wait(120)
