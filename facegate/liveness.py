@@ -3,7 +3,9 @@
 A plain RGB webcam sees what a picture cannot do, measured on FaceMesh's dense landmarks:
 - the mouth opening from closed. A sheet of paper, flat or bent, turned or tilted however the attacker likes,
   cannot part its printed lips. Tilts that foreshorten the printed face are told apart by the face's own
-  proportions (MouthWatch, Mesh.mouth_opening).
+  proportions (MouthWatch, Mesh.mouth_opening). A print with the mouth cut out, worn over the attacker's face,
+  opens the attacker's real mouth, but its printed chin stays put where a real jaw drops: the chin's movement is
+  read from the picture itself (JawMotion), since FaceMesh moves its chin landmark with any open mouth.
 - blinks (passive mode only): eye closure against this person's own open-eye level. FaceMesh's eye landmarks
   barely follow a real eyelid (a full closure moves the eye ratio by 2-5 % on real clips, where 35 % is needed),
   so a challenge never asks for a blink: a live person would fail it, and a print with the eyes cut out, held
@@ -34,7 +36,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
-from facegate.vision.facemesh import Mesh
+from facegate.vision.facemesh import CHIN, NOSE_BRIDGE, NOSE_TIP, UPPER_LIP_INNER, Mesh
 
 
 class Action(str, enum.Enum):
@@ -270,6 +272,76 @@ class BlinkCounter:
         return False
 
 
+# Where the jaw's movement is read (FaceMesh indices): points a jaw drop leaves alone (eye corners, brows, nose,
+# the cheek under each eye) and points on the chin, below the lower lip.
+RIGID_POINTS = (33, 133, 362, 263, 1, 4, 6, 168, 197, 105, 334, 119, 348)
+CHIN_POINTS = (CHIN, 148, 377, 175, 199, 200, 171, 396)
+
+
+class JawMotion:
+    """Does the chin move down as the mouth opens? A real mouth opens by dropping the jaw: the chin moves down
+    against the rest of the face by about as much as the lips part, or more. A print with the mouth cut out, the
+    attacker's own mouth opening behind it, parts the lips while the printed chin moves with the sheet.
+
+    FaceMesh cannot tell these apart: it moves its chin landmark with any open mouth, whether or not the chin in
+    the picture moved (0.25-0.73 times the lips' parting on such prints). So this reads the picture: the face's
+    points are followed by optical flow (pyramidal Lucas-Kanade) from the last frame the mouth was closed; the
+    movement of the upper face (one affine map: the head turning, or the sheet moving) is taken away from the
+    chin's, and what is left, downward, is the jaw's drop. Measured (median per clip, lips parted 0.08 or more):
+    real people 0.4-2.6 times the parting (benchmarks/liveness_bona_fide.py); cut-out mouths rendered on flat and
+    bent prints -0.04 to 0.03 times."""
+
+    MIN_RATIO = 0.25  # the chin's own drop, as a share of the lips' parting (both in Mesh.mouth_opening's unit)
+
+    def __init__(self):
+        self.reference: tuple[np.ndarray, np.ndarray, float, float] | None = None  # grey, points, height, opening
+        self.lowest_ratio = float("inf")  # the lowest ratio while the lips were parted 0.1 or more, for the record
+
+    def closed(self, grey: np.ndarray, mesh: Mesh) -> None:
+        """The mouth is closed on this frame: the face to compare with."""
+        points = mesh.points[:, :2].astype(np.float32)
+        height = float(np.linalg.norm(points[UPPER_LIP_INNER] - points[NOSE_BRIDGE]))
+        self.reference = (grey, points, height, mesh.mouth_opening())
+
+    def drop(self, grey: np.ndarray, mesh: Mesh) -> float | None:
+        """The chin's own movement down since the mouth was last closed, in nose-bridge-to-upper-lip heights;
+        None when it cannot be followed."""
+        if self.reference is None:
+            return None
+        before, points, height, _ = self.reference
+        followed = list(RIGID_POINTS + CHIN_POINTS)
+        start = points[followed].reshape(-1, 1, 2)
+        # The head's movement (from FaceMesh's nose tip) as the first guess: the flow then only refines it.
+        guess = (start + (mesh.points[NOSE_TIP, :2] - points[NOSE_TIP])).astype(np.float32)
+        window = max(9, int(0.5 * height)) | 1
+        found, status, _ = cv2.calcOpticalFlowPyrLK(before, grey, start, guess, winSize=(window, window), maxLevel=3,
+                                                    flags=cv2.OPTFLOW_USE_INITIAL_FLOW)
+        found, ok = found.reshape(-1, 2), status.ravel() == 1
+        rigid = len(RIGID_POINTS)
+        if ok[:rigid].sum() < 4 or ok[rigid:].sum() < 3:
+            return None
+        head, _ = cv2.estimateAffine2D(start[:rigid, 0][ok[:rigid]], found[:rigid][ok[:rigid]], method=cv2.LMEDS)
+        if head is None:
+            return None
+        chin_before = start[rigid:, 0][ok[rigid:]]
+        expected = chin_before @ head[:, :2].T + head[:, 2]
+        return float(np.median(found[rigid:][ok[rigid:], 1] - expected[:, 1]) / max(height, 1e-6))
+
+    def follows(self, grey: np.ndarray, mesh: Mesh) -> bool:
+        """The chin has dropped with the lips since the mouth was last closed (False when it cannot be seen)."""
+        if self.reference is None:
+            return False
+        parted = mesh.mouth_opening() - self.reference[3]
+        if parted < 0.02:  # not opening: nothing to compare
+            return False
+        drop = self.drop(grey, mesh)
+        if drop is None:
+            return False
+        if parted >= 0.1:
+            self.lowest_ratio = min(self.lowest_ratio, drop / parted)
+        return drop >= self.MIN_RATIO * parted
+
+
 class MouthWatch:
     """The mouth opening from closed, against the person's own usual level (the lower part of their recent
     Mesh.mouth_opening(), taken only from frames where the face has its usual proportions).
@@ -283,7 +355,8 @@ class MouthWatch:
     - frames whose proportions are squashed by more than MAX_SQUASH (a tilt; a real mouth opening leaves them alone
       or lengthens the face) neither teach the usual level nor count as an opening;
     - an opening is seen on OPEN_FRAMES frames in a row (a real one lasts a third of a second or more; a flick of
-      the sheet, or a landmark glitch, a frame or two)."""
+      the sheet, or a landmark glitch, a frame or two), each with the chin dropping with it (JawMotion, judged by
+      the caller)."""
 
     CLOSED_MAX = 0.08
     MAX_SQUASH = 0.95
@@ -299,9 +372,9 @@ class MouthWatch:
         self._open_frames = 0
         self._seen_closed = self._opened = False
 
-    def update(self, opening: float, foreshortening: float = 1.0) -> None:
+    def update(self, opening: float, foreshortening: float, jaw_drops: bool) -> None:
         """`foreshortening`: the face's most squashed proportion against its usual value, same frame
-        (BlinkCounter.foreshortening)."""
+        (BlinkCounter.foreshortening); `jaw_drops`: the chin moved down with the lips (JawMotion.follows)."""
         usual_proportions = self.usual_proportions = foreshortening >= self.MAX_SQUASH
         if usual_proportions:
             self.history.append(opening)
@@ -313,7 +386,7 @@ class MouthWatch:
         self.opening = opening - float(np.percentile(self.history, 20))
         if usual_proportions:
             self.widest = max(self.widest, self.opening)
-        self._open_frames = self._open_frames + 1 if self.is_open and usual_proportions else 0
+        self._open_frames = self._open_frames + 1 if self.is_open and usual_proportions and jaw_drops else 0
         if self.is_closed:
             self._seen_closed = True
         elif self._open_frames >= self.OPEN_FRAMES and self._seen_closed:
@@ -352,6 +425,7 @@ class LivenessCheck:
         self.step_started = started
         self.blinks = BlinkCounter(settings.blink_ratio)
         self.mouth = MouthWatch(settings.mouth_open_delta)
+        self.jaw = JawMotion()
         self.reference: np.ndarray | None = None
         self.parallax = 0.0
         self.base_pose: tuple[float, float] | None = None
@@ -365,6 +439,7 @@ class LivenessCheck:
     def cues(self, now: float) -> dict:
         return {"mode": self.settings.mode, "blinks": self.blinks.blinks, "parallax": round(self.parallax, 4),
                 "lowest_eye_ratio": round(self.blinks.lowest_ratio, 3), "widest_mouth": round(self.mouth.widest, 3),
+                "lowest_jaw_ratio": None if self.jaw.lowest_ratio == float("inf") else round(self.jaw.lowest_ratio, 2),
                 "challenge": [a.value for a in self.challenge], "steps_passed": self.step,
                 "frames": self.frames, "seconds": round(now - self.started, 2)}
 
@@ -414,7 +489,8 @@ class LivenessCheck:
             return "done" if self.nod_down and self._neutral(yaw, pitch) else "waiting"
         return "done" if shown else "waiting"
 
-    def update(self, mesh: Mesh, now: float) -> LivenessStatus:
+    def update(self, mesh: Mesh, image: np.ndarray, now: float) -> LivenessStatus:
+        """`image`: the frame the mesh was found in (RGB), for the chin's movement."""
         if self.result is not None:
             return self.result
         self.frames += 1
@@ -424,7 +500,10 @@ class LivenessCheck:
         else:
             self.parallax = max(self.parallax, homography_residual(self.reference, points, mesh.interocular()))
         self.blinks.update(mesh.eye_aspect_ratio(), now, (mesh.face_aspect(), mesh.eye_region_aspect()))
-        self.mouth.update(mesh.mouth_opening(), self.blinks.foreshortening)
+        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+        self.mouth.update(mesh.mouth_opening(), self.blinks.foreshortening, self.jaw.follows(grey, mesh))
+        if self.mouth.is_closed:
+            self.jaw.closed(grey, mesh)
         yaw, pitch = mesh.yaw_pitch()
         self.poses.append((yaw, pitch))
         if self.base_pose is None and len(self.poses) >= 3:

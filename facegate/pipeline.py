@@ -208,7 +208,7 @@ class Pipeline:
                 check = self.checks[track.id] = LivenessCheck(replace(self.liveness, steps=steps), self.rng, now)
             if track.face.landmarks is None:
                 self.engine.locate_landmarks(image, [track.face])
-            status = check.update(self.engine.facemesh.infer(image, track.face), now)
+            status = check.update(self.engine.facemesh.infer(image, track.face), image, now)
             meshed += 1
             if status.state is CheckState.RUNNING:
                 previous = track.liveness

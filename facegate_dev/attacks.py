@@ -788,19 +788,23 @@ def _opened_mouth(photo_bgr: np.ndarray, points: np.ndarray, drop: float) -> np.
 
 def mouth_cue(engine, frames, arm_at: int = 5):
     """The liveness check's mouth cue (facegate.liveness.MouthWatch) over rendered `frames` (BGR), armed at frame
-    `arm_at` as a challenge step is, with the face's squash from the blink counter's proportions, as LivenessCheck
-    feeds it. Returns the MouthWatch: `.opened` is what a check would have taken for an opened mouth."""
-    from facegate.liveness import BlinkCounter, LivenessSettings, MouthWatch
+    `arm_at` as a challenge step is, with the face's squash from the blink counter's proportions and the chin's
+    movement, as LivenessCheck feeds it. Returns the MouthWatch: `.opened` is what a check would have taken for an
+    opened mouth."""
+    from facegate.liveness import BlinkCounter, JawMotion, LivenessSettings, MouthWatch
 
     settings = LivenessSettings()
-    blinks, watch = BlinkCounter(settings.blink_ratio), MouthWatch(settings.mouth_open_delta)
+    blinks, watch, jaw = BlinkCounter(settings.blink_ratio), MouthWatch(settings.mouth_open_delta), JawMotion()
     for index, frame in enumerate(frames):
         image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
         faces = engine.detect(image)
         if faces:
             mesh = engine.facemesh.infer(image, faces[0])
+            grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
             blinks.update(mesh.eye_aspect_ratio(), index / 30.0, (mesh.face_aspect(), mesh.eye_region_aspect()))
-            watch.update(mesh.mouth_opening(), blinks.foreshortening)
+            watch.update(mesh.mouth_opening(), blinks.foreshortening, jaw.follows(grey, mesh))
+            if watch.is_closed:
+                jaw.closed(grey, mesh)
         if index == arm_at:
             watch.arm()
     return watch

@@ -216,10 +216,10 @@ def test_challenges_are_random_and_never_repeat_a_request():
 
 
 def test_the_mouth_opening_counts_from_the_persons_own_closed_level():
-    def watch(openings, squashed=()):
+    def watch(openings, squashed=(), still_chin=()):
         mouth = MouthWatch(0.1)
         for index, opening in enumerate(openings):
-            mouth.update(opening, foreshortening=0.92 if index in squashed else 1.0)
+            mouth.update(opening, 0.92 if index in squashed else 1.0, jaw_drops=index not in still_chin)
             if index == 9:
                 mouth.arm()
         return mouth
@@ -230,6 +230,7 @@ def test_the_mouth_opening_counts_from_the_persons_own_closed_level():
     assert opened.opened and opened.widest >= 0.2
     assert not watch(rest + [0.2, 0.25]).opened  # two frames: a flick of a sheet, not a mouth opening
     assert not watch(rest + [0.2, 0.25, 0.25], squashed=(10, 11, 12)).opened  # while the face is squashed (a tilt)
+    assert not watch(rest + [0.2, 0.25, 0.25], still_chin=(11,)).opened  # lips parted, the chin not dropping
     # A picture of an open mouth tilted back, 1.8x wider: never closed, so never opened.
     pictured = watch([0.32] * 10 + [0.45, 0.55, 0.58, 0.58, 0.5, 0.32])
     assert not pictured.opened and pictured.widest > 0.2
