@@ -237,6 +237,38 @@ def test_the_mouth_opening_counts_from_the_persons_own_closed_level():
     assert not watch([0.3] * 30).opened  # open all along
 
 
+def test_the_jaw_drops_when_he_opens_his_mouth_and_not_on_a_print_with_the_mouth_cut_out(engine, clips):
+    """JawMotion reads the chin from the picture: his real opening at frames 154-158 (mouth closed at 153) drops
+    his chin more than his lips part; a print with the mouth cut out parts real lips over a printed chin that does
+    not move. FaceMesh's own chin landmark moves in both (it is why the picture is read)."""
+    from facegate_dev.attacks import PromptFollowingPrint
+    from facegate.liveness import INSTRUCTIONS, JawMotion
+
+    def ratios(frames, closed_at):
+        jaw, found = JawMotion(), []
+        for index, frame in enumerate(frames):
+            image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            face = max(engine.detect(image), key=lambda f: f.width)
+            mesh = engine.facemesh.infer(image, face)
+            grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+            if index == closed_at:
+                jaw.closed(grey, mesh)
+                parted_from = mesh.mouth_opening()
+            elif index > closed_at and mesh.mouth_opening() - parted_from >= 0.08:
+                found.append(jaw.drop(grey, mesh) / (mesh.mouth_opening() - parted_from))
+        return found
+
+    video = cv2.VideoCapture(str(clips / CLIP))
+    video.set(cv2.CAP_PROP_POS_FRAMES, 150)
+    real = ratios([video.read()[1] for _ in range(12)], closed_at=3)
+    attacker = PromptFollowingPrint(clips / "lin-manuel-miranda.png", seed=2, curl=0.3, cut_out=("mouth",))
+    cut_out = ratios([attacker.frame(INSTRUCTIONS[Action.OPEN_MOUTH] if i >= 8 else "") for i in range(50)],
+                     closed_at=4)
+    assert len(real) >= 3 and min(real) > 1.0, real
+    assert len(cut_out) >= 10 and max(abs(r) for r in cut_out) < 0.1, cut_out
+    assert min(real) > 5 * JawMotion.MIN_RATIO and max(cut_out) < JawMotion.MIN_RATIO / 2
+
+
 def test_blinks_are_measured_against_the_persons_own_level():
     counter = BlinkCounter(0.65)
     t = 0.0

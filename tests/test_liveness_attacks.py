@@ -94,3 +94,21 @@ def test_a_curled_print_turned_on_request_is_refused(engine, gallery, clips):
         decision = _follow(engine, gallery, clips, sequence, curl=0.3, axis=axis)
         assert decision is not None and decision.verdict is Verdict.DENIED, (sequence, axis, decision)
         assert Action.OPEN_MOUTH.value in decision.reason, decision.reason  # refused at the mouth
+
+
+def test_a_print_with_the_mouth_cut_out_is_refused(engine, gallery, clips):
+    """Holes cut in a print worn over the attacker's face: the attacker's own mouth opens behind it on request,
+    the bent sheet turns and tilts for the head movements. Before the chin was read (JawMotion), this set-up was
+    granted in the challenges with a nod (2 of 6 two-request challenges). The lips part; the printed chin does not
+    drop, so the opening is not taken for one."""
+    from facegate_dev.attacks import PromptFollowingPrint, follow_prompts
+
+    for sequence in ((Action.NOD, Action.OPEN_MOUTH), (Action.OPEN_MOUTH, Action.NOD)):
+        attacker = PromptFollowingPrint(clips / "lin-manuel-miranda.png", seed=1, curl=0.3, turn_deg=70.0,
+                                        nod_deg=70.0, cut_out=("eyes", "mouth"))
+        decision = follow_prompts(engine, gallery, attacker, seed_for(sequence), steps=len(sequence))
+        assert decision is not None and decision.verdict is Verdict.DENIED, (sequence, decision)
+        cues = decision.details["liveness"]
+        assert "timed out waiting for: open mouth" in decision.reason, decision.reason
+        assert cues["widest_mouth"] > 0.1  # the lips did part, as wide as his singing
+        assert cues["lowest_jaw_ratio"] < 0.1  # ... and the chin stayed put

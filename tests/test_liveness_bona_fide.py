@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facegate.liveness import BlinkCounter, LivenessSettings, MouthWatch
+from facegate.liveness import BlinkCounter, JawMotion, LivenessSettings, MouthWatch
 
 DATA = Path(__file__).resolve().parent.parent / "benchmarks" / "bona_fide"
 VIDEO_SUFFIXES = (".mp4", ".mpg", ".avi")
@@ -61,7 +61,8 @@ def test_at_least_ten_people_and_every_clip_annotated():
 
 
 def read(engine, name: str):
-    """(frame index, seconds, mesh) for every frame with a face, the largest one, in the clip's own time."""
+    """(frame index, seconds, mesh, grey frame) for every frame with a face, the largest one, in the clip's own
+    time."""
     capture = cv2.VideoCapture(str(DATA / name))
     fps = capture.get(cv2.CAP_PROP_FPS)
     index = 0
@@ -72,7 +73,7 @@ def read(engine, name: str):
         image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
         faces = engine.detect(image)
         if faces:
-            yield index, index / fps, engine.facemesh.infer(image, faces[0])
+            yield index, index / fps, engine.facemesh.infer(image, faces[0]), cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
         index += 1
     capture.release()
 
@@ -87,7 +88,7 @@ def test_blinks_seen_by_eye_are_counted_where_they_happen(engine, name):
     seen = notes()[name]["blinks_by_eye"]
     complete = [(a, b) for a, b in seen if b < 72]  # the clip ends (frame 74) before a late blink has reopened
     counter = BlinkCounter(LivenessSettings().blink_ratio)
-    counted = [index for index, now, mesh in read(engine, name)
+    counted = [index for index, now, mesh, _ in read(engine, name)
                if counter.update(mesh.eye_aspect_ratio(), now, (mesh.face_aspect(), mesh.eye_region_aspect()))]
     assert len(counted) == len(complete), (counted, complete)
     for (first, last), at in zip(complete, counted, strict=True):
@@ -100,11 +101,13 @@ def test_talking_still_is_not_taken_for_a_requested_action(engine, name):
     their first frames, and their talking does not read as an opened mouth (MouthWatch armed at the first frame,
     as a request arms it), though the mouth is seen closed (a requested opening could count)."""
     settings = LivenessSettings()
-    counter, mouth = BlinkCounter(settings.blink_ratio), MouthWatch(settings.mouth_open_delta)
+    counter, mouth, jaw = BlinkCounter(settings.blink_ratio), MouthWatch(settings.mouth_open_delta), JawMotion()
     poses, closed, opened = [], False, False
-    for count, (_, now, mesh) in enumerate(read(engine, name)):
+    for count, (_, now, mesh, grey) in enumerate(read(engine, name)):
         counter.update(mesh.eye_aspect_ratio(), now, (mesh.face_aspect(), mesh.eye_region_aspect()))
-        mouth.update(mesh.mouth_opening(), counter.foreshortening)
+        mouth.update(mesh.mouth_opening(), counter.foreshortening, jaw.follows(grey, mesh))
+        if mouth.is_closed:
+            jaw.closed(grey, mesh)
         if count == 0:
             mouth.arm()
         closed |= mouth.is_closed
@@ -115,3 +118,24 @@ def test_talking_still_is_not_taken_for_a_requested_action(engine, name):
     assert np.abs(relative[:, 0]).max() < settings.turn_delta / 2
     assert relative[:, 1].max() < settings.nod_delta / 2
     assert closed and not opened
+
+
+@pytest.mark.parametrize("name", ["p03_grid_pwij3p.mp4", "p04_grid_lbax4n.mp4", "p06_grid_lrwp9a.mp4",
+                                  "p10_grid_swiz3n.mp4"])
+def test_a_real_jaw_drops_as_the_lips_part(engine, name):
+    """Talking, a real person parts the lips by dropping the jaw: JawMotion sees the chin move down against the
+    upper face, by more than twice its bar as a share of the parting (median over the frames parted 0.08 or more
+    from the last closed frame; a print with the mouth cut out stays near 0: tests/test_liveness.py)."""
+    settings = LivenessSettings()
+    counter, mouth, jaw = BlinkCounter(settings.blink_ratio), MouthWatch(settings.mouth_open_delta), JawMotion()
+    ratios = []
+    for _, now, mesh, grey in read(engine, name):
+        counter.update(mesh.eye_aspect_ratio(), now, (mesh.face_aspect(), mesh.eye_region_aspect()))
+        if jaw.reference is not None and (parted := mesh.mouth_opening() - jaw.reference[3]) >= 0.08:
+            drop = jaw.drop(grey, mesh)
+            assert drop is not None
+            ratios.append(drop / parted)
+        mouth.update(mesh.mouth_opening(), counter.foreshortening, jaw.follows(grey, mesh))
+        if mouth.is_closed:
+            jaw.closed(grey, mesh)
+    assert len(ratios) >= 3 and float(np.median(ratios)) > 2 * JawMotion.MIN_RATIO, ratios
