@@ -88,7 +88,8 @@ class Settings:
     voice: str = _setting("", "Voice id of the speech engine; empty: its default")
     # --- liveness (facegate/liveness.py) ---
     liveness: str = _setting(
-        "challenge", "Liveness: random requests (challenge), a natural blink and 3D motion (passive), or none",
+        "challenge", "Liveness: random requests (challenge); a natural blink and 3D motion (passive: it refuses most "
+        "real people, see the README); or none",
         choices=("off", "passive", "challenge"))
     liveness_steps: int = _setting(
         3, "Requests per challenge: always the mouth opening, and at least one head movement",
