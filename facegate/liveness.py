@@ -288,8 +288,8 @@ class JawMotion:
     points are followed by optical flow (pyramidal Lucas-Kanade) from the last frame the mouth was closed; the
     movement of the upper face (one affine map: the head turning, or the sheet moving) is taken away from the
     chin's, and what is left, downward, is the jaw's drop. Measured (median per clip, lips parted 0.08 or more):
-    real people 0.4-2.6 times the parting (benchmarks/liveness_bona_fide.py); cut-out mouths rendered on flat and
-    bent prints -0.04 to 0.03 times."""
+    people talking 0.21-1.59 times the parting (benchmarks/liveness_bona_fide.py: one clip of ten under the bar),
+    the Hamilton clip's opening above 1.5; cut-out mouths rendered on flat and bent prints -0.04 to 0.03 times."""
 
     MIN_RATIO = 0.25  # the chin's own drop, as a share of the lips' parting (both in Mesh.mouth_opening's unit)
 
