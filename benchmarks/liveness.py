@@ -76,6 +76,12 @@ def present(engine, gallery, video: Path, mode: str, sequence: tuple[Action, ...
     return {"grants": grants, "denials": denials, "meshed": meshed, "frames": frames, "busy": busy}
 
 
+def spread(sequences, count: int) -> list:
+    """`count` of the sequences, taken evenly through the list (its first ones all start with the same request)."""
+    sequences = list(sequences)
+    return sequences[:: max(1, len(sequences) // count)][:count]
+
+
 def pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:5.1f} % ({part}/{whole})" if whole else "   -"
 
@@ -190,7 +196,7 @@ def main() -> int:
     parser.add_argument("--suite", type=Path, help="folder of a rendered suite (made there if missing)")
     parser.add_argument("--quick", action="store_true", help="4 s attack videos instead of 8 s")
     parser.add_argument("--steps", type=int, default=2, help="requests per challenge (2: all 6 challenges; 3: 24)")
-    parser.add_argument("--sequences", type=int, default=24, help="at most this many request sequences per presentation")
+    parser.add_argument("--sequences", type=int, default=24, help="at most this many request sequences per presentation, spread through them")
     parser.add_argument("--tilts-only", action="store_true", help="only the tilted-print tables (blinks, mouth)")
     parser.add_argument("--adaptive-only", action="store_true", help="only the prompt-following prints' table")
     args = parser.parse_args()
@@ -208,7 +214,7 @@ def main() -> int:
     if args.adaptive_only:
         engine, work = FaceEngine(), Path(tempfile.mkdtemp(prefix="facegate-liveness-"))
         adaptive_table(engine, impersonated_gallery(engine, work / "gallery"), clips,
-                       list(possible_challenges(args.steps))[: args.sequences])
+                       spread(possible_challenges(args.steps), args.sequences))
         shutil.rmtree(work, ignore_errors=True)
         print(f"wall time {time.time() - started:.0f} s")
         return 0
@@ -219,7 +225,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="facegate-liveness-"))
     engine = FaceEngine()
     gallery = impersonated_gallery(engine, work / "gallery")
-    sequences = list(possible_challenges(args.steps))[: args.sequences]
+    sequences = spread(possible_challenges(args.steps), args.sequences)
     defaults = LivenessSettings()
     print(f"FaceGate liveness benchmark: {len(attacks)} attack videos ({suite_dir}), bona fide: {clips / 'short_hamilton_clip.mp4'}")
     print(f"defaults: {defaults.steps} steps, {defaults.step_time_s:.0f} s per request, passive limit "
