@@ -468,7 +468,7 @@ class LivenessCheck:
             shown.append(Action.OPEN_MOUTH)
         return shown
 
-    def _challenge_step(self, action: Action, yaw: float, pitch: float, now: float) -> str:
+    def _challenge_step(self, action: Action, yaw: float, pitch: float) -> str:
         """'done', 'wrong' or 'waiting'. A step counts only from a neutral pose with the mouth not open, reached
         after the request (a held pose cannot answer it), and the first action shown after that must be the one
         requested: a recording that shows several actions fails on the first one that was not asked for."""
@@ -521,7 +521,7 @@ class LivenessCheck:
             return LivenessStatus(CheckState.RUNNING, "Please look at the camera", "eye", remaining, cues=self.cues(now))
 
         action = self.challenge[self.step]
-        outcome = "waiting" if self.base_pose is None else self._challenge_step(action, yaw, pitch, now)
+        outcome = "waiting" if self.base_pose is None else self._challenge_step(action, yaw, pitch)
         if outcome == "wrong":
             assert self.wrong is not None  # _challenge_step sets it whenever it answers "wrong"
             return self._finish(CheckState.FAILED, now, f"asked to {action.value}, saw {self.wrong.value}")

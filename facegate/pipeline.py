@@ -52,7 +52,7 @@ class TrackView:
     margin: float | None
     too_far: bool = False  # narrower than the pipeline's min_face_width: not recognised from there
     instruction: str = ""  # a liveness request being shown ("Please open your mouth"), or WAIT_INSTRUCTION
-    icon: str = ""  # eye | left | right | down
+    icon: str = ""  # eye (passive) | mouth | left | right | down
     countdown: float | None = None  # seconds left for the request (or the wait)
 
 
