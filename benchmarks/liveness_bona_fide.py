@@ -22,8 +22,9 @@ clip's own time (frame / the clip's fps). Per clip:
 - 3D: the largest homography residual of the mesh against the first frame's (scale: interocular distance), against
   min_parallax.
 Attacks (unless --no-attacks; they need ../shared/data/clips or FACEGATE_DATA): the quick rendered suite of
-facegate_dev.attacks (prints flat, bent, on a stand; phone replays) and prints tilted sharply away twice,
-50 and 80 degrees (render_tilt_blinks: "blink twice" faked), read the same way.
+facegate_dev.attacks (prints flat, bent, on a stand; phone replays), prints tilted sharply away twice,
+50 and 80 degrees (render_tilt_blinks: "blink twice" faked), and prints with the mouth cut out, the attacker's
+mouth opening behind them when asked (PromptFollowingPrint), read the same way.
 --per-frame CLIP prints one clip's readings frame by frame (a file name here, or a path).
 """
 
@@ -354,14 +355,19 @@ def summary(bona: list[Cues], notes: dict[str, dict], attacks: list[Cues]) -> No
               f"{distribution([c.widest_mouth for c in attacks])} (bona fide: "
               f"{distribution([c.widest_mouth for c in bona])})")
         print(f"    read as a head action: {sum(1 for c in attacks if c.head_action)} of {len(attacks)} videos")
+        cut = [statistics.median(c.jaw_ratios) for c in attacks if c.group == "print_mouth_cut_out" and c.jaw_ratios]
+        print(f"    the chin's drop over the lips' parting on prints with the mouth cut out, median per video: "
+              f"{distribution(cut)}; highest single frame: "
+              f"{max((max(c.jaw_ratios) for c in attacks if c.group == 'print_mouth_cut_out' and c.jaw_ratios), default=float('nan')):.3f}")
         print(f"    max parallax {distribution([c.parallax for c in attacks])}; reaching {s.min_parallax}: "
               f"{sum(1 for c in attacks if c.parallax >= s.min_parallax)} of {len(attacks)}")
 
 
 def attack_videos(folder: Path) -> Iterator[tuple[str, str, list[np.ndarray], float]]:
-    """(name, kind, frames, fps) for the quick rendered suite (rendered into `folder` unless it is there) and the
-    sharply tilted prints."""
-    from facegate_dev.attacks import build_suite, load_manifest, render_tilt_blinks
+    """(name, kind, frames, fps) for the quick rendered suite (rendered into `folder` unless it is there), the
+    sharply tilted prints and prints with the mouth cut out, the attacker's mouth opening behind them."""
+    from facegate.liveness import INSTRUCTIONS, Action
+    from facegate_dev.attacks import PromptFollowingPrint, build_suite, load_manifest, render_tilt_blinks
     from facegate_dev.datasets import clips_dir
 
     clips = clips_dir()
@@ -376,6 +382,12 @@ def attack_videos(folder: Path) -> Iterator[tuple[str, str, list[np.ndarray], fl
             for tilt in (50, 80):
                 frames = render_tilt_blinks(clips / photo, seed=0, tilt_deg=float(tilt), bent=bent)
                 yield f"tilt{tilt} {'bent' if bent else 'flat'} {photo}", "print_tilted_twice", frames, 30.0
+    for photo, curl, axis in (("lin-manuel-miranda.png", 0.0, 0), ("lin-manuel-miranda.png", 0.3, 0),
+                              ("biden.jpg", 0.3, 1), ("two_people.jpg", 0.0, 0)):
+        attacker = PromptFollowingPrint(clips / photo, seed=2, curl=curl, axis=axis, cut_out=("mouth",))
+        frames = [attacker.frame(INSTRUCTIONS[Action.OPEN_MOUTH] if i >= 8 else "") for i in range(55)]
+        label = f"bent {curl} {'vert' if axis == 0 else 'horiz'}" if curl else "flat"
+        yield f"mouth cut, {label} {photo}", "print_mouth_cut_out", frames, 30.0
 
 
 def per_frame(engine: FaceEngine, contour: EyeContour | None, name: str) -> int:
@@ -437,7 +449,7 @@ def main() -> int:
             if args.suite is None:
                 shutil.rmtree(folder, ignore_errors=True)
             print_table("Attacks (facegate_dev.attacks: the quick suite, 4 s each; prints tilted sharply away "
-                        "twice, 50 and 80 degrees)", attacks, None)
+                        "twice, 50 and 80 degrees; prints with the mouth cut out, asked to open it)", attacks, None)
     summary(bona, notes, attacks)
     print(f"wall time {time.time() - started:.0f} s")
     return 0
