@@ -171,7 +171,8 @@ def measure(engine: FaceEngine, contour: EyeContour | None, frames: Iterable[np.
     cues = Cues(name, group, fps)
     blinks = BlinkCounter(SETTINGS.blink_ratio)
     contour_blinks = BlinkCounter(SETTINGS.blink_ratio)
-    mouth, jaw = MouthWatch(SETTINGS.mouth_open_delta), JawMotion()
+    mouth = MouthWatch(SETTINGS.mouth_open_delta)
+    jaw = mouth.jaw
     blink_times: list[float] = []
     contour_times: list[float] = []
     reference: np.ndarray | None = None
@@ -204,13 +205,11 @@ def measure(engine: FaceEngine, contour: EyeContour | None, frames: Iterable[np.
                 cues.contour_blink_frames.append(index)
                 contour_times.append(now)
         grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        mouth.update(mesh.mouth_opening(), blinks.foreshortening, jaw.follows(grey, mesh))
         if jaw.reference is not None and (parted := mesh.mouth_opening() - jaw.reference[3]) >= 0.08:
             drop = jaw.drop(grey, mesh)
             if drop is not None:
                 cues.jaw_ratios.append(drop / parted)
-        if mouth.is_closed:
-            jaw.closed(grey, mesh)
+        mouth.see(mesh, grey, blinks.foreshortening)
         if cues.faces == 1:
             mouth.arm()
         elif mouth.opened:

@@ -355,8 +355,7 @@ class MouthWatch:
     - frames whose proportions are squashed by more than MAX_SQUASH (a tilt; a real mouth opening leaves them alone
       or lengthens the face) neither teach the usual level nor count as an opening;
     - an opening is seen on OPEN_FRAMES frames in a row (a real one lasts a third of a second or more; a flick of
-      the sheet, or a landmark glitch, a frame or two), each with the chin dropping with it (JawMotion, judged by
-      the caller)."""
+      the sheet, or a landmark glitch, a frame or two), each with the chin dropping with it (JawMotion: see())."""
 
     CLOSED_MAX = 0.08
     MAX_SQUASH = 0.95
@@ -371,6 +370,14 @@ class MouthWatch:
         self.usual_proportions = False  # the latest frame's face is not squashed
         self._open_frames = 0
         self._seen_closed = self._opened = False
+        self.jaw = JawMotion()
+
+    def see(self, mesh: Mesh, grey: np.ndarray, foreshortening: float) -> None:
+        """One frame as the check reads it: the opening, the face's squash (BlinkCounter.foreshortening) and the
+        chin's drop since the mouth was last closed, read from `grey`, the frame the mesh was found in."""
+        self.update(mesh.mouth_opening(), foreshortening, self.jaw.follows(grey, mesh))
+        if self.is_closed:
+            self.jaw.closed(grey, mesh)
 
     def update(self, opening: float, foreshortening: float, jaw_drops: bool) -> None:
         """`foreshortening`: the face's most squashed proportion against its usual value, same frame
@@ -425,7 +432,6 @@ class LivenessCheck:
         self.step_started = started
         self.blinks = BlinkCounter(settings.blink_ratio)
         self.mouth = MouthWatch(settings.mouth_open_delta)
-        self.jaw = JawMotion()
         self.reference: np.ndarray | None = None
         self.parallax = 0.0
         self.base_pose: tuple[float, float] | None = None
@@ -439,7 +445,8 @@ class LivenessCheck:
     def cues(self, now: float) -> dict:
         return {"mode": self.settings.mode, "blinks": self.blinks.blinks, "parallax": round(self.parallax, 4),
                 "lowest_eye_ratio": round(self.blinks.lowest_ratio, 3), "widest_mouth": round(self.mouth.widest, 3),
-                "lowest_jaw_ratio": None if self.jaw.lowest_ratio == float("inf") else round(self.jaw.lowest_ratio, 2),
+                "lowest_jaw_ratio": (None if self.mouth.jaw.lowest_ratio == float("inf")
+                                     else round(self.mouth.jaw.lowest_ratio, 2)),
                 "challenge": [a.value for a in self.challenge], "steps_passed": self.step,
                 "frames": self.frames, "seconds": round(now - self.started, 2)}
 
@@ -500,10 +507,7 @@ class LivenessCheck:
         else:
             self.parallax = max(self.parallax, homography_residual(self.reference, points, mesh.interocular()))
         self.blinks.update(mesh.eye_aspect_ratio(), now, (mesh.face_aspect(), mesh.eye_region_aspect()))
-        grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-        self.mouth.update(mesh.mouth_opening(), self.blinks.foreshortening, self.jaw.follows(grey, mesh))
-        if self.mouth.is_closed:
-            self.jaw.closed(grey, mesh)
+        self.mouth.see(mesh, cv2.cvtColor(image, cv2.COLOR_RGB2GRAY), self.blinks.foreshortening)
         yaw, pitch = mesh.yaw_pitch()
         self.poses.append((yaw, pitch))
         if self.base_pose is None and len(self.poses) >= 3:

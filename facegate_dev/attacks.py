@@ -720,7 +720,6 @@ _EYE_CONTOURS = ((33, 246, 161, 160, 159, 158, 157, 173, 133, 155, 154, 153, 145
                  (263, 466, 388, 387, 386, 385, 384, 398, 362, 382, 381, 380, 374, 373, 390, 249))
 _LIPS_OUTER = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 375, 321, 405, 314, 17, 84, 181, 91, 146)
 _UPPER_LIP_INNER = (78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308)
-_NOSE_BRIDGE, _UPPER_LIP_MIDDLE = 168, 13
 
 
 def _photo_landmarks(photo_bgr: np.ndarray) -> np.ndarray:
@@ -767,7 +766,9 @@ def _opened_mouth(photo_bgr: np.ndarray, points: np.ndarray, drop: float) -> np.
     hole stays where it is: only the jaw behind the sheet drops."""
     if drop <= 0:
         return photo_bgr
-    height = float(np.linalg.norm(points[_UPPER_LIP_MIDDLE] - points[_NOSE_BRIDGE]))
+    from facegate.vision.facemesh import NOSE_BRIDGE, UPPER_LIP_INNER
+
+    height = float(np.linalg.norm(points[UPPER_LIP_INNER] - points[NOSE_BRIDGE]))
     gap = drop * height
     lips = points[list(_LIPS_OUTER)]
     centre = lips.mean(0)
@@ -791,20 +792,17 @@ def mouth_cue(engine, frames, arm_at: int = 5):
     `arm_at` as a challenge step is, with the face's squash from the blink counter's proportions and the chin's
     movement, as LivenessCheck feeds it. Returns the MouthWatch: `.opened` is what a check would have taken for an
     opened mouth."""
-    from facegate.liveness import BlinkCounter, JawMotion, LivenessSettings, MouthWatch
+    from facegate.liveness import BlinkCounter, LivenessSettings, MouthWatch
 
     settings = LivenessSettings()
-    blinks, watch, jaw = BlinkCounter(settings.blink_ratio), MouthWatch(settings.mouth_open_delta), JawMotion()
+    blinks, watch = BlinkCounter(settings.blink_ratio), MouthWatch(settings.mouth_open_delta)
     for index, frame in enumerate(frames):
         image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
         faces = engine.detect(image)
         if faces:
             mesh = engine.facemesh.infer(image, faces[0])
-            grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
             blinks.update(mesh.eye_aspect_ratio(), index / 30.0, (mesh.face_aspect(), mesh.eye_region_aspect()))
-            watch.update(mesh.mouth_opening(), blinks.foreshortening, jaw.follows(grey, mesh))
-            if watch.is_closed:
-                jaw.closed(grey, mesh)
+            watch.see(mesh, cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY), blinks.foreshortening)
         if index == arm_at:
             watch.arm()
     return watch

@@ -101,13 +101,11 @@ def test_talking_still_is_not_taken_for_a_requested_action(engine, name):
     their first frames, and their talking does not read as an opened mouth (MouthWatch armed at the first frame,
     as a request arms it), though the mouth is seen closed (a requested opening could count)."""
     settings = LivenessSettings()
-    counter, mouth, jaw = BlinkCounter(settings.blink_ratio), MouthWatch(settings.mouth_open_delta), JawMotion()
+    counter, mouth = BlinkCounter(settings.blink_ratio), MouthWatch(settings.mouth_open_delta)
     poses, closed, opened = [], False, False
     for count, (_, now, mesh, grey) in enumerate(read(engine, name)):
         counter.update(mesh.eye_aspect_ratio(), now, (mesh.face_aspect(), mesh.eye_region_aspect()))
-        mouth.update(mesh.mouth_opening(), counter.foreshortening, jaw.follows(grey, mesh))
-        if mouth.is_closed:
-            jaw.closed(grey, mesh)
+        mouth.see(mesh, grey, counter.foreshortening)
         if count == 0:
             mouth.arm()
         closed |= mouth.is_closed
@@ -128,15 +126,13 @@ def test_a_real_jaw_drops_as_the_lips_part(engine, name):
     the last closed frame; a print with the mouth cut out stays near 0: tests/test_liveness.py). Not every talking
     opening does: benchmarks/liveness_bona_fide.py lists them all (one clip of ten is under the bar)."""
     settings = LivenessSettings()
-    counter, mouth, jaw = BlinkCounter(settings.blink_ratio), MouthWatch(settings.mouth_open_delta), JawMotion()
-    ratios = []
+    counter, mouth = BlinkCounter(settings.blink_ratio), MouthWatch(settings.mouth_open_delta)
+    jaw, ratios = mouth.jaw, []
     for _, now, mesh, grey in read(engine, name):
         counter.update(mesh.eye_aspect_ratio(), now, (mesh.face_aspect(), mesh.eye_region_aspect()))
         if jaw.reference is not None and (parted := mesh.mouth_opening() - jaw.reference[3]) >= 0.08:
             drop = jaw.drop(grey, mesh)
             assert drop is not None
             ratios.append(drop / parted)
-        mouth.update(mesh.mouth_opening(), counter.foreshortening, jaw.follows(grey, mesh))
-        if mouth.is_closed:
-            jaw.closed(grey, mesh)
+        mouth.see(mesh, grey, counter.foreshortening)
     assert len(ratios) >= 2 and float(np.median(ratios)) > JawMotion.MIN_RATIO, ratios
