@@ -188,34 +188,20 @@ class LogDialog(QDialog):
         self._choices = [ALL_PEOPLE] + [PersonChoice(name, person=name) for name in people] + [UNKNOWN_ONLY]
         if current not in self._choices:  # e.g. just erased: keep showing what was chosen
             self._choices.insert(1, current)
-        self.person_combo.blockSignals(True)
-        self.person_combo.clear()
-        self.person_combo.addItems([choice.label for choice in self._choices])
-        self.person_combo.setCurrentIndex(self._choices.index(current))
-        self.person_combo.blockSignals(False)
+        _refill(self.person_combo, [choice.label for choice in self._choices], self._choices.index(current))
 
     def choose_person(self, label: str) -> None:
         """Select the person filter by its label ("All people", a name, "Unknown only")."""
-        index = self.person_combo.findText(label)
-        if index < 0:
-            raise ValueError(f"{label!r} is not in the person list")
-        self.person_combo.setCurrentIndex(index)
+        _choose(self.person_combo, label, "person")
 
     def _fill_door_combo(self, doors: list[str]) -> None:
         current = self.door_combo.currentText() or ALL_DOORS
         choices = [ALL_DOORS] + sorted(set(doors) | ({current} - {ALL_DOORS}))
-        self.door_combo.blockSignals(True)
-        self.door_combo.clear()
-        self.door_combo.addItems(choices)
-        self.door_combo.setCurrentIndex(choices.index(current))
-        self.door_combo.blockSignals(False)
+        _refill(self.door_combo, choices, choices.index(current))
 
     def choose_door(self, door: str) -> None:
         """Select the door filter ("All doors" or a door's name; a site's log only)."""
-        index = self.door_combo.findText(door)
-        if index < 0:
-            raise ValueError(f"{door!r} is not in the door list")
-        self.door_combo.setCurrentIndex(index)
+        _choose(self.door_combo, door, "door")
 
     def filters(self) -> dict:
         """The chosen filters as AccessLog.recent/export_csv arguments; FaceGateError when they make no sense."""
@@ -346,3 +332,19 @@ class LogDialog(QDialog):
     def _export_result(self, text: str, error: bool = False) -> None:
         self.export_label.setStyleSheet("color: #c62828" if error else "")
         self.export_label.setText(text)
+
+
+def _refill(combo, labels: list[str], current: int) -> None:
+    """New items for a filter, the current choice kept, without a reload for each change on the way."""
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItems(labels)
+    combo.setCurrentIndex(current)
+    combo.blockSignals(False)
+
+
+def _choose(combo, label: str, what: str) -> None:
+    index = combo.findText(label)
+    if index < 0:
+        raise ValueError(f"{label!r} is not in the {what} list")
+    combo.setCurrentIndex(index)
