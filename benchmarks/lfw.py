@@ -259,7 +259,7 @@ def upper_triangle(pair_values, count: int, block: int = 256) -> np.ndarray:
 
 def all_pair_distances(embeddings: np.ndarray) -> np.ndarray:
     """Distances between every two rows, i < j (float32: 30 M pairs fit in ~120 MB)."""
-    from facegate.calibration import per_person_distances
+    from facegate.matching import per_person_distances
 
     e = embeddings.astype(np.float64)
     every_row = np.arange(len(e))  # each row its own "person"

@@ -75,10 +75,10 @@ from lfw import FacegateSystem, PeerSystem, run_system  # noqa: E402
 from facegate.calibration import (  # noqa: E402
     interval,
     largest_supported_count,
-    per_person_distances,
     percent,
 )
 from facegate.config import Settings  # noqa: E402
+from facegate.matching import per_person_distances  # noqa: E402
 from facegate.policy import PolicySettings  # noqa: E402
 
 TARGETS = (0.01, 0.001)
@@ -426,7 +426,7 @@ FRAMES_PER_PRESENTATION = 5  # the policy's vote window
 def _policy_verdict(policy, d: np.ndarray):
     """Feed one presentation's per-frame person distances (frames, people) to a fresh AccessPolicy, as one
     track; its last decision (None: still pending)."""
-    from facegate.gallery import Match
+    from facegate.matching import Match
 
     order = np.argsort(d, axis=1)
     decision = None
@@ -443,7 +443,7 @@ def print_presentations(embeddings: np.ndarray, index: dict[str, int], halves, s
     also needs the mean of the frames' embeddings to name the same person under the threshold."""
     from facegate.policy import AccessPolicy, Verdict
 
-    settings = Settings().policy_settings()
+    settings = PolicySettings.from_settings(Settings())
     counts = {rule: [0, 0, 0, 0] for rule in ("votes (the app)", "votes + template", "template alone")}
     for protocol in draw_sites(halves[1], index, 100, 3, seed + 11):
         position = {name: i for i, name in enumerate(protocol.gallery)}

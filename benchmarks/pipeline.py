@@ -218,18 +218,18 @@ def warm_up(engine, gallery, settings, clip: Path, size) -> None:
     """Load every model and trace the encoder for each batch size the pipeline may use, then run a throwaway
     pipeline over a few real frames, so no timed frame pays a first-use cost."""
     from facegate.capture import Frame
-    from facegate.pipeline import Pipeline
-    from facegate.policy import AccessPolicy
+    from facegate.pipeline import Pipeline, PipelineSettings
+    from facegate.policy import AccessPolicy, PolicySettings
     from facegate.vision.align import CHIP_SIZE
     from facegate.vision.sface import SFACE_CHIP_SIZE
 
-    pipeline_settings = settings.pipeline_settings()
+    pipeline_settings = PipelineSettings.from_settings(settings)
     rng = np.random.default_rng(0)
     for batch in range(1, pipeline_settings.max_batch + 1):
         for _ in range(2):
             engine.embed_chips(rng.integers(0, 255, (batch, CHIP_SIZE, CHIP_SIZE, 3), dtype=np.uint8),
                                rng.integers(0, 255, (batch, SFACE_CHIP_SIZE, SFACE_CHIP_SIZE, 3), dtype=np.uint8))
-    pipeline = Pipeline(engine, gallery, AccessPolicy(settings.policy_settings()), pipeline_settings)
+    pipeline = Pipeline(engine, gallery, AccessPolicy(PolicySettings.from_settings(settings)), pipeline_settings)
     for index, image in rgb_frames(clip, size, 100, 109):
         pipeline.process(Frame(image, index, index / 30.0))
 

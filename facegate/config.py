@@ -34,6 +34,9 @@ SAFE_MAX_THRESHOLD = 0.6
 MIN_THRESHOLD = 0.3
 # With allow_loose_threshold: still a bound, past which almost every face would match someone.
 LOOSE_MAX_THRESHOLD = 1.0
+# The threshold's default (why 0.48: the comment on Settings.threshold). The stages' own settings classes start
+# from it too (PolicySettings, LearningSettings), so it is written once.
+DEFAULT_THRESHOLD = 0.48
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,9 @@ def _setting(default, help: str, **declared):
 
 @dataclass
 class Settings:
+    """Every setting of a kiosk. Each stage reads its part with its own `from_settings` (PolicySettings,
+    LivenessSettings, PipelineSettings, LearningSettings): this module imports no stage."""
+
     # --- recognition and the access decision (see facegate/policy.py) ---
     # Distance (dlib's and SFace's embeddings fused, facegate/vision/engine.py) under which a face counts as that
     # person. 0.6 is where 1 % of different-person photos match on LFW; a door wants far fewer. Up to 1.0 with
@@ -63,7 +69,7 @@ class Settings:
     # leaves room for cameras and faces harder than LFW's (0 of 15,849 held-out strangers accepted there, 98.5 %
     # of enrolled people's photos granted).
     threshold: float = _setting(
-        0.48, "How alike a face must be to an enrolled person's photos to count as them (lower is stricter)",
+        DEFAULT_THRESHOLD, "How alike a face must be to an enrolled person's photos to count as them (lower is stricter)",
         low=MIN_THRESHOLD, high=SAFE_MAX_THRESHOLD, advice="0.40-0.52 suits most doors")
     min_margin: float = _setting(
         0.05, "How much closer the best person must be than the second best", low=0.0, high=0.2)
@@ -159,30 +165,6 @@ class Settings:
 
     def log_path(self) -> Path:
         return Path(self.log_dir).expanduser() if self.log_dir else default_data_dir() / "log"
-
-    def policy_settings(self):
-        from facegate.policy import PolicySettings
-
-        return PolicySettings(threshold=self.threshold, min_margin=self.min_margin,
-                              unknown_distance=max(self.unknown_distance, self.threshold),
-                              votes_needed=self.votes_needed, window=self.vote_window,
-                              unknown_votes=self.unknown_votes, greeting_cooldown_s=self.greeting_cooldown_s,
-                              absence_reset_s=self.absence_reset_s)
-
-    def liveness_settings(self):
-        from facegate.liveness import LivenessSettings
-
-        return LivenessSettings(mode=self.liveness, steps=self.liveness_steps, step_time_s=self.liveness_step_time_s)
-
-    def learning_settings(self):
-        from facegate.learning import LearningSettings
-
-        return LearningSettings(enabled=self.learn_from_visits)
-
-    def pipeline_settings(self):
-        from facegate.pipeline import PipelineSettings
-
-        return PipelineSettings(detect_max_side=self.detect_max_side, min_face_width=self.min_face_width)
 
 
 def setting(name: str) -> Setting:

@@ -52,9 +52,9 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
-from facegate.calibration import per_person_distances
 from facegate.errors import GalleryError, ImageError
 from facegate.imageio import file_problem, is_image_name, load_image, metadata_bytes
+from facegate.matching import Match, Resemblance, best_two, group_starts, per_person_distances, resemblance
 from facegate.storage import atomic_write_bytes, ensure_private_dir, is_temp_name, remove_stale_temp_files
 from facegate.vision.engine import EMBEDDING_SIZE, split
 
@@ -217,38 +217,6 @@ class PhotoProblem:
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
-
-
-@dataclass(frozen=True)
-class Match:
-    """Best enrolled person for a probe embedding. `name` is None when the gallery is empty."""
-
-    name: str | None
-    distance: float
-    margin: float  # distance to the second-best *person* minus `distance` (inf when only one person)
-    second_name: str | None = None
-
-
-@dataclass(frozen=True)
-class Resemblance:
-    """How a photo meant for `name` compares with their own enrolled photos and with the closest other person."""
-
-    name: str
-    own: float  # distance to the person's closest enrolled photo; inf when they have none
-    other: str | None  # the other person the photo looks most like; None when nobody else is enrolled
-    other_distance: float  # inf when nobody else is enrolled
-
-    def looks_like_someone_else(self, threshold: float) -> bool:
-        """The kiosk would take this face for `other`, and it is more like them than like `name`."""
-        return self.other is not None and self.other_distance < threshold and self.other_distance < self.own
-
-    def unlike_own(self, stranger: float) -> bool:
-        """The kiosk would take this face for a stranger, not `name` (only when `name` has photos to compare)."""
-        return stranger <= self.own < float("inf")
-
-    def mixes_identities(self, threshold: float, stranger: float) -> bool:
-        """Adding the photo to `name` would mix two people: ask first."""
-        return self.looks_like_someone_else(threshold) or self.unlike_own(stranger)
 
 
 @dataclass
@@ -449,10 +417,7 @@ class Gallery:
         """How a face meant for `name` compares with `name`'s own enrolled photos and with everyone else's (all
         their photos, as the kiosk matches them)."""
         names, distances = self.distances_to_people(embedding)
-        others = {other: float(distance) for other, distance in zip(names, distances[0], strict=True) if other != name}
-        closest = min(others, key=others.__getitem__, default=None)
-        return Resemblance(name, self.distance_to_enrolled(name, embedding), closest,
-                           others[closest] if closest is not None else float("inf"))
+        return resemblance(name, names, distances[0], self.distance_to_enrolled(name, embedding))
 
     def resemblances(self, name: str, photos: Sequence[Photo]) -> list[tuple[Photo, Resemblance]]:
         """(photo, resemblance) for each photo meant for `name` (files or RGB arrays); photos without a usable face
@@ -693,7 +658,7 @@ class Gallery:
             for left_out in problems:
                 log.warning("Gallery photo left out: %s", left_out)
             embeddings = np.array(rows, np.float32).reshape(-1, EMBEDDING_SIZE)
-            starts = np.cumsum([0] + [counts[n] for n in names[:-1]]).astype(np.int64) if names else np.zeros(0, np.int64)
+            starts = group_starts([counts[n] for n in names])
             self._index = _Index(names, embeddings, (embeddings ** 2).sum(1), starts, counts,
                                  np.array(learned_flags, bool))
             self.problems = problems
@@ -707,30 +672,12 @@ class Gallery:
         probes = np.asarray(probes, np.float32).reshape(-1, EMBEDDING_SIZE)
         if not index.names:
             return [], np.zeros((len(probes), 0), np.float32)
-        # |p - e|^2 = |e|^2 - 2 p.e + |p|^2, computed in place: at 100k embeddings the cost is memory traffic.
-        squared = probes @ index.embeddings.T
-        squared *= -2.0
-        squared += index.squared_norms[None, :]
-        per_person = np.minimum.reduceat(squared, index.starts, axis=1)  # each person's closest photo
-        per_person += (probes ** 2).sum(1)[:, None]
-        return index.names, np.sqrt(np.maximum(per_person, 0.0))
+        return index.names, per_person_distances(probes, index.embeddings, index.starts,
+                                                 squared_norms=index.squared_norms)
 
     def match_many(self, probes: np.ndarray) -> list[Match]:
         """Best person, distance and margin to the second-best person, for each probe embedding."""
-        names, per_person = self.distances_to_people(probes)
-        if not names:
-            return [Match(None, float("inf"), float("inf")) for _ in per_person]
-        results = []
-        for row in per_person:
-            if len(row) == 1:
-                results.append(Match(names[0], float(row[0]), float("inf")))
-                continue
-            first, second = np.argpartition(row, 1)[:2]
-            if row[second] < row[first]:
-                first, second = second, first
-            results.append(Match(names[first], float(row[first]), float(row[second] - row[first]),
-                                 names[second]))
-        return results
+        return best_two(*self.distances_to_people(probes))
 
     def match(self, embedding: np.ndarray) -> Match:
         return self.match_many(np.asarray(embedding)[None])[0]

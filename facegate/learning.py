@@ -29,26 +29,37 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from facegate.calibration import per_person_distances
+from facegate.config import DEFAULT_THRESHOLD, Settings
 from facegate.errors import FaceGateError
 from facegate.gallery import Gallery, learned_time
+from facegate.matching import per_person_distances, stack_people
 
 log = logging.getLogger(__name__)
+
+
+# How far under the grant threshold a captured face must be to be learned: 0.40 at the default 0.48; on LFW no
+# stranger's photo was ever that close to anyone with the margin below.
+LEARN_UNDER_THRESHOLD = 0.08
 
 
 @dataclass(frozen=True)
 class LearningSettings:
     enabled: bool = True
-    # The captured face's distance to the person: well under the grant threshold (0.48); on LFW no stranger's
-    # photo was ever this close to anyone with the margin below.
-    max_distance: float = 0.40
+    # The captured face's distance to the person: well under the grant threshold in force.
+    max_distance: float = round(DEFAULT_THRESHOLD - LEARN_UNDER_THRESHOLD, 6)
     # Ahead of the second-best person by this much (the grant needs 0.05).
     min_margin: float = 0.15
     # And this close to one of the person's own enrolled photos (the anchor against drift): the grant threshold.
-    max_distance_to_enrolled: float = 0.48
+    max_distance_to_enrolled: float = DEFAULT_THRESHOLD
     # Learned photos kept per person (the newest) and the least time between two of them.
     keep: int = 3
     min_interval_s: float = 3600.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LearningSettings:
+        """The limits for the threshold in force: a stricter door learns only what it would grant with room."""
+        return cls(enabled=settings.learn_from_visits, max_distance=round(settings.threshold - LEARN_UNDER_THRESHOLD, 6),
+                   max_distance_to_enrolled=settings.threshold)
 
 
 @dataclass(frozen=True)
@@ -211,12 +222,10 @@ def learned_summaries(gallery, listing: dict | None = None) -> dict[str, Learned
     listing = gallery.photos() if listing is None else listing
     enrolled = {name: rows for name, rows in gallery.embeddings("enrolled").items() if len(rows)}
     learned = {name: rows for name, rows in gallery.embeddings("learned").items() if len(rows) and name in enrolled}
-    names = list(enrolled)
+    names, rows, starts = stack_people(enrolled)
     column = {name: i for i, name in enumerate(names)}
     distances = {}  # person -> (their learned photos, every enrolled person): distance to that person's closest photo
     if learned:
-        rows = np.concatenate([enrolled[n] for n in names]).astype(np.float64)
-        starts = np.cumsum([0] + [len(enrolled[n]) for n in names[:-1]]).astype(np.int64)
         probes = np.concatenate(list(learned.values())).astype(np.float64)
         matrix = per_person_distances(probes, rows, starts)
         offsets = np.cumsum([0] + [len(r) for r in learned.values()])

@@ -36,6 +36,7 @@ from fractions import Fraction
 import cv2
 import numpy as np
 
+from facegate.config import Settings
 from facegate.vision.facemesh import CHIN, NOSE_BRIDGE, NOSE_TIP, UPPER_LIP_INNER, Mesh
 
 
@@ -88,7 +89,11 @@ class LivenessSettings:
     # closed 0-0.03, singing peaks 0.11-0.22; opened on request a mouth gives 0.3 and more.
     mouth_open_delta: float = 0.1
 
-    def __post_init__(self):
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LivenessSettings:
+        return cls(mode=settings.liveness, steps=settings.liveness_steps, step_time_s=settings.liveness_step_time_s)
+
+    def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"liveness mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         if not MIN_STEPS <= self.steps <= MAX_STEPS:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from facegate.capture import Frame, as_rgb8
+from facegate.config import Settings
 from facegate.liveness import AttemptLimiter, CheckState, LivenessCheck, LivenessSettings, LivenessStatus
 from facegate.policy import AccessPolicy, Decision, Verdict
 from facegate.tracking import Track, Tracker
@@ -37,6 +38,10 @@ class PipelineSettings:
     retry_unknown_s: float = 0.25
     # While a liveness check runs, the identity is re-checked this often (s): a face swap cancels the check.
     recheck_during_liveness_s: float = 0.3
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PipelineSettings:
+        return cls(detect_max_side=settings.detect_max_side, min_face_width=settings.min_face_width)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,8 @@ import enum
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
-from facegate.gallery import Match
+from facegate.config import DEFAULT_THRESHOLD, Settings
+from facegate.matching import Match
 
 
 class Verdict(str, enum.Enum):
@@ -34,7 +35,7 @@ class Verdict(str, enum.Enum):
 @dataclass(frozen=True)
 class PolicySettings:
     # Distance under which an encoding counts as a vote for its best person (fused distance; safe 0.40-0.60).
-    threshold: float = 0.48
+    threshold: float = DEFAULT_THRESHOLD
     # Best person must beat the second-best by this much, else the vote counts as "can't tell" (0.0-0.2).
     min_margin: float = 0.05
     # K of the last N encodings must agree before access is granted (K <= N; K >= 2 is the safe range).
@@ -49,7 +50,15 @@ class PolicySettings:
     # Seconds out of view after which a returning person starts a new visit and is greeted again (10-600).
     absence_reset_s: float = 60.0
 
-    def __post_init__(self):
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PolicySettings:
+        return cls(threshold=settings.threshold, min_margin=settings.min_margin,
+                   unknown_distance=max(settings.unknown_distance, settings.threshold),
+                   votes_needed=settings.votes_needed, window=settings.vote_window,
+                   unknown_votes=settings.unknown_votes, greeting_cooldown_s=settings.greeting_cooldown_s,
+                   absence_reset_s=settings.absence_reset_s)
+
+    def __post_init__(self) -> None:
         if not 1 <= self.votes_needed <= self.window:
             raise ValueError("votes_needed must be between 1 and window")
         if not 1 <= self.unknown_votes <= self.window:

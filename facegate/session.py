@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING
 from collections.abc import Sequence
 
 from facegate.capture import CaptureThread, SourceSpec, SourceState, SourceStatus, parse_source
-from facegate.pipeline import FrameResult, Pipeline
-from facegate.policy import Decision, Verdict
+from facegate.liveness import LivenessSettings
+from facegate.pipeline import FrameResult, Pipeline, PipelineSettings
+from facegate.policy import AccessPolicy, Decision, PolicySettings, Verdict
 
 if TYPE_CHECKING:
     from facegate.actions.listener import ActionsListener
@@ -272,11 +273,9 @@ def build_session(settings, engine, gallery, *, source: str | int | SourceSpec, 
     webhook the settings ask for (facegate.actions), right after the access log: a door opens only on a grant
     already on the disk; on_action_health(ActionHealth) and on_tailgating(ActionEvent) are called on the
     actions' threads. The session's `actions` is that listener (None without any)."""
-    from facegate.policy import AccessPolicy
-
     spec = source if isinstance(source, SourceSpec) else parse_source(source)
-    pipeline = Pipeline(engine, gallery, AccessPolicy(settings.policy_settings()), settings.pipeline_settings(),
-                        liveness if liveness is not None else settings.liveness_settings(), rng)
+    pipeline = Pipeline(engine, gallery, AccessPolicy(PolicySettings.from_settings(settings)), PipelineSettings.from_settings(settings),
+                        liveness if liveness is not None else LivenessSettings.from_settings(settings), rng)
     built_in: list[SessionListener] = []
     if access_log is not None:
         built_in.append(AccessLogListener(access_log, str(spec)))
@@ -289,9 +288,9 @@ def build_session(settings, engine, gallery, *, source: str | int | SourceSpec, 
         if action_listener is not None:
             built_in.append(action_listener)
     if learner is None and (settings.learn_from_visits if learn is None else learn):
-        from facegate.learning import TemplateLearner
+        from facegate.learning import LearningSettings, TemplateLearner
 
-        learner = TemplateLearner(gallery, settings.learning_settings(), on_learned)
+        learner = TemplateLearner(gallery, LearningSettings.from_settings(settings), on_learned)
     if learner is not None:
         built_in.append(LearningListener(learner))
     if speech is not None:

@@ -307,7 +307,7 @@ def test_a_plane_fits_a_homography_a_head_does_not():
 
 
 def test_identity_check_cancels_on_a_face_swap():
-    from facegate.gallery import Match
+    from facegate.matching import Match
 
     policy = AccessPolicy(liveness_required=True)
     for t in range(3):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from facegate.gallery import Match
+from facegate.matching import Match
 from facegate.policy import AccessPolicy, PolicySettings, Verdict
 
 ADA = Match("Ada", 0.35, 0.3, "Bob")

@@ -27,7 +27,7 @@ from facegate.calibration.scores import (CALIBRATED, DEFAULT_TARGET_FAR, HIGH_FR
                                          MIN_PEOPLE_WITH_PAIRS, THRESHOLD_STEP, TOO_FEW_IMPOSTORS, TOO_SMALL,
                                          CalibrationReport, ErrorCurve, Scores, calibrate_folders, compute_scores,
                                          error_curve, false_accepts, gallery_embeddings, genuine_accepts,
-                                         per_person_distances, recommend)
+                                         recommend)
 from facegate.calibration.stats import (CONFIDENCE, impostors_needed, interval, largest_supported_count,
                                         lower_bound, percent, upper_bound)
 from facegate.calibration.stats import _binomial_cdf  # noqa: F401 - where the tests have always checked the sum
@@ -37,6 +37,6 @@ __all__ = [
     "MIN_PEOPLE_WITH_PAIRS", "TABLE_THRESHOLDS", "THRESHOLD_STEP", "TOO_FEW_IMPOSTORS", "TOO_SMALL",
     "CalibrationReport", "ErrorCurve", "Scores", "calibrate_folders", "compute_scores", "curves_csv", "det_plot",
     "error_curve", "false_accepts", "gallery_embeddings", "genuine_accepts", "impostors_needed", "interval",
-    "largest_supported_count", "lower_bound", "per_person_distances", "percent", "recommend", "report_text",
+    "largest_supported_count", "lower_bound", "percent", "recommend", "report_text",
     "scores_plot", "summary_lines", "upper_bound", "write_report",
 ]

@@ -15,6 +15,7 @@ import numpy as np
 from facegate.calibration.stats import (CONFIDENCE, impostors_needed, interval, largest_supported_count, percent,
                                         upper_bound)
 from facegate.config import RANGES
+from facegate.matching import group_starts, per_person_distances
 from facegate.storage import ensure_private_dir
 
 DEFAULT_TARGET_FAR = 0.001
@@ -54,18 +55,6 @@ class Scores:
         return len(self.impostor) - self.impostor_from_gallery
 
 
-def per_person_distances(probes: np.ndarray, embeddings: np.ndarray, starts: np.ndarray,
-                         exclude_rows: np.ndarray | None = None) -> np.ndarray:
-    """(probes, people) distance from each probe to each person's closest photo; a person's photos are the rows
-    of `embeddings` from their `starts` entry to the next one. `exclude_rows[i]` is a row of `embeddings` that
-    probe i may not match (itself: leave-one-out), or -1. Also used by the benchmarks."""
-    squared = (probes ** 2).sum(1)[:, None] - 2.0 * probes @ embeddings.T + (embeddings ** 2).sum(1)[None, :]
-    if exclude_rows is not None:
-        keep = exclude_rows >= 0
-        squared[np.flatnonzero(keep), exclude_rows[keep]] = np.inf
-    return np.sqrt(np.maximum(np.minimum.reduceat(squared, starts, axis=1), 0.0))
-
-
 def compute_scores(people: Mapping[str, np.ndarray], strangers: np.ndarray | None = None,
                    chunk: int = 512) -> Scores:
     """Genuine (leave-one-out) and impostor distances for a gallery of person -> (k, 128) embeddings, and for
@@ -77,7 +66,7 @@ def compute_scores(people: Mapping[str, np.ndarray], strangers: np.ndarray | Non
     embeddings = (np.concatenate([np.asarray(people[n], np.float64) for n in names]) if names
                   else np.zeros((0, dim)))
     owner = np.repeat(np.arange(len(names)), counts)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if names else np.zeros(0, np.int64)
+    starts = group_starts(counts)
     genuine, rival, impostor = [], [], []
     for begin in range(0, len(embeddings), chunk):
         rows = np.arange(begin, min(begin + chunk, len(embeddings)))

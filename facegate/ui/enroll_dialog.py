@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QLineE
 from facegate.errors import FaceGateError
 from facegate.gallery import validate_name
 from facegate.pipeline import face_crop
+from facegate.policy import PolicySettings
 from facegate.ui.video_view import VideoView
 from facegate.vision.detect import Face
 from facegate.vision.engine import sharpness
@@ -282,7 +283,7 @@ class EnrollDialog(QDialog):
     def _confirm_and_enroll(self, name: str, photos, duplicate, compared=()) -> None:
         from facegate.ui.people_dialog import mixed_identity_doubts
 
-        doubts = mixed_identity_doubts(list(compared), self.main_window.settings.policy_settings())
+        doubts = mixed_identity_doubts(list(compared), PolicySettings.from_settings(self.main_window.settings))
         if doubts and not self.confirm_mixed_identity(name, doubts):
             self.result_label.setText(f"Nothing saved. Add only photos of {name}; a photo of someone else lets "
                                       f"them in as {name}.")

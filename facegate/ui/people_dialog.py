@@ -23,10 +23,12 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QIn
                                QListWidget, QListWidgetItem, QMessageBox, QPushButton, QVBoxLayout)
 
 from facegate.errors import FaceGateError, GalleryError
-from facegate.gallery import Resemblance, is_learned, validate_name
+from facegate.gallery import is_learned, validate_name
 from facegate.imageio import load_image
 from facegate.learning import learned_summaries
+from facegate.matching import Resemblance
 from facegate.pipeline import face_crop
+from facegate.policy import PolicySettings
 from facegate.ui.enroll_dialog import _Worker
 from facegate.ui.video_view import to_qimage
 
@@ -218,7 +220,7 @@ class PeopleDialog(QDialog):
         people = self.gallery.photos()
         self._learned = learned_summaries(self.gallery, people)
         # In memory and one small matrix per person: quick enough for the UI thread, like the learned summaries.
-        mixed = set(self.gallery.disagreeing_people(self.main_window.settings.policy_settings().unknown_distance))
+        mixed = set(self.gallery.disagreeing_people(PolicySettings.from_settings(self.main_window.settings).unknown_distance))
         self.list.clear()
         for name, files in people.items():
             usable = self.gallery.photo_count(name)
@@ -375,7 +377,7 @@ class PeopleDialog(QDialog):
     def _photos_compared(self, name: str, photos: list[Path], compared: list[tuple[Path, Resemblance]]) -> None:
         """Ask before a photo that may show someone else joins `name` (the kiosk would let that someone in as
         `name`); then add the photos, or nothing."""
-        doubts = mixed_identity_doubts(compared, self.main_window.settings.policy_settings())
+        doubts = mixed_identity_doubts(compared, PolicySettings.from_settings(self.main_window.settings))
         if doubts and not self.confirm_mixed_identity(name, doubts):
             self._show(f"Nothing was added to {name}. Add only photos of {name}; a photo of someone else lets "
                        f"them in as {name}.")

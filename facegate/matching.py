@@ -1,0 +1,107 @@
+"""How a face is matched to enrolled people: NumPy in, NumPy out, nothing else imported.
+
+One rule, used by the kiosk (gallery), the access decision (policy), learning from visits and calibration: a
+probe's distance to a person is its distance to that person's closest photo, and the best match must beat the
+second-best *person* (not photo) by a margin. The gallery, the policy, learning and calibration all call the
+functions here, so a change of the rule changes all of them at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Match:
+    """Best enrolled person for a probe embedding. `name` is None when nobody is enrolled."""
+
+    name: str | None
+    distance: float
+    margin: float  # distance to the second-best *person* minus `distance` (inf when only one person)
+    second_name: str | None = None
+
+
+@dataclass(frozen=True)
+class Resemblance:
+    """How a photo meant for `name` compares with their own enrolled photos and with the closest other person."""
+
+    name: str
+    own: float  # distance to the person's closest enrolled photo; inf when they have none
+    other: str | None  # the other person the photo looks most like; None when nobody else is enrolled
+    other_distance: float  # inf when nobody else is enrolled
+
+    def looks_like_someone_else(self, threshold: float) -> bool:
+        """The kiosk would take this face for `other`, and it is more like them than like `name`."""
+        return self.other is not None and self.other_distance < threshold and self.other_distance < self.own
+
+    def unlike_own(self, stranger: float) -> bool:
+        """The kiosk would take this face for a stranger, not `name` (only when `name` has photos to compare)."""
+        return stranger <= self.own < float("inf")
+
+    def mixes_identities(self, threshold: float, stranger: float) -> bool:
+        """Adding the photo to `name` would mix two people: ask first."""
+        return self.looks_like_someone_else(threshold) or self.unlike_own(stranger)
+
+
+def group_starts(counts: Sequence[int] | np.ndarray) -> np.ndarray:
+    """The first row of each group (person) in rows stored group after group, `counts[i]` rows for group i."""
+    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64) if len(counts) else np.zeros(0, np.int64)
+
+
+def stack_people(people: Mapping[str, np.ndarray], dtype: type = np.float64
+                 ) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """(names, rows, starts) of person -> (k, d) embeddings, people without rows left out: the layout that
+    `per_person_distances` reads."""
+    names = [name for name, rows in people.items() if len(rows)]
+    if not names:
+        return [], np.zeros((0, 0), dtype), np.zeros(0, np.int64)
+    rows = np.concatenate([np.asarray(people[name], dtype) for name in names])
+    return names, rows, group_starts([len(people[name]) for name in names])
+
+
+def per_person_distances(probes: np.ndarray, embeddings: np.ndarray, starts: np.ndarray,
+                         exclude_rows: np.ndarray | None = None,
+                         squared_norms: np.ndarray | None = None) -> np.ndarray:
+    """(probes, people) distance from each probe to each person's closest photo; a person's photos are the rows
+    of `embeddings` from their `starts` entry to the next one. `exclude_rows[i]` is a row of `embeddings` that
+    probe i may not match (itself: leave-one-out), or -1. `squared_norms`: each row's squared length, when the
+    caller keeps them (the gallery does). Computed in the dtype of the inputs."""
+    # |p - e|^2 = |e|^2 - 2 p.e + |p|^2, in place: at 100k embeddings the cost is memory traffic. |p|^2 is the
+    # same for every photo, so it is added after the per-person minimum (fewer columns).
+    squared = probes @ embeddings.T
+    squared *= -2.0
+    squared += ((embeddings ** 2).sum(1) if squared_norms is None else squared_norms)[None, :]
+    if exclude_rows is not None:
+        keep = exclude_rows >= 0
+        squared[np.flatnonzero(keep), exclude_rows[keep]] = np.inf
+    per_person = np.minimum.reduceat(squared, starts, axis=1)
+    per_person += (probes ** 2).sum(1)[:, None]
+    return np.sqrt(np.maximum(per_person, 0.0))
+
+
+def best_two(names: Sequence[str], per_person: np.ndarray) -> list[Match]:
+    """Each probe's best person, its distance, and the margin to the second-best person, from a (probes,
+    people) distance array whose columns are `names`."""
+    if not len(names):
+        return [Match(None, float("inf"), float("inf")) for _ in per_person]
+    results = []
+    for row in per_person:
+        if len(row) == 1:
+            results.append(Match(names[0], float(row[0]), float("inf")))
+            continue
+        first, second = np.argpartition(row, 1)[:2]
+        if row[second] < row[first]:
+            first, second = second, first
+        results.append(Match(names[first], float(row[first]), float(row[second] - row[first]), names[second]))
+    return results
+
+
+def resemblance(name: str, names: Sequence[str], to_people: np.ndarray, own: float) -> Resemblance:
+    """A face meant for `name`: `own` is its distance to `name`'s enrolled photos, `to_people` its distance to
+    each of `names` (as the kiosk matches)."""
+    others = {other: float(distance) for other, distance in zip(names, to_people, strict=True) if other != name}
+    closest = min(others, key=others.__getitem__, default=None)
+    return Resemblance(name, own, closest, others[closest] if closest is not None else float("inf"))
