@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facegate.events import AccessEvent, AccessLog
+from facegate.access_log import AccessEvent, AccessLog
 
 GRANT_BUDGET_MS = 300.0
 

@@ -194,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         print("soak: the test clips are not on this machine (../shared/data/clips); nothing to do")
         return 0
 
-    from facegate.events import AccessLog
+    from facegate.access_log import AccessLog
     from facegate.gallery import Gallery
     from facegate.config import Settings
     from facegate.liveness import LivenessSettings

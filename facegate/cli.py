@@ -258,7 +258,7 @@ def cmd_run(args) -> int:
 
         speech = SpeechWorker(voice=settings.voice or None)
     if not args.no_log:
-        from facegate.events import AccessLog
+        from facegate.access_log import AccessLog
 
         access_log = AccessLog(Path(args.log_dir) if args.log_dir else settings.log_path())
         access_log.keep_snapshots_for(settings.log_retention_days)  # purge now, then daily, off the video path
@@ -323,14 +323,14 @@ def cmd_site_init(args) -> int:
 
 
 def cmd_site_import(args) -> int:
-    from facegate.events import AccessLog
+    from facegate.access_log import AccessLog
     from facegate.gallery import Gallery
     from facegate.config import default_door
     from facegate.site import SiteAdmin, redact
 
     settings = load_settings()
     url = _site_url(args, settings)
-    from facegate.events import DB_NAME
+    from facegate.access_log import DB_NAME
 
     gallery = Gallery(Path(args.gallery).expanduser() if args.gallery else settings.gallery_path())
     log_dir = Path(args.log_dir).expanduser() if args.log_dir else settings.log_path()

@@ -31,7 +31,6 @@ the gallery exactly as it was; a cache that cannot be written is only a warning 
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import io
 import logging
@@ -55,7 +54,8 @@ import numpy as np
 from facegate.errors import GalleryError, ImageError
 from facegate.imageio import file_problem, is_image_name, load_image, metadata_bytes
 from facegate.matching import Match, Resemblance, best_two, group_starts, per_person_distances, resemblance
-from facegate.storage import atomic_write_bytes, ensure_private_dir, is_temp_name, remove_stale_temp_files
+from facegate.storage import (atomic_write_bytes, describe_os_error, ensure_private_dir, is_temp_name,
+                              remove_stale_temp_files, what_to_do)
 from facegate.vision.engine import EMBEDDING_SIZE, split
 
 Photo = TypeVar("Photo", Path, str, np.ndarray)  # a photo file, or its RGB pixels
@@ -139,29 +139,6 @@ def learned_time(path: Path) -> float | None:
         return datetime.strptime(stamp, LEARNED_TIME_FORMAT).replace(tzinfo=timezone.utc).timestamp()
     except ValueError:
         return None
-
-
-def describe_os_error(exc: OSError) -> str:
-    """The cause of a failed write in plain words."""
-    plain = {errno.EROFS: "the folder is on a read-only file system",
-             errno.EACCES: "permission denied", errno.EPERM: "permission denied",
-             errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
-             errno.EFBIG: "the file is larger than the system allows"}.get(exc.errno) if exc.errno is not None else None
-    detail = exc.strerror or str(exc)
-    return f"{plain} ({detail})" if plain else detail
-
-
-def what_to_do(exc: OSError) -> str:
-    """The advice that fits a failed write's cause."""
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
-        return "free some disk space, then try again."
-    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return "make the folder writable (or choose another gallery folder in Settings), then try again."
-    if exc.errno == errno.ENAMETOOLONG:
-        return "use a shorter name, or a gallery folder with a shorter path."
-    if exc.errno == errno.ENOTDIR:
-        return "part of the gallery folder's path is a file, not a folder: choose another gallery folder."
-    return "check the gallery folder, then try again."
 
 
 def validate_name(name: str) -> str:

@@ -85,7 +85,7 @@ class AccessLogListener(SessionListener):
         self.source = source
 
     def on_decision(self, decision: Decision, result: FrameResult) -> None:
-        from facegate.events import AccessEvent
+        from facegate.access_log import AccessEvent
 
         event = AccessEvent(
             time=time.time(), track_id=decision.track_id, person=decision.name, distance=decision.distance,

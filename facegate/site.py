@@ -533,7 +533,7 @@ class SiteLog:
 
     def export_csv(self, path, limit: int | None = None, person: str | None = None, since: float | None = None,
                    until: float | None = None, unknown_only: bool = False, door: str | None = None) -> int:
-        from facegate.events import write_csv
+        from facegate.access_log import write_csv
 
         rows = list(reversed(self.recent(limit, person, since, until, unknown_only, door)))
         return write_csv(path, rows, with_door=True)

@@ -104,3 +104,26 @@ def remove_stale_temp_files(folder: Path, prefix: str = "", min_age_s: float = 0
         except OSError:
             pass
     return removed
+
+
+def describe_os_error(exc: OSError) -> str:
+    """The cause of a failed write in plain words."""
+    plain = {errno.EROFS: "the folder is on a read-only file system",
+             errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+             errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",
+             errno.EFBIG: "the file is larger than the system allows"}.get(exc.errno) if exc.errno is not None else None
+    detail = exc.strerror or str(exc)
+    return f"{plain} ({detail})" if plain else detail
+
+
+def what_to_do(exc: OSError) -> str:
+    """The advice that fits a failed write's cause."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return "free some disk space, then try again."
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return "make the folder writable (or choose another gallery folder in Settings), then try again."
+    if exc.errno == errno.ENAMETOOLONG:
+        return "use a shorter name, or a gallery folder with a shorter path."
+    if exc.errno == errno.ENOTDIR:
+        return "part of the gallery folder's path is a file, not a folder: choose another gallery folder."
+    return "check the gallery folder, then try again."

@@ -18,12 +18,12 @@ import pytest
 
 from facegate.actions.listener import build_actions
 from facegate.actions.door import DoorAction
-from facegate.actions.outbox import Outbox
+from facegate.outbox import Outbox
 from facegate.actions.webhook import WebhookAction
 from facegate.actions.worker import DOWN, OK
 from facegate.capture import Frame
 from facegate.config import Settings, settings_problems
-from facegate.events import AccessLog
+from facegate.access_log import AccessLog
 from facegate.pipeline import FrameResult, TrackView
 from facegate.policy import Decision, Verdict
 from facegate_dev.counterparts import (Broker, Receiver, Subscriber, mosquitto_binary, relay_command, relay_records,
@@ -453,7 +453,7 @@ def test_the_outbox_survives_a_killed_kiosk(tmp_path):
     child = textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {str(ROOT)!r}); sys.path.insert(0, {str(ROOT / 'tests')!r})
-        from facegate.actions.outbox import Outbox
+        from facegate.outbox import Outbox
         from facegate.actions.payload import decision_event
         from facegate.actions.webhook import WebhookAction
         from facegate.policy import Verdict

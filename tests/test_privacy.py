@@ -19,7 +19,7 @@ import pytest
 from facegate.admin import MAX_LOCKOUT_S, AdminPin
 from facegate.config import SAFE_MAX_THRESHOLD, Settings, check_safe, load_settings, save_settings
 from facegate.errors import FaceGateError
-from facegate.events import AccessEvent, AccessLog
+from facegate.access_log import AccessEvent, AccessLog
 from facegate.gallery import Gallery
 from facegate.imageio import load_image
 

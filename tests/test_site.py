@@ -186,7 +186,7 @@ def test_the_kiosk_role_reads_people_writes_events_and_cannot_delete_people(site
 
 
 def test_import_folder_copies_gallery_and_log_losing_nothing(site, people_gallery, engine, tmp_path):
-    from facegate.events import AccessEvent, AccessLog
+    from facegate.access_log import AccessEvent, AccessLog
     from facegate.gallery import Gallery
     from facegate.site import SiteAdmin
 

@@ -140,7 +140,7 @@ def test_people_dialog_shows_and_forgets_learned_photos(window, qtbot, gallery_f
 
 
 def test_people_dialog_lists_renames_deletes_and_shows_problems(window, qtbot, gallery_folder, clips, tmp_path):
-    from facegate.events import AccessEvent
+    from facegate.access_log import AccessEvent
     from facegate.ui.people_dialog import PeopleDialog
 
     now = time.time()
@@ -321,7 +321,7 @@ def test_enrolling_someone_else_under_an_existing_name_asks_first(window, qtbot,
 # ---------------------------------------------------------------------------------------------------- Log
 
 def test_log_dialog_filters_exports_and_says_when_the_log_is_unavailable(window, qtbot, clips, home):
-    from facegate.events import AccessEvent
+    from facegate.access_log import AccessEvent
     from facegate.ui.log_dialog import LogDialog
 
     now = time.time()

@@ -270,7 +270,7 @@ def test_a_grant_is_in_the_log_before_it_is_announced(tmp_path, clips):
     grant is committed before it is printed, spoken or shown: kill the kiosk the moment it prints one."""
     import signal
 
-    from facegate.events import AccessLog
+    from facegate.access_log import AccessLog
 
     gallery = tmp_path / "gallery"
     gallery.mkdir()

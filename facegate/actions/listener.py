@@ -117,7 +117,7 @@ def build_actions(settings, *, access_log=None, outbox_dir: Path | None = None,
     if not (door_command.strip() or settings.mqtt_url.strip() or settings.webhook_url.strip()):
         return None
     from facegate.config import default_door
-    from facegate.events import ActionOutcome
+    from facegate.access_log import ActionOutcome
 
     door = settings.door_name or default_door()  # the same name as in a site's access log
 
@@ -144,7 +144,7 @@ def build_actions(settings, *, access_log=None, outbox_dir: Path | None = None,
                                       discovery_prefix=settings.mqtt_discovery_prefix, snapshot=settings.mqtt_snapshot,
                                       **common))
         if settings.webhook_url.strip():
-            from facegate.actions.outbox import Outbox
+            from facegate.outbox import Outbox
             from facegate.actions.webhook import WebhookAction
 
             folder = outbox_dir or (access_log.folder if access_log is not None else settings.log_path())

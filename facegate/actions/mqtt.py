@@ -219,6 +219,6 @@ class MqttAction(ActionWorker):
 
 
 def _jpeg_base64(image) -> str:
-    from facegate.events import encode_jpeg
+    from facegate.access_log import encode_jpeg
 
     return base64.b64encode(encode_jpeg(image)).decode("ascii")

@@ -20,7 +20,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 
-from facegate.actions.outbox import Outbox
+from facegate.outbox import Outbox
 from facegate.actions.payload import redact_url, to_json
 from facegate.actions.worker import DOWN, OK, SLOW, ActionEvent, ActionWorker
 

@@ -28,7 +28,7 @@ from facegate.ui.video_view import VideoView
 
 if TYPE_CHECKING:  # at run time these are imported where they are used, once the window is up
     from facegate.actions.worker import ActionHealth
-    from facegate.events import AccessLog
+    from facegate.access_log import AccessLog
     from facegate.gallery import Gallery
     from facegate.session import KioskSession
     from facegate.site import SiteLog, SiteSync
@@ -193,7 +193,7 @@ class MainWindow(QMainWindow):
         self.start_session()
 
     def _open_sinks(self) -> None:
-        from facegate.events import AccessLog
+        from facegate.access_log import AccessLog
         from facegate.speech import SpeechWorker
 
         if self.access_log is None:

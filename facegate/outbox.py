@@ -1,4 +1,5 @@
 """The webhook's durable outbox: events waiting for their receiver, in SQLite, owner-only (they name people).
+It lives in the access log's folder, beside the log, and an erasure from the log erases here too.
 
 An event is committed here (WAL, synchronous=FULL) before the first attempt to send it, and deleted only after
 the receiver answered 2xx. A kill at any moment therefore loses nothing: the next start sends what is left.
@@ -14,8 +15,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from facegate.events import OUTBOX_NAME
 from facegate.storage import create_private_file, ensure_private_dir
+
+OUTBOX_NAME = "outbox.sqlite3"  # in the access log's folder, when a webhook is configured
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox(
@@ -91,3 +93,14 @@ class Outbox:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def erase_waiting(folder: Path, name: str) -> int:
+    """Drop the events about `name` from the outbox in `folder`, if there is one; how many were dropped."""
+    if not (Path(folder) / OUTBOX_NAME).exists():
+        return 0
+    outbox = Outbox(folder)
+    try:
+        return outbox.erase_person(name)
+    finally:
+        outbox.close()

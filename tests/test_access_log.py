@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 import pytest
 
-from facegate.events import SCHEMA_VERSION, AccessEvent, AccessLog
+from facegate.access_log import SCHEMA_VERSION, AccessEvent, AccessLog
 
 REPO = Path(__file__).resolve().parents[1]
 DAY = 86400.0
@@ -115,7 +115,7 @@ def test_record_and_read_back_with_filters(access_log, tmp_path):
 
 
 def test_bad_events_are_logged_not_raised(access_log, caplog):
-    caplog.set_level(logging.ERROR, logger="facegate.events")
+    caplog.set_level(logging.ERROR, logger="facegate.access_log")
     assert not access_log.record(_event(time.time(), 1, "Ann", decision="pending"))
     assert "pending" in caplog.text
     odd = _event(time.time(), 2, "Ann")
@@ -233,7 +233,7 @@ _DISK_FULL_CHILD = textwrap.dedent("""
     import logging, resource, signal, sys, time
     import numpy as np
     logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
-    from facegate.events import AccessEvent, AccessLog
+    from facegate.access_log import AccessEvent, AccessLog
     log = AccessLog(sys.argv[1])
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG, like ENOSPC
     resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
@@ -262,7 +262,7 @@ def test_disk_full_is_logged_and_survived(tmp_path):
 _KILL_CHILD = textwrap.dedent("""
     import sys, time
     import numpy as np
-    from facegate.events import AccessEvent, AccessLog
+    from facegate.access_log import AccessEvent, AccessLog
     log = AccessLog(sys.argv[1])
     print("ready", flush=True)
     rng = np.random.default_rng(int(sys.argv[2]))

@@ -17,7 +17,7 @@ about once a day, on a thread of the log's own (never the video path or the UI t
 the rows stay, without their pictures. The kiosk window and `facegate run --headless` both call it with
 `Settings.log_retention_days`.
 
-Several processes may open the same folder (the kiosk and `facegate log export`); only one that finds no
+Several processes may open the same folder (a kiosk and `facegate site import-folder`, say); only one that finds no
 other open (an exclusive `flock` on `access.lock`) tidies `pending_files`, so it never deletes a file that
 another live process is about to commit. Snapshot file names hold no names of people: the name lives only
 in the database, which `erase_person` scrubs (secure_delete, VACUUM, WAL truncated).
@@ -48,7 +48,9 @@ import numpy as np
 
 from facegate.errors import FaceGateError
 from facegate.policy import Verdict
-from facegate.storage import PRIVATE_FILE_MODE, atomic_write_bytes, create_private_file, ensure_private_dir, fsync_dir
+from facegate.outbox import erase_waiting
+from facegate.storage import (PRIVATE_FILE_MODE, atomic_write_bytes, create_private_file, describe_os_error,
+                              ensure_private_dir, fsync_dir)
 
 fcntl: ModuleType | None
 try:
@@ -63,7 +65,6 @@ DECISIONS = (Verdict.GRANTED, Verdict.UNKNOWN, Verdict.DENIED)  # what is logged
 # a site server takes it once however often it is sent) and a `forwarded` flag (facegate/site.py's outbox).
 SCHEMA_VERSION = 2
 DB_NAME = "access.sqlite3"
-OUTBOX_NAME = "outbox.sqlite3"  # the webhook's (facegate/actions/outbox.py), when one is configured
 SNAPSHOT_DIR = "snapshots"
 # Events waiting for the disk; beyond this (disk stalled for minutes) new events are dropped and logged
 # rather than letting snapshots eat the memory.
@@ -256,8 +257,6 @@ class AccessLog:
             self.folder = ensure_private_dir(Path(folder))
             self.snapshots = ensure_private_dir(self.folder / SNAPSHOT_DIR)
         except OSError as exc:
-            from facegate.gallery import describe_os_error
-
             raise FaceGateError(f"The access log folder {folder} cannot be used: {describe_os_error(exc)}. Choose "
                                 "another log folder (Settings, or --log-dir), or run without a log (--no-log)."
                                 ) from exc
@@ -648,17 +647,9 @@ class AccessLog:
             if busy:
                 log.error("access log: another connection kept the journal open; the erased name may remain "
                           "in %s-wal until the next checkpoint", self.db_path.name)
-        outbox = self.folder / OUTBOX_NAME
-        if outbox.exists():  # the webhook's events still waiting to be sent name the person too
-            from facegate.actions.outbox import Outbox
-
-            waiting = Outbox(self.folder)
-            try:
-                dropped = waiting.erase_person(name)
-            finally:
-                waiting.close()
-            if dropped:
-                log.info("access log: %d webhook events about the erased person will not be sent", dropped)
+        dropped = erase_waiting(self.folder, name)  # the webhook's events still waiting name the person too
+        if dropped:
+            log.info("access log: %d webhook events about the erased person will not be sent", dropped)
         log.info("access log: erased %d decisions%s", count, " and their snapshots" if snapshots else "")
         return count
 
