@@ -39,7 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from facegate.access_log import AccessEvent, AccessLog  # noqa: E402
 from facegate.gallery import CACHE_FORMAT, Gallery  # noqa: E402
-from facegate.site import SiteSync, init_site  # noqa: E402
+from facegate.site.schema import init_site  # noqa: E402
+from facegate.site.sync import SiteSync  # noqa: E402
 from facegate.vision.engine import DLIB_EMBEDDING_SIZE, EMBEDDING_SIZE, fuse  # noqa: E402
 
 

@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 
 DECISIONS = (Verdict.GRANTED, Verdict.UNKNOWN, Verdict.DENIED)  # what is logged (never pending)
 # 1: decisions and pending_files. 2: each decision has an event id (a UUID, the same on every copy of the event:
-# a site server takes it once however often it is sent) and a `forwarded` flag (facegate/site.py's outbox).
+# a site server takes it once however often it is sent) and a `forwarded` flag (facegate/site/sync.py's outbox).
 SCHEMA_VERSION = 2
 DB_NAME = "access.sqlite3"
 SNAPSHOT_DIR = "snapshots"
@@ -173,7 +173,7 @@ class LogRow:
 
 @dataclass(frozen=True)
 class OutgoingEvent:
-    """A logged decision not yet on the site server (facegate/site.py forwards it), with its snapshot's bytes."""
+    """A logged decision not yet on the site server (facegate/site/sync.py forwards it), with its snapshot's bytes."""
 
     id: int  # the local row
     event_id: str  # UUID: the same event sent twice is taken once
@@ -234,7 +234,7 @@ def _csv_cell(value: object) -> object:
 
 
 def write_csv(path: str | Path, rows: list, with_door: bool = False) -> int:
-    """Write log rows (oldest first: LogRow, or facegate.site.SiteLogRow with its door) as CSV, owner-only."""
+    """Write log rows (oldest first: LogRow, or facegate.site.admin.SiteLogRow with its door) as CSV, owner-only."""
     text = io.StringIO()
     writer = csv.writer(text)
     writer.writerow(["id", "time", "local_time", "decision", "person", "distance", "margin", "track_id",
@@ -526,7 +526,7 @@ class AccessLog:
                 "SELECT DISTINCT person FROM decisions WHERE person IS NOT NULL ORDER BY person COLLATE NOCASE")]
 
     def outgoing(self, limit: int = 100, after_id: int = 0, unforwarded_only: bool = True) -> list[OutgoingEvent]:
-        """The oldest decisions after row `after_id` (only those not yet marked forwarded: facegate/site.py's
+        """The oldest decisions after row `after_id` (only those not yet marked forwarded: facegate/site/sync.py's
         outbox), with their snapshots' bytes."""
         with self._connection() as conn:
             rows = conn.execute(

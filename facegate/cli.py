@@ -32,7 +32,7 @@ def _site_url(args, settings) -> str:
 
 def _replica_folder(args, settings) -> Path:
     """A site kiosk's copy of the server's people: --gallery, else site-gallery/ in the data folder."""
-    from facegate.site import default_replica_folder
+    from facegate.site.sync import default_replica_folder
 
     return Path(args.gallery).expanduser() if getattr(args, "gallery", None) else default_replica_folder()
 
@@ -44,7 +44,8 @@ def cmd_enroll(args) -> int:
     url = _site_url(args, settings)
     if url:
         from facegate.gallery import Gallery
-        from facegate.site import SiteAdmin, redact
+        from facegate.site.admin import SiteAdmin
+        from facegate.site.schema import redact
 
         name = validate_name(args.name)
         analyser = Gallery(_replica_folder(args, settings))  # its engine analyses the photos; nothing is written
@@ -97,7 +98,8 @@ def cmd_identify(args) -> int:
 
 
 def _site_gallery(args, url: str) -> int:
-    from facegate.site import SiteAdmin, SiteError, redact
+    from facegate.site.admin import SiteAdmin
+    from facegate.site.schema import SiteError, redact
 
     if args.action not in ("list", "remove"):
         raise SiteError(f"`gallery {args.action}` is not available for a site server yet; remove the person and "
@@ -242,7 +244,7 @@ def cmd_run(args) -> int:
     url = _site_url(args, settings)
     engine = FaceEngine(detector=settings.detector)
     if url:
-        from facegate.site import open_replica
+        from facegate.site.sync import open_replica
 
         if args.no_log:
             raise FaceGateError("A site kiosk keeps its decisions in its local log until the server has them; "
@@ -268,7 +270,7 @@ def cmd_run(args) -> int:
     site = None
     if url:
         from facegate.config import default_door
-        from facegate.site import SiteSync
+        from facegate.site.sync import SiteSync
 
         assert access_log is not None  # refused above without it
         site = SiteSync(url, gallery, access_log, args.door or settings.door_name or default_door(),
@@ -310,7 +312,7 @@ def cmd_run(args) -> int:
 
 
 def cmd_site_init(args) -> int:
-    from facegate.site import init_site, redact
+    from facegate.site.schema import init_site, redact
 
     url = _site_url(args, load_settings())
     before, after = init_site(url)
@@ -326,7 +328,8 @@ def cmd_site_import(args) -> int:
     from facegate.access_log import AccessLog
     from facegate.gallery import Gallery
     from facegate.config import default_door
-    from facegate.site import SiteAdmin, redact
+    from facegate.site.admin import SiteAdmin
+    from facegate.site.schema import redact
 
     settings = load_settings()
     url = _site_url(args, settings)
@@ -352,7 +355,7 @@ def cmd_site_import(args) -> int:
 def cmd_site_log(args) -> int:
     import time
 
-    from facegate.site import SiteAdmin
+    from facegate.site.admin import SiteAdmin
 
     with SiteAdmin(_site_url(args, load_settings())) as site:
         for row in site.events(args.limit, person=args.person, door=args.door):

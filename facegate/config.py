@@ -118,7 +118,7 @@ class Settings:
     log_retention_days: float = _setting(
         30.0, "Face snapshots in the access log are deleted after this long (the rows stay)", low=1.0, high=365.0,
         unit="days")
-    # --- a site with several doors (facegate/site.py; README "Several doors") ---
+    # --- a site with several doors (facegate/site/; README "Several doors") ---
     # The password is never shown or logged; better kept in ~/.pgpass or PGPASSWORD than here.
     database_url: str = _setting(
         "", "PostgreSQL server shared by several doors (postgresql://user@host:5432/db?sslmode=require); "

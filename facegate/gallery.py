@@ -93,7 +93,7 @@ ERASING_SUFFIX = ".erasing"
 # The file that makes a folder FaceGate's gallery (see "Ownership" above).
 GALLERY_MARKER = ".facegate-gallery"  # also the file locked while one process changes the gallery
 MARKER_TEXT = b"This folder is a FaceGate gallery: one folder of photos per enrolled person.\n"
-# A gallery that is a site kiosk's copy of the server's people carries this too (facegate/site.py).
+# A gallery that is a site kiosk's copy of the server's people carries this too (facegate/site/).
 REPLICA_MARKER = ".facegate-replica"
 # Files an operating system drops into any folder; not the user's data, deleted with a person's photos.
 SYSTEM_CLUTTER = frozenset({".DS_Store", "Thumbs.db", "desktop.ini", ".directory"})
@@ -687,7 +687,7 @@ class Gallery:
     def prepare_photos(self, name: str, photos: list) -> tuple[list[tuple[bytes, str, np.ndarray]], list[PhotoProblem]]:
         """What enroll() would store for `name`: (bytes, file suffix, embedding) of each usable photo (file paths
         or RGB arrays), and the problems of the others. Raises GalleryError when no photo is usable. Used by
-        enroll() and by a site server's enrollment (facegate/site.py), which stores the same bytes."""
+        enroll() and by a site server's enrollment (facegate/site/), which stores the same bytes."""
         accepted: list[tuple[bytes, str, np.ndarray]] = []
         problems: list[PhotoProblem] = []
         for index, photo in enumerate(photos):
@@ -732,7 +732,7 @@ class Gallery:
     def mirror_person(self, name: str, photos: dict[str, tuple[bytes | None, np.ndarray | None, str]],
                       refresh: bool = True) -> bool:
         """Make `name`'s photos exactly `photos` (file name -> (bytes, embedding or None, problem)), as a site
-        server holds them (facegate/site.py keeps this gallery as its replica): missing files are written, files
+        server holds them (facegate/site/sync.py keeps this gallery as its replica): missing files are written, files
         not listed are deleted, known embeddings are taken as they are (no encoding). Bytes may be None for a file
         already here with those contents. An empty `photos` erases the person. True when anything changed.
         refresh=False: the caller refreshes once after copying many people (matching still uses the old index)."""

@@ -41,7 +41,8 @@ def new_site(server: TempPostgres, name: str, enroll_lin_from: Path | None = Non
     """A fresh site database on `server`, initialised, with owner, admin and two kiosk logins (their URLs); with
     Lin-Manuel Miranda enrolled from `enroll_lin_from` (the clips folder) when given."""
     from facegate.gallery import Gallery
-    from facegate.site import SiteAdmin, init_site
+    from facegate.site.admin import SiteAdmin
+    from facegate.site.schema import init_site
 
     urls = server.create_site(name)
     init_site(urls["owner"])
@@ -132,7 +133,8 @@ def server_events(url: str) -> list[tuple]:
 
 # ------------------------------------------------------------------------------------------ set-up and errors
 def test_site_init_is_versioned_and_a_newer_schema_is_refused(pg, site, tmp_path):
-    from facegate.site import SCHEMA_VERSION, SiteAdmin, SiteError, init_site
+    from facegate.site.admin import SiteAdmin
+    from facegate.site.schema import SCHEMA_VERSION, SiteError, init_site
 
     assert init_site(site["owner"]) == (SCHEMA_VERSION, SCHEMA_VERSION)  # again: nothing to do
     result = facegate("--database", site["owner"], "site", "init", home=tmp_path)
@@ -161,7 +163,8 @@ def test_bad_url_wrong_password_and_server_down_say_what_to_do_without_the_passw
 
 
 def test_the_kiosk_role_reads_people_writes_events_and_cannot_delete_people(site, tmp_path):
-    from facegate.site import SiteAdmin, SiteError
+    from facegate.site.admin import SiteAdmin
+    from facegate.site.schema import SiteError
 
     with psycopg.connect(site["admin"], autocommit=True) as admin:
         admin.execute("INSERT INTO people(name) VALUES ('Ann')")
@@ -188,7 +191,7 @@ def test_the_kiosk_role_reads_people_writes_events_and_cannot_delete_people(site
 def test_import_folder_copies_gallery_and_log_losing_nothing(site, people_gallery, engine, tmp_path):
     from facegate.access_log import AccessEvent, AccessLog
     from facegate.gallery import Gallery
-    from facegate.site import SiteAdmin
+    from facegate.site.admin import SiteAdmin
 
     gallery = Gallery(people_gallery, engine)
     gallery.refresh()
@@ -314,7 +317,7 @@ def test_window_at_a_site_status_bar_people_and_log_dialogs_with_a_door_filter(s
 
     from facegate.config import Settings
     from facegate.gallery import Gallery
-    from facegate.site import SiteAdmin
+    from facegate.site.admin import SiteAdmin
     from facegate.ui.log_dialog import LogDialog
     from facegate.ui.main_window import MainWindow
     from facegate.ui.people_dialog import PeopleDialog
@@ -398,11 +401,12 @@ def test_window_at_a_site_status_bar_people_and_log_dialogs_with_a_door_filter(s
 def test_window_with_the_kiosk_role_may_not_enroll_or_delete_people(site, qtbot, home, clips, engine, tmp_path):
     from facegate.errors import GalleryError
     from facegate.gallery import Gallery
-    from facegate.site import SiteAdmin, SiteError, site_gallery
+    from facegate.site.admin import SiteAdmin, SiteGallery
+    from facegate.site.schema import SiteError
 
     with SiteAdmin(site["admin"]) as admin:
         admin.enroll(Gallery(tmp_path / "unused", engine), "biden", [clips / "biden.jpg"])
-    gallery = site_gallery(tmp_path / "replica", engine, site["kiosk"])
+    gallery = SiteGallery(tmp_path / "replica", engine, site["kiosk"])
     with pytest.raises(SiteError, match="facegate_admin"):
         gallery.remove("biden")
     with pytest.raises(SiteError, match="facegate_admin"):

@@ -1,6 +1,6 @@
 """The access log viewer: who came when, with the face picture taken at the door; filter and export to CSV.
 
-At a site (database_url) it shows every door's log on the server (facegate.site.SiteLog), with a door filter.
+At a site (database_url) it shows every door's log on the server (facegate.site.admin.SiteLog), with a door filter.
 
 Reading the log and its snapshots, and writing the CSV, run on worker threads: a long log never freezes the
 kiosk. The table shows the newest rows only (MAX_ROWS); the export has no such limit.

@@ -31,7 +31,8 @@ if TYPE_CHECKING:  # at run time these are imported where they are used, once th
     from facegate.access_log import AccessLog
     from facegate.gallery import Gallery
     from facegate.session import KioskSession
-    from facegate.site import SiteLog, SiteSync
+    from facegate.site.admin import SiteLog
+    from facegate.site.sync import SiteSync
     from facegate.speech import SpeechWorker
     from facegate.vision.engine import FaceEngine
 
@@ -62,7 +63,7 @@ class MainWindow(QMainWindow):
         self.session: KioskSession | None = None
         self.speech: SpeechWorker | None = None
         self.access_log: AccessLog | None = None
-        self.site: SiteSync | None = None  # with database_url: the link to the site server (facegate/site.py)
+        self.site: SiteSync | None = None  # with database_url: the link to the site server (facegate/site/)
         self.site_log: SiteLog | None = None  # ... and every door's log there, for the Access log dialog
         self.admin = AdminPin(default_data_dir() / "admin.json")
         self.bridge = SessionBridge()
@@ -176,9 +177,10 @@ class MainWindow(QMainWindow):
         from facegate.gallery import Gallery
 
         if settings.database_url:
-            from facegate.site import default_replica_folder, site_gallery
+            from facegate.site.admin import SiteGallery
+            from facegate.site.sync import default_replica_folder
 
-            return site_gallery(default_replica_folder(), engine, settings.database_url)
+            return SiteGallery(default_replica_folder(), engine, settings.database_url)
         return Gallery(settings.gallery_path(), engine)
 
     def _on_engine_ready(self, engine) -> None:
@@ -243,7 +245,8 @@ class MainWindow(QMainWindow):
         self.site_log = None
         if url:
             from facegate.config import default_door
-            from facegate.site import SiteLog, SiteSync
+            from facegate.site.admin import SiteLog
+            from facegate.site.sync import SiteSync
 
             self.site_log = SiteLog(url)
             if self.access_log is not None:  # the outbox: without it nothing is sent (said in the status bar)

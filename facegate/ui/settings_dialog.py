@@ -222,9 +222,9 @@ class SettingsDialog(QDialog):
         self.actions_button.setObjectName("actions_button")
         self.actions_button.setToolTip("Open the door on a grant; tell Home Assistant (MQTT) or a web service")
         self.actions_button.clicked.connect(self.edit_actions)
-        # --- a site with several doors (facegate/site.py): the password is never shown, only kept
+        # --- a site with several doors (facegate/site/): the password is never shown, only kept
         from facegate.config import default_door
-        from facegate.site import redact
+        from facegate.site.schema import redact
 
         self.site_edit = QLineEdit(redact(settings.database_url))
         self.site_edit.setObjectName("site_edit")
@@ -559,7 +559,7 @@ class SettingsDialog(QDialog):
 
     def site_url(self) -> str:
         """The site server's URL as chosen: the stored one (with its password) while its shown form is unchanged."""
-        from facegate.site import redact
+        from facegate.site.schema import redact
 
         text = self.site_edit.text().strip()
         return self.original.database_url if text == redact(self.original.database_url) else text
@@ -570,7 +570,7 @@ class SettingsDialog(QDialog):
             return ""
         from psycopg.conninfo import conninfo_to_dict
 
-        from facegate.site import redact
+        from facegate.site.schema import redact
 
         try:
             conninfo_to_dict(url)  # parsed only: connecting is the kiosk's job, off this thread

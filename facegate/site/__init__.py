@@ -1,0 +1,35 @@
+"""A site with several doors: one people list and one access log on a PostgreSQL server.
+
+Without `database_url` nothing here runs: a kiosk keeps its gallery folder and SQLite log, alone.
+
+With it, the server holds the people, their photos, their embeddings (per model version, `CACHE_FORMAT`) and
+every door's access log with snapshots. Each kiosk keeps working from local copies, so the door never waits for
+the network:
+
+    server: people -> photos -> embeddings          events (event_id UUID primary key, door, snapshot, ...)
+              | NOTIFY facegate_people <name>            ^ INSERT ... ON CONFLICT (event_id) DO NOTHING
+              v                                          |
+    kiosk:  SiteSync thread -> replica gallery folder    local SQLite access log (the durable outbox)
+            (a SessionListener)    (recognition reads it) (every decision is committed here first)
+
+`SiteSync` LISTENs on one connection; a change to a person (enrolled, photos added, removed) is sent by the
+server's triggers at commit, and the kiosk copies that one person (or erases them: photos, embeddings, their
+rows and snapshots in the local log). On every (re)connection it compares the whole people list. Decisions are
+forwarded from the local log, oldest first, and marked forwarded only after the server committed them; a kiosk
+killed in between sends them again, and the server takes each event id once. While the server is unreachable the
+kiosk recognises from its replica and keeps its decisions in the local log; `status()` says since when and how
+many wait ("Site server: offline since 10:42, 17 events waiting").
+
+Roles (least privilege, made by `facegate site init`): `facegate_kiosk` reads people, photos and embeddings and
+inserts events, nothing else (it cannot delete or change a person, nor read any door's log); `facegate_admin`
+enrolls, removes and reads the log. Give each kiosk and each administrator a login role of their own in one of
+them. A kiosk's event naming someone the server no longer has (removed while the kiosk was offline) is dropped by
+a trigger: an erasure is not undone by a late kiosk.
+
+The password is never printed or logged: every message shows the URL through `redact()`.
+
+Three modules, one per side of the server: schema.py (the schema, its migrations, roles and grants, the
+connection), admin.py (what a login in facegate_admin does: enroll, remove, import, read every door's log; the
+window's SiteGallery), sync.py (what a kiosk does: its replica and SiteSync). This package file imports none of
+them: import the one you need.
+"""

@@ -1,0 +1,259 @@
+"""The site server's database: the schema and its migrations, the two roles and their grants, the connection
+(with messages that say what to do, never the password), and the rows every side reads or writes the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from facegate.errors import FaceGateError
+
+NOTIFY_CHANNEL = "facegate_people"
+KIOSK_ROLE = "facegate_kiosk"
+ADMIN_ROLE = "facegate_admin"
+# How long a connection attempt waits for the server before the kiosk counts it as offline.
+CONNECT_TIMEOUT_S = 3
+# Events sent to the server in one transaction (a kiosk forwarding, an import).
+FORWARD_BATCH = 100
+
+# Each migration brings the schema from version i to i + 1, in one transaction; never edit one that shipped.
+MIGRATIONS: list[str] = [
+    f"""
+    CREATE TABLE people(
+        id bigserial PRIMARY KEY,
+        name text NOT NULL,
+        created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE UNIQUE INDEX people_name_folded ON people (lower(name));
+    CREATE TABLE photos(
+        id bigserial PRIMARY KEY,
+        person_id bigint NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        file_name text NOT NULL,
+        sha256 text NOT NULL,
+        data bytea NOT NULL,
+        added_at timestamptz NOT NULL DEFAULT now(),
+        UNIQUE (person_id, file_name)
+    );
+    CREATE TABLE embeddings(
+        photo_id bigint NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model text NOT NULL,
+        embedding bytea,
+        problem text NOT NULL DEFAULT '',
+        PRIMARY KEY (photo_id, model)
+    );
+    CREATE TABLE events(
+        event_id uuid PRIMARY KEY,
+        door text NOT NULL,
+        time double precision NOT NULL,
+        track_id integer NOT NULL,
+        person text,
+        distance double precision,
+        margin double precision,
+        decision text NOT NULL CHECK (decision IN ('granted', 'unknown', 'denied')),
+        source text NOT NULL DEFAULT '',
+        details jsonb NOT NULL DEFAULT '{{}}',
+        snapshot bytea,
+        received_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    );
+    CREATE INDEX events_time ON events(time);
+    CREATE INDEX events_person ON events(person, time);
+    CREATE INDEX events_door ON events(door, time);
+
+    CREATE FUNCTION facegate_people_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP <> 'INSERT' THEN PERFORM pg_notify('{NOTIFY_CHANNEL}', OLD.name); END IF;
+        IF TG_OP <> 'DELETE' THEN PERFORM pg_notify('{NOTIFY_CHANNEL}', NEW.name); END IF;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER people_changed AFTER INSERT OR UPDATE OR DELETE ON people
+        FOR EACH ROW EXECUTE FUNCTION facegate_people_changed();
+
+    CREATE FUNCTION facegate_photos_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        who text;
+    BEGIN
+        SELECT name INTO who FROM people
+            WHERE id = CASE WHEN TG_OP = 'DELETE' THEN OLD.person_id ELSE NEW.person_id END;
+        IF who IS NOT NULL THEN PERFORM pg_notify('{NOTIFY_CHANNEL}', who); END IF;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER photos_changed AFTER INSERT OR UPDATE OR DELETE ON photos
+        FOR EACH ROW EXECUTE FUNCTION facegate_photos_changed();
+
+    -- A kiosk's event naming someone no longer enrolled (erased while that kiosk was offline) is dropped.
+    CREATE FUNCTION facegate_event_person_enrolled() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF NEW.person IS NOT NULL AND NOT pg_has_role(current_user, '{ADMIN_ROLE}', 'MEMBER')
+                AND NOT EXISTS (SELECT 1 FROM people WHERE name = NEW.person) THEN
+            RETURN NULL;
+        END IF;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER events_person_enrolled BEFORE INSERT ON events
+        FOR EACH ROW EXECUTE FUNCTION facegate_event_person_enrolled();
+    """,
+]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_ROLES_SQL = f"""
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{KIOSK_ROLE}') THEN CREATE ROLE {KIOSK_ROLE} NOLOGIN; END IF;
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{ADMIN_ROLE}') THEN CREATE ROLE {ADMIN_ROLE} NOLOGIN; END IF;
+END $$;
+"""
+_GRANTS_SQL = f"""
+REVOKE ALL ON people, photos, embeddings, events, facegate_schema FROM PUBLIC;
+GRANT SELECT ON people, photos, embeddings, facegate_schema TO {KIOSK_ROLE};
+GRANT INSERT ON events TO {KIOSK_ROLE};
+-- ON CONFLICT (event_id) needs to see the ids (random UUIDs, nothing more): not who, where or when
+GRANT SELECT (event_id) ON events TO {KIOSK_ROLE};
+GRANT SELECT, INSERT, UPDATE, DELETE ON people, photos, embeddings, events TO {ADMIN_ROLE};
+GRANT SELECT ON facegate_schema TO {ADMIN_ROLE};
+GRANT USAGE, SELECT ON SEQUENCE people_id_seq, photos_id_seq TO {ADMIN_ROLE};
+"""
+# pg_advisory_xact_lock key: two `site init`s at once migrate one after the other.
+_MIGRATION_LOCK = 0x46414345
+
+
+class SiteError(FaceGateError):
+    """The site server cannot be used as asked; the message names the server (never its password) and what to do."""
+
+
+def psycopg_module():
+    try:
+        import psycopg
+    except ImportError as exc:  # pragma: no cover - a dependency of the package
+        raise SiteError("The PostgreSQL driver (psycopg 3) is not installed: pip install 'psycopg[binary]'") from exc
+    return psycopg
+
+
+def redact(url: str) -> str:
+    """The connection URL as it may be shown or logged: the password (in the URL or as password=) is replaced."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    text = (url or "").strip()
+    if "://" in text:
+        try:
+            parts = urlsplit(text)
+            netloc = parts.netloc
+            if "@" in netloc:
+                user, host = netloc.rsplit("@", 1)
+                if ":" in user:
+                    netloc = f"{user.split(':', 1)[0]}:***@{host}"
+            query = "&".join(("password=***" if item.lower().startswith("password=") else item)
+                             for item in parts.query.split("&")) if parts.query else ""
+            return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+        except ValueError:
+            return "<a database URL that cannot be read>"
+    words = []
+    for word in text.split():
+        words.append("password=***" if word.lower().startswith("password=") else word)
+    return " ".join(words)
+
+
+def _advice(message: str) -> str:
+    lowered = message.lower()
+    if "password authentication failed" in lowered or "no password supplied" in lowered:
+        return ("check the user name and password (in database_url, or better in ~/.pgpass or PGPASSWORD so that "
+                "they are not on the command line)")
+    if "does not exist" in lowered and "database" in lowered:
+        return "create the database (createdb), then run `facegate site init` as its owner"
+    if "role" in lowered and "does not exist" in lowered:
+        return "create that login role on the server (see README, Several doors)"
+    if "ssl" in lowered:
+        return "check sslmode in database_url (require, verify-full) and the server's TLS set-up"
+    if "connection refused" in lowered or "timeout" in lowered or "could not connect" in lowered \
+            or "no such file" in lowered or "could not translate host" in lowered:
+        return "is the server running and reachable at that address? Start it, or correct database_url"
+    return "check database_url and the server"
+
+
+def connect(url: str, *, autocommit: bool = True, keepalive: bool = False):
+    """A psycopg connection to the site server, or SiteError saying what went wrong and what to do."""
+    psycopg = psycopg_module()
+    if not (url or "").strip():
+        raise SiteError("No site server is set: give --database postgresql://user@host:5432/dbname, or set "
+                        "database_url in the settings.")
+    extra: dict[str, Any] = {"connect_timeout": CONNECT_TIMEOUT_S, "application_name": "facegate"}
+    if keepalive:  # a cut cable is noticed in seconds, not at the next write
+        extra.update(keepalives=1, keepalives_idle=5, keepalives_interval=2, keepalives_count=2)
+    try:
+        return psycopg.connect(url, autocommit=autocommit, **extra)
+    except psycopg.ProgrammingError as exc:  # not a conninfo string at all
+        raise SiteError(f"database_url {redact(url)!r} is not a PostgreSQL connection URL ({' '.join(str(exc).split())}); write it as "
+                        "postgresql://user@host:5432/dbname?sslmode=require") from None
+    except psycopg.OperationalError as exc:
+        detail = " ".join(str(exc).split()).rstrip(".")
+        advice = _advice(detail)
+        raise SiteError(f"Cannot connect to the site server {redact(url)}: {detail}. {advice[0].upper()}{advice[1:]}."
+                        ) from None
+
+
+def schema_version(conn) -> int:
+    """The schema's version on the server; 0 when `site init` has never run there."""
+    row = conn.execute("SELECT to_regclass('facegate_schema') IS NOT NULL").fetchone()
+    if not row[0]:
+        return 0
+    found = conn.execute("SELECT max(version) FROM facegate_schema").fetchone()[0]
+    return int(found or 0)
+
+
+def check_schema(conn, url: str) -> None:
+    """SiteError unless the server's schema is the one this FaceGate uses."""
+    version = schema_version(conn)
+    if version == SCHEMA_VERSION:
+        return
+    if version > SCHEMA_VERSION:
+        raise SiteError(f"The site server {redact(url)} has schema version {version}, newer than this FaceGate's "
+                        f"({SCHEMA_VERSION}): update FaceGate on this computer.")
+    raise SiteError(f"The site server {redact(url)} has schema version {version}; this FaceGate needs "
+                    f"{SCHEMA_VERSION}: run `facegate site init` as the database's owner.")
+
+
+def init_site(url: str) -> tuple[int, int]:
+    """Create or bring forward the schema, the two roles and their grants. Returns (version before, after).
+    Run as the database's owner (a role that may also create roles)."""
+    psycopg = psycopg_module()
+    with connect(url) as conn:
+        try:
+            with conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+                conn.execute("CREATE TABLE IF NOT EXISTS facegate_schema(version integer NOT NULL, "
+                             "applied_at timestamptz NOT NULL DEFAULT now())")
+                before = schema_version(conn)
+                if before > SCHEMA_VERSION:
+                    raise SiteError(f"The site server {redact(url)} has schema version {before}, newer than this "
+                                    f"FaceGate's ({SCHEMA_VERSION}): update FaceGate.")
+                conn.execute(_ROLES_SQL)
+                for version in range(before, SCHEMA_VERSION):
+                    conn.execute(MIGRATIONS[version])
+                    conn.execute("INSERT INTO facegate_schema(version) VALUES (%s)", (version + 1,))
+                conn.execute(_GRANTS_SQL)
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise SiteError(f"`site init` needs the database's owner with the right to create roles; "
+                            f"{redact(url)} may not: {' '.join(str(exc).split())}") from None
+    return before, SCHEMA_VERSION
+
+
+def embedding_bytes(embedding: np.ndarray | None) -> bytes | None:
+    return None if embedding is None else np.asarray(embedding, "<f4").tobytes()
+
+
+def embedding_array(data: bytes | None) -> np.ndarray | None:
+    return None if data is None else np.frombuffer(bytes(data), "<f4").astype(np.float32)
+
+
+def insert_events(conn, batch, door: str) -> int:
+    """Insert local log rows (OutgoingEvent) in one transaction; returns how many the server did not have."""
+    with conn.transaction(), conn.cursor() as cur:
+        new = 0
+        for event in batch:
+            cur.execute("INSERT INTO events(event_id, door, time, track_id, person, distance, margin, decision, "
+                        "source, details, snapshot) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                        "ON CONFLICT (event_id) DO NOTHING",
+                        (event.event_id, door, event.time, event.track_id, event.person, event.distance,
+                         event.margin, event.decision, event.source, event.details, event.snapshot))
+            new += cur.rowcount
+        return new

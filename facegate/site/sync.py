@@ -1,0 +1,267 @@
+"""The kiosk's side of a site (a login role in facegate_kiosk): its replica of the server's people, and SiteSync,
+the thread that keeps the replica like the server and forwards the local log's decisions.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from facegate.config import default_data_dir
+from facegate.errors import FaceGateError
+from facegate.gallery import CACHE_FORMAT, REPLICA_MARKER, Gallery, validate_name
+from facegate.session import SessionListener
+from facegate.site.schema import (FORWARD_BATCH, NOTIFY_CHANNEL, SiteError, check_schema, connect, embedding_array,
+                                  insert_events, psycopg_module, redact)
+from facegate.storage import atomic_write_bytes, ensure_private_dir
+
+log = logging.getLogger(__name__)
+
+# Back-off between reconnection attempts: from the first to the last, doubling.
+RETRY_FIRST_S = 0.5
+RETRY_MAX_S = 4.0
+# The outbox is also checked this often without a wake-up (an Unknown is logged without waiting for the disk).
+FORWARD_EVERY_S = 1.0
+# A full comparison (at each connection) that changed more people than this reports them as one count.
+FULL_COPY_NAMED = 20
+
+
+def default_replica_folder() -> Path:
+    """Where a site kiosk keeps its copy of the server's people: site-gallery/ in the data folder."""
+    return default_data_dir() / "site-gallery"
+
+
+def open_replica(folder: Path, url: str):
+    """The kiosk's replica folder: made (or checked) so that a gallery of one's own is never mirrored over."""
+    folder = Path(folder).expanduser()
+    marker = folder / REPLICA_MARKER
+    if not marker.is_file():
+        people = [p for p in folder.iterdir() if not p.name.startswith(".")] if folder.is_dir() else []
+        if people:
+            raise SiteError(f"{folder} holds a gallery of its own, and a site kiosk's folder is a copy of the "
+                            "server's people (what is not on the server is erased from it). Import it first "
+                            "(`facegate site import-folder`), then give the kiosk a new folder.")
+        ensure_private_dir(folder)
+        atomic_write_bytes(marker, b"A copy of a FaceGate site server's people; it follows the server.\n")
+    return folder
+
+
+@dataclass(frozen=True)
+class SiteStatus:
+    connected: bool
+    offline_since: float | None  # epoch seconds; None while connected (or before the first try)
+    waiting: int  # decisions in the local log not yet on the server
+    problem: str = ""  # why it is offline (the password never appears)
+
+    def line(self) -> str:
+        waiting = f"{self.waiting} event{'s' if self.waiting != 1 else ''} waiting"
+        if self.connected:
+            return "Site server: connected" + (f", {waiting}" if self.waiting else "")
+        if self.offline_since is None:
+            return f"Site server: connecting, {waiting}"
+        return f"Site server: offline since {time.strftime('%H:%M', time.localtime(self.offline_since))}, {waiting}"
+
+
+class SiteSync(SessionListener):
+    """The kiosk's link to the site server, on a thread of its own: keeps `gallery` (the replica folder) like the
+    server's people, forwards `access_log`'s decisions. A SessionListener (pass it in `listeners=`); call
+    start() before the session starts. on_change(kind, payload) hears "connected", "offline" and "replica"
+    (payload: {"name", "change"}), on the sync thread."""
+
+    def __init__(self, url: str, gallery, access_log, door: str,
+                 on_change: Callable[[str, dict], None] | None = None):
+        self.url, self.gallery, self.access_log, self.door = url, gallery, access_log, door
+        self.on_change = on_change
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._connected = False
+        self._offline_since: float | None = None
+        self._problem = ""
+        self._conn = None
+        self._thread = threading.Thread(target=self._run, name="facegate-site-sync", daemon=True)
+        self.forwarded = 0
+
+    # ---- SessionListener
+    def on_decision(self, decision, result) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+
+    # ---- the rest
+    def drain(self) -> int:
+        """After the session stopped (no more decisions): send what the local log still holds, on a connection of
+        its own. Returns how many are left for the next start (0 when the server took everything)."""
+        self.access_log.flush()
+        if self._thread.is_alive():  # stop() timed out (a slow server): two senders at once would be harmless
+            log.warning("The site link did not stop in time; the decisions not sent yet go at the next start.")
+            return self.access_log.waiting()
+        try:
+            with connect(self.url) as conn:
+                check_schema(conn, self.url)
+                self._forward(conn, final=True)
+        except FaceGateError as exc:
+            log.warning("Site server unreachable at the end (%s); the decisions not sent yet go at the next start.",
+                        exc)
+        except psycopg_module().Error as exc:
+            log.warning("Site server %s failed at the end (%s); the decisions not sent yet go at the next start.",
+                        redact(self.url), " ".join(str(exc).split()))
+        return self.access_log.waiting()
+
+    def start(self) -> SiteSync:
+        self._thread.start()
+        return self
+
+    def status(self) -> SiteStatus:
+        try:
+            waiting = self.access_log.waiting()
+        except Exception:  # noqa: BLE001 - the status line must not fail; the log reports its own problems
+            waiting = -1
+        with self._lock:
+            return SiteStatus(self._connected, self._offline_since, waiting, self._problem)
+
+    def _tell(self, kind: str, payload: dict) -> None:
+        if self.on_change is not None:
+            try:
+                self.on_change(kind, payload)
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the sync
+                log.exception("site: the %s listener failed", kind)
+
+    def _went_offline(self, problem: str) -> None:
+        with self._lock:
+            was = self._connected or self._offline_since is None
+            self._connected = False
+            if self._offline_since is None:
+                self._offline_since = time.time()
+            changed = problem != self._problem
+            self._problem = problem
+        if was or changed:
+            log.warning("Site server offline (%s); the kiosk recognises from its copy and keeps decisions in its "
+                        "local log until the server is back.", problem)
+            self._tell("offline", {"problem": problem, "waiting": self.status().waiting})
+
+    def _run(self) -> None:
+        retry = RETRY_FIRST_S
+        psycopg = psycopg_module()
+        while not self._stop.is_set():
+            try:
+                self._session()
+                retry = RETRY_FIRST_S
+            except SiteError as exc:
+                self._went_offline(str(exc))
+            except psycopg.Error as exc:
+                self._went_offline(f"{redact(self.url)}: {' '.join(str(exc).split()) or type(exc).__name__}")
+            except Exception as exc:  # noqa: BLE001 - e.g. the replica folder cannot be written: said, retried
+                log.exception("site: sync failed")
+                self._went_offline(f"{type(exc).__name__}: {exc}")
+            finally:
+                conn, self._conn = self._conn, None
+                if conn is not None:
+                    try:
+                        conn.close()
+                    except Exception:  # noqa: BLE001 - closing a broken connection
+                        log.debug("site: closing the connection failed", exc_info=True)
+            if self._stop.wait(retry):
+                break
+            retry = min(retry * 2, RETRY_MAX_S)
+
+    def _session(self) -> None:
+        """One connection's life: LISTEN, copy everything, then follow notifications and forward decisions."""
+        conn = self._conn = connect(self.url, keepalive=True)
+        check_schema(conn, self.url)
+        conn.execute(f"LISTEN {NOTIFY_CHANNEL}")  # before the full copy: a change during it is heard after it
+        self._reconcile_all(conn)
+        with self._lock:
+            self._connected, self._offline_since, self._problem = True, None, ""
+        log.info("Site server %s connected", redact(self.url))
+        self._forward(conn)
+        self._tell("connected", {"waiting": self.status().waiting})
+        last_forward = time.monotonic()
+        while not self._stop.is_set():
+            # notifications that came during the copy or a forward are kept by psycopg (3.3) and come first here
+            names = {notify.payload for notify in conn.notifies(timeout=0.2)}
+            for name in sorted(names):
+                self._reconcile(conn, name)
+            if self._wake.is_set() or time.monotonic() - last_forward >= FORWARD_EVERY_S:
+                self._wake.clear()
+                self._forward(conn)
+                last_forward = time.monotonic()
+
+    def _forward(self, conn, final: bool = False) -> None:
+        self.access_log.flush(0.5)  # a decision queued a moment ago (an Unknown is logged without waiting) goes too
+        while final or not self._stop.is_set():
+            batch = self.access_log.outgoing(FORWARD_BATCH)
+            if not batch:
+                return
+            insert_events(conn, batch, self.door)
+            self.access_log.mark_forwarded([event.id for event in batch])  # after the server's commit
+            self.forwarded += len(batch)
+
+    def _reconcile_all(self, conn) -> None:
+        server = {name for (name,) in conn.execute("SELECT name FROM people")}
+        listing = self.gallery.photos()
+        changed = []
+        for name in sorted(server | set(listing)):
+            try:
+                validate_name(name)
+            except FaceGateError:
+                log.error("site: the server's person %r has a name FaceGate cannot store as a folder; left out", name)
+                continue
+            change = copy_person(conn, self.gallery, name, listing, refresh=False)
+            if change == "removed":
+                self.access_log.erase_person(name)
+            if change is not None:
+                changed.append((name, change))
+        if changed:
+            self.gallery.refresh()  # once, after every person is copied
+        if len(changed) > FULL_COPY_NAMED:  # a first copy of a large site: one line, not thousands
+            self._tell("replica", {"name": None, "change": "copied", "people": len(changed)})
+            return
+        for name, change in changed:
+            self._tell("replica", {"name": name, "change": change})
+
+    def _reconcile(self, conn, name: str) -> None:
+        """Make the replica's `name` like the server's; a person removed there is erased here, log included."""
+        began = time.monotonic()
+        change = copy_person(conn, self.gallery, name)
+        if change == "removed":
+            erased = self.access_log.erase_person(name)
+            log.info("site: %s was removed at the server; erased here (photos, embeddings, %d log entries)",
+                     name, erased)
+        if change is not None:
+            self._tell("replica", {"name": name, "change": change, "seconds": round(time.monotonic() - began, 3)})
+
+
+def copy_person(conn, gallery, name: str, listing: dict | None = None, refresh: bool = True) -> str | None:
+    """Make `gallery`'s `name` like the server's (copy missing photos with their embeddings, delete others), or
+    erase them when the server has no such person. Returns "updated", "removed" or None (nothing changed).
+    `listing`: gallery.photos() if the caller has it (a full copy lists the folder once, not once per person);
+    refresh=False: the caller refreshes the gallery once after many people."""
+    rows = conn.execute(
+        "SELECT ph.id, ph.file_name, e.embedding, e.problem FROM people p JOIN photos ph ON ph.person_id = p.id "
+        "LEFT JOIN embeddings e ON e.photo_id = ph.id AND e.model = %s WHERE p.name = %s",
+        (CACHE_FORMAT, name)).fetchall()
+    local = (gallery.photos() if listing is None else listing).get(name)
+    if not rows:
+        if local is None:
+            return None
+        Gallery.mirror_person(gallery, name, {})
+        return "removed"
+    local_files = {p.name for p in local or []}
+    missing = [row[0] for row in rows if row[1] not in local_files]
+    data = dict(conn.execute("SELECT id, data FROM photos WHERE id = ANY(%s)", (missing,)).fetchall()) \
+        if missing else {}
+    wanted: dict[str, tuple[bytes | None, np.ndarray | None, str]] = {
+        file_name: (bytes(data[photo_id]) if photo_id in data else None, embedding_array(embedding), problem or "")
+        for photo_id, file_name, embedding, problem in rows}
+    return "updated" if Gallery.mirror_person(gallery, name, wanted, refresh=refresh) else None
