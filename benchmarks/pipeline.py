@@ -241,7 +241,8 @@ def run_facegate(clip: Path, size, engine, gallery, settings) -> RunResult:
     from facegate.capture import open_reader
     from facegate.liveness import LivenessSettings
     from facegate.policy import Verdict
-    from facegate.session import SessionListener, build_session
+    from facegate.kiosk import build_session
+    from facegate.session import SessionListener
 
     captured: dict[int, float] = {}
     processing_ms: dict[int, float] = {}

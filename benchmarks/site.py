@@ -140,7 +140,7 @@ class SimulatedKiosk:
 
 def measure_fps(engine, clip: Path, seconds: float, listeners=()) -> float:
     from facegate.config import Settings
-    from facegate.session import build_session
+    from facegate.kiosk import build_session
 
     gallery = Gallery(Path(tempfile.mkdtemp()) / "empty", engine)
     session = build_session(Settings(liveness="off"), engine, gallery, source=clip, realtime=False, loop=True,

@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     from facegate.gallery import Gallery
     from facegate.config import Settings
     from facegate.liveness import LivenessSettings
-    from facegate.session import build_session
+    from facegate.kiosk import build_session
     from facegate.vision.engine import FaceEngine
 
     work = Path(tempfile.mkdtemp(prefix="facegate-soak-"))

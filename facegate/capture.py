@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from collections.abc import Callable
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -103,7 +104,7 @@ class SourceSpec:
         return f"{self.kind}:{self.target}"
 
 
-def parse_source(text: str | int) -> SourceSpec:
+def parse_source(text: str | int | os.PathLike) -> SourceSpec:
     """'0' -> camera 0; 'rtsp://...' -> URL; an existing folder -> images; an existing file -> video."""
     value = str(text).strip()
     if value.isdigit():
@@ -151,6 +152,22 @@ def why_not_open(spec: SourceSpec) -> str:
         return f"{path} is not a video OpenCV can read (damaged, cut short, or in an unsupported format)"
     return (f"{spec} did not answer or refused the connection (wrong address or password, or the camera is "
             "offline)")
+
+
+class FrameReader(Protocol):
+    """What a capture thread reads frames from: a camera, URL or file (_VideoReader), an image folder
+    (_FolderReader), or a wrapper of either (benchmarks letterbox frames; tests spoil them)."""
+
+    fps: float
+    index: int
+
+    def read(self) -> np.ndarray | None: ...
+
+    def release(self) -> None: ...
+
+
+# (source, how long a folder's image is held, in seconds) -> an open reader; OSError when it cannot be opened.
+ReaderFactory = Callable[[SourceSpec, float], FrameReader]
 
 
 class _VideoReader:
@@ -216,7 +233,7 @@ class _FolderReader:
 
 
 def open_reader(spec: SourceSpec, folder_hold_seconds: float = 1.0, open_timeout_s: float = URL_OPEN_TIMEOUT_S,
-                read_timeout_s: float = URL_READ_TIMEOUT_S):
+                read_timeout_s: float = URL_READ_TIMEOUT_S) -> FrameReader:
     if spec.kind == "folder":
         return _FolderReader(spec, hold_seconds=folder_hold_seconds)
     return _VideoReader(spec, open_timeout_s, read_timeout_s)
@@ -228,7 +245,7 @@ class CaptureThread:
     def __init__(self, source: str | int | SourceSpec, realtime: bool = True,
                  on_status: Callable[[SourceStatus], None] | None = None,
                  retry_delays: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0, 8.0),
-                 loop: bool = False, folder_hold_seconds: float = 1.0, reader_factory=None,
+                 loop: bool = False, folder_hold_seconds: float = 1.0, reader_factory: ReaderFactory | None = None,
                  open_timeout_s: float = URL_OPEN_TIMEOUT_S, read_timeout_s: float = URL_READ_TIMEOUT_S,
                  stall_timeout_s: float | None = None):
         self.spec = source if isinstance(source, SourceSpec) else parse_source(source)

@@ -172,12 +172,13 @@ def _json_line(payload: dict) -> None:
         print(line, flush=True)
 
 
-def _json_lines_listener():
-    """`run --headless`'s session listener: one JSON object per line on stdout for each source change, decision
-    and learned photo. (Built here, not at import: the session module pulls in OpenCV and NumPy.)"""
-    from facegate.session import SessionListener
+def _json_lines_view():
+    """`run --headless`'s view of the kiosk: one JSON object per line on stdout for each source change, decision,
+    learned photo, action health change, tailgating alert and site event. (Built here, not at import: the kiosk
+    module pulls in OpenCV, NumPy and TensorFlow, which `facegate --help` does not need.)"""
+    from facegate.kiosk import KioskView
 
-    class JsonLines(SessionListener):
+    class JsonLines(KioskView):
         def on_source_status(self, status) -> None:
             _json_line({"type": "source", "state": status.state.value, "source": status.source,
                         "message": status.message})
@@ -194,33 +195,28 @@ def _json_lines_listener():
                         **{k: decision.details[k] for k in ("failed_checks", "guard_alert", "tailgating",
                                                             "others_in_view") if k in decision.details}})
 
-        @staticmethod
-        def on_action_health(health) -> None:  # an action's thread: a receiver slow, down, or back
+        def on_action_health(self, health) -> None:
             _json_line({"type": "action", "action": health.action, "state": health.state,
                         "message": health.message})
 
-        @staticmethod
-        def on_tailgating(alert) -> None:  # a face appeared while the door was open
+        def on_tailgating(self, alert) -> None:
             _json_line({"type": "tailgating", "granted": alert.payload["granted"],
                         "new_faces": alert.payload["new_faces"]})
 
-        @staticmethod
-        def on_learned(outcome) -> None:  # the template learner's callback, on its own thread
+        def on_learned(self, outcome) -> None:
             if outcome.learned:
                 _json_line({"type": "learned", "name": outcome.name, "photo": outcome.reason,
                             "distance": round(outcome.distance, 4)})
 
+        def on_site_event(self, kind, payload) -> None:
+            _json_line({"type": "site", "event": kind, **payload})
+
     return JsonLines()
 
 
-def cmd_run(args) -> int:
-    import random
+def run_settings(args):
+    """The settings `run` uses: the saved ones, with the command line's overrides (checked as the file is)."""
     from dataclasses import replace
-
-    from facegate.capture import parse_source
-    from facegate.gallery import Gallery
-    from facegate.session import build_session
-    from facegate.vision.engine import FaceEngine
 
     settings = load_settings()
     if args.threshold is not None:
@@ -231,60 +227,52 @@ def cmd_run(args) -> int:
     if args.mqtt is not None:
         settings = replace(settings, mqtt_url=args.mqtt)
         check_safe(settings, "--mqtt")
-    source = parse_source(args.source if args.source is not None else settings.source)
     if args.database:
         settings = replace(settings, database_url=args.database)
     if args.door:
         settings = replace(settings, door_name=args.door)
-    if not args.headless:
-        from facegate.ui.app import run_app
+    return settings
 
-        return run_app(settings, source=str(source.target) if args.source is not None else None,
-                       gallery=args.gallery)
-    url = _site_url(args, settings)
-    engine = FaceEngine(detector=settings.detector)
-    if url:
-        from facegate.site.sync import open_replica
 
-        if args.no_log:
-            raise FaceGateError("A site kiosk keeps its decisions in its local log until the server has them; "
-                                "run it without --no-log.")
-        gallery = Gallery(open_replica(_replica_folder(args, settings), url), engine)
-    else:
-        gallery = Gallery(Path(args.gallery) if args.gallery else settings.gallery_path(), engine)
+def headless_kiosk(args, settings, view):
+    """The kiosk `run --headless` runs (not started), from the one assembly the window uses too
+    (facegate.kiosk): only the parts the command line turns off differ (--no-log, --no-speech, --no-learning)."""
+    import random
+
+    from facegate.capture import parse_source
+    from facegate.kiosk import assemble_kiosk, open_access_log, open_engine, open_gallery, open_speech
+
+    source = parse_source(args.source if args.source is not None else settings.source)
+    engine = open_engine(settings)
+    gallery = open_gallery(settings, engine, Path(args.gallery).expanduser() if args.gallery else None)
     for problem in gallery.refresh():
         _json_line({"type": "gallery_problem", "path": str(problem.path), "reason": problem.reason})
-    speech = access_log = None
-    if settings.speech and not args.no_speech:
-        from facegate.speech import SpeechWorker
+    access_log = None if args.no_log else open_access_log(
+        settings, Path(args.log_dir).expanduser() if args.log_dir else None)
+    speech = None if args.no_speech else open_speech(settings)
+    try:
+        return assemble_kiosk(settings, engine, gallery, view, source=source, access_log=access_log, speech=speech,
+                              realtime=not args.fast, loop=args.loop, learn=not args.no_learning,
+                              rng=random.Random(args.seed) if args.seed is not None else None)
+    except BaseException:
+        for part in (access_log, speech):
+            if part is not None:
+                part.close()
+        raise
 
-        speech = SpeechWorker(voice=settings.voice or None)
-    if not args.no_log:
-        from facegate.access_log import AccessLog
 
-        access_log = AccessLog(Path(args.log_dir) if args.log_dir else settings.log_path())
-        access_log.keep_snapshots_for(settings.log_retention_days)  # purge now, then daily, off the video path
-    engine.load_models()  # TensorFlow and the weights before the first frame, not during it
-    output = _json_lines_listener()
-    listeners = [output]
-    site = None
-    if url:
-        from facegate.config import default_door
-        from facegate.site.sync import SiteSync
+def cmd_run(args) -> int:
+    settings = run_settings(args)
+    if not args.headless:
+        from facegate.capture import parse_source
+        from facegate.ui.app import run_app
 
-        assert access_log is not None  # refused above without it
-        site = SiteSync(url, gallery, access_log, args.door or settings.door_name or default_door(),
-                        on_change=lambda kind, payload: _json_line({"type": "site", "event": kind, **payload}))
-        listeners.append(site)
-        site.start()
-    session = build_session(settings, engine, gallery, source=source, realtime=not args.fast, listeners=listeners,
-                            access_log=access_log, speech=speech, loop=args.loop,
-                            # a site's people are the server's: what one door learned would be that door's alone
-                            learn=settings.learn_from_visits and not args.no_learning and not url,
-                            on_learned=output.on_learned,
-                            rng=random.Random(args.seed) if args.seed is not None else None,
-                            on_action_health=output.on_action_health, on_tailgating=output.on_tailgating)
-    session.start()
+        source = parse_source(args.source) if args.source is not None else None
+        return run_app(settings, source=str(source.target) if source is not None else None, gallery=args.gallery)
+    view = _json_lines_view()
+    kiosk = headless_kiosk(args, settings, view)
+    session = kiosk.session
+    kiosk.start()
     try:
         while not session.wait(0.5):
             pass
@@ -292,15 +280,12 @@ def cmd_run(args) -> int:
         pass
     finally:
         session.wait_idle()  # a face offered to the learner at the end of a recording is decided before the exit
-        session.stop()
-        if site is not None:
-            left = site.drain()  # what the log holds now, while it can; the rest at the next start
-            if left:
-                _json_line({"type": "site", "event": "waiting", "waiting": left})
-        if access_log is not None:
-            access_log.close()
-        if speech is not None:
-            speech.close()
+        left = kiosk.stop(final=True)  # the site gets what the log holds now, while it can; the rest next start
+        if left:
+            _json_line({"type": "site", "event": "waiting", "waiting": left})
+        for part in (kiosk.access_log, kiosk.speech):
+            if part is not None:
+                part.close()
     stats = session.stats
     if session.capture.failure:  # a file or folder that can never be read: said once, not retried for ever
         print(f"error: {session.capture.failure}", file=sys.stderr)

@@ -166,6 +166,10 @@ class Settings:
     def log_path(self) -> Path:
         return Path(self.log_dir).expanduser() if self.log_dir else default_data_dir() / "log"
 
+    def door(self) -> str:
+        """This door's name in a site's log and in every action's messages: door_name, else the computer's."""
+        return self.door_name or default_door()
+
 
 def setting(name: str) -> Setting:
     """The declaration of one setting (its help, range, unit, choices)."""

@@ -547,7 +547,8 @@ def two_person_clip(clips, path: Path, masked: int, full: int) -> Path:
 def run_clip(settings, engine, gallery, clip, access_log, on_tailgating=None, seen=None):
     import random
 
-    from facegate.session import SessionListener, build_session
+    from facegate.kiosk import build_session
+    from facegate.session import SessionListener
 
     decisions = []
 

@@ -37,7 +37,8 @@ from facegate.imageio import load_image
 from facegate.liveness import LivenessSettings
 from facegate.pipeline import Pipeline
 from facegate.policy import Verdict
-from facegate.session import SessionListener, build_session
+from facegate.kiosk import build_session
+from facegate.session import SessionListener
 from helpers import CountingEngine, MjpegCamera
 
 PROJECT = Path(__file__).resolve().parent.parent

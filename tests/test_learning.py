@@ -147,7 +147,7 @@ def test_a_live_grant_at_the_kiosk_is_learned(engine, clips, tmp_path):
     """The real session on the real clip: Lin-Manuel Miranda answers a challenge that matches his movements
     (turn right, then left), is granted, and his face from the kiosk's camera joins his photos."""
     from facegate.config import Settings
-    from facegate.session import build_session
+    from facegate.kiosk import build_session
 
     folder = tmp_path / "gallery"
     folder.mkdir()

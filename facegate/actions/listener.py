@@ -116,10 +116,9 @@ def build_actions(settings, *, access_log=None, outbox_dir: Path | None = None,
         door_command, door_close_command = serial_relay_commands(settings)
     if not (door_command.strip() or settings.mqtt_url.strip() or settings.webhook_url.strip()):
         return None
-    from facegate.config import default_door
     from facegate.access_log import ActionOutcome
 
-    door = settings.door_name or default_door()  # the same name as in a site's access log
+    door = settings.door()  # the same name as in a site's access log
 
     def record(action: str, event: ActionEvent | None, outcome: str, detail: str) -> None:
         if access_log is not None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from facegate.session import SessionListener
+from facegate.kiosk import KioskView
 
 
-class SessionBridge(QObject, SessionListener):
+class SessionBridge(QObject, KioskView):
     frame_ready = Signal(object)  # FrameResult
     decision = Signal(object, object)  # Decision, FrameResult
     source_status = Signal(object)  # SourceStatus
@@ -17,8 +17,9 @@ class SessionBridge(QObject, SessionListener):
     gallery_changed = Signal()  # another process changed the gallery folder; it has been read again
     action_health = Signal(object)  # facegate.actions.ActionHealth: a receiver slow, down, or back
     tailgating = Signal(object)  # facegate.actions.ActionEvent: a face appeared while the door was open
+    site_event = Signal(str, object)  # the site link's news: "connected", "offline", "replica" and its payload
 
-    # facegate.session.SessionListener's calls, made on the session's threads; emitting is thread-safe.
+    # facegate.kiosk.KioskView's calls, made on the session's and the parts' threads; emitting is thread-safe.
     def on_result(self, result) -> None:
         self.frame_ready.emit(result)
 
@@ -39,3 +40,6 @@ class SessionBridge(QObject, SessionListener):
 
     def on_tailgating(self, alert) -> None:  # called on the session's thread
         self.tailgating.emit(alert)
+
+    def on_site_event(self, kind, payload) -> None:  # called on the site link's thread
+        self.site_event.emit(kind, payload)

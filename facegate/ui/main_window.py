@@ -27,9 +27,10 @@ from facegate.ui.bridge import SessionBridge
 from facegate.ui.video_view import VideoView
 
 if TYPE_CHECKING:  # at run time these are imported where they are used, once the window is up
-    from facegate.actions.worker import ActionHealth
     from facegate.access_log import AccessLog
+    from facegate.actions.worker import ActionHealth
     from facegate.gallery import Gallery
+    from facegate.kiosk import Kiosk
     from facegate.session import KioskSession
     from facegate.site.admin import SiteLog
     from facegate.site.sync import SiteSync
@@ -60,11 +61,10 @@ class MainWindow(QMainWindow):
         self.realtime = realtime
         self.engine: FaceEngine | None = None
         self.gallery: Gallery | None = None
-        self.session: KioskSession | None = None
+        self.kiosk: Kiosk | None = None  # the running kiosk (facegate.kiosk), rebuilt when the settings change
         self.speech: SpeechWorker | None = None
         self.access_log: AccessLog | None = None
-        self.site: SiteSync | None = None  # with database_url: the link to the site server (facegate/site/)
-        self.site_log: SiteLog | None = None  # ... and every door's log there, for the Access log dialog
+        self.site_log: SiteLog | None = None  # with database_url: every door's log there, for the Access log dialog
         self.admin = AdminPin(default_data_dir() / "admin.json")
         self.bridge = SessionBridge()
         self._frames_shown: list[float] = []
@@ -104,6 +104,7 @@ class MainWindow(QMainWindow):
         self.bridge.gallery_changed.connect(self.gallery_changed)
         self.bridge.action_health.connect(self._on_action_health)
         self.bridge.tailgating.connect(self._on_tailgating)
+        self.bridge.site_event.connect(self._on_site_event)
         self._fps_timer = QTimer(self)
         self._fps_timer.timeout.connect(self._update_fps)
         self._fps_timer.timeout.connect(self._update_site_status)
@@ -156,32 +157,28 @@ class MainWindow(QMainWindow):
             label.setContentsMargins(10, 0, 10, 0)
             self.statusBar().addPermanentWidget(label)
 
+    @property
+    def session(self) -> KioskSession | None:
+        return self.kiosk.session if self.kiosk is not None else None
+
+    @property
+    def site(self) -> SiteSync | None:
+        """With database_url: the running kiosk's link to the site server (facegate/site/sync.py)."""
+        return self.kiosk.site if self.kiosk is not None else None
+
     # ------------------------------------------------------------------ start-up
     def _load_models(self) -> None:
         try:
-            from facegate.vision.engine import FaceEngine
+            from facegate.kiosk import open_engine, open_gallery
 
-            engine = FaceEngine(detector=self.settings.detector)
-            engine.load_models()  # TensorFlow and the weights: the slow part
-            gallery = self._open_gallery(self.settings, engine)
+            engine = open_engine(self.settings)  # TensorFlow and the weights: the slow part
+            gallery = open_gallery(self.settings, engine)
             gallery.refresh()
             self.gallery = gallery
             self.bridge.engine_ready.emit(engine)
         except Exception as exc:  # shown to the user, not swallowed
             log.exception("Model loading failed")
             self.bridge.failed.emit(f"Could not load the recognition model: {exc}")
-
-    @staticmethod
-    def _open_gallery(settings: Settings, engine) -> Gallery:
-        """The gallery folder; at a site (database_url), the replica of the server's people."""
-        from facegate.gallery import Gallery
-
-        if settings.database_url:
-            from facegate.site.admin import SiteGallery
-            from facegate.site.sync import default_replica_folder
-
-            return SiteGallery(default_replica_folder(), engine, settings.database_url)
-        return Gallery(settings.gallery_path(), engine)
 
     def _on_engine_ready(self, engine) -> None:
         if self._shut_down:  # closed while the models loaded: start nothing
@@ -196,7 +193,7 @@ class MainWindow(QMainWindow):
 
     def _open_sinks(self) -> None:
         from facegate.access_log import AccessLog
-        from facegate.speech import SpeechWorker
+        from facegate.kiosk import apply_retention, open_speech
 
         if self.access_log is None:
             try:
@@ -205,15 +202,14 @@ class MainWindow(QMainWindow):
                 log.exception("Access log unavailable")
                 self.statusBar().showMessage(f"Access log unavailable: {exc}", 10000)
         if self.access_log is not None:
-            # Snapshots past their retention go now and then once a day, on the log's own thread (never this
-            # one); called again after a settings change, so a new retention takes effect at once.
+            # Called again after a settings change, so a new retention takes effect at once.
             try:
-                self.access_log.keep_snapshots_for(self.settings.log_retention_days)
+                apply_retention(self.access_log, self.settings)
             except (ValueError, FaceGateError) as exc:
                 log.error("Snapshot retention not applied: %s", exc)
                 self.statusBar().showMessage(f"Snapshot retention not applied: {exc}", 10000)
-        if self.speech is None and self.settings.speech:
-            self.speech = SpeechWorker(voice=self.settings.voice or None)
+        if self.speech is None:
+            self.speech = open_speech(self.settings)
 
     def _on_learned(self, outcome) -> None:
         if outcome.learned:
@@ -227,7 +223,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ the session
     def start_session(self, source: str | None = None) -> None:
-        from facegate.session import build_session
+        from facegate.kiosk import assemble_kiosk
 
         self.stop_session()
         text = source if source is not None else self.settings.source
@@ -240,45 +236,31 @@ class MainWindow(QMainWindow):
             return
         self.video.mirrored = self.settings.mirror_preview and spec.kind == "camera"  # display only
         self._action_health = {}
-        listeners: list = [self.bridge]
         url = self.settings.database_url
         self.site_log = None
         if url:
-            from facegate.config import default_door
             from facegate.site.admin import SiteLog
-            from facegate.site.sync import SiteSync
 
             self.site_log = SiteLog(url)
-            if self.access_log is not None:  # the outbox: without it nothing is sent (said in the status bar)
-                self.site = SiteSync(url, self.gallery, self.access_log, self.settings.door_name or default_door(),
-                                     on_change=self._site_changed)
-                listeners.append(self.site)
-                self.site.start()
+        assert self.engine is not None and self.gallery is not None  # started once the models are loaded
         try:
-            self.session = build_session(self.settings, self.engine, self.gallery, source=spec,
-                                         realtime=self.realtime, loop=spec.finite and self.realtime,
-                                         listeners=listeners, access_log=self.access_log, speech=self.speech,
-                                         # a site's people are the server's: what one door learned would be its own
-                                         learn=self.settings.learn_from_visits and not url,
-                                         on_learned=self.bridge.on_learned,
-                                         on_action_health=self.bridge.on_action_health,
-                                         on_tailgating=self.bridge.on_tailgating)
-        except FaceGateError as exc:  # a door, MQTT or webhook setting that cannot work, an unwritable outbox
+            self.kiosk = assemble_kiosk(self.settings, self.engine, self.gallery, self.bridge, source=spec,
+                                        access_log=self.access_log, speech=self.speech, realtime=self.realtime,
+                                        loop=spec.finite and self.realtime)
+        except FaceGateError as exc:  # a door, MQTT or webhook setting that cannot work, a site without its log
             log.error("The kiosk could not start: %s", exc)
             self.video.set_message(str(exc))
-            if self.site is not None:  # started above: it would forward and listen for a kiosk that is not running
-                self.site.stop(2.0)
-                self.site = None
             return
         self._show_action_health()
         self.video.set_message("Starting the camera...")
-        self.session.start()
+        self.kiosk.start()
 
-    def stop_session(self) -> None:
-        if self.session is not None:
-            self.session.stop()  # stops self.site too (a listener); what it did not send goes at the next start
-            self.session = None
-        self.site = None
+    def stop_session(self, final: bool = False) -> None:
+        """Stop the running kiosk (its site link too; what it did not send goes at the next start, or now when
+        `final`: the window is closing)."""
+        if self.kiosk is not None:
+            kiosk, self.kiosk = self.kiosk, None
+            kiosk.stop(final)
 
     def _on_frame(self, result) -> None:
         if self.video.message and result.frame is not None:
@@ -313,7 +295,7 @@ class MainWindow(QMainWindow):
 
     def _show_action_health(self) -> None:
         """'Door: ok  MQTT: down' in the status bar, for the actions of the running session."""
-        actions = self.session.actions if self.session is not None else None
+        actions = self.kiosk.actions if self.kiosk is not None else None
         if actions is None:
             self.actions_label.hide()
             return
@@ -359,10 +341,10 @@ class MainWindow(QMainWindow):
         self._frames_shown = [t for t in self._frames_shown if now - t <= 2.0]
         self.fps_label.setText(f"{len(self._frames_shown) / 2.0:.0f} fps")
 
-    def _site_changed(self, kind: str, payload: dict) -> None:
-        """The site link's news (on its thread): a person copied or erased here changes the people count."""
+    def _on_site_event(self, kind: str, payload: dict) -> None:
+        """The site link's news: a person copied or erased here changes the people count."""
         if kind == "replica":
-            self.bridge.gallery_changed.emit()
+            self.gallery_changed()
 
     def _update_site_status(self) -> None:
         """ "Site server: connected" / "offline since 10:42, 17 events waiting" (database_url only)."""
@@ -435,8 +417,10 @@ class MainWindow(QMainWindow):
         self.settings = settings
         if (settings.gallery_path(), settings.database_url) != (old.gallery_path(), old.database_url) \
                 and self.engine is not None:
+            from facegate.kiosk import open_gallery
+
             self.stop_session()  # the old gallery's session (and site link) end before the new gallery opens
-            self.gallery = self._open_gallery(settings, self.engine)
+            self.gallery = open_gallery(settings, self.engine)
             self.gallery.refresh()
             self._update_people_count()
         if settings.log_path() != old.log_path() and self.access_log is not None:
@@ -485,7 +469,7 @@ class MainWindow(QMainWindow):
 
     def shutdown(self) -> None:
         self._shut_down = True
-        self.stop_session()
+        self.stop_session(final=True)
         if self._loader is not None and self._loader is not threading.current_thread():
             # A thread cut off inside TensorFlow's native code when the interpreter exits aborts the process.
             self._loader.join(LOADER_JOIN_SECONDS)

@@ -1,0 +1,264 @@
+"""The one assembly of a running kiosk from the settings: the CLI (`facegate run --headless`) and the window both
+call it, and differ only in how they show what it says (their `KioskView`).
+
+    open_engine / open_gallery / open_access_log / open_speech      the parts that outlive one session
+    assemble_kiosk(settings, engine, gallery, view, ...) -> Kiosk   the session and its listeners, in this order:
+        access log (a decision is durable before anything announces it), door and building actions, template
+        learner, speech, then the view, then the site link (which forwards what the log holds)
+
+Rules kept here, once: a site kiosk (database_url) needs its access log (the log is the outbox of the server's
+copy) and learns nothing (a site's people are the server's: what one door learned would be its own); its gallery
+is the replica of the server's people.
+
+`build_session` wires a session without a view or a site: the tests and benchmarks use it directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from facegate.access_log import AccessEvent, AccessLog
+from facegate.actions.listener import ActionsListener, build_actions
+from facegate.actions.worker import ActionEvent, ActionHealth
+from facegate.capture import SourceSpec, parse_source
+from facegate.config import Settings
+from facegate.errors import FaceGateError
+from facegate.gallery import Gallery
+from facegate.learning import LearningSettings, LearnOutcome, TemplateLearner
+from facegate.liveness import LivenessSettings
+from facegate.pipeline import FrameResult, Pipeline, PipelineSettings
+from facegate.policy import AccessPolicy, Decision, PolicySettings, Verdict
+from facegate.session import KioskSession, ReaderFactory, SessionListener
+from facegate.site.admin import SiteGallery
+from facegate.site.sync import SiteSync, default_replica_folder
+from facegate.speech import SpeechWorker, render_greeting
+from facegate.vision.engine import FaceEngine
+
+log = logging.getLogger(__name__)
+
+# Decisions that open a door or alert a guard: committed to the access log before they are announced (at most
+# this long a wait). Unknown faces are logged without waiting: nothing is done on them.
+ACTED_ON = (Verdict.GRANTED, Verdict.DENIED)
+DURABLE_WAIT_S = 2.0
+# Speech does not read a liveness request over a greeting said less than this long ago.
+PROMPT_AFTER_GREETING_S = 3.0
+
+SITE_NEEDS_LOG = ("A site kiosk keeps its decisions in its local access log until the server has them, and the "
+                  "log is not open")
+
+
+# ------------------------------------------------------------------------------------------------ listeners
+class AccessLogListener(SessionListener):
+    """Every decision into the access log; a grant or denial is on the disk before later listeners announce it."""
+
+    def __init__(self, access_log: AccessLog, source: str):
+        self.access_log = access_log
+        self.source = source
+
+    def on_decision(self, decision: Decision, result: FrameResult) -> None:
+        event = AccessEvent(
+            time=time.time(), track_id=decision.track_id, person=decision.name, distance=decision.distance,
+            margin=decision.margin, decision=decision.verdict, source=self.source,
+            details={"frame": result.frame.index, "greeted": decision.greet, "reason": decision.reason,
+                     **decision.details},
+            snapshot=result.snapshots.get(decision.track_id))
+        if decision.verdict in ACTED_ON:
+            # On the disk before anyone hears or sees it (a door opens on it): a crash or power cut right after
+            # the greeting cannot leave a grant without its log entry. A log that cannot be written in time is an
+            # error in the app's log, and the decision still goes out: a full disk must not lock everyone out.
+            self.access_log.record_durably(event, DURABLE_WAIT_S)
+        else:
+            self.access_log.record(event)
+
+
+class LearningListener(SessionListener):
+    """Offers liveness-checked grants to the template learner (facegate.learning), which runs on its own thread."""
+
+    def __init__(self, learner: TemplateLearner):
+        self.learner = learner
+
+    def on_decision(self, decision: Decision, result: FrameResult) -> None:
+        if decision.verdict is Verdict.GRANTED and decision.name is not None:
+            self.learner.offer(decision.name, result.snapshots.get(decision.track_id), decision.details)
+
+    def wait_idle(self) -> None:
+        self.learner.wait_idle()
+
+    def stop(self, timeout: float) -> None:
+        self.learner.stop(timeout)
+
+
+class SpeechListener(SessionListener):
+    """Greets once per visit and speaks liveness requests, never over a greeting for someone else."""
+
+    def __init__(self, speech: SpeechWorker, greeting_template: str = "Welcome {name}"):
+        self.speech = speech
+        self.greeting_template = greeting_template
+        self._last_greeting = float("-inf")
+
+    def on_decision(self, decision: Decision, result: FrameResult) -> None:
+        if decision.greet and decision.name is not None:  # a greeting grant always names the person
+            self._last_greeting = time.monotonic()
+            self.speech.say(render_greeting(self.greeting_template, decision.name))
+
+    def on_result(self, result: FrameResult) -> None:
+        if result.prompts and time.monotonic() - self._last_greeting >= PROMPT_AFTER_GREETING_S:
+            for prompt in result.prompts:
+                self.speech.say(prompt)
+
+
+class KioskView(SessionListener):
+    """What a face of the app (the window, `run --headless`'s JSON lines) is told, besides a session listener's
+    calls. Each is made on the thread that has the news: return quickly."""
+
+    def on_action_health(self, health: ActionHealth) -> None:
+        """A door, MQTT or webhook action became slow, went down, or is back (an action's thread)."""
+
+    def on_tailgating(self, alert: ActionEvent) -> None:
+        """A face appeared while the door was open for a grant (the pipeline worker)."""
+
+    def on_learned(self, outcome: LearnOutcome) -> None:
+        """The template learner decided on a granted face (its own thread)."""
+
+    def on_site_event(self, kind: str, payload: dict[str, Any]) -> None:
+        """The site link's news: "connected", "offline", "replica" (a person copied or erased here) (its thread)."""
+
+
+# ------------------------------------------------------------------------------------------------ the session
+def build_session(settings: Settings, engine: FaceEngine, gallery: Gallery, *, source: str | int | Path | SourceSpec,
+                  realtime: bool = True, loop: bool = False, listeners: Sequence[SessionListener] = (),
+                  access_log: AccessLog | None = None, speech: SpeechWorker | None = None, learn: bool | None = None,
+                  on_learned: Callable[[LearnOutcome], None] | None = None, learner: TemplateLearner | None = None,
+                  liveness: LivenessSettings | None = None, rng: random.Random | None = None,
+                  reader_factory: ReaderFactory | None = None, actions: bool = True,
+                  on_action_health: Callable[[ActionHealth], None] | None = None,
+                  on_tailgating: Callable[[ActionEvent], None] | None = None) -> KioskSession:
+    """A kiosk session wired the one way the app, `run --headless`, the benchmarks and the tests use.
+
+    Listeners hear the session after the built-in ones, in this order: the access log (a decision is durable
+    before anything announces it), the door and building actions (a door opens only on a grant already on the
+    disk), the template learner, speech. learn: learn from visits (default: settings.learn_from_visits), with a
+    TemplateLearner made from the settings that calls on_learned, or with `learner` when given. liveness:
+    overrides the settings' liveness (a benchmark says which mode it measures). reader_factory: wraps how frames
+    are read (benchmarks letterbox or stack the clip; tests spoil frames). actions: the door pulse, MQTT and
+    webhook the settings ask for; on_action_health and on_tailgating are called on the actions' threads
+    (Kiosk.actions finds that listener among the session's)."""
+    spec = source if isinstance(source, SourceSpec) else parse_source(source)
+    pipeline = Pipeline(engine, gallery, AccessPolicy(PolicySettings.from_settings(settings)),
+                        PipelineSettings.from_settings(settings),
+                        liveness if liveness is not None else LivenessSettings.from_settings(settings), rng)
+    built_in: list[SessionListener] = []
+    if access_log is not None:
+        built_in.append(AccessLogListener(access_log, str(spec)))
+    if actions:
+        action_listener = build_actions(settings, access_log=access_log, on_health=on_action_health,
+                                        on_alert=on_tailgating)
+        if action_listener is not None:
+            built_in.append(action_listener)
+    if learner is None and (settings.learn_from_visits if learn is None else learn):
+        learner = TemplateLearner(gallery, LearningSettings.from_settings(settings), on_learned)
+    if learner is not None:
+        built_in.append(LearningListener(learner))
+    if speech is not None:
+        built_in.append(SpeechListener(speech, settings.greeting_template))
+    session = KioskSession(spec, pipeline, listeners=built_in + list(listeners), realtime=realtime, loop=loop,
+                           reader_factory=reader_factory)
+    return session
+
+
+# ------------------------------------------------------------------------------------------------ the parts
+def open_engine(settings: Settings) -> FaceEngine:
+    """The face engine with its models loaded (TensorFlow and the weights: seconds; before the first frame, not
+    during it)."""
+    engine = FaceEngine(detector=settings.detector)
+    engine.load_models()
+    return engine
+
+
+def open_gallery(settings: Settings, engine: FaceEngine, folder: Path | None = None) -> Gallery:
+    """The enrolled people: the gallery folder (`folder`, else the settings'); at a site (database_url), the
+    replica of the server's people (`folder`, else site-gallery/ in the data folder), whose enroll and remove go
+    to the server. Not refreshed yet."""
+    if settings.database_url:
+        return SiteGallery(folder or default_replica_folder(), engine, settings.database_url)
+    return Gallery(folder or settings.gallery_path(), engine)
+
+
+def open_access_log(settings: Settings, folder: Path | None = None) -> AccessLog:
+    """The access log (`folder`, else the settings'), with its snapshot retention running (purged now, then
+    daily, on the log's own thread). FaceGateError when the folder cannot be used."""
+    access_log = AccessLog(folder or settings.log_path())
+    apply_retention(access_log, settings)
+    return access_log
+
+
+def apply_retention(access_log: AccessLog, settings: Settings) -> None:
+    """Snapshots older than the settings' retention go now and then once a day (again after a settings change, so
+    that a new retention holds at once)."""
+    access_log.keep_snapshots_for(settings.log_retention_days)
+
+
+def open_speech(settings: Settings) -> SpeechWorker | None:
+    """The speech worker, or None when the settings turn speech off."""
+    return SpeechWorker(voice=settings.voice or None) if settings.speech else None
+
+
+# ------------------------------------------------------------------------------------------------ the kiosk
+@dataclass
+class Kiosk:
+    """A session with its site link, and the parts it was assembled with (the caller owns and closes those: the
+    window keeps them across restarts for new settings). start() starts the session and the link; stop(final=True)
+    also sends the site what the log still holds (at the end of the app; a restart leaves it to the next link)."""
+
+    settings: Settings
+    session: KioskSession
+    site: SiteSync | None
+    access_log: AccessLog | None
+    speech: SpeechWorker | None
+
+    @property
+    def actions(self) -> ActionsListener | None:
+        """The door, MQTT and webhook actions the settings asked for (None without any)."""
+        return next((listener for listener in self.session.listeners if isinstance(listener, ActionsListener)), None)
+
+    def start(self) -> Kiosk:
+        if self.site is not None:
+            self.site.start()  # before the first decision: it forwards from the log as they come
+        self.session.start()
+        return self
+
+    def stop(self, final: bool = False) -> int:
+        """Stop the session (its listeners, the site link among them). Returns how many decisions wait for the
+        site server (0 without a site, or without `final`)."""
+        self.session.stop()
+        if final and self.site is not None:
+            return self.site.drain()
+        return 0
+
+
+def assemble_kiosk(settings: Settings, engine: FaceEngine, gallery: Gallery, view: KioskView, *,
+                   source: str | int | Path | SourceSpec, access_log: AccessLog | None,
+                   speech: SpeechWorker | None, realtime: bool = True, loop: bool = False, learn: bool = True,
+                   rng: random.Random | None = None, reader_factory: ReaderFactory | None = None) -> Kiosk:
+    """The kiosk the settings describe, not started yet. `view` hears everything (the window, the JSON lines);
+    learn=False turns learning off whatever the settings say (`run --no-learning`). FaceGateError (in plain
+    words) when it cannot run: a site without its access log, a door, MQTT or webhook setting that cannot work."""
+    url = settings.database_url.strip()
+    if url and access_log is None:
+        raise FaceGateError(f"{SITE_NEEDS_LOG}: give the kiosk a log folder it can write (Settings, or --log-dir "
+                            "without --no-log), or run it without a site server.")
+    site = SiteSync(url, gallery, access_log, settings.door(), on_change=view.on_site_event) \
+        if url and access_log is not None else None
+    session = build_session(settings, engine, gallery, source=source, realtime=realtime, loop=loop,
+                            listeners=[view] + ([site] if site is not None else []),
+                            access_log=access_log, speech=speech,
+                            learn=learn and settings.learn_from_visits and site is None,
+                            on_learned=view.on_learned, rng=rng, reader_factory=reader_factory,
+                            on_action_health=view.on_action_health, on_tailgating=view.on_tailgating)
+    return Kiosk(settings, session, site, access_log, speech)
