@@ -61,7 +61,7 @@ def people_gallery(tmp_path, clips) -> Path:
 # Threads the app starts (their names). One still running when the interpreter exits can be cut off inside native
 # code (an OpenCV read, TensorFlow), which aborts the process after every test has passed ("FATAL: exception not
 # rethrown", exit 134). Every test must stop what it starts; this says which one did not.
-PRODUCT_THREADS = ("pipeline worker", "capture ", "model loader", "enrollment", "facegate-", "template learner",
+PRODUCT_THREADS = ("pipeline worker", "capture ", "model loader", "facegate-", "template learner",
                    "gallery watcher")
 
 

@@ -28,3 +28,8 @@ def caption(view: TrackView) -> str:
     if view.too_far:
         return TOO_FAR
     return WORDS[view.verdict]
+
+
+def plural(count: int, word: str, plural_word: str = "") -> str:
+    """ "1 photo", "3 photos"; `plural_word` when adding an s is wrong ("people")."""
+    return f"{count} {word}" if count == 1 else f"{count} {plural_word or word + 's'}"

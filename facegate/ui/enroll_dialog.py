@@ -7,13 +7,12 @@ the head poses the kiosk will see). Encoding and saving run on a worker thread s
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar,
                                QPushButton, QVBoxLayout)
 
@@ -24,10 +23,12 @@ from facegate.policy import PolicySettings
 from facegate.ui.video_view import VideoView
 from facegate.vision.detect import Face
 from facegate.vision.engine import sharpness
+from facegate.ui.host import DialogHost, host_widget
+from facegate.ui.jobs import BackgroundJob
+from facegate.ui.mixed_identity import ask_mixed_identity, mixed_identity_doubts
 
 if TYPE_CHECKING:
     from facegate.gallery import Gallery
-    from facegate.ui.main_window import MainWindow
 
 SHOTS = ("Look straight at the camera", "Turn your head slightly to one side",
          "Now turn your head slightly to the other side")
@@ -91,23 +92,10 @@ def guidance(result) -> str | None:
     return None
 
 
-class _Worker(QObject):
-    done = Signal(object)  # result or FaceGateError
-
-    def run(self, job) -> None:
-        def target():
-            try:
-                self.done.emit(job())
-            except Exception as exc:  # noqa: BLE001 - reported in the dialog, not lost
-                self.done.emit(exc if isinstance(exc, FaceGateError) else FaceGateError(str(exc)))
-
-        threading.Thread(target=target, name="enrollment", daemon=True).start()
-
-
 class EnrollDialog(QDialog):
-    def __init__(self, window):
-        super().__init__(window)
-        self.main_window: MainWindow = window  # not self.window: that is QWidget.window()
+    def __init__(self, window: DialogHost):
+        super().__init__(host_widget(window))
+        self.main_window: DialogHost = window  # not self.window: that is QWidget.window()
         self.setWindowTitle("Enroll a person")
         self.setObjectName("enroll_dialog")
         self.shots: list[np.ndarray] = []
@@ -115,9 +103,9 @@ class EnrollDialog(QDialog):
         self._latest_turn: float | None = None
         self._latest = None
         self._busy = False
-        self.worker = _Worker()
+        self.worker = BackgroundJob("enrollment", self)
         self.worker.done.connect(self._job_done)
-        self._pending_job = None
+        self._pending_job: Callable[[Any], None] | None = None
 
         self.preview = VideoView()
         self.preview.setMinimumSize(480, 300)
@@ -242,6 +230,7 @@ class EnrollDialog(QDialog):
         if isinstance(outcome, FaceGateError):
             self.result_label.setText(f"Not saved: {outcome}")
             return
+        assert on_done is not None  # every job is run with its continuation
         on_done(outcome)
 
     def _duplicate_of(self, photos) -> tuple[str, float] | None:
@@ -276,13 +265,9 @@ class EnrollDialog(QDialog):
         return None, gallery.resemblances(name, photos)
 
     def confirm_mixed_identity(self, name: str, doubts) -> bool:
-        from facegate.ui.people_dialog import ask_mixed_identity
-
         return ask_mixed_identity(self, name, doubts, self.main_window.settings.threshold)
 
     def _confirm_and_enroll(self, name: str, photos, duplicate, compared=()) -> None:
-        from facegate.ui.people_dialog import mixed_identity_doubts
-
         doubts = mixed_identity_doubts(list(compared), PolicySettings.from_settings(self.main_window.settings))
         if doubts and not self.confirm_mixed_identity(name, doubts):
             self.result_label.setText(f"Nothing saved. Add only photos of {name}; a photo of someone else lets "

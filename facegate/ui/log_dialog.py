@@ -12,21 +12,21 @@ import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDialog, QFileDialog, QHBoxLayout,
-                               QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout)
+                               QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                               QWidget)
 
+from facegate.access_log import LogRow
 from facegate.errors import FaceGateError
-from facegate.ui.enroll_dialog import _Worker
+from facegate.ui.jobs import BackgroundJob
 from facegate.ui.video_view import to_qimage
-
-if TYPE_CHECKING:
-    from facegate.ui.main_window import MainWindow
+from facegate.site.admin import SiteLogRow
+from facegate.ui.host import DialogHost, host_widget
 
 MAX_ROWS = 500
 SNAPSHOT_HEIGHT = 48
@@ -80,9 +80,9 @@ def _day_start(day: QDate) -> float:
 
 
 class LogDialog(QDialog):
-    def __init__(self, window):
-        super().__init__(window)
-        self.main_window: MainWindow = window  # not self.window: that is QWidget.window()
+    def __init__(self, window: DialogHost):
+        super().__init__(host_widget(window))
+        self.main_window: DialogHost = window  # not self.window: that is QWidget.window()
         # at a site: every door's log on the server; else this kiosk's own
         self.site = window.site_log is not None
         self.access_log = window.site_log if self.site else window.access_log
@@ -91,12 +91,12 @@ class LogDialog(QDialog):
         self.resize(760, 600)
         self.loading = False
         self.exporting = False
-        self.rows = []  # the LogRows shown, newest first
+        self.rows: list[LogRow | SiteLogRow] = []  # shown, newest first
         self._generation = 0
         self._choices: list[PersonChoice] = [ALL_PEOPLE, UNKNOWN_ONLY]
-        self._load_worker = _Worker()
+        self._load_worker = BackgroundJob("log-reader", self)
         self._load_worker.done.connect(self._loaded)
-        self._export_worker = _Worker()
+        self._export_worker = BackgroundJob("log-export", self)
         self._export_worker.done.connect(self._exported)
 
         self.person_combo = QComboBox()
@@ -172,9 +172,10 @@ class LogDialog(QDialog):
                 "The access log is not available, so there is nothing to show. It opens once the recognition "
                 "model has loaded; if this message stays, check the log folder in Settings "
                 f"({window.settings.log_path()}).")
-            for widget in (self.person_combo, self.from_date, self.to_date, self.refresh_button,
-                           self.export_button):
-                widget.setEnabled(False)
+            disabled: tuple[QWidget, ...] = (self.person_combo, self.from_date, self.to_date, self.refresh_button,
+                                             self.export_button)
+            for control in disabled:
+                control.setEnabled(False)
             return
         self.person_combo.currentIndexChanged.connect(lambda _: self.reload())
         self.door_combo.currentIndexChanged.connect(lambda _: self.reload())

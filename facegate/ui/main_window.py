@@ -24,6 +24,7 @@ from facegate.capture import SourceState, parse_source
 from facegate.config import Settings, default_data_dir, save_settings
 from facegate.errors import FaceGateError
 from facegate.ui.bridge import SessionBridge
+from facegate.ui.modal import run_modal
 from facegate.ui.video_view import VideoView
 
 if TYPE_CHECKING:  # at run time these are imported where they are used, once the window is up
@@ -41,15 +42,6 @@ log = logging.getLogger(__name__)
 
 STALL_S = 3.0  # no new frame for this long: the picture on screen is marked old
 LOADER_JOIN_SECONDS = 120.0  # loading takes about 5 s on 2 cores; closing waits for it rather than abort at exit
-
-
-def run_modal(dialog) -> int:
-    """Show a dialog modally, then let Qt delete it: parented to the window, it would otherwise live (with its
-    widgets, timers and connections) as long as the window, one more each time it is opened."""
-    try:
-        return dialog.exec()
-    finally:
-        dialog.deleteLater()
 
 
 class MainWindow(QMainWindow):

@@ -12,8 +12,9 @@ change is used by the kiosk at once, no restart.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 import cv2
 import numpy as np
@@ -25,15 +26,15 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QIn
 from facegate.errors import FaceGateError, GalleryError
 from facegate.gallery import is_learned, validate_name
 from facegate.imageio import load_image
-from facegate.learning import learned_summaries
+from facegate.learning import LearnedSummary, learned_summaries
 from facegate.matching import Resemblance
 from facegate.pipeline import face_crop
 from facegate.policy import PolicySettings
-from facegate.ui.enroll_dialog import _Worker
+from facegate.ui.jobs import BackgroundJob
 from facegate.ui.video_view import to_qimage
-
-if TYPE_CHECKING:
-    from facegate.ui.main_window import MainWindow
+from facegate.ui.captions import plural
+from facegate.ui.host import DialogHost, host_widget
+from facegate.ui.mixed_identity import ask_mixed_identity, mixed_identity_doubts
 
 log = logging.getLogger(__name__)
 
@@ -84,68 +85,22 @@ def _placeholder(size: int = THUMBNAIL_SIZE) -> QPixmap:
     return pixmap
 
 
-def _plural(count: int, word: str, plural: str = "") -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {plural or word + 's'}"
-
-
-def _doubt(resemblance: Resemblance, threshold: float) -> str:
-    """Why a photo may not show the person it is added to, in plain words with the distances."""
-    name, own = resemblance.name, resemblance.own
-    if resemblance.looks_like_someone_else(threshold):
-        other = f"{resemblance.other} ({resemblance.other_distance:.2f})"
-        if own == float("inf"):
-            return f"looks like {other}; {name} has no usable photo to compare it with"
-        return f"looks more like {other} than like {name} ({own:.2f})" if own < threshold \
-            else f"looks like {other}, not like {name} ({own:.2f})"
-    return f"does not look like {name} ({own:.2f})"
-
-
-def mixed_identity_doubts(compared: list[tuple[Path, Resemblance]], policy) -> list[tuple[Path, str]]:
-    """The photos that would mix two people if added (file, why in words); `policy`: the PolicySettings."""
-    return [(photo, _doubt(resemblance, policy.threshold)) for photo, resemblance in compared
-            if resemblance.mixes_identities(policy.threshold, policy.unknown_distance)]
-
-
-def ask_mixed_identity(parent, name: str, doubts: list[tuple[Path, str]], threshold: float) -> bool:
-    """Ask whether photos that may show someone else are to be added to `name` anyway; True for Yes. No is the
-    default. (People's "Add photos" and enrollment under an existing name ask the same question.)"""
-    box = QMessageBox(parent)
-    box.setObjectName("confirm_mixed_identity")
-    box.setIcon(QMessageBox.Icon.Warning)
-    box.setWindowTitle("A different person?")
-    if len(doubts) == 1:
-        photo, doubt = doubts[0]
-        box.setText(f"This photo ({photo.name}) {doubt}. Add it to {name} anyway?")
-    else:
-        lines = "\n".join(f"{photo.name} {doubt}." for photo, doubt in doubts)
-        box.setText(f"{_plural(len(doubts), 'photo')} may not show {name}:\n{lines}\n\nAdd them to {name} anyway?")
-    box.setInformativeText(
-        f"The numbers are distances between faces: lower is more alike, and under {threshold:.2f} the kiosk takes "
-        f"two faces for the same person. A photo of someone else lets them in as {name}.")
-    box.setStandardButtons(QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No)
-    box.setDefaultButton(QMessageBox.StandardButton.No)
-    yes = box.button(QMessageBox.StandardButton.Yes)
-    box.exec()
-    box.deleteLater()
-    return box.clickedButton() is yes
-
-
 class PeopleDialog(QDialog):
-    def __init__(self, window):
-        super().__init__(window)
-        self.main_window: MainWindow = window  # not self.window: that is QWidget.window()
+    def __init__(self, window: DialogHost):
+        super().__init__(host_widget(window))
+        self.main_window: DialogHost = window  # not self.window: that is QWidget.window()
         self.setWindowTitle("People")
         self.setObjectName("people_dialog")
         self.resize(560, 620)
         self.busy = False
-        self._learned = {}  # person -> LearnedSummary, as of the last reload
-        self._pending_job = None
+        self._learned: dict[str, LearnedSummary] = {}  # as of the last reload
+        self._pending_job: Callable[[Any], None] | None = None
         self._failure_prefix = ""
-        self.worker = _Worker()
+        self.worker = BackgroundJob("people", self)
         self.worker.done.connect(self._job_done)
         # Face pictures: one worker of their own, so they never hold up an edit; cached for the dialog's life.
         self._thumbnails: dict[tuple[str, int], QPixmap] = {}  # (first photo, its mtime) -> picture
-        self._thumbnail_worker = _Worker()
+        self._thumbnail_worker = BackgroundJob("face-pictures", self)
         self._thumbnail_worker.done.connect(self._thumbnails_done)
         self._thumbnails_running = False
         self._thumbnails_again = False
@@ -224,7 +179,7 @@ class PeopleDialog(QDialog):
         self.list.clear()
         for name, files in people.items():
             usable = self.gallery.photo_count(name)
-            lines = [name, _plural(usable, "photo")]
+            lines = [name, plural(usable, "photo")]
             if usable < len(files):
                 lines[1] += f" ({len(files) - usable} not usable, see below)"
             if usable == 0:
@@ -243,7 +198,7 @@ class PeopleDialog(QDialog):
             if name == select:
                 self.list.setCurrentItem(item)
         recognised = len(self.gallery.people)
-        self.count_label.setText(f"{_plural(recognised, 'person', 'people')} recognised by the kiosk."
+        self.count_label.setText(f"{plural(recognised, 'person', 'people')} recognised by the kiosk."
                                  if people else "Nobody is enrolled yet. Use \"Enroll person\" to add someone.")
         self.problems_list.clear()
         for problem in self.gallery.problems:
@@ -316,7 +271,7 @@ class PeopleDialog(QDialog):
         selected = name is not None
         for button in (self.add_button, self.rename_button, self.delete_button):
             button.setEnabled(selected and not self.busy)
-        learned = self._learned.get(name) if selected else None
+        learned = self._learned.get(name) if name is not None else None
         self.forget_button.setEnabled(not self.busy and learned is not None and learned.count > 0)
         self.refresh_button.setEnabled(not self.busy)
 
@@ -351,7 +306,7 @@ class PeopleDialog(QDialog):
     # ------------------------------------------------------------------ check the folder again
     def refresh(self) -> None:
         self._run(self.gallery.refresh, lambda problems: self._changed(
-            "The people folder was checked again." + (f" {_plural(len(problems), 'photo')} not usable."
+            "The people folder was checked again." + (f" {plural(len(problems), 'photo')} not usable."
                                                       if problems else "")),
                   "Checking the people folder...", "The people folder could not be checked")
 
@@ -371,7 +326,7 @@ class PeopleDialog(QDialog):
             return
         gallery = self.gallery
         self._run(lambda: gallery.resemblances(name, photos), lambda compared: self._photos_compared(name, photos, compared),
-                  f"Comparing {_plural(len(photos), 'photo')} with the photos of {name} and of everyone else...",
+                  f"Comparing {plural(len(photos), 'photo')} with the photos of {name} and of everyone else...",
                   f"No photos of {name} were added")
 
     def _photos_compared(self, name: str, photos: list[Path], compared: list[tuple[Path, Resemblance]]) -> None:
@@ -385,14 +340,14 @@ class PeopleDialog(QDialog):
         gallery = self.gallery
         self._run(lambda: gallery.enroll(name, photos, allow_new_person=False),
                   lambda outcome: self._photos_added(name, outcome, doubts),
-                  f"Adding {_plural(len(photos), 'photo')} of {name}...", f"No photos of {name} were added")
+                  f"Adding {plural(len(photos), 'photo')} of {name}...", f"No photos of {name} were added")
 
     def confirm_mixed_identity(self, name: str, doubts: list[tuple[Path, str]]) -> bool:
         return ask_mixed_identity(self, name, doubts, self.main_window.settings.threshold)
 
     def _photos_added(self, name: str, outcome, doubts: list[tuple[Path, str]]) -> None:
         saved, problems = outcome
-        lines = [f"Added {_plural(len(saved), 'photo')} of {name}."]
+        lines = [f"Added {plural(len(saved), 'photo')} of {name}."]
         lines += [f"Left out {p.path.name}: {p.reason}" for p in problems]
         left_out = {p.path for p in problems}
         for photo, doubt in doubts:
@@ -460,7 +415,7 @@ class PeopleDialog(QDialog):
             return
         gallery = self.gallery
         self._run(lambda: gallery.forget_learned(name),
-                  lambda count: self._changed(f"Forgot {_plural(count, 'photo')} learned of {name}; the photos "
+                  lambda count: self._changed(f"Forgot {plural(count, 'photo')} learned of {name}; the photos "
                                               "enrolled for them stay.", select=name),
                   f"Forgetting the learned photos of {name}...", f"The learned photos of {name} were not forgotten")
 
@@ -512,12 +467,12 @@ class PeopleDialog(QDialog):
                   f"{name} was not deleted")
 
     def _deleted(self, name: str, photos: int, log_outcome) -> None:
-        text = f"{name} was deleted ({_plural(photos, 'photo')} and their face data erased)."
+        text = f"{name} was deleted ({plural(photos, 'photo')} and their face data erased)."
         if isinstance(log_outcome, FaceGateError):
             self._changed(text, select="")
             self._show(f"{text}\nTheir access log entries could NOT be erased: {log_outcome}", error=True)
             return
         if log_outcome is not None:
-            erased = _plural(log_outcome, "access log entry", "access log entries")
+            erased = plural(log_outcome, "access log entry", "access log entries")
             text += f" {erased} and their snapshots were erased too."
         self._changed(text, select="")

@@ -14,7 +14,6 @@ import math
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import cv2
 from PySide6.QtCore import Qt, QTimer
@@ -23,13 +22,13 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QPushButton, QVBoxLayout, QWidget)
 
 from facegate.capture import parse_source
-from facegate.config import RANGES, Settings, greeting_problem, setting
+from facegate.config import RANGES, Settings, default_door, greeting_problem, setting
 from facegate.errors import FaceGateError
 from facegate.speech import render_greeting
-from facegate.ui.enroll_dialog import _Worker
-
-if TYPE_CHECKING:
-    from facegate.ui.main_window import MainWindow
+from facegate.site.schema import redact
+from facegate.ui.jobs import BackgroundJob
+from facegate.ui.modal import run_modal
+from facegate.ui.host import DialogHost, host_widget
 
 log = logging.getLogger(__name__)
 
@@ -111,20 +110,20 @@ def calibration_module():
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, window):
-        super().__init__(window)
-        self.main_window: MainWindow = window  # not self.window: that is QWidget.window()
+    def __init__(self, window: DialogHost):
+        super().__init__(host_widget(window))
+        self.main_window: DialogHost = window  # not self.window: that is QWidget.window()
         self.original = window.settings
         self.setWindowTitle("Settings")
         self.setObjectName("settings_dialog")
         settings = self.original
         self._sources: list[tuple[str, str]] = []  # (label, value) behind each camera-list entry
         self._source_index = 0
-        self._camera_worker = _Worker()
+        self._camera_worker = BackgroundJob("camera-probe", self)
         self._camera_worker.done.connect(self._cameras_found)
-        self._voice_worker = _Worker()
+        self._voice_worker = BackgroundJob("voice-list", self)
         self._voice_worker.done.connect(self._voices_found)
-        self._calibration_worker = _Worker()
+        self._calibration_worker = BackgroundJob("calibration", self)
         self._calibration_worker.done.connect(self._calibrated)
         self.looking_for_cameras = True
         self.loading_voices = True
@@ -155,7 +154,7 @@ class SettingsDialog(QDialog):
         self.threshold_spin.valueChanged.connect(self._explain_threshold)
         self._explain_threshold()
         self._calibration = calibration_module()
-        self.calibrate_button = None
+        self.calibrate_button: QPushButton | None = None
         if self._calibration is not None:
             self.calibrate_button = QPushButton("Calibrate...")
             self.calibrate_button.setObjectName("calibrate_button")
@@ -223,9 +222,6 @@ class SettingsDialog(QDialog):
         self.actions_button.setToolTip("Open the door on a grant; tell Home Assistant (MQTT) or a web service")
         self.actions_button.clicked.connect(self.edit_actions)
         # --- a site with several doors (facegate/site/): the password is never shown, only kept
-        from facegate.config import default_door
-        from facegate.site.schema import redact
-
         self.site_edit = QLineEdit(redact(settings.database_url))
         self.site_edit.setObjectName("site_edit")
         self.site_edit.setPlaceholderText("empty: this kiosk alone; postgresql://user@host:5432/db?sslmode=require")
@@ -408,6 +404,7 @@ class SettingsDialog(QDialog):
         if gallery is None:
             self.error_label.setText("Calibration needs the recognition model; wait until it has loaded.")
             return
+        assert self.calibrate_button is not None  # the button that calls this exists
         self.calibrate_button.setEnabled(False)
         self.threshold_explanation.setText("Measuring on the enrolled people's photos...")
 
@@ -420,6 +417,7 @@ class SettingsDialog(QDialog):
         self._calibration_worker.run(job)
 
     def _calibrated(self, outcome) -> None:
+        assert self.calibrate_button is not None  # its job is done
         self.calibrate_button.setEnabled(True)
         self._explain_threshold()
         if isinstance(outcome, FaceGateError):
@@ -526,7 +524,6 @@ class SettingsDialog(QDialog):
     def edit_actions(self) -> None:
         """The door, MQTT and webhook settings, in their own dialog; kept here until OK saves them all."""
         from facegate.ui.actions_dialog import ActionsDialog
-        from facegate.ui.main_window import run_modal
 
         dialog = ActionsDialog(self, replace(self.original, **self.action_settings))
         dialog.accepted.connect(lambda: self.action_settings.update(
@@ -559,8 +556,6 @@ class SettingsDialog(QDialog):
 
     def site_url(self) -> str:
         """The site server's URL as chosen: the stored one (with its password) while its shown form is unchanged."""
-        from facegate.site.schema import redact
-
         text = self.site_edit.text().strip()
         return self.original.database_url if text == redact(self.original.database_url) else text
 
@@ -569,8 +564,6 @@ class SettingsDialog(QDialog):
         if not url:
             return ""
         from psycopg.conninfo import conninfo_to_dict
-
-        from facegate.site.schema import redact
 
         try:
             conninfo_to_dict(url)  # parsed only: connecting is the kiosk's job, off this thread
