@@ -41,6 +41,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import BinaryIO
 from collections.abc import Iterator
 
 import cv2
@@ -137,7 +138,7 @@ class AccessEvent:
     details: dict = field(default_factory=dict)  # stored as JSON (e.g. liveness cues)
     snapshot: np.ndarray | None = None  # RGB uint8 face or frame; stored as JPEG
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         with contextlib.suppress(ValueError):  # a word that is no verdict is refused by record(), with the reason
             self.decision = Verdict(self.decision)
 
@@ -747,7 +748,7 @@ class AccessLog:
         fsync_dir(self.folder)
         return aside
 
-    def _take_lock(self):
+    def _take_lock(self) -> BinaryIO | None:
         """Hold a shared lock on the folder for our lifetime; briefly try for an exclusive one first."""
         if fcntl is None:
             return None

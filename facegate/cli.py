@@ -10,14 +10,20 @@ import os
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
 
 from facegate.config import check_safe, load_settings  # noqa: E402
 from facegate.errors import FaceGateError  # noqa: E402
 
+if TYPE_CHECKING:  # imported where used: `facegate --help` loads neither OpenCV nor TensorFlow
+    from facegate.config import Settings
+    from facegate.gallery import Gallery
+    from facegate.kiosk import Kiosk, KioskView
 
-def _gallery(args):
+
+def _gallery(args: argparse.Namespace) -> tuple[Gallery, Settings]:
     from facegate.gallery import Gallery
 
     settings = load_settings()
@@ -172,7 +178,7 @@ def _json_line(payload: dict) -> None:
         print(line, flush=True)
 
 
-def _json_lines_view():
+def _json_lines_view() -> KioskView:
     """`run --headless`'s view of the kiosk: one JSON object per line on stdout for each source change, decision,
     learned photo, action health change, tailgating alert and site event. (Built here, not at import: the kiosk
     module pulls in OpenCV, NumPy and TensorFlow, which `facegate --help` does not need.)"""
@@ -196,7 +202,7 @@ def _json_lines_view():
                                                             "others_in_view") if k in decision.details}})
 
         def on_action_health(self, health) -> None:
-            _json_line({"type": "action", "action": health.action, "state": health.state,
+            _json_line({"type": "action", "action": health.action, "state": health.state.value,
                         "message": health.message})
 
         def on_tailgating(self, alert) -> None:
@@ -214,7 +220,7 @@ def _json_lines_view():
     return JsonLines()
 
 
-def run_settings(args):
+def run_settings(args: argparse.Namespace) -> Settings:
     """The settings `run` uses: the saved ones, with the command line's overrides (checked as the file is)."""
     from dataclasses import replace
 
@@ -234,7 +240,7 @@ def run_settings(args):
     return settings
 
 
-def headless_kiosk(args, settings, view):
+def headless_kiosk(args: argparse.Namespace, settings: Settings, view: KioskView) -> Kiosk:
     """The kiosk `run --headless` runs (not started), from the one assembly the window uses too
     (facegate.kiosk): only the parts the command line turns off differ (--no-log, --no-speech, --no-learning)."""
     import random
@@ -448,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "better kept in ~/.pgpass or PGPASSWORD than on the command line")
     sub = parser.add_subparsers(dest="command")
 
-    def with_gallery(p):
+    def with_gallery(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         p.add_argument("--gallery", help="enrolled-faces folder (default: from settings)")
         return p
 

@@ -44,7 +44,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import TypeVar
 
@@ -768,7 +768,7 @@ class Gallery:
             return changed
 
     @contextmanager
-    def _editing(self):
+    def _editing(self) -> Iterator[None]:
         """Hold the gallery for one change: against this process's other threads, and (where the system offers
         file locks) against other FaceGate processes: two enrollments at once cannot both create "Casey" and
         "casey". Makes the folder FaceGate's first (see _claim)."""

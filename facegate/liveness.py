@@ -298,7 +298,7 @@ class JawMotion:
 
     MIN_RATIO = 0.25  # the chin's own drop, as a share of the lips' parting (both in Mesh.mouth_opening's unit)
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.reference: tuple[np.ndarray, np.ndarray, float, float] | None = None  # grey, points, height, opening
         self.lowest_ratio = float("inf")  # the lowest ratio while the lips were parted 0.1 or more, for the record
 

@@ -115,7 +115,7 @@ class AccessPolicy:
     # and a fresh encoding of the same person after it, or is refused by `deny`.
     liveness_required: bool = False
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self._tracks: dict[int, _TrackVotes] = {}
         self._visits: dict[str, _Visit] = {}
 

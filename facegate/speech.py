@@ -108,7 +108,7 @@ def _check_engine_starts() -> None:
     _engine_checked = True
 
 
-def _pyttsx3_engine():
+def _pyttsx3_engine() -> Any:
     """The process's one pyttsx3 engine; call with _PYTTSX3_LOCK held.
 
     Kept for the life of the process: dropping it lets pyttsx3 clear espeak's synthesis callback while

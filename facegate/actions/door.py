@@ -28,7 +28,8 @@ import subprocess
 import time
 from collections.abc import Callable
 
-from facegate.actions.worker import DOWN, OK, ActionEvent, ActionWorker
+from facegate.actions.worker import ActionEvent, ActionWorker, EventKind, HealthState
+from facegate.policy import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ class DoorAction(ActionWorker):
         self.pulses = 0
 
     def handle(self, event: ActionEvent) -> None:
-        if event.kind != "decision" or event.verdict != "granted":
+        if event.kind is not EventKind.DECISION or event.verdict is not Verdict.GRANTED:
             return  # Unknown and Denied never open; a tailgating alert does not either
         if event.tailgating and not self.open_on_tailgating:
             self.outcome(event, "kept closed", "someone not granted was in view (door_on_tailgating is off)")
@@ -80,13 +81,13 @@ class DoorAction(ActionWorker):
             raise
         if error:
             log.error("door command failed: %s; closing the door", error)
-            self.report(DOWN, f"door command {error}")
+            self.report(HealthState.DOWN, f"door command {error}")
             self.outcome(event, "failed", error)
             self._close(event, f"door command {error}")
             return
         was_open, self.is_open = self.is_open, True
         self.pulses += 1
-        self.report(OK)
+        self.report(HealthState.OK)
         self.outcome(event, "extended" if extending else "opened", f"{_seconds_text(seconds)} s")
         if not was_open:
             self._tell("open")
@@ -112,7 +113,7 @@ class DoorAction(ActionWorker):
         error = self._run_command(self.close_command, 0.0, None) if self.close_command.strip() else None
         if error:
             log.error("door close command failed: %s", error)
-            self.report(DOWN, f"door close command {error}")
+            self.report(HealthState.DOWN, f"door close command {error}")
             self.outcome(event, "close failed", f"{why}; {error}")
         else:
             self.outcome(event, "closed", why)

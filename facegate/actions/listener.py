@@ -12,8 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from facegate.actions.payload import decision_event, tailgating_event
-from facegate.actions.worker import ActionEvent, ActionHealth, ActionWorker
+from facegate.actions.worker import ActionEvent, ActionHealth, ActionWorker, EventKind
+from facegate.access_log import AccessLog, ActionOutcome
+from facegate.config import Settings
 from facegate.errors import FaceGateError
+from facegate.pipeline import FrameResult
+from facegate.policy import Decision, Verdict
 from facegate.session import SessionListener
 
 log = logging.getLogger(__name__)
@@ -37,9 +41,7 @@ class ActionsListener(SessionListener):
             action.start()
         return self
 
-    def on_decision(self, decision, result) -> None:
-        from facegate.policy import Verdict
-
+    def on_decision(self, decision: Decision, result: FrameResult) -> None:
         if decision.verdict is Verdict.PENDING:
             return
         try:
@@ -57,7 +59,7 @@ class ActionsListener(SessionListener):
         for action in self.actions:
             action.submit(event)
 
-    def on_result(self, result) -> None:
+    def on_result(self, result: FrameResult) -> None:
         if time.monotonic() >= self._open_until:
             return
         new = {track.id for track in result.tracks} - self._in_view
@@ -77,7 +79,7 @@ class ActionsListener(SessionListener):
 
     def door_state(self, state: str) -> None:
         """The door action's pulse began or ended: told to the other actions (MQTT's door sensor)."""
-        event = ActionEvent("door", "", {"state": state, "door": self.door})
+        event = ActionEvent(EventKind.DOOR, "", {"state": state, "door": self.door})
         for action in self.actions:
             if action.name != "door":
                 action.submit(event)
@@ -94,7 +96,7 @@ class ActionsListener(SessionListener):
             action.stop(timeout)
 
 
-def serial_relay_commands(settings) -> tuple[str, str]:
+def serial_relay_commands(settings: Settings) -> tuple[str, str]:
     """door_serial as a door command and close command (facegate/actions/serial_relay.py): the same contract,
     a pulse that ends by itself."""
     import shlex
@@ -105,7 +107,7 @@ def serial_relay_commands(settings) -> tuple[str, str]:
     return shlex.join(base + ["{seconds}"] + codes), shlex.join(base + ["0"] + codes)
 
 
-def build_actions(settings, *, access_log=None, outbox_dir: Path | None = None,
+def build_actions(settings: Settings, *, access_log: AccessLog | None = None, outbox_dir: Path | None = None,
                   on_health: Callable[[ActionHealth], None] | None = None,
                   on_alert: Callable[[ActionEvent], None] | None = None) -> ActionsListener | None:
     """The actions the settings ask for (door_command or door_serial, mqtt_url, webhook_url), started; None when
@@ -116,8 +118,6 @@ def build_actions(settings, *, access_log=None, outbox_dir: Path | None = None,
         door_command, door_close_command = serial_relay_commands(settings)
     if not (door_command.strip() or settings.mqtt_url.strip() or settings.webhook_url.strip()):
         return None
-    from facegate.access_log import ActionOutcome
-
     door = settings.door()  # the same name as in a site's access log
 
     def record(action: str, event: ActionEvent | None, outcome: str, detail: str) -> None:

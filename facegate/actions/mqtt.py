@@ -27,7 +27,8 @@ from urllib.parse import unquote, urlsplit
 import paho.mqtt.client as paho
 
 from facegate.actions.payload import redact_url, to_json
-from facegate.actions.worker import DOWN, OK, ActionEvent, ActionHealth, ActionWorker
+from facegate.actions.worker import ActionEvent, ActionHealth, ActionWorker, EventKind, HealthState
+from facegate.policy import Verdict
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class MqttAction(ActionWorker):
         client.on_publish = self._acknowledged
         self.client = client
         self._host, self._port = host, port
-        self.health = ActionHealth(self.name, DOWN, f"connecting to {self.shown_url}")  # not logged: starting
+        self.health = ActionHealth(self.name, HealthState.DOWN, f"connecting to {self.shown_url}")  # not logged: starting
 
     def start(self) -> MqttAction:
         self.client.connect_async(self._host, self._port, keepalive=KEEPALIVE_S)
@@ -122,19 +123,19 @@ class MqttAction(ActionWorker):
 
     def _connected(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            self.report(DOWN, f"broker {self.shown_url} refused the connection ({reason_code})")
+            self.report(HealthState.DOWN, f"broker {self.shown_url} refused the connection ({reason_code})")
             return
         client.publish(f"{self.base}/availability", "online", qos=1, retain=True)
         if self.discovery_prefix:
             for topic, config in discovery_messages(self.discovery_prefix, self.base, self.door).items():
                 client.publish(topic, to_json(config), qos=1, retain=True)
         self.connected.set()
-        self.report(OK)
+        self.report(HealthState.OK)
 
     def _disconnected(self, client, userdata, flags, reason_code, properties) -> None:
         self.connected.clear()
         if not self.stopping:
-            self.report(DOWN, f"broker {self.shown_url} unreachable; messages wait ({reason_code})")
+            self.report(HealthState.DOWN, f"broker {self.shown_url} unreachable; messages wait ({reason_code})")
 
     def _acknowledged(self, client, userdata, mid, reason_code, properties) -> None:
         # Called by paho with its outgoing-message lock held: take ours only briefly, never the other way round.
@@ -150,13 +151,13 @@ class MqttAction(ActionWorker):
     # ---- the action's thread ----
 
     def handle(self, event: ActionEvent) -> None:
-        if event.kind == "door":
+        if event.kind is EventKind.DOOR:
             self.client.publish(f"{self.base}/door", event.payload["state"], qos=1, retain=True)
             return
         payload = dict(event.payload)
         if self.snapshot and event.snapshot is not None:
             payload["snapshot_jpeg"] = _jpeg_base64(event.snapshot)
-        topic = f"{self.base}/{'tailgating' if event.kind == 'tailgating' else 'decision'}"
+        topic = f"{self.base}/{event.kind.value}"  # .../decision or .../tailgating
         # Not under our lock: paho's publish() takes its outgoing-message lock, and paho calls _acknowledged with
         # that lock held, which takes ours: holding ours here deadlocked both threads (seen once in CI).
         sent_at = time.monotonic()
@@ -174,10 +175,10 @@ class MqttAction(ActionWorker):
             with self._unacked_lock:
                 self._unacked.pop(info.mid, None)
             self.outcome(event, "failed", paho.error_string(info.rc))
-            self.report(DOWN, f"cannot publish: {paho.error_string(info.rc)}")
+            self.report(HealthState.DOWN, f"cannot publish: {paho.error_string(info.rc)}")
         elif info.rc == paho.MQTT_ERR_NO_CONN:
             self.outcome(event, "waiting", f"broker {self.shown_url} unreachable; sent when it is back")
-        if event.verdict == "granted" and event.person:
+        if event.verdict is Verdict.GRANTED and event.person:
             self.client.publish(f"{self.base}/last_person", event.person, qos=1, retain=True)
 
     def idle(self) -> None:
@@ -187,9 +188,9 @@ class MqttAction(ActionWorker):
                 del self._acked_early[mid]
             late = sum(1 for _, at in self._unacked.values() if time.monotonic() - at > PUBLISH_TIMEOUT_S)
         if late and self.connected.is_set():
-            self.report(DOWN, f"{late} message(s) not acknowledged by the broker for {PUBLISH_TIMEOUT_S:g} s")
+            self.report(HealthState.DOWN, f"{late} message(s) not acknowledged by the broker for {PUBLISH_TIMEOUT_S:g} s")
         elif self.connected.is_set():
-            self.report(OK)
+            self.report(HealthState.OK)
 
     def wait_published(self, timeout: float = 10.0) -> bool:
         """Wait until the broker acknowledged everything published so far (tests, shutdown)."""

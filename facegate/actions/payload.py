@@ -8,13 +8,16 @@ import math
 import uuid
 from urllib.parse import urlsplit, urlunsplit
 
-from facegate.actions.worker import ActionEvent
+from facegate.actions.worker import ActionEvent, EventKind
+from facegate.pipeline import FrameResult
+from facegate.policy import Decision
 
 
-def _plain(value):
+def _plain(value: object) -> object:
     """NumPy numbers and other odd values in liveness cues, as JSON can hold them."""
-    if hasattr(value, "item"):
-        return value.item()
+    item = getattr(value, "item", None)
+    if callable(item):
+        return item()
     return str(value)
 
 
@@ -31,8 +34,8 @@ def iso_time(epoch: float) -> str:
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def decision_event(decision, result, door: str, now: float) -> ActionEvent:
-    """The event for one decision (facegate.policy.Decision) made on `result` (facegate.pipeline.FrameResult)."""
+def decision_event(decision: Decision, result: FrameResult, door: str, now: float) -> ActionEvent:
+    """The event for one decision made on `result`."""
     key = str(uuid.uuid4())
     tailgating = bool(decision.details.get("tailgating"))
     payload = {
@@ -44,7 +47,7 @@ def decision_event(decision, result, door: str, now: float) -> ActionEvent:
         "others_in_view": decision.details.get("others_in_view", 0),
     }
     json.loads(to_json(payload))  # anything JSON cannot hold fails here, on the caller's side, with the reason
-    return ActionEvent("decision", key, payload, decision.verdict.value, decision.name, tailgating,
+    return ActionEvent(EventKind.DECISION, key, payload, decision.verdict, decision.name, tailgating,
                        snapshot=result.snapshots.get(decision.track_id))
 
 
@@ -54,7 +57,7 @@ def tailgating_event(door: str, now: float, granted: str | None, new_tracks: int
     payload = {"type": "tailgating", "key": key, "door": door, "time": iso_time(now), "epoch": round(now, 3),
                "granted": granted, "new_faces": new_tracks,
                "reason": "a face appeared while the door was open"}
-    return ActionEvent("tailgating", key, payload, "", granted, True)
+    return ActionEvent(EventKind.TAILGATING, key, payload, None, granted, True)
 
 
 def redact_url(url: str) -> str:

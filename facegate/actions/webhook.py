@@ -19,10 +19,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from http.client import HTTPMessage
+from typing import IO
 
 from facegate.outbox import Outbox
 from facegate.actions.payload import redact_url, to_json
-from facegate.actions.worker import DOWN, OK, SLOW, ActionEvent, ActionWorker
+from facegate.actions.worker import ActionEvent, ActionWorker, EventKind, HealthState
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +41,8 @@ def signature(secret: str, timestamp: str, body: bytes) -> str:
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
+    def redirect_request(self, req: urllib.request.Request, fp: IO[bytes], code: int, msg: str,
+                         headers: HTTPMessage, newurl: str) -> None:
         return None  # a redirected POST would lose its body or go elsewhere: an error, retried
 
 
@@ -63,7 +66,7 @@ class WebhookAction(ActionWorker):
             log.warning("webhook to %s has no webhook_secret: requests are not signed", self.shown_url)
 
     def handle(self, event: ActionEvent) -> None:
-        if event.kind not in ("decision", "tailgating"):
+        if event.kind not in (EventKind.DECISION, EventKind.TAILGATING):
             return
         self.outbox.add(event.key, to_json(event.payload))  # committed before the first attempt
         self.outcome(event, "queued", f"{len(self.outbox)} waiting")
@@ -82,7 +85,7 @@ class WebhookAction(ActionWorker):
             batch = self.outbox.oldest()
             if not batch:
                 if self._failures == 0:
-                    self.report(OK)
+                    self.report(HealthState.OK)
                 return
             for pending in batch:
                 if self.stopping or not self._send(pending) or self.has_queued():
@@ -122,7 +125,7 @@ class WebhookAction(ActionWorker):
             log.warning("webhook %s: %s; %d event(s) waiting, next try in %.1f s", self.shown_url, error, waiting,
                         delay)
             self._record(pending.key, person, "retrying", f"{error}; attempt {pending.attempts + 1}")
-            state = DOWN if self._failures >= DOWN_AFTER_FAILURES else SLOW
+            state = HealthState.DOWN if self._failures >= DOWN_AFTER_FAILURES else HealthState.SLOW
             self.report(state, f"receiver {error}; {waiting} waiting")
             return False
         self.outbox.delivered(pending.key)
@@ -130,11 +133,11 @@ class WebhookAction(ActionWorker):
         self._failures, self._retry_at = 0, 0.0
         self._record(pending.key, person, "delivered", f"{took * 1000:.0f} ms, attempt {pending.attempts + 1}")
         if took >= SLOW_DELIVERY_S:
-            self.report(SLOW, f"receiver slow ({took:.1f} s)")
+            self.report(HealthState.SLOW, f"receiver slow ({took:.1f} s)")
         return True
 
     def _record(self, key: str, person: str | None, outcome: str, detail: str) -> None:
-        self.outcome(ActionEvent("decision", key, {}, person=person), outcome, detail)
+        self.outcome(ActionEvent(EventKind.DECISION, key, {}, person=person), outcome, detail)
 
     def close(self) -> None:
         waiting = len(self.outbox)

@@ -7,6 +7,7 @@ action's health (the status bar), and never blocks the pipeline. Every failure i
 from __future__ import annotations
 
 import contextlib
+import enum
 import functools
 import logging
 import queue
@@ -16,13 +17,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from facegate.policy import Verdict
+
 log = logging.getLogger(__name__)
 
 # Events waiting for one action; beyond this the action is far behind (receiver dead for a long time without an
 # outbox, or a relay command hanging) and new events are dropped and counted.
 QUEUE_SIZE = 256
 
-OK, SLOW, DOWN = "ok", "slow", "down"
+class HealthState(str, enum.Enum):
+    """How an action is doing (its `value` is the word shown and sent)."""
+
+    OK = "ok"
+    SLOW = "slow"  # retrying, behind
+    DOWN = "down"  # failing
+
+
+class EventKind(str, enum.Enum):
+    """What an ActionEvent is about."""
+
+    DECISION = "decision"  # a decision on a face (facegate.policy.Decision)
+    TAILGATING = "tailgating"  # a face appeared while the door was open for a grant
+    DOOR = "door"  # the door's pulse began or ended (told to MQTT's door sensor)
 
 
 @dataclass(frozen=True)
@@ -30,19 +46,19 @@ class ActionHealth:
     """How one action is doing, for the status bar: ok, slow (retrying, behind) or down (failing)."""
 
     action: str  # "door", "mqtt", "webhook"
-    state: str  # OK | SLOW | DOWN
+    state: HealthState
     message: str = ""  # plain words, never a secret
 
 
 @dataclass(frozen=True)
 class ActionEvent:
-    """What the actions act on: a decision, or a tailgating alert during a door pulse. `payload` is the JSON
-    every receiver gets (facegate.actions.payload); `key` its idempotency key."""
+    """What the actions act on: a decision, a tailgating alert during a door pulse, or the door's state. `payload`
+    is the JSON every receiver gets (facegate.actions.payload); `key` its idempotency key."""
 
-    kind: str  # "decision" | "tailgating"
+    kind: EventKind
     key: str
-    payload: dict
-    verdict: str = ""  # granted / denied / unknown ("" for an alert)
+    payload: dict[str, Any]
+    verdict: Verdict | None = None  # a decision's verdict (None for an alert or the door)
     person: str | None = None
     tailgating: bool = False
     snapshot: Any = None  # the face (RGB uint8 array), for receivers that asked for it (mqtt_snapshot)
@@ -65,7 +81,7 @@ class ActionWorker:
         self._on_outcome = on_outcome
         self._health_listeners: list[Callable[[ActionHealth], None]] = [on_health] if on_health else []
         self._health_lock = threading.Lock()
-        self.health = ActionHealth(self.name, OK)
+        self.health = ActionHealth(self.name, HealthState.OK)
         self.dropped = 0
         self._unrecorded_drops: list[ActionEvent] = []
         self._stopping = threading.Event()
@@ -88,7 +104,7 @@ class ActionWorker:
             if self.dropped == 1 or self.dropped % 100 == 0:
                 log.error("%s action is %d events behind; %d dropped so far", self.name, self._queue.maxsize,
                           self.dropped)
-            self.report(DOWN, f"far behind: {self._queue.maxsize} events waiting, new ones dropped")
+            self.report(HealthState.DOWN, f"far behind: {self._queue.maxsize} events waiting, new ones dropped")
             with self._health_lock:  # into the access log by the worker, not on this thread (a bounded list)
                 if len(self._unrecorded_drops) < self._queue.maxsize:
                     self._unrecorded_drops.append(event)
@@ -131,17 +147,17 @@ class ActionWorker:
     def stopping(self) -> bool:
         return self._stopping.is_set()
 
-    def report(self, state: str, message: str = "") -> None:
+    def report(self, state: HealthState, message: str = "") -> None:
         """Set this action's health; listeners (status bar, JSON lines) hear changes only."""
         with self._health_lock:
             health = ActionHealth(self.name, state, message)
             if health == self.health:
                 return
             previous, self.health = self.health, health
-        if state == OK and previous.state != OK:
-            log.info("%s action works (%s before)", self.name, previous.message or previous.state)
-        elif state != OK:
-            log.warning("%s action %s: %s", self.name, state, message)
+        if state == HealthState.OK and previous.state != HealthState.OK:
+            log.info("%s action works (%s before)", self.name, previous.message or previous.state.value)
+        elif state != HealthState.OK:
+            log.warning("%s action %s: %s", self.name, state.value, message)
         for listener in list(self._health_listeners):
             try:
                 listener(health)
@@ -188,4 +204,4 @@ class ActionWorker:
             call()
         except Exception as exc:  # noqa: BLE001 - logged and shown; the worker goes on with the next event
             log.exception("%s action failed", self.name)
-            self.report(DOWN, f"error: {type(exc).__name__}")
+            self.report(HealthState.DOWN, f"error: {type(exc).__name__}")

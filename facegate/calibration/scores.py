@@ -86,7 +86,7 @@ def compute_scores(people: Mapping[str, np.ndarray], strangers: np.ndarray | Non
             impostor.append(per_person_distances(strangers[begin:begin + chunk], embeddings, starts, None).min(1))
     comparisons = from_gallery * (len(names) - 1) + (len(strangers) * len(names) if len(names) else 0)
 
-    def joined(parts):
+    def joined(parts: list[np.ndarray]) -> np.ndarray:
         return np.concatenate(parts) if parts else np.zeros(0)
 
     return Scores(joined(genuine), joined(rival), joined(impostor), from_gallery, len(names), len(embeddings),

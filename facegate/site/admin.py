@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from facegate.errors import GalleryError
-from facegate.gallery import CACHE_FORMAT, Gallery, check_enrollment_name, validate_name
+from facegate.gallery import CACHE_FORMAT, Gallery, PhotoProblem, check_enrollment_name, validate_name
 from facegate.imageio import is_image_name
 from facegate.policy import Verdict
 from facegate.access_log import write_csv
 from facegate.site.schema import (ADMIN_ROLE, FORWARD_BATCH, SiteError, check_schema, connect, embedding_bytes,
                                   insert_events, psycopg_module, redact)
 from facegate.site.sync import copy_person, open_replica
+from facegate.vision.engine import FaceEngine
 
 
 class SiteAdmin:
@@ -245,26 +246,27 @@ class SiteGallery(Gallery):
     connection's role must be in facegate_admin; a kiosk role is refused, with that said), then the copy is brought
     up to date at once (the other kiosks hear of it by NOTIFY)."""
 
-    def __init__(self, folder: Path, engine, url: str):
+    def __init__(self, folder: Path, engine: FaceEngine, url: str):
         super().__init__(open_replica(folder, url), engine)
         self.url = url
 
-    def enroll(self, name, photos, allow_new_person=True):
+    def enroll(self, name: str, photos: list, allow_new_person: bool = True
+               ) -> tuple[list[Path], list[PhotoProblem]]:
         name = validate_name(name)
         with SiteAdmin(self.url) as site:
             _, problems = site.enroll(self, name, photos, allow_new_person)
             copy_person(site.conn, self, name)
         return self.photos().get(name, []), problems
 
-    def remove(self, name):
+    def remove(self, name: str) -> int:
         with SiteAdmin(self.url) as site:
             photos, _ = site.remove(name)
             copy_person(site.conn, self, name)
         return photos
 
-    def rename(self, old, new):
+    def rename(self, old: str, new: str) -> None:
         raise GalleryError(f"{old!r} was not renamed: renaming is not available for a site's people yet. "
                            "Delete them and enroll them again under the new name.")
 
-    def add_learned_photo(self, name, jpeg, captured, keep):
+    def add_learned_photo(self, name: str, jpeg: bytes, captured: float, keep: int) -> Path:
         raise GalleryError("A site's kiosks do not learn photos (what one door learned would be its own).")

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -121,7 +122,7 @@ class SiteError(FaceGateError):
     """The site server cannot be used as asked; the message names the server (never its password) and what to do."""
 
 
-def psycopg_module():
+def psycopg_module() -> ModuleType:
     try:
         import psycopg
     except ImportError as exc:  # pragma: no cover - a dependency of the package

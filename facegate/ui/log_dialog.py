@@ -25,7 +25,7 @@ from facegate.access_log import LogRow
 from facegate.errors import FaceGateError
 from facegate.ui.jobs import BackgroundJob
 from facegate.ui.video_view import to_qimage
-from facegate.site.admin import SiteLogRow
+from facegate.site.admin import SiteLog, SiteLogRow
 from facegate.ui.host import DialogHost, host_widget
 
 MAX_ROWS = 500
@@ -228,16 +228,16 @@ class LogDialog(QDialog):
             self._status(str(exc), error=True)
             return
         self._generation += 1
-        generation, access_log, site = self._generation, self.access_log, self.site
+        generation, access_log = self._generation, self.access_log
         self.loading = True
         self._status("Loading...")
 
-        def job():
+        def job() -> tuple[int, object]:
             try:
                 access_log.flush(timeout=2.0)  # include decisions made a moment ago
                 rows = access_log.recent(limit=MAX_ROWS + 1, **filters)
                 pictures = {row.id: snapshot_thumbnail(row.snapshot) for row in rows[:MAX_ROWS]}
-                doors = access_log.doors() if site else []
+                doors = access_log.doors() if isinstance(access_log, SiteLog) else []
                 return generation, (rows, pictures, logged_people(access_log), doors)
             except Exception as exc:  # noqa: BLE001 - reported in the dialog with the load it belongs to
                 return generation, exc if isinstance(exc, FaceGateError) else FaceGateError(str(exc))

@@ -19,6 +19,7 @@ from PySide6.QtGui import QAction, QIcon, QKeySequence
 from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow, QMessageBox,
                                QPushButton, QToolBar, QVBoxLayout, QWidget)
 
+from facegate.actions.worker import ActionHealth, HealthState
 from facegate.admin import AdminPin
 from facegate.capture import SourceState, parse_source
 from facegate.config import Settings, default_data_dir, save_settings
@@ -29,7 +30,6 @@ from facegate.ui.video_view import VideoView
 
 if TYPE_CHECKING:  # at run time these are imported where they are used, once the window is up
     from facegate.access_log import AccessLog
-    from facegate.actions.worker import ActionHealth
     from facegate.gallery import Gallery
     from facegate.kiosk import Kiosk
     from facegate.session import KioskSession
@@ -282,7 +282,7 @@ class MainWindow(QMainWindow):
     def _on_action_health(self, health) -> None:
         self._action_health[health.action] = health
         self._show_action_health()
-        if health.state != "ok":
+        if health.state is not HealthState.OK:
             self.statusBar().showMessage(f"{health.action}: {health.message}", 10000)
 
     def _show_action_health(self) -> None:
@@ -295,7 +295,7 @@ class MainWindow(QMainWindow):
         parts = []
         for action in actions.actions:
             health = self._action_health.get(action.name, action.health)
-            parts.append(f"{words.get(action.name, action.name)}: {health.state}")
+            parts.append(f"{words.get(action.name, action.name)}: {health.state.value}")
         self.actions_label.setText("  ".join(parts))
         self.actions_label.setToolTip("\n".join(
             f"{h.action}: {h.message}" for h in self._action_health.values() if h.message))

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QIn
                                QListWidget, QListWidgetItem, QMessageBox, QPushButton, QVBoxLayout)
 
 from facegate.errors import FaceGateError, GalleryError
-from facegate.gallery import is_learned, validate_name
+from facegate.gallery import Gallery, is_learned, validate_name
 from facegate.imageio import load_image
 from facegate.learning import LearnedSummary, learned_summaries
 from facegate.matching import Resemblance
@@ -159,8 +159,10 @@ class PeopleDialog(QDialog):
 
     # ------------------------------------------------------------------ the list
     @property
-    def gallery(self):
-        return self.main_window.gallery  # looked up each time: a new gallery folder in Settings swaps the object
+    def gallery(self) -> Gallery:
+        gallery = self.main_window.gallery  # looked up each time: a new gallery folder in Settings swaps the object
+        assert gallery is not None  # the window opens People only once the gallery is loaded, and never unloads it
+        return gallery
 
     def selected_name(self) -> str | None:
         item = self.list.currentItem()
@@ -453,7 +455,7 @@ class PeopleDialog(QDialog):
             return
         gallery, access_log = self.gallery, self.main_window.access_log if erase_log else None
 
-        def job():
+        def job() -> tuple[int, int | FaceGateError | None]:
             photos = gallery.remove(name)
             if access_log is None:
                 return photos, None

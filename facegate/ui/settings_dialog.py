@@ -14,6 +14,8 @@ import math
 import re
 from dataclasses import replace
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import cv2
 from PySide6.QtCore import Qt, QTimer
@@ -96,7 +98,7 @@ def find_cameras(indices=CAMERA_INDICES) -> list[int]:
     return found
 
 
-def calibration_module():
+def calibration_module() -> ModuleType | None:
     """facegate.calibration, when it is there and offers what the Calibrate button needs; else None."""
     if importlib.util.find_spec("facegate.calibration") is None:
         return None
@@ -401,6 +403,7 @@ class SettingsDialog(QDialog):
 
     def calibrate(self) -> None:
         gallery, calibration = self.main_window.gallery, self._calibration
+        assert calibration is not None  # the Calibrate button exists only with the module
         if gallery is None:
             self.error_label.setText("Calibration needs the recognition model; wait until it has loaded.")
             return
@@ -408,7 +411,7 @@ class SettingsDialog(QDialog):
         self.calibrate_button.setEnabled(False)
         self.threshold_explanation.setText("Measuring on the enrolled people's photos...")
 
-        def job():
+        def job() -> tuple[Any, str]:
             report = calibration.recommend(calibration.compute_scores(calibration.gallery_embeddings(gallery)),
                                            default_threshold=Settings().threshold)
             report.gallery = str(gallery.folder)

@@ -9,6 +9,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from facegate.pipeline import TrackView
 from facegate.policy import Verdict
 from facegate.ui import captions
 
@@ -35,7 +36,7 @@ def to_qimage(image_rgb: np.ndarray) -> QImage:
 
 
 class VideoView(QWidget):
-    def __init__(self, parent=None):
+    def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(320, 240)
@@ -104,7 +105,7 @@ class VideoView(QWidget):
         return self._banner_text if self._banner_opacity() > 0 else ""
 
     @property
-    def tracks(self):
+    def tracks(self) -> list[TrackView]:
         return list(self._tracks)
 
     @property
@@ -157,7 +158,7 @@ class VideoView(QWidget):
             self._draw_banner(painter, opacity, [face, self.prompt_rect, self.message_rect])
         painter.end()
 
-    def _person_at_kiosk(self):
+    def _person_at_kiosk(self) -> TrackView | None:
         """The largest face the kiosk is recognising, checking or has let in (a large false detection on the wall
         behind is Unknown and must not take their place); else the largest face; None without faces."""
         known = [t for t in self._tracks if t.verdict is not Verdict.UNKNOWN] or self._tracks

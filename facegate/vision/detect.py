@@ -9,14 +9,15 @@ dlib HOG's 1 miss and 20 ms (LFW) / 24 ms (640x480, no upsampling). dlib's HOG d
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import cv2
-
-# OpenCV warns on every YuNet load that the new graph engine ignores targets; that is not for users.
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 import numpy as np
 
 from facegate.vision.weights import YUNET, verified_path
+
+# OpenCV warns on every YuNet load that the new graph engine ignores targets; that is not for users.
+cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
 
 
 @dataclass
@@ -84,7 +85,16 @@ class HogDetector:
 DETECTORS = {"yunet": YuNetDetector, "hog": HogDetector}
 
 
-def create_detector(name: str = "yunet", **kwargs):
+class Detector(Protocol):
+    """What the engine asks of a detector."""
+
+    # How this detector's box maps onto the box dlib's landmark model was trained on (dx, dy, scale)
+    landmark_box_map: tuple[float, float, float]
+
+    def detect(self, image_rgb: np.ndarray) -> list[Face]: ...
+
+
+def create_detector(name: str = "yunet", **kwargs: Any) -> Detector:
     try:
         return DETECTORS[name](**kwargs)
     except KeyError:

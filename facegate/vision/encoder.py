@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +87,7 @@ def _fold_network(network: DlibNetwork) -> dict:
             "means": np.array(network.channel_means, np.float32)}
 
 
-def _pad_to(x, height, width, channels):
+def _pad_to(x: Any, height: int, width: int, channels: int) -> Any:
     """dlib adds tensors of different sizes by zero-padding the smaller at the end of each axis."""
     import tensorflow as tf
 
@@ -96,7 +98,7 @@ def _pad_to(x, height, width, channels):
 class FaceEncoder:
     """Encode aligned 150x150 RGB chips into 128-d embeddings (same space and scale as dlib's)."""
 
-    def __init__(self, model_path=None):
+    def __init__(self, model_path: str | Path | None = None):
         import tensorflow as tf
 
         path = model_path or verified_path(DLIB_RESNET)
@@ -116,11 +118,11 @@ class FaceEncoder:
         tf = self._tf
         return tf.constant(conv.kernel), tf.constant(conv.bias), conv.stride
 
-    def _conv(self, x, params, padding):
+    def _conv(self, x: Any, params: tuple[Any, Any, int], padding: str) -> Any:
         kernel, bias, stride = params
         return self._tf.nn.bias_add(self._tf.nn.conv2d(x, kernel, stride, padding), bias)
 
-    def _graph(self, chips):
+    def _graph(self, chips: Any) -> Any:
         tf = self._tf
         x = (tf.cast(chips, tf.float32) - self._means) / 256.0
         x = tf.nn.relu(self._conv(x, self._stem, "VALID"))

@@ -15,18 +15,24 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 from facegate.vision.align import CHIP_SIZE, extract_chip
-from facegate.vision.detect import Face, create_detector
+from facegate.vision.detect import Detector, Face, create_detector
 from facegate.vision.landmarks import Landmarker5
 from facegate.vision.sface import (
     SFACE_CHIP_SIZE,
     SFACE_EMBEDDING_SIZE,
     extract_sface_chip,
 )
+
+if TYPE_CHECKING:  # loaded on first use: importing the engine does not start TensorFlow
+    from facegate.vision.encoder import FaceEncoder
+    from facegate.vision.facemesh import FaceMesh
+    from facegate.vision.sface import SFaceEncoder
 
 DLIB_EMBEDDING_SIZE = 128
 EMBEDDING_SIZE = DLIB_EMBEDDING_SIZE + SFACE_EMBEDDING_SIZE
@@ -85,15 +91,15 @@ class FaceEngine:
     def __init__(self, detector: str = "yunet", mirror_average: bool = True):
         self._detector_name = detector
         self.mirror_average = mirror_average
-        self._detector = None
+        self._detector: Detector | None = None
         self._landmarker: Landmarker5 | None = None
-        self._encoder = None
-        self._sface = None
-        self._facemesh = None
+        self._encoder: FaceEncoder | None = None
+        self._sface: SFaceEncoder | None = None
+        self._facemesh: FaceMesh | None = None
         self._lock = threading.RLock()
 
     @property
-    def detector(self):
+    def detector(self) -> Detector:
         with self._lock:
             if self._detector is None:
                 self._detector = create_detector(self._detector_name)
@@ -107,7 +113,7 @@ class FaceEngine:
             return self._landmarker
 
     @property
-    def encoder(self):
+    def encoder(self) -> FaceEncoder:
         with self._lock:
             if self._encoder is None:
                 from facegate.vision.encoder import FaceEncoder
@@ -116,7 +122,7 @@ class FaceEngine:
             return self._encoder
 
     @property
-    def sface(self):
+    def sface(self) -> SFaceEncoder:
         with self._lock:
             if self._sface is None:
                 from facegate.vision.sface import SFaceEncoder
@@ -125,7 +131,7 @@ class FaceEngine:
             return self._sface
 
     @property
-    def facemesh(self):
+    def facemesh(self) -> FaceMesh:
         """Dense landmarks for liveness; loaded only when a liveness check first runs."""
         with self._lock:
             if self._facemesh is None:
@@ -144,7 +150,7 @@ class FaceEngine:
         with self._lock:  # OpenCV's DNN and dlib's predictor are not safe to share between threads
             return self._detect(image_rgb, max_side, landmarks)
 
-    def _detect(self, image_rgb, max_side, landmarks):
+    def _detect(self, image_rgb: np.ndarray, max_side: int | None, landmarks: bool) -> list[Face]:
         scale = 1.0
         small = image_rgb
         if max_side and max(image_rgb.shape[:2]) > max_side:

@@ -41,7 +41,7 @@ class Mesh:
 
     def eye_aspect_ratio(self) -> float:
         """Mean of both eyes' height/width ratio: ~0.25-0.35 open, < 0.15 closed."""
-        def ear(idx):
+        def ear(idx: tuple[int, ...]) -> float:
             p = self.points[list(idx), :2]
             return (np.linalg.norm(p[1] - p[5]) + np.linalg.norm(p[2] - p[4])) / (2 * np.linalg.norm(p[0] - p[3]))
         return float((ear(RIGHT_EYE) + ear(LEFT_EYE)) / 2)
@@ -68,7 +68,7 @@ class Mesh:
         """Height of the region around the eyes (brow to the cheek under the eye) over the eye's width, both eyes.
         A picture tilted away from the camera flattens this together with its printed eyes; a blink closes the
         eyelids and leaves the brows and cheeks where they were."""
-        def aspect(brow, cheek, eye):
+        def aspect(brow: tuple[int, ...], cheek: tuple[int, ...], eye: tuple[int, ...]) -> float:
             p = self.points[:, :2]
             height = np.linalg.norm(p[list(brow)].mean(0) - p[list(cheek)].mean(0))
             return height / max(np.linalg.norm(p[eye[0]] - p[eye[3]]), 1e-6)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from facegate.vision.detect import Face
@@ -9,7 +11,7 @@ from facegate.vision.weights import DLIB_LANDMARKS_5, verified_path
 
 
 class Landmarker5:
-    def __init__(self, model_path=None):
+    def __init__(self, model_path: str | Path | None = None):
         import dlib
 
         self._dlib = dlib

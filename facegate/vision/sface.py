@@ -16,6 +16,7 @@ OpenCV's DNN module: about 9 ms per chip on 2 cores with OpenCV 5's graph engine
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -49,7 +50,7 @@ INPUT_NAME = "data"
 
 
 class SFaceEncoder:
-    def __init__(self, model_path=None):
+    def __init__(self, model_path: str | Path | None = None):
         self._net = cv2.dnn.readNetFromONNX(str(model_path or verified_path(SFACE)))
         self._lock = threading.Lock()  # one cv2.dnn.Net must not run two forwards at once
 
