@@ -91,31 +91,38 @@ class Frame:
     dropped_before: int = 0  # frames dropped since the previous frame handed on
 
 
+class SourceKind(str, enum.Enum):
+    CAMERA = "camera"  # a camera number (OpenCV's index)
+    FILE = "file"  # a video file
+    URL = "url"  # rtsp://, http://...
+    FOLDER = "folder"  # a folder of images, each held for a moment
+
+
 @dataclass(frozen=True)
 class SourceSpec:
-    kind: str  # "camera" | "file" | "url" | "folder"
+    kind: SourceKind
     target: str | int
 
     @property
     def finite(self) -> bool:
-        return self.kind in ("file", "folder")
+        return self.kind in (SourceKind.FILE, SourceKind.FOLDER)
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.target}"
+        return f"{self.kind.value}:{self.target}"
 
 
 def parse_source(text: str | int | os.PathLike) -> SourceSpec:
     """'0' -> camera 0; 'rtsp://...' -> URL; an existing folder -> images; an existing file -> video."""
     value = str(text).strip()
     if value.isdigit():
-        return SourceSpec("camera", int(value))
+        return SourceSpec(SourceKind.CAMERA, int(value))
     if "://" in value:
-        return SourceSpec("url", value)
+        return SourceSpec(SourceKind.URL, value)
     path = Path(value).expanduser()
     if path.is_dir():
-        return SourceSpec("folder", str(path))
+        return SourceSpec(SourceKind.FOLDER, str(path))
     if path.is_file():
-        return SourceSpec("file", str(path))
+        return SourceSpec(SourceKind.FILE, str(path))
     raise FaceGateError(f"Video source {value!r} is not a camera number, a URL, a video file or a folder of "
                         "images. Check the path, or use 0 for the first camera.")
 
@@ -130,7 +137,7 @@ def _ffmpeg_available() -> bool:
 def why_not_open(spec: SourceSpec) -> str:
     """Why OpenCV could not open a source, as far as can be told from outside it (its backends print their own
     reason to the console, not to the program)."""
-    if spec.kind == "camera":
+    if spec.kind is SourceKind.CAMERA:
         device = Path(f"/dev/video{spec.target}")
         if sys.platform.startswith("linux"):
             if not device.exists():
@@ -139,7 +146,7 @@ def why_not_open(spec: SourceSpec) -> str:
                 return (f"no permission to use camera {spec.target} ({device}); add this user to the 'video' "
                         "group and log in again")
         return (f"camera {spec.target} did not open: it may be in use by another program, or not connected")
-    if spec.kind == "file":
+    if spec.kind is SourceKind.FILE:
         path = Path(str(spec.target))
         try:
             size = path.stat().st_size
@@ -176,7 +183,7 @@ class _VideoReader:
     def __init__(self, spec: SourceSpec, open_timeout_s: float = URL_OPEN_TIMEOUT_S,
                  read_timeout_s: float = URL_READ_TIMEOUT_S):
         self.spec = spec
-        if spec.kind == "url" and _ffmpeg_available():
+        if spec.kind is SourceKind.URL and _ffmpeg_available():
             self.capture = cv2.VideoCapture(spec.target, cv2.CAP_FFMPEG, [
                 cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, int(open_timeout_s * 1000),
                 cv2.CAP_PROP_READ_TIMEOUT_MSEC, int(read_timeout_s * 1000)])
@@ -234,7 +241,7 @@ class _FolderReader:
 
 def open_reader(spec: SourceSpec, folder_hold_seconds: float = 1.0, open_timeout_s: float = URL_OPEN_TIMEOUT_S,
                 read_timeout_s: float = URL_READ_TIMEOUT_S) -> FrameReader:
-    if spec.kind == "folder":
+    if spec.kind is SourceKind.FOLDER:
         return _FolderReader(spec, hold_seconds=folder_hold_seconds)
     return _VideoReader(spec, open_timeout_s, read_timeout_s)
 
@@ -371,7 +378,7 @@ class CaptureThread:
                 try:
                     reader = self._reader_factory(self.spec, self.folder_hold_seconds)
                 except Exception as exc:  # noqa: BLE001 - whatever stops a source opening is its state
-                    missing = self.spec.kind == "file" and not Path(str(self.spec.target)).exists()
+                    missing = self.spec.kind is SourceKind.FILE and not Path(str(self.spec.target)).exists()
                     message = f"video file {self.spec.target} is missing" if missing else str(exc)
                     if self.spec.finite and not missing:  # an empty, damaged or image-less source stays so
                         self._fail(message)

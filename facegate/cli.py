@@ -215,7 +215,7 @@ def _json_lines_view() -> KioskView:
                             "distance": round(outcome.distance, 4)})
 
         def on_site_event(self, kind, payload) -> None:
-            _json_line({"type": "site", "event": kind, **payload})
+            _json_line({"type": "site", "event": kind.value, **payload})
 
     return JsonLines()
 

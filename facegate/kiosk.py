@@ -36,7 +36,7 @@ from facegate.pipeline import FrameResult, Pipeline, PipelineSettings
 from facegate.policy import AccessPolicy, Decision, PolicySettings, Verdict
 from facegate.session import KioskSession, ReaderFactory, SessionListener
 from facegate.site.admin import SiteGallery
-from facegate.site.sync import SiteSync, default_replica_folder
+from facegate.site.sync import SiteEvent, SiteSync, default_replica_folder
 from facegate.speech import SpeechWorker, render_greeting
 from facegate.vision.engine import FaceEngine
 
@@ -126,8 +126,8 @@ class KioskView(SessionListener):
     def on_learned(self, outcome: LearnOutcome) -> None:
         """The template learner decided on a granted face (its own thread)."""
 
-    def on_site_event(self, kind: str, payload: dict[str, Any]) -> None:
-        """The site link's news: "connected", "offline", "replica" (a person copied or erased here) (its thread)."""
+    def on_site_event(self, kind: SiteEvent, payload: dict[str, Any]) -> None:
+        """The site link's news: connected, offline, or a person copied or erased here (its thread)."""
 
 
 # ------------------------------------------------------------------------------------------------ the session

@@ -60,15 +60,20 @@ INSTRUCTIONS = {
 }
 ICONS = {Action.OPEN_MOUTH: "mouth", Action.TURN_LEFT: "left",
          Action.TURN_RIGHT: "right", Action.NOD: "down"}
-MODES = ("off", "passive", "challenge")
+class LivenessMode(str, enum.Enum):
+    OFF = "off"  # no check: a photo of an enrolled person is let in
+    PASSIVE = "passive"  # a natural blink and 3D motion (refuses most real people: see the module docstring)
+    CHALLENGE = "challenge"  # random requests, the mouth with the jaw among them
+
+
+MODES = tuple(mode.value for mode in LivenessMode)  # the words of the `liveness` setting
 # A challenge has the mouth opening and a head movement: at least two requests.
 MIN_STEPS, MAX_STEPS = 2, 4
 
 
 @dataclass(frozen=True)
 class LivenessSettings:
-    # off | passive | challenge (see the module docstring).
-    mode: str = "challenge"
+    mode: LivenessMode = LivenessMode.CHALLENGE  # the setting's word is accepted too
     # Number of random requests in a challenge (2-4; each adds ~1-2 s for a cooperative person). Three: with the
     # mouth in every challenge, two requests leave only 6 challenges (a replay's chance 1 in 6), three leave 24.
     steps: int = 3
@@ -91,11 +96,12 @@ class LivenessSettings:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LivenessSettings:
-        return cls(mode=settings.liveness, steps=settings.liveness_steps, step_time_s=settings.liveness_step_time_s)
+        return cls(mode=LivenessMode(settings.liveness), steps=settings.liveness_steps, step_time_s=settings.liveness_step_time_s)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"liveness mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        object.__setattr__(self, "mode", LivenessMode(self.mode))  # frozen; "challenge" -> the enum
         if not MIN_STEPS <= self.steps <= MAX_STEPS:
             raise ValueError(f"liveness steps must be between {MIN_STEPS} and {MAX_STEPS}")
 
@@ -432,7 +438,7 @@ class LivenessCheck:
     def __init__(self, settings: LivenessSettings, rng: random.Random, started: float):
         self.settings = settings
         self.started = started
-        self.challenge = draw_challenge(rng, settings.steps) if settings.mode == "challenge" else []
+        self.challenge = draw_challenge(rng, settings.steps) if settings.mode is LivenessMode.CHALLENGE else []
         self.step = 0
         self.step_started = started
         self.blinks = BlinkCounter(settings.blink_ratio)
@@ -448,7 +454,7 @@ class LivenessCheck:
         self.result: LivenessStatus | None = None
 
     def cues(self, now: float) -> dict:
-        return {"mode": self.settings.mode, "blinks": self.blinks.blinks, "parallax": round(self.parallax, 4),
+        return {"mode": self.settings.mode.value, "blinks": self.blinks.blinks, "parallax": round(self.parallax, 4),
                 "lowest_eye_ratio": round(self.blinks.lowest_ratio, 3), "widest_mouth": round(self.mouth.widest, 3),
                 "lowest_jaw_ratio": (None if self.mouth.jaw.lowest_ratio == float("inf")
                                      else round(self.mouth.jaw.lowest_ratio, 2)),
@@ -519,7 +525,7 @@ class LivenessCheck:
             self.base_pose = tuple(np.median(np.array(self.poses), axis=0))
         s = self.settings
         moved_in_3d = self.parallax >= s.min_parallax
-        if s.mode == "passive":
+        if s.mode is LivenessMode.PASSIVE:
             remaining = s.passive_time_s - (now - self.started)
             if self.blinks.blinks >= 1 and moved_in_3d:
                 return self._finish(CheckState.PASSED, now)

@@ -16,7 +16,8 @@ import numpy as np
 
 from facegate.capture import Frame, as_rgb8
 from facegate.config import Settings
-from facegate.liveness import AttemptLimiter, CheckState, LivenessCheck, LivenessSettings, LivenessStatus
+from facegate.liveness import (AttemptLimiter, CheckState, LivenessCheck, LivenessMode, LivenessSettings,
+                               LivenessStatus)
 from facegate.policy import AccessPolicy, Decision, Verdict
 from facegate.tracking import Track, Tracker
 
@@ -108,8 +109,8 @@ class Pipeline:
         self.gallery = gallery
         self.policy = policy or AccessPolicy()
         self.settings = settings or PipelineSettings()
-        self.liveness = liveness or LivenessSettings(mode="off")
-        self.policy.liveness_required = self.liveness.mode != "off"
+        self.liveness = liveness or LivenessSettings(mode=LivenessMode.OFF)
+        self.policy.liveness_required = self.liveness.mode is not LivenessMode.OFF
         self.rng = rng or random.SystemRandom()  # challenge requests must not be predictable
         self.tracker = Tracker()
         self.checks: dict[int, LivenessCheck] = {}

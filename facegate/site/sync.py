@@ -4,24 +4,48 @@ the thread that keeps the replica like the server and forwards the local log's d
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from facegate.access_log import AccessLog
 from facegate.config import default_data_dir
 from facegate.errors import FaceGateError
 from facegate.gallery import CACHE_FORMAT, REPLICA_MARKER, Gallery, validate_name
+from facegate.pipeline import FrameResult
+from facegate.policy import Decision
 from facegate.session import SessionListener
 from facegate.site.schema import (FORWARD_BATCH, NOTIFY_CHANNEL, SiteError, check_schema, connect, embedding_array,
                                   insert_events, psycopg_module, redact)
 from facegate.storage import atomic_write_bytes, ensure_private_dir
 
+if TYPE_CHECKING:  # the driver is imported when a site is used (psycopg_module)
+    import psycopg
+
 log = logging.getLogger(__name__)
+
+
+class SiteEvent(str, enum.Enum):
+    """What the site link tells its listener (on_change); its `value` is the word `run --headless` prints."""
+
+    CONNECTED = "connected"  # payload: waiting
+    OFFLINE = "offline"  # payload: problem, waiting
+    REPLICA = "replica"  # a person copied or erased here; payload: name, change (a ReplicaChange's value)
+
+
+class ReplicaChange(str, enum.Enum):
+    """What copying one person from the server did to the replica."""
+
+    UPDATED = "updated"  # photos added or deleted
+    REMOVED = "removed"  # the server has no such person any more: erased here
+    COPIED = "copied"  # many people at once (a first copy), counted rather than named
 
 # Back-off between reconnection attempts: from the first to the last, doubling.
 RETRY_FIRST_S = 0.5
@@ -74,8 +98,8 @@ class SiteSync(SessionListener):
     start() before the session starts. on_change(kind, payload) hears "connected", "offline" and "replica"
     (payload: {"name", "change"}), on the sync thread."""
 
-    def __init__(self, url: str, gallery, access_log, door: str,
-                 on_change: Callable[[str, dict], None] | None = None):
+    def __init__(self, url: str, gallery: Gallery, access_log: AccessLog, door: str,
+                 on_change: Callable[[SiteEvent, dict[str, Any]], None] | None = None):
         self.url, self.gallery, self.access_log, self.door = url, gallery, access_log, door
         self.on_change = on_change
         self._stop = threading.Event()
@@ -89,7 +113,7 @@ class SiteSync(SessionListener):
         self.forwarded = 0
 
     # ---- SessionListener
-    def on_decision(self, decision, result) -> None:
+    def on_decision(self, decision: Decision, result: FrameResult) -> None:
         self._wake.set()
 
     def stop(self, timeout: float) -> None:
@@ -130,7 +154,7 @@ class SiteSync(SessionListener):
         with self._lock:
             return SiteStatus(self._connected, self._offline_since, waiting, self._problem)
 
-    def _tell(self, kind: str, payload: dict) -> None:
+    def _tell(self, kind: SiteEvent, payload: dict[str, Any]) -> None:
         if self.on_change is not None:
             try:
                 self.on_change(kind, payload)
@@ -148,7 +172,7 @@ class SiteSync(SessionListener):
         if was or changed:
             log.warning("Site server offline (%s); the kiosk recognises from its copy and keeps decisions in its "
                         "local log until the server is back.", problem)
-            self._tell("offline", {"problem": problem, "waiting": self.status().waiting})
+            self._tell(SiteEvent.OFFLINE, {"problem": problem, "waiting": self.status().waiting})
 
     def _run(self) -> None:
         retry = RETRY_FIRST_S
@@ -185,7 +209,7 @@ class SiteSync(SessionListener):
             self._connected, self._offline_since, self._problem = True, None, ""
         log.info("Site server %s connected", redact(self.url))
         self._forward(conn)
-        self._tell("connected", {"waiting": self.status().waiting})
+        self._tell(SiteEvent.CONNECTED, {"waiting": self.status().waiting})
         last_forward = time.monotonic()
         while not self._stop.is_set():
             # notifications that came during the copy or a forward are kept by psycopg (3.3) and come first here
@@ -218,33 +242,35 @@ class SiteSync(SessionListener):
                 log.error("site: the server's person %r has a name FaceGate cannot store as a folder; left out", name)
                 continue
             change = copy_person(conn, self.gallery, name, listing, refresh=False)
-            if change == "removed":
+            if change is ReplicaChange.REMOVED:
                 self.access_log.erase_person(name)
             if change is not None:
                 changed.append((name, change))
         if changed:
             self.gallery.refresh()  # once, after every person is copied
         if len(changed) > FULL_COPY_NAMED:  # a first copy of a large site: one line, not thousands
-            self._tell("replica", {"name": None, "change": "copied", "people": len(changed)})
+            self._tell(SiteEvent.REPLICA, {"name": None, "change": ReplicaChange.COPIED.value, "people": len(changed)})
             return
         for name, change in changed:
-            self._tell("replica", {"name": name, "change": change})
+            self._tell(SiteEvent.REPLICA, {"name": name, "change": change.value})
 
     def _reconcile(self, conn, name: str) -> None:
         """Make the replica's `name` like the server's; a person removed there is erased here, log included."""
         began = time.monotonic()
         change = copy_person(conn, self.gallery, name)
-        if change == "removed":
+        if change is ReplicaChange.REMOVED:
             erased = self.access_log.erase_person(name)
             log.info("site: %s was removed at the server; erased here (photos, embeddings, %d log entries)",
                      name, erased)
         if change is not None:
-            self._tell("replica", {"name": name, "change": change, "seconds": round(time.monotonic() - began, 3)})
+            self._tell(SiteEvent.REPLICA, {"name": name, "change": change.value,
+                                           "seconds": round(time.monotonic() - began, 3)})
 
 
-def copy_person(conn, gallery, name: str, listing: dict | None = None, refresh: bool = True) -> str | None:
+def copy_person(conn: psycopg.Connection, gallery: Gallery, name: str, listing: dict[str, list[Path]] | None = None,
+                refresh: bool = True) -> ReplicaChange | None:
     """Make `gallery`'s `name` like the server's (copy missing photos with their embeddings, delete others), or
-    erase them when the server has no such person. Returns "updated", "removed" or None (nothing changed).
+    erase them when the server has no such person. Returns what changed, or None (nothing).
     `listing`: gallery.photos() if the caller has it (a full copy lists the folder once, not once per person);
     refresh=False: the caller refreshes the gallery once after many people."""
     rows = conn.execute(
@@ -256,12 +282,12 @@ def copy_person(conn, gallery, name: str, listing: dict | None = None, refresh: 
         if local is None:
             return None
         Gallery.mirror_person(gallery, name, {})
-        return "removed"
+        return ReplicaChange.REMOVED
     local_files = {p.name for p in local or []}
     missing = [row[0] for row in rows if row[1] not in local_files]
-    data = dict(conn.execute("SELECT id, data FROM photos WHERE id = ANY(%s)", (missing,)).fetchall()) \
-        if missing else {}
+    data: dict[int, bytes] = dict(conn.execute("SELECT id, data FROM photos WHERE id = ANY(%s)",
+                                               (missing,)).fetchall()) if missing else {}
     wanted: dict[str, tuple[bytes | None, np.ndarray | None, str]] = {
         file_name: (bytes(data[photo_id]) if photo_id in data else None, embedding_array(embedding), problem or "")
         for photo_id, file_name, embedding, problem in rows}
-    return "updated" if Gallery.mirror_person(gallery, name, wanted, refresh=refresh) else None
+    return ReplicaChange.UPDATED if Gallery.mirror_person(gallery, name, wanted, refresh=refresh) else None

@@ -17,7 +17,7 @@ class SessionBridge(QObject, KioskView):
     gallery_changed = Signal()  # another process changed the gallery folder; it has been read again
     action_health = Signal(object)  # facegate.actions.ActionHealth: a receiver slow, down, or back
     tailgating = Signal(object)  # facegate.actions.ActionEvent: a face appeared while the door was open
-    site_event = Signal(str, object)  # the site link's news: "connected", "offline", "replica" and its payload
+    site_event = Signal(object, object)  # facegate.site.sync.SiteEvent and its payload: the site link's news
 
     # facegate.kiosk.KioskView's calls, made on the session's and the parts' threads; emitting is thread-safe.
     def on_result(self, result) -> None:

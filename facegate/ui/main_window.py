@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QInputDialog, QLabel, Q
 
 from facegate.actions.worker import ActionHealth, HealthState
 from facegate.admin import AdminPin
-from facegate.capture import SourceState, parse_source
+from facegate.capture import SourceKind, SourceState, parse_source
 from facegate.config import Settings, default_data_dir, save_settings
 from facegate.errors import FaceGateError
 from facegate.ui.bridge import SessionBridge
@@ -226,7 +226,7 @@ class MainWindow(QMainWindow):
             self.video.set_message(str(exc))
             self.choose_source_button.show()
             return
-        self.video.mirrored = self.settings.mirror_preview and spec.kind == "camera"  # display only
+        self.video.mirrored = self.settings.mirror_preview and spec.kind is SourceKind.CAMERA  # display only
         self._action_health = {}
         url = self.settings.database_url
         self.site_log = None
@@ -307,8 +307,8 @@ class MainWindow(QMainWindow):
             self.camera_label.setText("Camera: file" if finite else "Camera: live")
             self.choose_source_button.hide()
         elif status.state == SourceState.LOST:
-            kind = self.session.capture.spec.kind if self.session else "camera"
-            if kind == "camera" and self.session and self.session.capture.delivered == 0:
+            kind = self.session.capture.spec.kind if self.session else SourceKind.CAMERA
+            if kind is SourceKind.CAMERA and self.session and self.session.capture.delivered == 0:
                 self.camera_label.setText("Camera: none found")
                 self.video.set_message("No camera found. Connect one, or choose a video file or URL.")
                 self.choose_source_button.show()
@@ -333,9 +333,11 @@ class MainWindow(QMainWindow):
         self._frames_shown = [t for t in self._frames_shown if now - t <= 2.0]
         self.fps_label.setText(f"{len(self._frames_shown) / 2.0:.0f} fps")
 
-    def _on_site_event(self, kind: str, payload: dict) -> None:
+    def _on_site_event(self, kind: object, payload: dict) -> None:
         """The site link's news: a person copied or erased here changes the people count."""
-        if kind == "replica":
+        from facegate.site.sync import SiteEvent
+
+        if kind is SiteEvent.REPLICA:
             self.gallery_changed()
 
     def _update_site_status(self) -> None:

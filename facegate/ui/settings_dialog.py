@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QFormLayout, QGroupBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QMessageBox,
                                QPushButton, QVBoxLayout, QWidget)
 
-from facegate.capture import parse_source
+from facegate.capture import SourceKind, parse_source
 from facegate.config import RANGES, Settings, default_door, greeting_problem, setting
 from facegate.errors import FaceGateError
 from facegate.speech import render_greeting
@@ -77,9 +77,9 @@ def describe_source(value: str) -> str:
         return f"Not found: {value}"
     if isinstance(spec.target, int):  # a camera number
         return f"Camera {spec.target + 1}"
-    if spec.kind == "url":
+    if spec.kind is SourceKind.URL:
         return "Network camera: " + _URL_PASSWORD.sub(r"\1***@", value)  # the password stays off screen
-    if spec.kind == "folder":
+    if spec.kind is SourceKind.FOLDER:
         return f"Folder of photos: {Path(spec.target).name}"
     return f"Video file: {Path(spec.target).name}"
 
