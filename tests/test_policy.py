@@ -7,7 +7,9 @@ from facegate.policy import AccessPolicy, PolicySettings, Verdict
 
 ADA = Match("Ada", 0.35, 0.3, "Bob")
 ADA_CLOSE_CALL = Match("Ada", 0.35, 0.01, "Bob")  # under threshold but too close to Bob to tell
-GREY = Match("Ada", 0.55, 0.3, "Bob")  # between threshold (0.5) and unknown_distance (0.6)
+DEFAULTS = PolicySettings()
+# Between the threshold and unknown_distance: not Ada for sure, not a stranger for sure
+GREY = Match("Ada", (DEFAULTS.threshold + DEFAULTS.unknown_distance) / 2, 0.3, "Bob")
 STRANGER = Match("Ada", 0.8, 0.02, "Bob")
 
 

@@ -1,5 +1,5 @@
 """ActionsListener: hands each decision to the actions, watches for tailgating; build_actions makes them from the
-settings (facegate.session.build_session calls it). Each action reports its health and the outcome of everything
+settings (facegate.kiosk.build_session calls it). Each action reports its health and the outcome of everything
 it does into the access log's action_outcomes table."""
 
 from __future__ import annotations
