@@ -11,7 +11,7 @@ import ast
 import fnmatch
 import re
 import sys
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 Graph = dict[str, set[str]]  # module -> the package's modules it imports
@@ -104,7 +104,7 @@ def longest_chain(graph: Graph) -> list[str]:
     if circles(graph):
         raise ValueError("the graph has circles; the longest chain is defined on an acyclic one")
 
-    @lru_cache(maxsize=None)
+    @cache
     def from_module(module: str) -> tuple[str, ...]:
         longest: tuple[str, ...] = ()
         for target in graph[module]:

@@ -20,7 +20,7 @@ from facegate.actions.listener import build_actions
 from facegate.actions.door import DoorAction
 from facegate.outbox import Outbox
 from facegate.actions.webhook import WebhookAction
-from facegate.actions.worker import DOWN, OK
+from facegate.actions.worker import HealthState
 from facegate.capture import Frame
 from facegate.config import Settings, settings_problems
 from facegate.access_log import AccessLog
@@ -168,7 +168,7 @@ def test_a_failing_or_hanging_door_command_ends_with_close(tmp_path, relay, acce
         assert 0.6 <= took < 4.0  # killed at door_command_timeout_s (0.7 s), then closed; not after 600 s
     outcomes = [o.outcome for o in reversed(access_log.action_outcomes())]
     assert outcomes == ["failed", "closed"]
-    assert health and health[-1].state == DOWN and "door command" in health[-1].message
+    assert health and health[-1].state == HealthState.DOWN and "door command" in health[-1].message
 
 
 def test_a_killed_facegate_does_not_leave_the_door_open(tmp_path, relay):
@@ -349,14 +349,14 @@ def test_mqtt_decisions_during_a_broker_outage_arrive_after_it(tmp_path, access_
         assert wait_until(lambda: len(subscriber.on("facegate/outage/decision")) == 1, 10)
         broker.stop()
         assert wait_until(lambda: not mqtt.connected.is_set(), 10)
-        assert health[-1].state == DOWN and "unreachable" in health[-1].message
+        assert health[-1].state == HealthState.DOWN and "unreachable" in health[-1].message
         for i in range(5):
             listener.on_decision(*decided(Verdict.GRANTED, f"during {i}", track_id=10 + i))
         listener.wait_idle()
         broker.start()
         assert wait_until(lambda: len(subscriber.on("facegate/outage/decision")) == 6, 30), \
             (len(subscriber.json_on("facegate/outage/decision")), mqtt.published, (broker.folder / "mosquitto.log").read_text()[-3000:])
-        assert wait_until(lambda: mqtt.health.state == OK, 10)
+        assert wait_until(lambda: mqtt.health.state == HealthState.OK, 10)
     finally:
         listener.stop(5)
     names = [m["name"] for m in subscriber.json_on("facegate/outage/decision")]
@@ -425,12 +425,12 @@ def test_webhook_delivers_every_event_exactly_once_through_failures_hangs_and_an
             1 for _, key, status in receiver.attempts if key == receiver.order[2] and status == 200) >= 2, 15)
         receiver.stop()  # gone: connections refused
         decide(3)
-        assert wait_until(lambda: hook.health.state == DOWN, 15)
+        assert wait_until(lambda: hook.health.state == HealthState.DOWN, 15)
         assert len(hook.outbox) >= 3
         receiver.mode = "ok"
         receiver.start()  # back, on the same port
         assert wait_until(lambda: len(receiver.processed) == 8 and len(hook.outbox) == 0, 20)
-        assert wait_until(lambda: hook.health.state == OK, 5)
+        assert wait_until(lambda: hook.health.state == HealthState.OK, 5)
     finally:
         listener.stop(5)
         receiver.stop()
@@ -439,7 +439,7 @@ def test_webhook_delivers_every_event_exactly_once_through_failures_hangs_and_an
     keys = [key for _, key, _ in receiver.attempts]
     assert len(keys) > len(set(keys))  # some were sent more than once...
     assert len(receiver.processed) == len(set(keys)) == 8  # ...and each key was processed exactly once
-    assert {h.state for h in health} >= {DOWN, OK}
+    assert {h.state for h in health} >= {HealthState.DOWN, HealthState.OK}
     outcomes = [o.outcome for o in access_log.action_outcomes(limit=None, action="webhook")]
     assert outcomes.count("delivered") >= 8 and "retrying" in outcomes
 
@@ -499,7 +499,7 @@ def test_secrets_are_never_logged(tmp_path, access_log, broker, caplog):
     listener = build_actions(settings, access_log=access_log, on_health=health.append)
     try:
         listener.on_decision(*decided(Verdict.GRANTED, "Ada"))
-        assert wait_until(lambda: any(h.action == "webhook" and h.state != OK for h in health), 10)
+        assert wait_until(lambda: any(h.action == "webhook" and h.state != HealthState.OK for h in health), 10)
     finally:
         listener.stop(5)
     shown = caplog.text + " ".join(h.message for h in health) + " ".join(
@@ -520,7 +520,7 @@ def test_a_slow_receiver_never_blocks_the_video_path(tmp_path, relay, access_log
             worst = max(worst, time.perf_counter() - started)
         assert worst < 0.5  # a blocking hand-over would take the receiver's 3 s (or the 2 s timeout)
         (hook,) = listener.actions
-        assert hook.dropped > 0 and hook.health.state == DOWN and "dropped" in hook.health.message
+        assert hook.dropped > 0 and hook.health.state == HealthState.DOWN and "dropped" in hook.health.message
     finally:
         listener.stop(5)
         receiver.stop()
