@@ -25,11 +25,11 @@ in the database, which `erase_person` scrubs (secure_delete, VACUUM, WAL truncat
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import logging
-import contextlib
 import os
 import sqlite3
 import statistics
@@ -37,21 +37,27 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import BinaryIO
-from collections.abc import Iterator
 
 import cv2
 import numpy as np
 
 from facegate.errors import FaceGateError
-from facegate.policy import Verdict
 from facegate.outbox import erase_waiting
-from facegate.storage import (PRIVATE_FILE_MODE, atomic_write_bytes, create_private_file, describe_os_error,
-                              ensure_private_dir, fsync_dir)
+from facegate.policy import Verdict
+from facegate.storage import (
+    PRIVATE_FILE_MODE,
+    atomic_write_bytes,
+    create_private_file,
+    describe_os_error,
+    ensure_private_dir,
+    fsync_dir,
+)
 
 fcntl: ModuleType | None
 try:

@@ -2,8 +2,8 @@
 
 The delay survives a restart (it is stored with the hash), so closing and reopening the app does not give a
 guesser fresh attempts. Offline (someone who copied admin.json) the delay does not apply: only the cost of each
-guess and the number of PINs protect it. 6 digits at scrypt N=2^17 (about 0.35 s a guess on a 2-core kiosk, 128 MiB each)
-make trying every PIN take days there (`benchmarks/pin_cost.py` measures it); 4 digits at the old N=2^14 fell
+guess and the number of PINs protect it. 6 digits at scrypt N=2^17 (about 0.35 s a guess on a 2-core kiosk, 128 MiB
+each) make trying every PIN take days there (`benchmarks/pin_cost.py` measures it); 4 digits at the old N=2^14 fell
 in about half an hour. A PIN set before keeps working and is re-hashed at the new cost when it is next entered.
 
 What the PIN protects: the window's admin tools (enrolling, the people list, the access log, the settings, and

@@ -317,8 +317,8 @@ def cmd_site_init(args) -> int:
 
 def cmd_site_import(args) -> int:
     from facegate.access_log import AccessLog
-    from facegate.gallery import Gallery
     from facegate.config import default_door
+    from facegate.gallery import Gallery
     from facegate.site.admin import SiteAdmin
     from facegate.site.schema import redact
 
@@ -485,13 +485,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-speech", action="store_true", help="do not speak greetings")
     p.add_argument("--liveness", choices=["off", "passive", "challenge"],
                    help="check that a live person is there before a grant (default: settings, 'challenge')")
-    p.add_argument("--seed", type=int, help="fixed seed for the challenge requests (tests only: makes them predictable)")
+    p.add_argument("--seed", type=int,
+                   help="fixed seed for the challenge requests (tests only: makes them predictable)")
     p.add_argument("--mqtt", metavar="URL",
                    help="publish decisions to this MQTT broker, mqtt://HOST:PORT (default: settings' mqtt_url)")
     p.add_argument("--no-learning", action="store_true",
                    help="do not learn photos from visits (default: settings' learn_from_visits), e.g. on a recording")
     p.add_argument("--loop", action="store_true", help="play a video file again and again (demos, tests)")
-    p.add_argument("--door", help="this door's name in a site's access log (default: door_name, or this computer's name)")
+    p.add_argument("--door",
+                   help="this door's name in a site's access log (default: door_name, or this computer's name)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("site", help="a site with several doors: set up the PostgreSQL server, import a folder",

@@ -69,7 +69,8 @@ class Settings:
     # leaves room for cameras and faces harder than LFW's (0 of 15,849 held-out strangers accepted there, 98.5 %
     # of enrolled people's photos granted).
     threshold: float = _setting(
-        DEFAULT_THRESHOLD, "How alike a face must be to an enrolled person's photos to count as them (lower is stricter)",
+        DEFAULT_THRESHOLD,
+        "How alike a face must be to an enrolled person's photos to count as them (lower is stricter)",
         low=MIN_THRESHOLD, high=SAFE_MAX_THRESHOLD, advice="0.40-0.52 suits most doors")
     min_margin: float = _setting(
         0.05, "How much closer the best person must be than the second best", low=0.0, high=0.2)

@@ -40,11 +40,11 @@ import secrets
 import threading
 import time
 import unicodedata
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from collections.abc import Iterator, Sequence
 from types import ModuleType
 from typing import TypeVar
 
@@ -54,8 +54,14 @@ import numpy as np
 from facegate.errors import GalleryError, ImageError
 from facegate.imageio import file_problem, is_image_name, load_image, metadata_bytes
 from facegate.matching import Match, Resemblance, best_two, group_starts, per_person_distances, resemblance
-from facegate.storage import (atomic_write_bytes, describe_os_error, ensure_private_dir, is_temp_name,
-                              remove_stale_temp_files, what_to_do)
+from facegate.storage import (
+    atomic_write_bytes,
+    describe_os_error,
+    ensure_private_dir,
+    is_temp_name,
+    remove_stale_temp_files,
+    what_to_do,
+)
 from facegate.vision.engine import EMBEDDING_SIZE, split
 
 Photo = TypeVar("Photo", Path, str, np.ndarray)  # a photo file, or its RGB pixels

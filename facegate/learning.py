@@ -23,8 +23,8 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -58,7 +58,8 @@ class LearningSettings:
     @classmethod
     def from_settings(cls, settings: Settings) -> LearningSettings:
         """The limits for the threshold in force: a stricter door learns only what it would grant with room."""
-        return cls(enabled=settings.learn_from_visits, max_distance=round(settings.threshold - LEARN_UNDER_THRESHOLD, 6),
+        return cls(enabled=settings.learn_from_visits,
+                   max_distance=round(settings.threshold - LEARN_UNDER_THRESHOLD, 6),
                    max_distance_to_enrolled=settings.threshold)
 
 

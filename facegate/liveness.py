@@ -96,7 +96,8 @@ class LivenessSettings:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LivenessSettings:
-        return cls(mode=LivenessMode(settings.liveness), steps=settings.liveness_steps, step_time_s=settings.liveness_step_time_s)
+        return cls(mode=LivenessMode(settings.liveness), steps=settings.liveness_steps,
+                   step_time_s=settings.liveness_step_time_s)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -533,7 +534,8 @@ class LivenessCheck:
                 missing = [m for m, ok in (("no blink", self.blinks.blinks >= 1), ("no 3D head motion", moved_in_3d))
                            if not ok]
                 return self._finish(CheckState.FAILED, now, "; ".join(missing))
-            return LivenessStatus(CheckState.RUNNING, "Please look at the camera", "eye", remaining, cues=self.cues(now))
+            return LivenessStatus(CheckState.RUNNING, "Please look at the camera", "eye", remaining,
+                                  cues=self.cues(now))
 
         action = self.challenge[self.step]
         outcome = "waiting" if self.base_pose is None else self._challenge_step(action, yaw, pitch)

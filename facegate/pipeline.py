@@ -16,11 +16,9 @@ import numpy as np
 
 from facegate.capture import Frame, as_rgb8
 from facegate.config import Settings
-from facegate.liveness import (AttemptLimiter, CheckState, LivenessCheck, LivenessMode, LivenessSettings,
-                               LivenessStatus)
+from facegate.liveness import AttemptLimiter, CheckState, LivenessCheck, LivenessMode, LivenessSettings, LivenessStatus
 from facegate.policy import AccessPolicy, Decision, Verdict
 from facegate.tracking import Track, Tracker
-
 
 WAIT_INSTRUCTION = "Please wait before trying again"
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from facegate.capture import CaptureThread, ReaderFactory, SourceSpec, SourceState, SourceStatus
 from facegate.pipeline import FrameResult, Pipeline

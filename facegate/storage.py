@@ -8,13 +8,13 @@ folder skips dot-files) and `remove_stale_temp_files` deletes later.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import re
 import tempfile
 import time
 from pathlib import Path
-import contextlib
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600

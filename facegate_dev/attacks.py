@@ -937,8 +937,8 @@ def impersonated_gallery(engine, folder: Path):
 def follow_prompts(engine, gallery, attacker: PromptFollowingPrint, challenge_seed: int, max_frames: int = 600,
                    steps: int | None = None):
     """Run a prompt-following attacker through the real pipeline (challenge liveness of `steps` requests, the
-    default's when None, drawn from `challenge_seed`), frame by frame, the attacker seeing the request shown on each frame; returns the first grant
-    or denial, or None when neither came."""
+    default's when None, drawn from `challenge_seed`), frame by frame, the attacker seeing the request shown on each
+    frame; returns the first grant or denial, or None when neither came."""
     import random
 
     from facegate.capture import Frame

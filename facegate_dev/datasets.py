@@ -55,9 +55,11 @@ def lfw_pairs(root: Path | None = None) -> list[LfwPair]:
     for i, row in enumerate(rows):
         fold = i // (2 * per_fold)
         if len(row) == 3:
-            pairs.append(LfwPair(fold, lfw_image(root, row[0], int(row[1])), lfw_image(root, row[0], int(row[2])), True))
+            pairs.append(LfwPair(fold, lfw_image(root, row[0], int(row[1])), lfw_image(root, row[0], int(row[2])),
+                                 True))
         else:
-            pairs.append(LfwPair(fold, lfw_image(root, row[0], int(row[1])), lfw_image(root, row[2], int(row[3])), False))
+            pairs.append(LfwPair(fold, lfw_image(root, row[0], int(row[1])), lfw_image(root, row[2], int(row[3])),
+                                 False))
     if len(pairs) != folds * per_fold * 2:
         raise ValueError(f"pairs.txt lists {len(pairs)} pairs, expected {folds * per_fold * 2}")
     return pairs

@@ -7,6 +7,7 @@ system user (the distribution's package makes it), through runuser.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -15,7 +16,6 @@ import socket
 import subprocess
 import tempfile
 from pathlib import Path
-import contextlib
 
 
 def find_bin_dir() -> Path | None:

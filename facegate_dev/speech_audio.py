@@ -13,8 +13,15 @@ import wave
 from pathlib import Path
 
 from facegate.errors import FaceGateError
-from facegate.speech import (_PYTTSX3_LOCK, START_TIMEOUT_S, UTTERANCE_TIMEOUT_S, _pyttsx3_engine, _run_pyttsx3,
-                             _set_voice_and_rate, _SpeechFailure)
+from facegate.speech import (
+    _PYTTSX3_LOCK,
+    START_TIMEOUT_S,
+    UTTERANCE_TIMEOUT_S,
+    _pyttsx3_engine,
+    _run_pyttsx3,
+    _set_voice_and_rate,
+    _SpeechFailure,
+)
 from facegate.storage import atomic_write_bytes
 
 log = logging.getLogger(__name__)

@@ -57,8 +57,8 @@ def main() -> int:
         from PySide6.QtWidgets import QApplication
 
         from facegate.admin import AdminPin
-        from facegate.pipeline import WAIT_INSTRUCTION
         from facegate.config import Settings, default_data_dir
+        from facegate.pipeline import WAIT_INSTRUCTION
         from facegate.ui.main_window import MainWindow
 
         AdminPin(default_data_dir() / "admin.json").set_pin("246813")

@@ -38,9 +38,10 @@ def engine():
 @pytest.fixture()
 def home(tmp_path, monkeypatch):
     """A throw-away FaceGate home (settings, PIN, default data) with the admin PIN already set."""
+    from helpers import ADMIN_PIN
+
     from facegate.admin import AdminPin
     from facegate.config import default_data_dir
-    from helpers import ADMIN_PIN
 
     monkeypatch.setenv("FACEGATE_HOME", str(tmp_path / "home"))
     AdminPin(default_data_dir() / "admin.json").set_pin(ADMIN_PIN)

@@ -16,18 +16,26 @@ import cv2
 import numpy as np
 import pytest
 
-from facegate.actions.listener import build_actions
+from facegate.access_log import AccessLog
 from facegate.actions.door import DoorAction
-from facegate.outbox import Outbox
+from facegate.actions.listener import build_actions
 from facegate.actions.webhook import WebhookAction
 from facegate.actions.worker import HealthState
 from facegate.capture import Frame
 from facegate.config import Settings, settings_problems
-from facegate.access_log import AccessLog
+from facegate.outbox import Outbox
 from facegate.pipeline import FrameResult, TrackView
 from facegate.policy import Decision, Verdict
-from facegate_dev.counterparts import (Broker, Receiver, Subscriber, mosquitto_binary, relay_command, relay_records,
-                                       relay_script, wait_until)
+from facegate_dev.counterparts import (
+    Broker,
+    Receiver,
+    Subscriber,
+    mosquitto_binary,
+    relay_command,
+    relay_records,
+    relay_script,
+    wait_until,
+)
 
 SECRET = "correct horse battery staple"
 ROOT = Path(__file__).resolve().parent.parent
@@ -355,7 +363,8 @@ def test_mqtt_decisions_during_a_broker_outage_arrive_after_it(tmp_path, access_
         listener.wait_idle()
         broker.start()
         assert wait_until(lambda: len(subscriber.on("facegate/outage/decision")) == 6, 30), \
-            (len(subscriber.json_on("facegate/outage/decision")), mqtt.published, (broker.folder / "mosquitto.log").read_text()[-3000:])
+            (len(subscriber.json_on("facegate/outage/decision")), mqtt.published,
+             (broker.folder / "mosquitto.log").read_text()[-3000:])
         assert wait_until(lambda: mqtt.health.state == HealthState.OK, 10)
     finally:
         listener.stop(5)

@@ -14,8 +14,14 @@ import cv2
 import numpy as np
 import pytest
 
-from facegate_dev.attacks import PRINT_KINDS, SCREEN_KIND, build_suite, load_manifest, render_print_attack, \
-    render_screen_replay
+from facegate_dev.attacks import (
+    PRINT_KINDS,
+    SCREEN_KIND,
+    build_suite,
+    load_manifest,
+    render_print_attack,
+    render_screen_replay,
+)
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers import CountingEngine
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageOps
@@ -40,7 +41,6 @@ from facegate.gallery import CACHE_FORMAT, EMBEDDING_SIZE, Gallery
 from facegate.imageio import MAX_FILE_BYTES, exif_orientation, load_image
 from facegate.vision.dlibfile import parse_dlib_network
 from facegate.vision.weights import DLIB_RESNET, verified_path, verify
-from helpers import CountingEngine
 
 PROJECT = Path(__file__).resolve().parent.parent
 # A photo of the same person, converted: well inside the default threshold (0.5) of the original.
@@ -709,7 +709,8 @@ def test_any_corruption_anywhere_gives_model_file_error_or_a_clean_parse(model_b
         assert "corrupt or truncated" in str(exc)
         event("ModelFileError")
     else:
-        event("parsed cleanly")  # a change only in weight values or training-only fields: what was read is still consistent
+        # a change only in weight values or training-only fields: what was read is still consistent
+        event("parsed cleanly")
         assert network.layers and network.input_size[0] > 0
         for layer in network.layers:
             for value in layer.params.values():

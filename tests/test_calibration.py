@@ -14,12 +14,28 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from hypothesis import given, settings as hypothesis_settings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from facegate import calibration
-from facegate.calibration import (CALIBRATED, MAX_THRESHOLD, TOO_FEW_IMPOSTORS, TOO_SMALL, Scores,
-                                  calibrate_folders, compute_scores, error_curve, gallery_embeddings,
-                                  impostors_needed, interval, lower_bound, recommend, upper_bound, write_report)
+from facegate.calibration import (
+    CALIBRATED,
+    MAX_THRESHOLD,
+    TOO_FEW_IMPOSTORS,
+    TOO_SMALL,
+    Scores,
+    calibrate_folders,
+    compute_scores,
+    error_curve,
+    gallery_embeddings,
+    impostors_needed,
+    interval,
+    lower_bound,
+    recommend,
+    upper_bound,
+    write_report,
+)
 from facegate.cli import register_calibrate as register_cli
 from facegate.config import Settings
 from facegate.gallery import Gallery

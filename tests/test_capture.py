@@ -7,10 +7,10 @@ import time
 import cv2
 import numpy as np
 import pytest
+from helpers import MjpegCamera
 
 from facegate.capture import CaptureThread, SourceState, parse_source
 from facegate.errors import FaceGateError
-from helpers import MjpegCamera
 
 CLIP = "short_hamilton_clip.mp4"
 

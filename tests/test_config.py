@@ -12,8 +12,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from facegate.config import (CHOICES, LOOSE_MAX_THRESHOLD, RANGES, SAFE_MAX_THRESHOLD, Settings, check_safe,
-                             load_settings, save_settings, settings_problems)
+from facegate.config import (
+    CHOICES,
+    LOOSE_MAX_THRESHOLD,
+    RANGES,
+    SAFE_MAX_THRESHOLD,
+    Settings,
+    check_safe,
+    load_settings,
+    save_settings,
+    settings_problems,
+)
 from facegate.errors import ConfigError, FaceGateError
 
 

@@ -1,5 +1,6 @@
 """The dlib network reader on the real file, and on damaged copies of it."""
 
+import contextlib
 from collections import Counter
 
 import numpy as np
@@ -10,7 +11,6 @@ from hypothesis import strategies as st
 from facegate.errors import ModelFileError
 from facegate.vision.dlibfile import parse_dlib_network
 from facegate.vision.weights import DLIB_RESNET, WeightFile, locate, verified_path, verify
-import contextlib
 
 
 @pytest.fixture(scope="module")

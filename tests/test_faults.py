@@ -28,18 +28,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from helpers import CountingEngine, MjpegCamera
 
 from facegate.capture import CaptureThread, Frame, SourceState, open_reader
 from facegate.config import Settings
 from facegate.errors import GalleryError
 from facegate.gallery import EMBEDDING_SIZE, Gallery
 from facegate.imageio import load_image
+from facegate.kiosk import build_session
 from facegate.liveness import LivenessSettings
 from facegate.pipeline import Pipeline
 from facegate.policy import Verdict
-from facegate.kiosk import build_session
 from facegate.session import SessionListener
-from helpers import CountingEngine, MjpegCamera
 
 PROJECT = Path(__file__).resolve().parent.parent
 CLIP = "short_hamilton_clip.mp4"
@@ -116,7 +116,8 @@ gallery.refresh()  # a cache update right at the start: the kill may land in it
 mine = []
 for i in range(1, 10_000):
     roll = rng.random()
-    people = [p for p in sorted(folder.iterdir()) if p.is_dir() and not p.name.startswith(".")] if folder.is_dir() else []
+    people = ([p for p in sorted(folder.iterdir()) if p.is_dir() and not p.name.startswith(".")]
+              if folder.is_dir() else [])
     if roll < 0.5 or not people:  # enroll a new person
         name = f"Visitor {tag}-{i}"
         source = rng.choice(photos)

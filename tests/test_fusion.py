@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 from facegate.config import Settings
-from facegate_dev.datasets import lfw_dir, lfw_pairs, lfw_sample
 from facegate.imageio import load_image
 from facegate.vision.engine import DLIB_WEIGHT, SFACE_WEIGHT, split
 from facegate.vision.weights import SFACE, YUNET, verified_path
+from facegate_dev.datasets import lfw_dir, lfw_pairs, lfw_sample
 
 PAIRS_PER_KIND = 100
 

@@ -5,11 +5,11 @@ import shutil
 import cv2
 import numpy as np
 import pytest
+from helpers import CountingEngine
 
 from facegate.errors import GalleryError
 from facegate.gallery import EMBEDDING_SIZE, Gallery, validate_name
 from facegate.imageio import load_image
-from helpers import CountingEngine
 
 
 def _write(path, image_rgb):

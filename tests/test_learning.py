@@ -46,7 +46,8 @@ def face_of(clips, name: str):
 def faces(clips):
     # obama1: another photo of him (0.32 from his enrolled ones, far from everyone else); biden: not him
     return {"obama": face_of(clips, "people_small/test/obama1.jpg"), "biden": face_of(clips, "biden.jpg"),
-            "obama-small": face_of(clips, "obama-240p.jpg"), "kit": face_of(clips, "people_small/test/johnsnow_test1.jpg")}
+            "obama-small": face_of(clips, "obama-240p.jpg"),
+            "kit": face_of(clips, "people_small/test/johnsnow_test1.jpg")}
 
 
 def test_a_sure_face_of_the_person_is_learned_and_then_matched(gallery, faces):

@@ -21,9 +21,20 @@ import pytest
 
 from facegate.capture import CaptureThread
 from facegate.gallery import Gallery
-from facegate.liveness import (HEAD_ACTIONS, REQUIRED_ACTION, Action, AttemptLimiter, BlinkCounter, LivenessSettings,
-                               MouthWatch, chance_per_hour, draw_challenge, homography_residual,
-                               possible_challenges, replay_chance)
+from facegate.liveness import (
+    HEAD_ACTIONS,
+    REQUIRED_ACTION,
+    Action,
+    AttemptLimiter,
+    BlinkCounter,
+    LivenessSettings,
+    MouthWatch,
+    chance_per_hour,
+    draw_challenge,
+    homography_residual,
+    possible_challenges,
+    replay_chance,
+)
 from facegate.pipeline import WAIT_INSTRUCTION, Pipeline
 from facegate.policy import AccessPolicy, Verdict
 from facegate.ui.captions import caption
@@ -241,8 +252,8 @@ def test_the_jaw_drops_when_he_opens_his_mouth_and_not_on_a_print_with_the_mouth
     """JawMotion reads the chin from the picture: his real opening at frames 154-158 (mouth closed at 153) drops
     his chin more than his lips part; a print with the mouth cut out parts real lips over a printed chin that does
     not move. FaceMesh's own chin landmark moves in both (it is why the picture is read)."""
-    from facegate_dev.attacks import PromptFollowingPrint
     from facegate.liveness import INSTRUCTIONS, JawMotion
+    from facegate_dev.attacks import PromptFollowingPrint
 
     def ratios(frames, closed_at):
         jaw, found = JawMotion(), []

@@ -8,11 +8,11 @@ import random
 
 import pytest
 
-from facegate_dev.attacks import PRINT_KINDS, build_suite, impersonated_gallery
 from facegate.capture import CaptureThread
 from facegate.liveness import Action, LivenessSettings, draw_challenge
 from facegate.pipeline import Pipeline
 from facegate.policy import AccessPolicy, Verdict
+from facegate_dev.attacks import PRINT_KINDS, build_suite, impersonated_gallery
 
 # Prints: the requests the real clip answers (his recorded actions), the other order, and a default challenge of
 # three requests.

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facegate.access_log import AccessEvent, AccessLog
 from facegate.admin import MAX_LOCKOUT_S, AdminPin
 from facegate.config import SAFE_MAX_THRESHOLD, Settings, check_safe, load_settings, save_settings
 from facegate.errors import FaceGateError
-from facegate.access_log import AccessEvent, AccessLog
 from facegate.gallery import Gallery
 from facegate.imageio import load_image
 
@@ -82,7 +82,8 @@ def cli_kiosk(tmp_path_factory, clips):
     data = root / "data"
     data.mkdir(mode=0o755)
     gallery, log_dir, home = data / "gallery", data / "log", root / "home"
-    for name, photos in ((NAME, [clips / "lin-manuel-miranda.png"]), (OTHER, [clips / "obama.jpg", clips / "obama2.jpg"])):
+    for name, photos in ((NAME, [clips / "lin-manuel-miranda.png"]),
+                         (OTHER, [clips / "obama.jpg", clips / "obama2.jpg"])):
         result = facegate("enroll", "--gallery", gallery, "--name", name, *photos, home=home)
         assert result.returncode == 0, result.stderr[-2000:]
     result = facegate("run", "--headless", "--fast", "--no-speech", "--liveness", "off", "--source", clips / CLIP,

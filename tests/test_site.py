@@ -128,7 +128,8 @@ def connected(line: dict) -> bool:
 
 def server_events(url: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
-        return conn.execute("SELECT event_id::text, door, person, decision, snapshot IS NOT NULL FROM events").fetchall()
+        return conn.execute("SELECT event_id::text, door, person, decision, snapshot IS NOT NULL "
+                            "FROM events").fetchall()
 
 
 # ------------------------------------------------------------------------------------------ set-up and errors
@@ -314,6 +315,7 @@ def test_window_at_a_site_status_bar_people_and_log_dialogs_with_a_door_filter(s
     import cv2
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QMessageBox
+    from test_ui_dialogs import answer_modals, select, wait_idle
 
     from facegate.config import Settings
     from facegate.gallery import Gallery
@@ -321,7 +323,6 @@ def test_window_at_a_site_status_bar_people_and_log_dialogs_with_a_door_filter(s
     from facegate.ui.log_dialog import LogDialog
     from facegate.ui.main_window import MainWindow
     from facegate.ui.people_dialog import PeopleDialog
-    from test_ui_dialogs import answer_modals, select, wait_idle
 
     with SiteAdmin(site["admin"]) as admin:
         admin.enroll(Gallery(tmp_path / "unused", engine), "biden", [clips / "biden.jpg"])

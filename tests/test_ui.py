@@ -4,13 +4,13 @@ import time
 
 import cv2
 import pytest
+from helpers import ADMIN_PIN as PIN
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QApplication, QDialog
 
 from facegate.config import Settings
 from facegate.policy import Verdict
 
-from helpers import ADMIN_PIN as PIN
 NAME = "Lin-Manuel Miranda"
 
 

@@ -221,7 +221,8 @@ def test_people_dialog_lists_renames_deletes_and_shows_problems(window, qtbot, g
     dialog.add_photos([clips / "alex-lacamoire.png", broken])
     wait_idle(qtbot, dialog)
     text = dialog.result_label.text()
-    assert text.startswith("Added 1 photo of alex_lacamoire.") and "Left out broken.jpg: " in text  # with the reason from facegate.imageio
+    # with the reason from facegate.imageio
+    assert text.startswith("Added 1 photo of alex_lacamoire.") and "Left out broken.jpg: " in text
     assert window.gallery.photo_count("alex_lacamoire") == 2
     assert item_named(dialog, "alex_lacamoire").text() == "alex_lacamoire\n2 photos"
 
@@ -253,7 +254,8 @@ def test_adding_a_photo_of_someone_else_asks_first_and_flags_the_person(window, 
 
     def read_and_answer(button):
         def handle(box: QMessageBox):
-            shown = (box.text(), box.informativeText(), box.defaultButton() is box.button(QMessageBox.StandardButton.No))
+            shown = (box.text(), box.informativeText(),
+                     box.defaultButton() is box.button(QMessageBox.StandardButton.No))
             box.button(button).click()
             return shown
         return handle

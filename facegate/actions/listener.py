@@ -11,9 +11,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from facegate.access_log import AccessLog, ActionOutcome
 from facegate.actions.payload import decision_event, tailgating_event
 from facegate.actions.worker import ActionEvent, ActionHealth, ActionWorker, EventKind
-from facegate.access_log import AccessLog, ActionOutcome
 from facegate.config import Settings
 from facegate.errors import FaceGateError
 from facegate.pipeline import FrameResult
@@ -143,8 +143,8 @@ def build_actions(settings: Settings, *, access_log: AccessLog | None = None, ou
                                       discovery_prefix=settings.mqtt_discovery_prefix, snapshot=settings.mqtt_snapshot,
                                       **common))
         if settings.webhook_url.strip():
-            from facegate.outbox import Outbox
             from facegate.actions.webhook import WebhookAction
+            from facegate.outbox import Outbox
 
             folder = outbox_dir or (access_log.folder if access_log is not None else settings.log_path())
             actions.append(WebhookAction(settings.webhook_url, settings.webhook_secret, Outbox(folder),

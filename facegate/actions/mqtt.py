@@ -111,7 +111,8 @@ class MqttAction(ActionWorker):
         client.on_publish = self._acknowledged
         self.client = client
         self._host, self._port = host, port
-        self.health = ActionHealth(self.name, HealthState.DOWN, f"connecting to {self.shown_url}")  # not logged: starting
+        # not logged: starting
+        self.health = ActionHealth(self.name, HealthState.DOWN, f"connecting to {self.shown_url}")
 
     def start(self) -> MqttAction:
         self.client.connect_async(self._host, self._port, keepalive=KEEPALIVE_S)
@@ -188,7 +189,8 @@ class MqttAction(ActionWorker):
                 del self._acked_early[mid]
             late = sum(1 for _, at in self._unacked.values() if time.monotonic() - at > PUBLISH_TIMEOUT_S)
         if late and self.connected.is_set():
-            self.report(HealthState.DOWN, f"{late} message(s) not acknowledged by the broker for {PUBLISH_TIMEOUT_S:g} s")
+            self.report(HealthState.DOWN,
+                        f"{late} message(s) not acknowledged by the broker for {PUBLISH_TIMEOUT_S:g} s")
         elif self.connected.is_set():
             self.report(HealthState.OK)
 

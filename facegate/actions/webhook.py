@@ -22,9 +22,9 @@ import urllib.request
 from http.client import HTTPMessage
 from typing import IO
 
-from facegate.outbox import Outbox
 from facegate.actions.payload import redact_url, to_json
 from facegate.actions.worker import ActionEvent, ActionWorker, EventKind, HealthState
+from facegate.outbox import Outbox
 
 log = logging.getLogger(__name__)
 

@@ -21,16 +21,46 @@ stats.py holds the confidence bounds, scores.py the scores, rates, recommendatio
 folders, report.py the summary, report.txt, curves.csv and the plots. The `calibrate` command is in cli.py.
 """
 
-from facegate.calibration.report import (CURVE_COLUMNS, TABLE_THRESHOLDS, curves_csv, det_plot, report_text,
-                                         scores_plot, summary_lines, write_report)
-from facegate.calibration.scores import (CALIBRATED, DEFAULT_TARGET_FAR, HIGH_FRR, MAX_THRESHOLD,
-                                         MIN_PEOPLE_WITH_PAIRS, THRESHOLD_STEP, TOO_FEW_IMPOSTORS, TOO_SMALL,
-                                         CalibrationReport, ErrorCurve, Scores, calibrate_folders, compute_scores,
-                                         error_curve, false_accepts, gallery_embeddings, genuine_accepts,
-                                         recommend)
-from facegate.calibration.stats import (CONFIDENCE, impostors_needed, interval, largest_supported_count,
-                                        lower_bound, percent, upper_bound)
-from facegate.calibration.stats import _binomial_cdf  # noqa: F401 - where the tests have always checked the sum
+from facegate.calibration.report import (
+                                         CURVE_COLUMNS,
+                                         TABLE_THRESHOLDS,
+                                         curves_csv,
+                                         det_plot,
+                                         report_text,
+                                         scores_plot,
+                                         summary_lines,
+                                         write_report,
+)
+from facegate.calibration.scores import (
+                                         CALIBRATED,
+                                         DEFAULT_TARGET_FAR,
+                                         HIGH_FRR,
+                                         MAX_THRESHOLD,
+                                         MIN_PEOPLE_WITH_PAIRS,
+                                         THRESHOLD_STEP,
+                                         TOO_FEW_IMPOSTORS,
+                                         TOO_SMALL,
+                                         CalibrationReport,
+                                         ErrorCurve,
+                                         Scores,
+                                         calibrate_folders,
+                                         compute_scores,
+                                         error_curve,
+                                         false_accepts,
+                                         gallery_embeddings,
+                                         genuine_accepts,
+                                         recommend,
+)
+from facegate.calibration.stats import (
+                                         CONFIDENCE,
+                                         _binomial_cdf,  # noqa: F401 - where the tests have always checked the sum
+                                         impostors_needed,
+                                         interval,
+                                         largest_supported_count,
+                                         lower_bound,
+                                         percent,
+                                         upper_bound,
+)
 
 __all__ = [
     "CALIBRATED", "CONFIDENCE", "CURVE_COLUMNS", "DEFAULT_TARGET_FAR", "HIGH_FRR", "MAX_THRESHOLD",

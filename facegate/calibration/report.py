@@ -14,8 +14,15 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from facegate.calibration.scores import (CALIBRATED, TOO_FEW_IMPOSTORS, TOO_SMALL, CalibrationReport, error_curve,
-                                         false_accepts, genuine_accepts)
+from facegate.calibration.scores import (
+    CALIBRATED,
+    TOO_FEW_IMPOSTORS,
+    TOO_SMALL,
+    CalibrationReport,
+    error_curve,
+    false_accepts,
+    genuine_accepts,
+)
 from facegate.calibration.stats import percent, upper_bound
 from facegate.storage import atomic_write_bytes, ensure_private_dir
 

@@ -12,8 +12,14 @@ from pathlib import Path
 
 import numpy as np
 
-from facegate.calibration.stats import (CONFIDENCE, impostors_needed, interval, largest_supported_count, percent,
-                                        upper_bound)
+from facegate.calibration.stats import (
+    CONFIDENCE,
+    impostors_needed,
+    interval,
+    largest_supported_count,
+    percent,
+    upper_bound,
+)
 from facegate.config import RANGES
 from facegate.matching import group_starts, per_person_distances
 from facegate.storage import ensure_private_dir

@@ -10,13 +10,22 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from facegate.access_log import write_csv
 from facegate.errors import GalleryError
 from facegate.gallery import CACHE_FORMAT, Gallery, PhotoProblem, check_enrollment_name, validate_name
 from facegate.imageio import is_image_name
 from facegate.policy import Verdict
-from facegate.access_log import write_csv
-from facegate.site.schema import (ADMIN_ROLE, FORWARD_BATCH, SiteError, check_schema, connect, embedding_bytes,
-                                  insert_events, psycopg_module, redact)
+from facegate.site.schema import (
+    ADMIN_ROLE,
+    FORWARD_BATCH,
+    SiteError,
+    check_schema,
+    connect,
+    embedding_bytes,
+    insert_events,
+    psycopg_module,
+    redact,
+)
 from facegate.site.sync import copy_person, open_replica
 from facegate.vision.engine import FaceEngine
 

@@ -183,7 +183,8 @@ def connect(url: str, *, autocommit: bool = True, keepalive: bool = False):
     try:
         return psycopg.connect(url, autocommit=autocommit, **extra)
     except psycopg.ProgrammingError as exc:  # not a conninfo string at all
-        raise SiteError(f"database_url {redact(url)!r} is not a PostgreSQL connection URL ({' '.join(str(exc).split())}); write it as "
+        raise SiteError(f"database_url {redact(url)!r} is not a PostgreSQL connection URL "
+                        f"({' '.join(str(exc).split())}); write it as "
                         "postgresql://user@host:5432/dbname?sslmode=require") from None
     except psycopg.OperationalError as exc:
         detail = " ".join(str(exc).split()).rstrip(".")

@@ -22,8 +22,17 @@ from facegate.gallery import CACHE_FORMAT, REPLICA_MARKER, Gallery, validate_nam
 from facegate.pipeline import FrameResult
 from facegate.policy import Decision
 from facegate.session import SessionListener
-from facegate.site.schema import (FORWARD_BATCH, NOTIFY_CHANNEL, SiteError, check_schema, connect, embedding_array,
-                                  insert_events, psycopg_module, redact)
+from facegate.site.schema import (
+    FORWARD_BATCH,
+    NOTIFY_CHANNEL,
+    SiteError,
+    check_schema,
+    connect,
+    embedding_array,
+    insert_events,
+    psycopg_module,
+    redact,
+)
 from facegate.storage import atomic_write_bytes, ensure_private_dir
 
 if TYPE_CHECKING:  # the driver is imported when a site is used (psycopg_module)

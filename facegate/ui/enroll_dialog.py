@@ -7,25 +7,34 @@ the head poses the kiosk will see). Encoding and saving run on a worker thread s
 
 from __future__ import annotations
 
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-from PySide6.QtWidgets import (QDialog, QFileDialog, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QProgressBar,
-                               QPushButton, QVBoxLayout)
+from PySide6.QtWidgets import (
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+)
 
 from facegate.errors import FaceGateError
 from facegate.gallery import validate_name
 from facegate.pipeline import face_crop
 from facegate.policy import PolicySettings
-from facegate.ui.video_view import VideoView
-from facegate.vision.detect import Face
-from facegate.vision.engine import sharpness
 from facegate.ui.host import DialogHost, host_widget
 from facegate.ui.jobs import BackgroundJob
 from facegate.ui.mixed_identity import ask_mixed_identity, mixed_identity_doubts
+from facegate.ui.video_view import VideoView
+from facegate.vision.detect import Face
+from facegate.vision.engine import sharpness
 
 if TYPE_CHECKING:
     from facegate.gallery import Gallery

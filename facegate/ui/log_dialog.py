@@ -17,16 +17,28 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QDateEdit, QDialog, QFileDialog, QHBoxLayout,
-                               QHeaderView, QLabel, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDateEdit,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from facegate.access_log import LogRow
 from facegate.errors import FaceGateError
-from facegate.ui.jobs import BackgroundJob
-from facegate.ui.video_view import to_qimage
 from facegate.site.admin import SiteLog, SiteLogRow
 from facegate.ui.host import DialogHost, host_widget
+from facegate.ui.jobs import BackgroundJob
+from facegate.ui.video_view import to_qimage
 
 MAX_ROWS = 500
 SNAPSHOT_HEIGHT = 48

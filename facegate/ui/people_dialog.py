@@ -20,8 +20,20 @@ import cv2
 import numpy as np
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
-from PySide6.QtWidgets import (QCheckBox, QDialog, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QLineEdit,
-                               QListWidget, QListWidgetItem, QMessageBox, QPushButton, QVBoxLayout)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QFileDialog,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+)
 
 from facegate.errors import FaceGateError, GalleryError
 from facegate.gallery import Gallery, is_learned, validate_name
@@ -30,11 +42,11 @@ from facegate.learning import LearnedSummary, learned_summaries
 from facegate.matching import Resemblance
 from facegate.pipeline import face_crop
 from facegate.policy import PolicySettings
-from facegate.ui.jobs import BackgroundJob
-from facegate.ui.video_view import to_qimage
 from facegate.ui.captions import plural
 from facegate.ui.host import DialogHost, host_widget
+from facegate.ui.jobs import BackgroundJob
 from facegate.ui.mixed_identity import ask_mixed_identity, mixed_identity_doubts
+from facegate.ui.video_view import to_qimage
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +189,8 @@ class PeopleDialog(QDialog):
         people = self.gallery.photos()
         self._learned = learned_summaries(self.gallery, people)
         # In memory and one small matrix per person: quick enough for the UI thread, like the learned summaries.
-        mixed = set(self.gallery.disagreeing_people(PolicySettings.from_settings(self.main_window.settings).unknown_distance))
+        stranger = PolicySettings.from_settings(self.main_window.settings).unknown_distance
+        mixed = set(self.gallery.disagreeing_people(stranger))
         self.list.clear()
         for name, files in people.items():
             usable = self.gallery.photo_count(name)
@@ -327,7 +340,8 @@ class PeopleDialog(QDialog):
         if not photos:
             return
         gallery = self.gallery
-        self._run(lambda: gallery.resemblances(name, photos), lambda compared: self._photos_compared(name, photos, compared),
+        self._run(lambda: gallery.resemblances(name, photos),
+                  lambda compared: self._photos_compared(name, photos, compared),
                   f"Comparing {plural(len(photos), 'photo')} with the photos of {name} and of everyone else...",
                   f"No photos of {name} were added")
 

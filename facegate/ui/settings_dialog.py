@@ -19,18 +19,33 @@ from typing import Any
 
 import cv2
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFileDialog,
-                               QFormLayout, QGroupBox, QHBoxLayout, QInputDialog, QLabel, QLineEdit, QMessageBox,
-                               QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from facegate.capture import SourceKind, parse_source
 from facegate.config import RANGES, Settings, default_door, greeting_problem, setting
 from facegate.errors import FaceGateError
-from facegate.speech import render_greeting
 from facegate.site.schema import redact
+from facegate.speech import render_greeting
+from facegate.ui.host import DialogHost, host_widget
 from facegate.ui.jobs import BackgroundJob
 from facegate.ui.modal import run_modal
-from facegate.ui.host import DialogHost, host_widget
 
 log = logging.getLogger(__name__)
 
