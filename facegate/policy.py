@@ -7,8 +7,8 @@ Each encoding of a track is one vote:
 A track is GRANTED(name) when at least K of its last N votes are for that person and none for anyone else; UNKNOWN
 when at least `unknown_votes` of them are for nobody; PENDING otherwise. A vote that contradicts a decision (a
 granted track whose face no longer matches; an unknown track that now matches someone) sends the track back to
-PENDING with fresh evidence, so a face swap between tracks or a person turning to the camera is re-decided within a few frames.
-Nothing is greeted while Pending or Unknown. With `liveness_required`, a passed identity vote waits (Pending)
+PENDING with fresh evidence, so a face swap between tracks or a person turning to the camera is re-decided within a
+few frames. Nothing is greeted while Pending or Unknown. With `liveness_required`, a passed identity vote waits (Pending)
 for the liveness check and a fresh vote for the same person after it; a failed check is DENIED.
 
 Greeting: once per visit. A person granted again is greeted only after `greeting_cooldown_s`, or when they had
