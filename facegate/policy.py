@@ -8,8 +8,8 @@ A track is GRANTED(name) when at least K of its last N votes are for that person
 when at least `unknown_votes` of them are for nobody; PENDING otherwise. A vote that contradicts a decision (a
 granted track whose face no longer matches; an unknown track that now matches someone) sends the track back to
 PENDING with fresh evidence, so a face swap between tracks or a person turning to the camera is re-decided within a
-few frames. Nothing is greeted while Pending or Unknown. With `liveness_required`, a passed identity vote waits (Pending)
-for the liveness check and a fresh vote for the same person after it; a failed check is DENIED.
+few frames. Nothing is greeted while Pending or Unknown. With `liveness_required`, a passed identity vote waits
+(Pending) for the liveness check and a fresh vote for the same person after it; a failed check is DENIED.
 
 Greeting: once per visit. A person granted again is greeted only after `greeting_cooldown_s`, or when they had
 left the view for at least `absence_reset_s` (a new visit).
