@@ -91,13 +91,13 @@ def test_a_site_kiosk_without_its_log_is_refused_by_both(qtbot, home, clips, tmp
 
 
 def test_the_cli_view_prints_what_the_kiosk_says(capsys):
-    from facegate.actions.worker import ActionHealth
+    from facegate.actions.worker import ActionHealth, HealthState
     from facegate.cli import _json_lines_view
     from facegate.site.sync import SiteEvent
 
     view = _json_lines_view()
     assert isinstance(view, KioskView)
-    view.on_action_health(ActionHealth("webhook", "down", "connection refused"))
+    view.on_action_health(ActionHealth("webhook", HealthState.DOWN, "connection refused"))
     view.on_site_event(SiteEvent.OFFLINE, {"problem": "no route", "waiting": 3})
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert lines == [{"type": "action", "action": "webhook", "state": "down", "message": "connection refused"},
