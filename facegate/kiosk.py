@@ -194,7 +194,11 @@ def open_access_log(settings: Settings, folder: Path | None = None) -> AccessLog
     """The access log (`folder`, else the settings'), with its snapshot retention running (purged now, then
     daily, on the log's own thread). FaceGateError when the folder cannot be used."""
     access_log = AccessLog(folder or settings.log_path())
-    apply_retention(access_log, settings)
+    try:
+        apply_retention(access_log, settings)
+    except BaseException:
+        access_log.close()
+        raise
     return access_log
 
 

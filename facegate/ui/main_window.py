@@ -194,17 +194,16 @@ class MainWindow(QMainWindow):
         self.start_session()
 
     def _open_sinks(self) -> None:
-        from facegate.access_log import AccessLog
-        from facegate.kiosk import apply_retention, open_speech
+        from facegate.kiosk import apply_retention, open_access_log, open_speech
 
         if self.access_log is None:
             try:
-                self.access_log = AccessLog(self.settings.log_path())
+                self.access_log = open_access_log(self.settings)
             except Exception as exc:
                 log.exception("Access log unavailable")
                 self.statusBar().showMessage(f"Access log unavailable: {exc}", 10000)
-        if self.access_log is not None:
-            # Called again after a settings change, so a new retention takes effect at once.
+        else:
+            # After a settings change: a new retention takes effect at once.
             try:
                 apply_retention(self.access_log, self.settings)
             except (ValueError, FaceGateError) as exc:
