@@ -30,13 +30,12 @@ import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from facegate_dev.datasets import PROJECT_ROOT, clips_dir, lfw_dir
+from facegate_dev.datasets import PROJECT_ROOT, clips_dir, lfw_dir, shared_data_dir
 
 # Before any script imports TensorFlow: its start-up chatter on stderr is not part of a benchmark's report.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 BENCHMARKS = PROJECT_ROOT / "benchmarks"
-WHERE_DATA_GOES = "set FACEGATE_DATA or place it in ../shared/data"
 
 
 def bench_parser(doc: str | None, *, whole_doc: bool = False, **options) -> argparse.ArgumentParser:
@@ -149,11 +148,16 @@ class Report:
         sys.exit(0)
 
 
+def where_data_is_looked_for(subfolder: str) -> str:
+    folder = shared_data_dir() or Path(os.environ.get("FACEGATE_DATA") or PROJECT_ROOT.parent / "shared" / "data")
+    return f"looked in {folder / subfolder}; FACEGATE_DATA names the data folder, ../shared/data by default"
+
+
 def need_clips(report: Report, *files: str) -> Path:
     """The test clips folder (../shared/data/clips), holding `files`; or the report skips."""
     clips = clips_dir()
     if clips is None or not all((clips / name).is_file() for name in files):
-        report.skip(f"the test clips are not on this machine ({WHERE_DATA_GOES}/clips)")
+        report.skip(f"the test clips are not on this machine ({where_data_is_looked_for('clips')})")
     return clips
 
 
@@ -161,7 +165,7 @@ def need_lfw(report: Report) -> Path:
     """The LFW folder (../shared/data/lfw, with pairs.txt); or the report skips."""
     root = lfw_dir()
     if root is None:
-        report.skip(f"LFW is not on this machine ({WHERE_DATA_GOES}/lfw)")
+        report.skip(f"LFW is not on this machine ({where_data_is_looked_for('lfw')})")
     return root
 
 

@@ -76,6 +76,16 @@ def test_without_json_the_text_is_printed_as_it_is_said(capsys):
     assert not report.passed
 
 
+def test_a_benchmark_without_its_data_says_why_it_skipped(tmp_path):
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "lfw.py"), "--limit", "1", "--json"], capture_output=True,
+                          text=True, timeout=120, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "FACEGATE_DATA": str(tmp_path)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["benchmark"] == "lfw"
+    assert report["skipped"].startswith("LFW is not on this machine") and str(tmp_path / "lfw") in report["skipped"]
+
+
 def test_a_figure_reported_twice_is_a_mistake():
     report = Report("tiny", as_json=True)
     report.say("x", value=1)
