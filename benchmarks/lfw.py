@@ -18,12 +18,11 @@ Systems (each image: the face whose box centre is nearest the image centre, the 
 Timing per image = detect + landmarks + align + encode (image decoding excluded), single process.
 
     PYTHONPATH=. .venv/bin/python benchmarks/lfw.py [--limit N] [--systems facegate,peer] [--single] [--fusion-sweep]
-                                                    [--cache DIR]
+                                                    [--cache DIR] [--json]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -32,7 +31,9 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the report
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root: facegate_dev, facegate
+
+from facegate_dev.bench import Report, bench_parser, need_lfw, peer_available  # noqa: E402
 
 TARGET_ACCURACY = 0.995  # issue 13: the fused engine, from the JPEG
 # In the cache files' names: bump when the engine's embeddings change, so an old cache is never mixed in.
@@ -125,13 +126,13 @@ class PeerSystem:
     key = "peer"
 
     def __init__(self):
-        try:
+        if peer_available():
             import face_recognition
             from importlib.metadata import version
 
             self.fr = face_recognition
             label = f"face_recognition {version('face_recognition')} (peer)"
-        except ImportError:
+        else:
             import dlib
 
             from facegate.vision.weights import DLIB_LANDMARKS_5, DLIB_RESNET, verified_path
@@ -266,7 +267,7 @@ def all_pair_distances(embeddings: np.ndarray) -> np.ndarray:
     return upper_triangle(lambda rows: per_person_distances(e[rows], e, every_row).astype(np.float32), len(e))
 
 
-def fusion_sweep(dlib: np.ndarray, sface: np.ndarray, names: list[str]) -> None:
+def fusion_sweep(report: Report, dlib: np.ndarray, sface: np.ndarray, names: list[str]) -> None:
     """How facegate/vision/engine.py's fusion weights were chosen: every two images of LFW (same person or
     not), the share of same-person pairs accepted at very low false-match rates for each SFace/dlib weight
     ratio, and the scale that puts the fused 1 % false-match point where dlib's own is."""
@@ -283,17 +284,23 @@ def fusion_sweep(dlib: np.ndarray, sface: np.ndarray, names: list[str]) -> None:
         cut = dict(zip(rates, np.partition(impostor, ranks)[ranks], strict=False))
         return cut, {fmr: float((distances[same] < cut[fmr]).mean()) for fmr in SWEEP_FMRS}
 
-    print()
-    print(f"Fusion sweep: {int(found.sum()):,} images, {int(same.sum()):,} same-person and "
-          f"{int((~same).sum()):,} different-person pairs; same-person pairs accepted (%) at a false-match rate")
-    print(f"{'embedding':<28}" + "".join(f"{'FMR ' + f'{f:g}':>12}" for f in SWEEP_FMRS) + f"{'1 % point':>12}")
+    report.say()
+    report.say(f"Fusion sweep: {int(found.sum()):,} images, {int(same.sum()):,} same-person and "
+               f"{int((~same).sum()):,} different-person pairs; same-person pairs accepted (%) at a false-match rate",
+               sweep_images=int(found.sum()), sweep_same_pairs=int(same.sum()),
+               sweep_different_pairs=int((~same).sum()))
+    report.say(f"{'embedding':<28}" + "".join(f"{'FMR ' + f'{f:g}':>12}" for f in SWEEP_FMRS) + f"{'1 % point':>12}")
     dlib_cut = None
     for label, emb in [("dlib alone", dlib[found]), ("SFace alone", sface[found])] + [
             (f"fused, SFace x {r}", np.hstack([dlib[found], r * sface[found]])) for r in SWEEP_RATIOS]:
         cut, accepted = points(all_pair_distances(emb))
         dlib_cut = cut[0.01] if dlib_cut is None else dlib_cut  # the first row is dlib alone
-        print(f"{label:<28}" + "".join(f"{100 * accepted[f]:>12.2f}" for f in SWEEP_FMRS) + f"{cut[0.01]:>12.4f}"
-              + (f"   weight for dlib's scale: {dlib_cut / cut[0.01]:.4f}" if label.startswith("fused") else ""))
+        fused = label.startswith("fused")
+        report.row("fusion_sweep", f"{label:<28}" + "".join(f"{100 * accepted[f]:>12.2f}" for f in SWEEP_FMRS)
+                   + f"{cut[0.01]:>12.4f}"
+                   + (f"   weight for dlib's scale: {dlib_cut / cut[0.01]:.4f}" if fused else ""),
+                   embedding=label, accepted_at_fmr={f"{f:g}": accepted[f] for f in SWEEP_FMRS},
+                   distance_at_fmr_1_percent=cut[0.01], weight_for_dlib_scale=dlib_cut / cut[0.01] if fused else None)
 
 
 # ----------------------------------------------------------------------------------------------- protocol
@@ -362,8 +369,47 @@ def evaluate(result: RowResult, index: dict, pairs) -> dict:
     }
 
 
+def protocol_images(root: Path, limit: int | None):
+    """The pairs (all, or --limit's), the unique images they name (relative to images/), each image's row."""
+    from facegate_dev.datasets import lfw_pairs
+
+    images_root = root / "images"
+    pairs = select_pairs(lfw_pairs(root), limit)
+    names = sorted({str(p.first.relative_to(images_root)) for p in pairs}
+                   | {str(p.second.relative_to(images_root)) for p in pairs})
+    index = {images_root / n: i for i, n in enumerate(names)}
+    return pairs, names, index
+
+
+def print_accuracy(report: Report, results: list[RowResult], index: dict, pairs, names: list[str],
+                   limit: int | None) -> None:
+    scope = "all pairs" if limit is None else f"--limit {limit}: first {limit} same + " \
+                                               f"{limit} different pairs per fold"
+    report.say(f"LFW View 2, 10 folds, {len(pairs)} pairs ({scope}), {len(names)} unique images", pairs=len(pairs),
+               limit=limit, images=len(names))
+    report.say("accuracy: threshold chosen on the 9 other folds, applied to the held-out fold; mean +- std (ddof=1) "
+               "over folds; a pair with a missing face counts as wrong")
+    report.say(f"{'system':<42}{'accuracy %':>16}  {'target':<14}{'@0.6 %':>8}{'no face':>9}"
+               f"{'ms/img':>8}{'mean thr':>10}", target_accuracy=TARGET_ACCURACY, fixed_threshold=FIXED_THRESHOLD)
+    for result in results:
+        r = evaluate(result, index, pairs)
+        met = r["mean"] >= TARGET_ACCURACY
+        verdict = f">={100 * TARGET_ACCURACY:.1f} {'MET' if met else 'NOT MET'}"
+        acc = f"{100 * r['mean']:.2f} +- {100 * r['std']:.2f}"
+        report.row("systems",
+                   f"{result.label:<42}{acc:>16}  {verdict:<14}{100 * r['fixed']:>8.2f}{r['no_face']:>9d}"
+                   f"{r['ms']:>8.1f}{r['threshold']:>10.3f}\n"
+                   f"{'':<42}folds: " + " ".join(f"{100 * a:.2f}" for a in r["folds"])
+                   + f"; pairs lost to a missing face: {r['pairs_missing']}",
+                   system=result.label, accuracy=r["mean"], accuracy_std=r["std"], target_met=met,
+                   accuracy_at_fixed_threshold=r["fixed"], no_face=r["no_face"], ms_per_image=r["ms"],
+                   mean_threshold=r["threshold"], fold_accuracies=r["folds"], pairs_missing=r["pairs_missing"])
+    report.say("ms/img = median per image of detect + landmarks + align + encode (decoding excluded), one process; "
+               "facegate's rows share one pass (dlib: chip and mirror in one batch of 2), so they all show its time")
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="LFW 10-fold verification: facegate vs face_recognition")
+    parser = bench_parser("LFW 10-fold verification: facegate vs face_recognition")
     parser.add_argument("--limit", type=int, default=None,
                         help="use only the first N same and first N different pairs of each fold (quick run)")
     parser.add_argument("--systems", default="facegate,peer", help="comma list of: facegate, peer")
@@ -372,54 +418,31 @@ def main(argv=None) -> int:
                         help="also: the weight sweep behind the fusion (every two images; ~20 s)")
     parser.add_argument("--cache", type=Path, default=None, help="folder for per-system embedding .npz files")
     args = parser.parse_args(argv)
-
-    from facegate_dev.datasets import lfw_dir, lfw_pairs
-
-    root = lfw_dir()
-    if root is None:
-        print("lfw: SKIPPED - LFW data not found (set FACEGATE_DATA or place it in ../shared/data/lfw)")
-        return 0
+    report = Report("lfw", args.json)
+    root = need_lfw(report)
     wanted = [s.strip() for s in args.systems.split(",") if s.strip()]
     unknown = set(wanted) - {"facegate", "peer"}
     if unknown or not wanted:
         parser.error(f"--systems takes facegate and/or peer, got {args.systems!r}")
 
-    images_root = root / "images"
-    pairs = select_pairs(lfw_pairs(root), args.limit)
-    names = sorted({str(p.first.relative_to(images_root)) for p in pairs}
-                   | {str(p.second.relative_to(images_root)) for p in pairs})
-    index = {images_root / n: i for i, n in enumerate(names)}
-
+    pairs, names, index = protocol_images(root, args.limit)
     started = time.perf_counter()
     results = []
     for key in wanted:
         system = FacegateSystem(args.single) if key == "facegate" else PeerSystem()
-        results.extend(run_system(system, names, images_root, args.cache))
+        results.extend(run_system(system, names, root / "images", args.cache))
     total_s = time.perf_counter() - started
 
-    scope = "all pairs" if args.limit is None else f"--limit {args.limit}: first {args.limit} same + " \
-                                                    f"{args.limit} different pairs per fold"
-    print(f"LFW View 2, 10 folds, {len(pairs)} pairs ({scope}), {len(names)} unique images")
-    print("accuracy: threshold chosen on the 9 other folds, applied to the held-out fold; mean +- std (ddof=1) "
-          "over folds; a pair with a missing face counts as wrong")
-    print(f"{'system':<42}{'accuracy %':>16}  {'target':<14}{'@0.6 %':>8}{'no face':>9}"
-          f"{'ms/img':>8}{'mean thr':>10}")
-    for result in results:
-        r = evaluate(result, index, pairs)
-        verdict = f">={100 * TARGET_ACCURACY:.1f} {'MET' if r['mean'] >= TARGET_ACCURACY else 'NOT MET'}"
-        acc = f"{100 * r['mean']:.2f} +- {100 * r['std']:.2f}"
-        print(f"{result.label:<42}{acc:>16}  {verdict:<14}{100 * r['fixed']:>8.2f}{r['no_face']:>9d}"
-              f"{r['ms']:>8.1f}{r['threshold']:>10.3f}")
-        print(f"{'':<42}folds: " + " ".join(f"{100 * a:.2f}" for a in r["folds"])
-              + f"; pairs lost to a missing face: {r['pairs_missing']}")
-    print("ms/img = median per image of detect + landmarks + align + encode (decoding excluded), one process; "
-          "facegate's rows share one pass (dlib: chip and mirror in one batch of 2), so they all show its time")
+    print_accuracy(report, results, index, pairs, names, args.limit)
     if args.fusion_sweep and "facegate" in wanted:
         rows = {result.label: result.embeddings for result in results}
-        fusion_sweep(rows[FACEGATE_ROWS["dlib"]], rows[FACEGATE_ROWS["sface"]], names)
+        fusion_sweep(report, rows[FACEGATE_ROWS["dlib"]], rows[FACEGATE_ROWS["sface"]], names)
     if args.cache is not None:
-        print(f"embeddings and times cached in {args.cache} (times of cached images are from the run that made them)")
-    print(f"cpu: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at end; wall time {total_s:.0f} s")
+        report.say(f"embeddings and times cached in {args.cache} (times of cached images are from the run that "
+                   "made them)", cache=args.cache)
+    report.say(f"cpu: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at end; wall time {total_s:.0f} s",
+               cpu_cores=os.cpu_count(), load_average=os.getloadavg()[0], wall_s=total_s)
+    report.finish()
     return 0
 
 

@@ -1,6 +1,6 @@
 """Liveness against presentation attacks, in ISO/IEC 30107-3 terms, per attack type and liveness mode.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/liveness.py [--suite DIR] [--quick] [--steps N] [--sequences N]
+    PYTHONPATH=. .venv/bin/python benchmarks/liveness.py [--suite DIR] [--quick] [--steps N] [--sequences N] [--json]
 
 Attacks: the rendered suite of facegate_dev/attacks.py (flat and bent prints held in a hand, prints on a stand, a
 phone replaying the real clip), each impersonating an enrolled person (with liveness off every one is granted);
@@ -23,7 +23,6 @@ chance.
 
 from __future__ import annotations
 
-import argparse
 import random
 import shutil
 import statistics
@@ -32,19 +31,19 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root: facegate_dev, facegate
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from facegate_dev.attacks import PRINT_KINDS, SCREEN_KIND, build_suite, impersonated_gallery, load_manifest  # noqa: E402
 from facegate.capture import CaptureThread  # noqa: E402
-from facegate_dev.datasets import clips_dir  # noqa: E402
 from facegate.liveness import (REQUIRED_ACTION, Action, BlinkCounter, LivenessSettings, MouthWatch,  # noqa: E402
                                draw_challenge, possible_challenges, replay_chance)
 from facegate.pipeline import Pipeline  # noqa: E402
 from facegate.policy import AccessPolicy, Verdict  # noqa: E402
 from facegate.vision.engine import FaceEngine  # noqa: E402
+from facegate_dev.attacks import PRINT_KINDS, SCREEN_KIND, build_suite, impersonated_gallery, load_manifest  # noqa: E402
+from facegate_dev.bench import Report, bench_parser, need_clips  # noqa: E402
 
 FINDABLE_FRAME = 82  # first frame of the frontal shot where his face is findable (benchmarks/pipeline.py)
 BONA_FIDE_ANSWER = (Action.TURN_RIGHT, Action.OPEN_MOUTH)  # what his recorded movements answer, in order
@@ -86,13 +85,14 @@ def pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:5.1f} % ({part}/{whole})" if whole else "   -"
 
 
-def tilted_print_table(engine, clips: Path, seeds=(0, 1, 2), tilts=(50, 65, 80)) -> None:
+def tilted_print_table(report: Report, engine, clips: Path, seeds=(0, 1, 2), tilts=(50, 65, 80)) -> None:
     """Prints tilted sharply away twice (facegate_dev.attacks.render_tilt_blinks): the blinks the eye ratio alone
     counts and the blinks the check counts (eye ratio against the face's own proportions)."""
     from facegate_dev.attacks import render_tilt_blinks
 
-    print("Tilted prints: two sharp forward tilts as fake blinks (passive mode; a pass here needs 2 blinks)")
-    print(f"  {'print':<30}{'tilt':>6}{'eye ratio alone: passes':>26}{'check: passes':>16}{'lowest ratio (check)':>23}")
+    report.say("Tilted prints: two sharp forward tilts as fake blinks (passive mode; a pass here needs 2 blinks)")
+    report.say(f"  {'print':<30}{'tilt':>6}{'eye ratio alone: passes':>26}{'check: passes':>16}"
+               f"{'lowest ratio (check)':>23}")
     for photo in ("lin-manuel-miranda.png", "obama2.jpg", "biden.jpg"):
         for bent in (False, True):
             for tilt in tilts:
@@ -113,17 +113,21 @@ def tilted_print_table(engine, clips: Path, seeds=(0, 1, 2), tilts=(50, 65, 80))
                     check += counters[1].blinks >= 2
                     lowest = min(lowest, counters[1].lowest_ratio)
                 label = f"{photo} {'bent 0.3' if bent else 'flat'}"
-                print(f"  {label:<30}{tilt:>5}°{pct(alone, len(seeds)):>26}{pct(check, len(seeds)):>16}{lowest:>23.3f}")
-    print(f"  blink threshold: eye ratio under {LivenessSettings().blink_ratio} of the open-eye level\n")
+                report.row("tilted_blinks", f"  {label:<30}{tilt:>5}°{pct(alone, len(seeds)):>26}"
+                           f"{pct(check, len(seeds)):>16}{lowest:>23.3f}", print=label, tilt_deg=tilt,
+                           presentations=len(seeds), passes_eye_ratio_alone=alone, passes_check=check,
+                           lowest_ratio=lowest)
+    report.say(f"  blink threshold: eye ratio under {LivenessSettings().blink_ratio} of the open-eye level\n",
+               blink_ratio=LivenessSettings().blink_ratio)
 
 
-def tilted_mouth_table(engine, clips: Path, tilts=(-65, -50, -30, -15, 15, 30, 50, 65)) -> None:
+def tilted_mouth_table(report: Report, engine, clips: Path, tilts=(-65, -50, -30, -15, 15, 30, 50, 65)) -> None:
     """Prints tilted sharply back or forward twice: does the mouth cue take it for an opening? (negative: top edge
     back; obama2.jpg shows an open mouth, the others closed ones)."""
     from facegate_dev.attacks import mouth_cue, render_tilt_blinks
 
-    print("Tilted prints as an answer to 'open your mouth' (a pass needs an opening from closed)")
-    print(f"  {'print':<30}{'tilt':>6}{'usual level':>15}{'widest above it':>17}{'taken for an opening':>22}")
+    report.say("Tilted prints as an answer to 'open your mouth' (a pass needs an opening from closed)")
+    report.say(f"  {'print':<30}{'tilt':>6}{'usual level':>15}{'widest above it':>17}{'taken for an opening':>22}")
     for photo in ("lin-manuel-miranda.png", "obama2.jpg", "biden.jpg"):
         for bent in (False, True):
             for tilt in tilts:
@@ -132,9 +136,11 @@ def tilted_mouth_table(engine, clips: Path, tilts=(-65, -50, -30, -15, 15, 30, 5
                 watch = mouth_cue(engine, render_tilt_blinks(clips / photo, seed=0, tilt_deg=tilt, bent=bent))
                 label = f"{photo} {'bent 0.3' if bent else 'flat'}"
                 usual = float(np.percentile(watch.history, 20)) if watch.history else float("nan")
-                print(f"  {label:<30}{tilt:>5}°{usual:>15.3f}{watch.widest:>17.3f}{'YES' if watch.opened else 'no':>22}")
-    print(f"  an opening: from closed (at most {MouthWatch.CLOSED_MAX}), {LivenessSettings().mouth_open_delta} above the "
-          f"usual level on {MouthWatch.OPEN_FRAMES} frames in a row, the face not squashed\n")
+                report.row("tilted_mouth", f"  {label:<30}{tilt:>5}°{usual:>15.3f}{watch.widest:>17.3f}"
+                           f"{'YES' if watch.opened else 'no':>22}", print=label, tilt_deg=tilt, usual_level=usual,
+                           widest_above=watch.widest, taken_for_an_opening=bool(watch.opened))
+    report.say(f"  an opening: from closed (at most {MouthWatch.CLOSED_MAX}), {LivenessSettings().mouth_open_delta} "
+               f"above the usual level on {MouthWatch.OPEN_FRAMES} frames in a row, the face not squashed\n")
 
 
 # Prints that answer the requests (facegate_dev.attacks.PromptFollowingPrint): (photo, curl, axis, label, options)
@@ -159,14 +165,14 @@ ADAPTIVE = (
 ADAPTIVE_TARGETS = {"obama2.jpg": "Barack Obama", "lin-manuel-miranda.png": "Lin-Manuel Miranda"}
 
 
-def adaptive_table(engine, gallery, clips: Path, sequences, turn_deg: float = 55.0) -> None:
+def adaptive_table(report: Report, engine, gallery, clips: Path, sequences, turn_deg: float = 55.0) -> None:
     """APCER of prints that follow the requests, per sheet and request kind."""
     from facegate_dev.attacks import PromptFollowingPrint, follow_prompts
 
-    print(f"Prints that follow the requests (an attacker reading the screen: turned or tilted {turn_deg:.0f} degrees "
-          f"on request, 'open your mouth' as a sharp tilt back), challenge mode, {len(sequences)} request sequences "
-          f"of {len(sequences[0])}")
-    print(f"  {'print':<62}{'granted (APCER)':>16}   why they were refused")
+    report.say(f"Prints that follow the requests (an attacker reading the screen: turned or tilted {turn_deg:.0f} "
+               f"degrees on request, 'open your mouth' as a sharp tilt back), challenge mode, {len(sequences)} request "
+               f"sequences of {len(sequences[0])}")
+    report.say(f"  {'print':<62}{'granted (APCER)':>16}   why they were refused")
     for photo, curl, axis, label, options in ADAPTIVE:
         granted = 0
         reasons: dict[str, int] = {}
@@ -187,52 +193,15 @@ def adaptive_table(engine, gallery, clips: Path, sequences, turn_deg: float = 55
                         ("the mouth seen" if why.endswith(REQUIRED_ACTION.value) else "a head movement seen")
                 reasons[why[:60]] = reasons.get(why[:60], 0) + 1
         text = "; ".join(f"{n} x {why}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
-        print(f"  {photo + ', ' + label:<62}{pct(granted, len(sequences)):>16}   {text}")
-    print("  target (issue 14): 0 % for every print.\n")
+        report.row("prompt_following", f"  {photo + ', ' + label:<62}{pct(granted, len(sequences)):>16}   {text}",
+                   print=f"{photo}, {label}", granted=granted, presentations=len(sequences), refused_because=reasons)
+    report.say("  target (issue 14): 0 % for every print.\n")
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--suite", type=Path, help="folder of a rendered suite (made there if missing)")
-    parser.add_argument("--quick", action="store_true", help="4 s attack videos instead of 8 s")
-    parser.add_argument("--steps", type=int, default=2, help="requests per challenge (2: all 6 challenges; 3: 24)")
-    parser.add_argument("--sequences", type=int, default=24, help="at most this many request sequences per presentation, spread through them")
-    parser.add_argument("--tilts-only", action="store_true", help="only the tilted-print tables (blinks, mouth)")
-    parser.add_argument("--adaptive-only", action="store_true", help="only the prompt-following prints' table")
-    args = parser.parse_args()
-    clips = clips_dir()
-    if clips is None:
-        print("skipped: test clips not found (set FACEGATE_DATA or provide ../shared/data/clips)")
-        return 0
-    started = time.time()
-    if args.tilts_only:
-        engine = FaceEngine()
-        tilted_print_table(engine, clips)
-        tilted_mouth_table(engine, clips)
-        print(f"wall time {time.time() - started:.0f} s")
-        return 0
-    if args.adaptive_only:
-        engine, work = FaceEngine(), Path(tempfile.mkdtemp(prefix="facegate-liveness-"))
-        adaptive_table(engine, impersonated_gallery(engine, work / "gallery"), clips,
-                       spread(possible_challenges(args.steps), args.sequences))
-        shutil.rmtree(work, ignore_errors=True)
-        print(f"wall time {time.time() - started:.0f} s")
-        return 0
-    suite_dir = args.suite or Path(tempfile.mkdtemp(prefix="facegate-attacks-"))
-    attacks = load_manifest(suite_dir) if (suite_dir / "manifest.json").is_file() else build_suite(
-        suite_dir, seed=0, quick=args.quick)
-
-    work = Path(tempfile.mkdtemp(prefix="facegate-liveness-"))
-    engine = FaceEngine()
-    gallery = impersonated_gallery(engine, work / "gallery")
-    sequences = spread(possible_challenges(args.steps), args.sequences)
-    defaults = LivenessSettings()
-    print(f"FaceGate liveness benchmark: {len(attacks)} attack videos ({suite_dir}), bona fide: {clips / 'short_hamilton_clip.mp4'}")
-    print(f"defaults: {defaults.steps} steps, {defaults.step_time_s:.0f} s per request, passive limit "
-          f"{defaults.passive_time_s:.0f} s, min parallax {defaults.min_parallax}, blink ratio {defaults.blink_ratio}")
-    print(f"challenge presentations: each video once per request sequence ({len(sequences)} sequences)\n")
-
-    # ---------------------------------------------------------------------------------------- attacks
+def attack_presentations(engine, gallery, attacks, sequences):
+    """Every attack video in every mode (off, passive, challenge once per request sequence): per (attack type,
+    mode) [granted, presentations] and the parallax the checks saw; the pipeline's cost per frame while a check
+    ran."""
     table: dict[tuple[str, str], list[int]] = {}
     cues: dict[tuple[str, str], list[float]] = {}
     cost_ms: list[float] = []
@@ -253,36 +222,48 @@ def main() -> int:
             if outcome["meshed"] and mode != "off":
                 cost_ms.append(1000 * outcome["busy"] / outcome["frames"])
         print(f"  {attack.path.name}: done", file=sys.stderr)
+    return table, cues, cost_ms
 
-    chance = replay_chance(LivenessSettings(steps=args.steps))
-    print("Attack presentations granted (APCER), by attack type and liveness mode")
-    print(f"  {'attack type':<18}{'off':>20}{'passive':>20}{'challenge':>20}   max parallax seen (passive / challenge)")
+
+def print_attacks(report: Report, table, cues, steps: int) -> None:
+    defaults = LivenessSettings()
+    chance = replay_chance(LivenessSettings(steps=steps))
+    report.say("Attack presentations granted (APCER), by attack type and liveness mode")
+    report.say(f"  {'attack type':<18}{'off':>20}{'passive':>20}{'challenge':>20}   max parallax seen (passive / "
+               "challenge)")
     for kind in list(PRINT_KINDS) + [SCREEN_KIND]:
         row = f"  {kind:<18}"
+        granted = {}
         for mode in ("off", "passive", "challenge"):
-            granted, total = table.get((kind, mode), [0, 0])
-            row += f"{pct(granted, total):>20}"
+            granted[mode] = table.get((kind, mode), [0, 0])
+            row += f"{pct(*granted[mode]):>20}"
         p = max(cues.get((kind, "passive"), [0.0]))
         c = max(cues.get((kind, "challenge"), [0.0]))
-        print(row + f"   {p:.3f} / {c:.3f}")
-    print(f"  computed chance that a replay passes a challenge of {args.steps}: {chance} = {float(chance):.1%} "
-          f"(the first action after each request must be the one drawn: 1 of {len(possible_challenges(args.steps))} "
-          f"challenges; the default's {defaults.steps} requests: {replay_chance(defaults)})")
-    print(f"  targets: prints 0 % in passive and challenge; replays 0 % in challenge except ~{float(chance):.1%}\n")
+        report.row("apcer", row + f"   {p:.3f} / {c:.3f}", attack_type=kind,
+                   **{f"{mode}_granted": g for mode, (g, _) in granted.items()},
+                   **{f"{mode}_presentations": n for mode, (_, n) in granted.items()},
+                   max_parallax_passive=p, max_parallax_challenge=c)
+    report.say(f"  computed chance that a replay passes a challenge of {steps}: {chance} = {float(chance):.1%} "
+               f"(the first action after each request must be the one drawn: 1 of {len(possible_challenges(steps))} "
+               f"challenges; the default's {defaults.steps} requests: {replay_chance(defaults)})",
+               replay_chance=float(chance), replay_chance_default=float(replay_chance(defaults)))
+    report.say(f"  targets: prints 0 % in passive and challenge; replays 0 % in challenge except ~{float(chance):.1%}\n")
 
-    tilted_print_table(engine, clips)
-    tilted_mouth_table(engine, clips)
-    adaptive_table(engine, gallery, clips, sequences)
 
-    # ---------------------------------------------------------------------------------------- bona fide
-    clip = clips / "short_hamilton_clip.mp4"
-    base = present(engine, gallery, clip, "off")
-    base_frame = base["grants"][0][0] if base["grants"] else None
-    passive = present(engine, gallery, clip, "passive")
-    cooperative = present(engine, gallery, clip, "challenge", BONA_FIDE_ANSWER)
-    other_requests = [present(engine, gallery, clip, "challenge", s) for s in sequences
-                      if s != BONA_FIDE_ANSWER][:4]
+def bona_fide_presentations(engine, gallery, clip: Path, sequences) -> dict:
+    """The real clip with liveness off, passive, and in challenge mode with the requests his recorded movements
+    answer (a cooperative person) and with up to 4 others."""
+    return {"off": present(engine, gallery, clip, "off"),
+            "passive": present(engine, gallery, clip, "passive"),
+            "cooperative": present(engine, gallery, clip, "challenge", BONA_FIDE_ANSWER),
+            "other_requests": [present(engine, gallery, clip, "challenge", s) for s in sequences
+                               if s != BONA_FIDE_ANSWER][:4]}
+
+
+def print_bona_fide(report: Report, outcomes: dict, cost_ms: list[float]) -> None:
     fps = 29.97
+    base, passive, cooperative = outcomes["off"], outcomes["passive"], outcomes["cooperative"]
+    base_frame = base["grants"][0][0] if base["grants"] else None
 
     def grant_text(outcome):
         if not outcome["grants"]:
@@ -291,25 +272,87 @@ def main() -> int:
         frame = outcome["grants"][0][0]
         return f"granted at frame {frame} ({(frame - FINDABLE_FRAME) / fps:.2f} s after findable)"
 
-    print("Bona fide presentations (Lin-Manuel Miranda, real clip)")
-    print(f"  off (recognition alone):       {grant_text(base)}")
-    print(f"  passive:                       {grant_text(passive)}  [expected: he does not blink in the clip]")
-    print(f"  challenge, cooperative ({', '.join(a.value for a in BONA_FIDE_ANSWER)}): {grant_text(cooperative)}")
+    def grant_frame(outcome):
+        return outcome["grants"][0][0] if outcome["grants"] else None
+
+    report.say("Bona fide presentations (Lin-Manuel Miranda, real clip)")
+    report.say(f"  off (recognition alone):       {grant_text(base)}", bona_fide_off_grant_frame=base_frame)
+    report.say(f"  passive:                       {grant_text(passive)}  [expected: he does not blink in the clip]",
+               bona_fide_passive_grant_frame=grant_frame(passive))
+    report.say(f"  challenge, cooperative ({', '.join(a.value for a in BONA_FIDE_ANSWER)}): "
+               f"{grant_text(cooperative)}", bona_fide_challenge_grant_frame=grant_frame(cooperative))
     added = ((cooperative['grants'][0][0] - base_frame) / fps) if cooperative["grants"] and base_frame else None
-    print(f"  time the challenge adds over recognition alone: {added:.2f} s (target <= 4 s)" if added is not None
-          else "  time the challenge adds: -")
+    report.say(f"  time the challenge adds over recognition alone: {added:.2f} s (target <= 4 s)" if added is not None
+               else "  time the challenge adds: -", challenge_adds_s=added)
+    other_requests = outcomes["other_requests"]
     refused = sum(1 for o in other_requests if not o["grants"])
-    print(f"  challenge with requests his recording does not answer: {refused}/{len(other_requests)} refused "
-          "(a recording cannot follow a request; these are not bona fide presentations)")
+    report.say(f"  challenge with requests his recording does not answer: {refused}/{len(other_requests)} refused "
+               "(a recording cannot follow a request; these are not bona fide presentations)",
+               unanswered_requests_refused=refused, unanswered_requests=len(other_requests))
     bpcer_challenge = 0 if cooperative["grants"] else 1
-    print(f"BPCER challenge: {pct(bpcer_challenge, 1)}; passive: {pct(0 if passive['grants'] else 1, 1)} "
-          "- on 1 presentation each: the only real clip with a live person available offline here")
+    bpcer_passive = 0 if passive["grants"] else 1
+    report.say(f"BPCER challenge: {pct(bpcer_challenge, 1)}; passive: {pct(bpcer_passive, 1)} "
+               "- on 1 presentation each: the only real clip with a live person available offline here",
+               bpcer_challenge=bpcer_challenge, bpcer_passive=bpcer_passive)
     if cost_ms:
-        print(f"\npipeline cost per frame while a check runs (median over liveness presentations): "
-              f"{statistics.median(cost_ms):.1f} ms (FaceMesh only on tracks being checked)")
-    print(f"wall time {time.time() - started:.0f} s")
-    shutil.rmtree(work, ignore_errors=True)
+        report.say(f"\npipeline cost per frame while a check runs (median over liveness presentations): "
+                   f"{statistics.median(cost_ms):.1f} ms (FaceMesh only on tracks being checked)",
+                   check_cost_ms_per_frame=statistics.median(cost_ms))
+
+
+def main(argv=None) -> int:
+    parser = bench_parser(__doc__, whole_doc=True)
+    parser.add_argument("--suite", type=Path, help="folder of a rendered suite (made there if missing)")
+    parser.add_argument("--quick", action="store_true", help="4 s attack videos instead of 8 s")
+    parser.add_argument("--steps", type=int, default=2, help="requests per challenge (2: all 6 challenges; 3: 24)")
+    parser.add_argument("--sequences", type=int, default=24, help="at most this many request sequences per presentation, spread through them")
+    parser.add_argument("--tilts-only", action="store_true", help="only the tilted-print tables (blinks, mouth)")
+    parser.add_argument("--adaptive-only", action="store_true", help="only the prompt-following prints' table")
+    args = parser.parse_args(argv)
+    report = Report("liveness", args.json)
+    clips = need_clips(report)
+    started = time.time()
+    engine = FaceEngine()
+    sequences = spread(possible_challenges(args.steps), args.sequences)
+    work = Path(tempfile.mkdtemp(prefix="facegate-liveness-"))
+    try:
+        if args.tilts_only:
+            tilted_print_table(report, engine, clips)
+            tilted_mouth_table(report, engine, clips)
+        elif args.adaptive_only:
+            adaptive_table(report, engine, impersonated_gallery(engine, work / "gallery"), clips, sequences)
+        else:
+            run_everything(report, engine, clips, work, sequences, args)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    wall_s = time.time() - started
+    report.say(f"wall time {wall_s:.0f} s", wall_s=wall_s)
+    report.finish()
     return 0
+
+
+def run_everything(report: Report, engine, clips: Path, work: Path, sequences, args) -> None:
+    """The attack suite in every mode, the tilted and prompt-following prints, then the real clip."""
+    suite_dir = args.suite or Path(tempfile.mkdtemp(prefix="facegate-attacks-"))
+    attacks = load_manifest(suite_dir) if (suite_dir / "manifest.json").is_file() else build_suite(
+        suite_dir, seed=0, quick=args.quick)
+    gallery = impersonated_gallery(engine, work / "gallery")
+    defaults = LivenessSettings()
+    clip = clips / "short_hamilton_clip.mp4"
+    report.say(f"FaceGate liveness benchmark: {len(attacks)} attack videos ({suite_dir}), bona fide: {clip}",
+               attack_videos=len(attacks))
+    report.say(f"defaults: {defaults.steps} steps, {defaults.step_time_s:.0f} s per request, passive limit "
+               f"{defaults.passive_time_s:.0f} s, min parallax {defaults.min_parallax}, blink ratio "
+               f"{defaults.blink_ratio}")
+    report.say(f"challenge presentations: each video once per request sequence ({len(sequences)} sequences)\n",
+               sequences=len(sequences))
+
+    table, cues, cost_ms = attack_presentations(engine, gallery, attacks, sequences)
+    print_attacks(report, table, cues, args.steps)
+    tilted_print_table(report, engine, clips)
+    tilted_mouth_table(report, engine, clips)
+    adaptive_table(report, engine, gallery, clips, sequences)
+    print_bona_fide(report, bona_fide_presentations(engine, gallery, clip, sequences), cost_ms)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 see its README.md) against the rendered attacks, read exactly as LivenessCheck reads them.
 
     PYTHONPATH=. .venv/bin/python benchmarks/liveness_bona_fide.py [--per-frame CLIP] [--no-attacks] [--suite DIR]
+                                                                   [--json]
 
 Every frame of every clip goes through the real FaceEngine (detect, then FaceMesh on the largest face), in the
 clip's own time (frame / the clip's fps). Per clip:
@@ -30,7 +31,7 @@ mouth opening behind them when asked (PromptFollowingPrint), read the same way.
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import importlib.util
 import itertools
 import json
@@ -45,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT))  # the project root: facegate_dev, facegate
 
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
@@ -54,6 +55,7 @@ from facegate.liveness import (BlinkCounter, JawMotion, LivenessSettings, MouthW
                                homography_residual)
 from facegate.vision.engine import FaceEngine  # noqa: E402
 from facegate.vision.facemesh import LEFT_EYE, RIGHT_EYE, Mesh  # noqa: E402
+from facegate_dev.bench import Report, bench_parser  # noqa: E402
 
 DATA = ROOT / "benchmarks" / "bona_fide"
 VIDEO_SUFFIXES = (".mp4", ".mpg", ".avi")
@@ -265,23 +267,31 @@ def matched(counted: list[int], ranges: list[list[int]], slack: int = 6) -> tupl
     return hits, stray
 
 
-def print_table(title: str, results: list[Cues], notes: dict[str, dict] | None) -> None:
-    print(title)
-    print(f"  {'clip':<30}{'fps':>6}{'face':>8} | {'blinks: by eye':<16}{'counted':>9}{'dbl':>4}{'low':>6}"
-          f"{'contour':>10}{'dbl':>4}{'low':>6} | {'mouth: usual':>12}{'widest':>7}{'closed':>7}{'openings':>10}"
-          f"{'jaw: med':>9}{'low':>6} | "
-          f"{'yaw range':>13}{'pitch range':>13}  {'reads as':<15}| {'parallax':>8}")
+def cue_figures(c: Cues, notes: dict[str, dict] | None) -> dict:
+    """A table row of the JSON: the clip's cues (not its per-frame readings), and the blinks seen by eye."""
+    figures = {k: v for k, v in dataclasses.asdict(c).items() if k != "rows"}
+    if notes and c.name in notes:
+        figures["blinks_by_eye"] = notes[c.name]["blinks_by_eye"]
+    return figures
+
+
+def print_table(report: Report, table: str, title: str, results: list[Cues], notes: dict[str, dict] | None) -> None:
+    report.say(title)
+    report.say(f"  {'clip':<30}{'fps':>6}{'face':>8} | {'blinks: by eye':<16}{'counted':>9}{'dbl':>4}{'low':>6}"
+               f"{'contour':>10}{'dbl':>4}{'low':>6} | {'mouth: usual':>12}{'widest':>7}{'closed':>7}{'openings':>10}"
+               f"{'jaw: med':>9}{'low':>6} | "
+               f"{'yaw range':>13}{'pitch range':>13}  {'reads as':<15}| {'parallax':>8}")
     for c in results:
         seen = fmt_ranges(notes[c.name]["blinks_by_eye"]) if notes and c.name in notes else ""
-        print(f"  {c.name[:30]:<30}{c.fps:>6.1f}{f'{c.faces}/{c.frames}':>8} | {seen:<16}"
-              f"{fmt_frames(c.blink_frames):>9}{c.double_blinks:>4}{c.lowest_ratio:>6.2f}"
-              f"{fmt_frames(c.contour_blink_frames):>10}{c.contour_doubles:>4}{c.contour_lowest:>6.2f} | "
-              f"{c.usual_mouth:>12.3f}{c.widest_mouth:>7.3f}{'yes' if c.ever_closed else 'NO':>7}"
-              f"{fmt_frames(c.opening_frames):>10}{fmt_ratio(c.jaw_ratios, statistics.median):>9}"
-              f"{fmt_ratio(c.jaw_ratios, min):>6} | "
-              f"{f'{c.yaw[0]:+.2f}..{c.yaw[1]:+.2f}':>13}{f'{c.pitch[0]:+.2f}..{c.pitch[1]:+.2f}':>13}  "
-              f"{c.head_action or '-':<15}| {c.parallax:>8.3f}")
-    print()
+        report.row(table, f"  {c.name[:30]:<30}{c.fps:>6.1f}{f'{c.faces}/{c.frames}':>8} | {seen:<16}"
+                   f"{fmt_frames(c.blink_frames):>9}{c.double_blinks:>4}{c.lowest_ratio:>6.2f}"
+                   f"{fmt_frames(c.contour_blink_frames):>10}{c.contour_doubles:>4}{c.contour_lowest:>6.2f} | "
+                   f"{c.usual_mouth:>12.3f}{c.widest_mouth:>7.3f}{'yes' if c.ever_closed else 'NO':>7}"
+                   f"{fmt_frames(c.opening_frames):>10}{fmt_ratio(c.jaw_ratios, statistics.median):>9}"
+                   f"{fmt_ratio(c.jaw_ratios, min):>6} | "
+                   f"{f'{c.yaw[0]:+.2f}..{c.yaw[1]:+.2f}':>13}{f'{c.pitch[0]:+.2f}..{c.pitch[1]:+.2f}':>13}  "
+                   f"{c.head_action or '-':<15}| {c.parallax:>8.3f}", **cue_figures(c, notes))
+    report.say()
 
 
 def per_group(results: list[Cues], test) -> tuple[int, int]:
@@ -297,69 +307,72 @@ def distribution(values: list[float]) -> str:
     return f"min {min(values):.3f}, median {statistics.median(values):.3f}, max {max(values):.3f}"
 
 
-def summary(bona: list[Cues], notes: dict[str, dict], attacks: list[Cues]) -> None:
+def summary(report: Report, bona: list[Cues], notes: dict[str, dict], attacks: list[Cues]) -> None:
     s = SETTINGS
-    print("Summary (a person with two clips counts once, when either clip shows it)")
+    report.say("Summary (a person with two clips counts once, when either clip shows it)")
     eye_total = sum(len(notes[c.name]["blinks_by_eye"]) for c in bona)
     hits = [matched(c.blink_frames, notes[c.name]["blinks_by_eye"]) for c in bona]
     contour_hits = [matched(c.contour_blink_frames, notes[c.name]["blinks_by_eye"]) for c in bona]
     n, people = per_group(bona, lambda c: notes[c.name]["blinks_by_eye"])
-    print(f"  blinks seen by eye: {eye_total} in {sum(1 for c in bona if notes[c.name]['blinks_by_eye'])} clips "
-          f"({n} of {people} people)")
+    report.say(f"  blinks seen by eye: {eye_total} in {sum(1 for c in bona if notes[c.name]['blinks_by_eye'])} clips "
+               f"({n} of {people} people)", blinks_by_eye=eye_total, people_blinking_by_eye=n)
     n, _ = per_group(bona, lambda c: c.blink_frames)
-    print(f"  people with at least one counted blink (the app's BlinkCounter on Mesh.eye_aspect_ratio): {n} of "
-          f"{people}; blinks seen by eye that it counts: {sum(h for h, _ in hits)} of {eye_total}; "
-          f"counts where no blink was seen: {sum(x for _, x in hits)}")
+    report.say(f"  people with at least one counted blink (the app's BlinkCounter on Mesh.eye_aspect_ratio): {n} of "
+               f"{people}; blinks seen by eye that it counts: {sum(h for h, _ in hits)} of {eye_total}; "
+               f"counts where no blink was seen: {sum(x for _, x in hits)}", people_with_a_counted_blink=n,
+               blinks_counted=sum(h for h, _ in hits), counts_without_a_blink=sum(x for _, x in hits))
     n, _ = per_group(bona, lambda c: c.contour_blink_frames)
-    print(f"  experiment, the same BlinkCounter on the eye-contour model's opening: {n} of {people} people; "
-          f"blinks seen by eye that it counts: {sum(h for h, _ in contour_hits)} of {eye_total}; "
-          f"counts where no blink was seen: {sum(x for _, x in contour_hits)}; double blinks it counts: "
-          f"{sum(c.contour_doubles for c in bona)} (in {', '.join(c.name for c in bona if c.contour_doubles) or '-'})")
-    print(f"  lowest relative eye ratio (Mesh.eye_aspect_ratio; a blink needs < {s.blink_ratio}): "
-          f"{distribution([c.lowest_ratio for c in bona])}; with the eye-contour model: "
-          f"{distribution([c.contour_lowest for c in bona])}")
+    report.say(f"  experiment, the same BlinkCounter on the eye-contour model's opening: {n} of {people} people; "
+               f"blinks seen by eye that it counts: {sum(h for h, _ in contour_hits)} of {eye_total}; "
+               f"counts where no blink was seen: {sum(x for _, x in contour_hits)}; double blinks it counts: "
+               f"{sum(c.contour_doubles for c in bona)} (in {', '.join(c.name for c in bona if c.contour_doubles) or '-'})")
+    report.say(f"  lowest relative eye ratio (Mesh.eye_aspect_ratio; a blink needs < {s.blink_ratio}): "
+               f"{distribution([c.lowest_ratio for c in bona])}; with the eye-contour model: "
+               f"{distribution([c.contour_lowest for c in bona])}")
     eye_dbl = [c.name for c in bona if eye_doubles(notes[c.name]["blinks_by_eye"], c.fps)]
     n, _ = per_group(bona, lambda c: eye_doubles(notes[c.name]["blinks_by_eye"], c.fps))
-    print(f"  natural double blinks (two blinks seen by eye within {DOUBLE_BLINK_S} s): {n} of {people} people "
-          f"({', '.join(eye_dbl) or 'none'}): a counter that sees them fails these people's head requests "
-          f"('saw blink twice'); counted now: {sum(c.double_blinks for c in bona)}")
+    report.say(f"  natural double blinks (two blinks seen by eye within {DOUBLE_BLINK_S} s): {n} of {people} people "
+               f"({', '.join(eye_dbl) or 'none'}): a counter that sees them fails these people's head requests "
+               f"('saw blink twice'); counted now: {sum(c.double_blinks for c in bona)}")
     n, _ = per_group(bona, lambda c: c.opening_frames)
-    print(f"  unrequested mouth openings while talking or smiling (armed at the first frame, re-armed after each): "
-          f"{n} of {people} people, {sum(len(c.opening_frames) for c in bona)} openings")
+    report.say(f"  unrequested mouth openings while talking or smiling (armed at the first frame, re-armed after each): "
+               f"{n} of {people} people, {sum(len(c.opening_frames) for c in bona)} openings",
+               people_with_unrequested_openings=n, unrequested_openings=sum(len(c.opening_frames) for c in bona))
     jawed = [statistics.median(c.jaw_ratios) for c in bona if c.jaw_ratios]
-    print(f"  the chin's drop over the lips' parting (JawMotion; an opening needs >= {JawMotion.MIN_RATIO} on each of "
-          f"its frames), median per clip where the lips parted 0.08 or more: {len(jawed)} clips, "
-          f"{distribution(jawed)}; clips whose median is under the bar: "
-          f"{', '.join(c.name for c in bona if c.jaw_ratios and statistics.median(c.jaw_ratios) < JawMotion.MIN_RATIO) or 'none'}")
+    report.say(f"  the chin's drop over the lips' parting (JawMotion; an opening needs >= {JawMotion.MIN_RATIO} on each of "
+               f"its frames), median per clip where the lips parted 0.08 or more: {len(jawed)} clips, "
+               f"{distribution(jawed)}; clips whose median is under the bar: "
+               f"{', '.join(c.name for c in bona if c.jaw_ratios and statistics.median(c.jaw_ratios) < JawMotion.MIN_RATIO) or 'none'}")
     n, _ = per_group(bona, lambda c: not c.ever_closed)
-    print(f"  mouth never 'closed' (so a requested opening could not count): {n} of {people} people")
+    report.say(f"  mouth never 'closed' (so a requested opening could not count): {n} of {people} people",
+               people_mouth_never_closed=n)
     n, _ = per_group(bona, lambda c: c.head_action)
     acted = [f"{c.name} ({c.head_action})" for c in bona if c.head_action]
-    print(f"  natural movement read as a head action (turn_delta {s.turn_delta}, nod_delta {s.nod_delta}): "
-          f"{n} of {people} people: {'; '.join(acted) or 'none'}")
+    report.say(f"  natural movement read as a head action (turn_delta {s.turn_delta}, nod_delta {s.nod_delta}): "
+               f"{n} of {people} people: {'; '.join(acted) or 'none'}", people_read_as_head_action=n)
     n, _ = per_group(bona, lambda c: c.parallax >= s.min_parallax)
-    print(f"  3D motion reaching min_parallax {s.min_parallax}: {n} of {people} people; max parallax "
-          f"{distribution([c.parallax for c in bona])}")
+    report.say(f"  3D motion reaching min_parallax {s.min_parallax}: {n} of {people} people; max parallax "
+               f"{distribution([c.parallax for c in bona])}", people_reaching_min_parallax=n)
     if attacks:
-        print("  attacks, the same cues:")
-        print(f"    blinks counted (mesh): {sum(len(c.blink_frames) for c in attacks)} in "
-              f"{sum(1 for c in attacks if c.blink_frames)} of {len(attacks)} videos; double blinks "
-              f"{sum(c.double_blinks for c in attacks)}; lowest relative eye ratio "
-              f"{distribution([c.lowest_ratio for c in attacks])}")
-        print(f"    blinks counted (eye-contour experiment): {sum(len(c.contour_blink_frames) for c in attacks)} in "
-              f"{sum(1 for c in attacks if c.contour_blink_frames)} of {len(attacks)} videos; lowest "
-              f"{distribution([c.contour_lowest for c in attacks])}")
-        print(f"    mouth openings: {sum(len(c.opening_frames) for c in attacks)} in "
-              f"{sum(1 for c in attacks if c.opening_frames)} videos; widest above usual "
-              f"{distribution([c.widest_mouth for c in attacks])} (bona fide: "
-              f"{distribution([c.widest_mouth for c in bona])})")
-        print(f"    read as a head action: {sum(1 for c in attacks if c.head_action)} of {len(attacks)} videos")
+        report.say("  attacks, the same cues:")
+        report.say(f"    blinks counted (mesh): {sum(len(c.blink_frames) for c in attacks)} in "
+                   f"{sum(1 for c in attacks if c.blink_frames)} of {len(attacks)} videos; double blinks "
+                   f"{sum(c.double_blinks for c in attacks)}; lowest relative eye ratio "
+                   f"{distribution([c.lowest_ratio for c in attacks])}")
+        report.say(f"    blinks counted (eye-contour experiment): {sum(len(c.contour_blink_frames) for c in attacks)} in "
+                   f"{sum(1 for c in attacks if c.contour_blink_frames)} of {len(attacks)} videos; lowest "
+                   f"{distribution([c.contour_lowest for c in attacks])}")
+        report.say(f"    mouth openings: {sum(len(c.opening_frames) for c in attacks)} in "
+                   f"{sum(1 for c in attacks if c.opening_frames)} videos; widest above usual "
+                   f"{distribution([c.widest_mouth for c in attacks])} (bona fide: "
+                   f"{distribution([c.widest_mouth for c in bona])})")
+        report.say(f"    read as a head action: {sum(1 for c in attacks if c.head_action)} of {len(attacks)} videos")
         cut = [statistics.median(c.jaw_ratios) for c in attacks if c.group == "print_mouth_cut_out" and c.jaw_ratios]
-        print(f"    the chin's drop over the lips' parting on prints with the mouth cut out, median per video: "
-              f"{distribution(cut)}; highest single frame: "
-              f"{max((max(c.jaw_ratios) for c in attacks if c.group == 'print_mouth_cut_out' and c.jaw_ratios), default=float('nan')):.3f}")
-        print(f"    max parallax {distribution([c.parallax for c in attacks])}; reaching {s.min_parallax}: "
-              f"{sum(1 for c in attacks if c.parallax >= s.min_parallax)} of {len(attacks)}")
+        report.say(f"    the chin's drop over the lips' parting on prints with the mouth cut out, median per video: "
+                   f"{distribution(cut)}; highest single frame: "
+                   f"{max((max(c.jaw_ratios) for c in attacks if c.group == 'print_mouth_cut_out' and c.jaw_ratios), default=float('nan')):.3f}")
+        report.say(f"    max parallax {distribution([c.parallax for c in attacks])}; reaching {s.min_parallax}: "
+                   f"{sum(1 for c in attacks if c.parallax >= s.min_parallax)} of {len(attacks)}")
 
 
 def attack_videos(folder: Path) -> Iterator[tuple[str, str, list[np.ndarray], float]]:
@@ -389,68 +402,90 @@ def attack_videos(folder: Path) -> Iterator[tuple[str, str, list[np.ndarray], fl
         yield f"mouth cut, {label} {photo}", "print_mouth_cut_out", frames, 30.0
 
 
-def per_frame(engine: FaceEngine, contour: EyeContour | None, name: str) -> int:
+def per_frame(report: Report, engine: FaceEngine, contour: EyeContour | None, name: str) -> None:
     path = DATA / name if (DATA / name).is_file() else Path(name)
     frames, fps = read_video(path)
     cues = measure(engine, contour, frames, fps, path.name, "")
-    print(f"{path.name}: {cues.frames} frames at {fps:.2f} fps, a face in {cues.faces}")
-    print(f"  {'frame':>5}{'t (s)':>7}{'ear':>7}{'contour':>9}{'mouth':>7}{'yaw':>7}{'pitch':>7}{'foreshort.':>11}")
+    report.say(f"{path.name}: {cues.frames} frames at {fps:.2f} fps, a face in {cues.faces}", clip=path.name,
+               frames=cues.frames, fps=fps, faces=cues.faces)
+    report.say(f"  {'frame':>5}{'t (s)':>7}{'ear':>7}{'contour':>9}{'mouth':>7}{'yaw':>7}{'pitch':>7}{'foreshort.':>11}")
     for row in cues.rows:
         if len(row) == 2:
-            print(f"  {row[0]:>5}{row[1]:>7.2f}   no face")
+            report.row("per_frame", f"  {row[0]:>5}{row[1]:>7.2f}   no face", frame=row[0], t_s=row[1], face=False)
             continue
         index, now, ear, opened, mouth, yaw, pitch, fore = row
-        print(f"  {index:>5}{now:>7.2f}{ear:>7.3f}{opened:>9.3f}{mouth:>7.3f}{yaw:>+7.2f}{pitch:>+7.2f}{fore:>11.3f}")
-    return 0
+        report.row("per_frame", f"  {index:>5}{now:>7.2f}{ear:>7.3f}{opened:>9.3f}{mouth:>7.3f}{yaw:>+7.2f}"
+                   f"{pitch:>+7.2f}{fore:>11.3f}", frame=index, t_s=now, face=True, eye_ratio=ear,
+                   eye_contour=opened, mouth=mouth, yaw=yaw, pitch=pitch, foreshortening=fore)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--per-frame", metavar="CLIP", help="print one clip's readings frame by frame")
-    parser.add_argument("--no-attacks", action="store_true", help="only the bona fide clips")
-    parser.add_argument("--suite", type=Path, help="folder of a rendered quick suite (made there if missing)")
-    args = parser.parse_args()
-    started = time.time()
-    engine = FaceEngine()
-    contour = EyeContour()
-    if args.per_frame:
-        return per_frame(engine, contour, args.per_frame)
-
-    notes = load_annotations()
+def bona_fide_cues(engine: FaceEngine, contour: EyeContour, notes: dict[str, dict]) -> list[Cues]:
     bona = []
     for path in clip_paths():
         frames, fps = read_video(path)
         bona.append(measure(engine, contour, frames, fps, path.name, notes[path.name]["person"]))
+    return bona
+
+
+def attack_cues(engine: FaceEngine, contour: EyeContour, suite: Path | None) -> list[Cues]:
+    folder = suite or Path(tempfile.mkdtemp(prefix="facegate-attacks-"))
+    attacks = [measure(engine, contour, frames, fps, name, kind) for name, kind, frames, fps in attack_videos(folder)]
+    if suite is None:
+        shutil.rmtree(folder, ignore_errors=True)
+    return attacks
+
+
+def print_header(report: Report, bona: list[Cues]) -> None:
     people = len({c.group for c in bona})
     s = SETTINGS
-    print(f"FaceGate liveness cues on real people: {len(bona)} clips of {people} people in {DATA.relative_to(ROOT)} "
-          f"({sum(c.frames for c in bona)} frames)")
-    print(f"thresholds: blink under {s.blink_ratio} of the open-eye level; two blinks within {DOUBLE_BLINK_S} s; "
-          f"mouth opening {s.mouth_open_delta} above usual, from closed (<= {MouthWatch.CLOSED_MAX}); "
-          f"turn {s.turn_delta}, nod {s.nod_delta}; min parallax {s.min_parallax}")
-    print("columns: face = frames with a face; by eye = frames with the eyes closed (annotations.json); counted = "
-          "frames where BlinkCounter counts a blink; dbl = pairs within the double-blink time; low = lowest "
-          "relative eye ratio; contour = the same counter on the eye-contour model (experiment); openings = "
-          "frames where MouthWatch fired; yaw/pitch relative to the first 3 frames; reads as = the first head "
-          "action they read as (@frame)\n")
-    print_table("Bona fide clips", bona, notes)
+    report.say(f"FaceGate liveness cues on real people: {len(bona)} clips of {people} people in "
+               f"{DATA.relative_to(ROOT)} ({sum(c.frames for c in bona)} frames)", clips=len(bona), people=people,
+               frames=sum(c.frames for c in bona))
+    report.say(f"thresholds: blink under {s.blink_ratio} of the open-eye level; two blinks within {DOUBLE_BLINK_S} s; "
+               f"mouth opening {s.mouth_open_delta} above usual, from closed (<= {MouthWatch.CLOSED_MAX}); "
+               f"turn {s.turn_delta}, nod {s.nod_delta}; min parallax {s.min_parallax}")
+    report.say("columns: face = frames with a face; by eye = frames with the eyes closed (annotations.json); counted "
+               "= frames where BlinkCounter counts a blink; dbl = pairs within the double-blink time; low = lowest "
+               "relative eye ratio; contour = the same counter on the eye-contour model (experiment); openings = "
+               "frames where MouthWatch fired; yaw/pitch relative to the first 3 frames; reads as = the first head "
+               "action they read as (@frame)\n")
 
+
+def main(argv=None) -> int:
+    parser = bench_parser(__doc__, whole_doc=True)
+    parser.add_argument("--per-frame", metavar="CLIP", help="print one clip's readings frame by frame")
+    parser.add_argument("--no-attacks", action="store_true", help="only the bona fide clips")
+    parser.add_argument("--suite", type=Path, help="folder of a rendered quick suite (made there if missing)")
+    args = parser.parse_args(argv)
+    report = Report("liveness_bona_fide", args.json)
+    started = time.time()
+    engine = FaceEngine()
+    contour = EyeContour()
+    if args.per_frame:
+        per_frame(report, engine, contour, args.per_frame)
+        report.finish()
+        return 0
+
+    notes = load_annotations()
+    bona = bona_fide_cues(engine, contour, notes)
+    print_header(report, bona)
+    print_table(report, "bona_fide", "Bona fide clips", bona, notes)
     attacks: list[Cues] = []
     if not args.no_attacks:
         from facegate_dev.datasets import clips_dir
 
-        if clips_dir() is None:
-            print("attacks skipped: test clips not found (set FACEGATE_DATA or provide ../shared/data/clips)\n")
+        if clips_dir() is None:  # the bona fide clips are in the repository; the attacks need the shared clips
+            report.say("attacks skipped: test clips not found (set FACEGATE_DATA or provide ../shared/data/clips)\n",
+                       attacks_skipped=True)
         else:
-            folder = args.suite or Path(tempfile.mkdtemp(prefix="facegate-attacks-"))
-            for name, kind, frames, fps in attack_videos(folder):
-                attacks.append(measure(engine, contour, frames, fps, name, kind))
-            if args.suite is None:
-                shutil.rmtree(folder, ignore_errors=True)
-            print_table("Attacks (facegate_dev.attacks: the quick suite, 4 s each; prints tilted sharply away "
-                        "twice, 50 and 80 degrees; prints with the mouth cut out, asked to open it)", attacks, None)
-    summary(bona, notes, attacks)
-    print(f"wall time {time.time() - started:.0f} s")
+            attacks = attack_cues(engine, contour, args.suite)
+            print_table(report, "attacks", "Attacks (facegate_dev.attacks: the quick suite, 4 s each; prints tilted "
+                        "sharply away twice, 50 and 80 degrees; prints with the mouth cut out, asked to open it)",
+                        attacks, None)
+    summary(report, bona, notes, attacks)
+    wall_s = time.time() - started
+    report.say(f"wall time {wall_s:.0f} s", wall_s=wall_s)
+    report.finish()
     return 0
 
 

@@ -53,12 +53,11 @@ people's remaining photos and the strangers' other photos are matched at the app
 Deterministic: the photos enrolled are chosen with a seeded generator (--seed).
 
     .venv/bin/python benchmarks/openset.py [--cache DIR] [--limit-people N] [--seed S]
-                                           [--systems facegate,dlib,sface,face_recognition]
+                                           [--systems facegate,dlib,sface,face_recognition] [--json]
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import time
@@ -67,10 +66,13 @@ from pathlib import Path
 
 import numpy as np
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-# benchmarks/ is not a package: reuse lfw.py's two systems and its embedding cache rather than copy them.
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root: facegate_dev, facegate
+
+# benchmarks/ is not a package: reuse lfw.py's two systems and its embedding cache rather than copy them (this
+# script's folder is on sys.path as it runs).
 from lfw import FacegateSystem, PeerSystem, run_system  # noqa: E402
+
+from facegate_dev.bench import Report, bench_parser, need_lfw  # noqa: E402
 
 from facegate.calibration import (  # noqa: E402
     interval,
@@ -308,7 +310,13 @@ def with_interval(k: int, n: int) -> str:
     return f"{pct(k / n, 3)} ({pct(low, 3)}-{pct(high, 3)})"
 
 
-def print_sites(systems, people, index, halves, seed: int) -> dict:
+def counted(k: int, n: int, rate: str) -> dict:
+    """The JSON figures of `with_interval`: `rate` (k / n), its 95 % interval, and k and n."""
+    low, high = interval(k, n)
+    return {rate: k / n, f"{rate}_low": low, f"{rate}_high": high, f"{rate}_count": k, f"{rate}_of": n}
+
+
+def print_sites(report: Report, systems, people, index, halves, seed: int) -> dict:
     """Table D (see the module's docstring); returns each rule's threshold, set on the calibration half."""
     embeddings = {short: emb for short, _, emb in systems}
     rules = [SiteRule(f"facegate: fused, app default {FACEGATE_DEFAULT}", "facegate", MARGIN, FACEGATE_DEFAULT),
@@ -327,35 +335,42 @@ def print_sites(systems, people, index, halves, seed: int) -> dict:
         else:
             sites = site_outcomes(embeddings[rule.system], calibrate_on, index, *CALIBRATION_SITE, seed)
             thresholds[rule.label] = site_threshold(sites, SITE_TARGET_FAR, rule.margin, bounded=True)
-    print(f"D. Sites: strangers accepted (FAR) and enrolled people's photos granted as themselves (GAR), %, with "
-          f"95 % intervals; {DRAWS} draws pooled; threshold set for FAR <= {percent(SITE_TARGET_FAR)} (95 % bound) at "
-          f"{CALIBRATION_SITE[0]} x {CALIBRATION_SITE[1]} on the calibration half ({len(calibrate_on):,} people), "
-          f"measured on the other half ({len(test_on):,})")
-    print(f"{'rule':<36}{'thr':>7}{'site':>10}{'strangers':>10}{'FAR (95 % CI)':>26}{'GAR (95 % CI)':>28}"
-          f"{'wrong':>8}")
+    report.say(f"D. Sites: strangers accepted (FAR) and enrolled people's photos granted as themselves (GAR), %, "
+               f"with 95 % intervals; {DRAWS} draws pooled; threshold set for FAR <= {percent(SITE_TARGET_FAR)} (95 % "
+               f"bound) at {CALIBRATION_SITE[0]} x {CALIBRATION_SITE[1]} on the calibration half "
+               f"({len(calibrate_on):,} people), measured on the other half ({len(test_on):,})")
+    report.say(f"{'rule':<36}{'thr':>7}{'site':>10}{'strangers':>10}{'FAR (95 % CI)':>26}{'GAR (95 % CI)':>28}"
+               f"{'wrong':>8}")
     for rule in rules:
         for size, photos in SITE_SIZES:
             pool = test_on if size < 1000 else people
             sites = site_outcomes(embeddings[rule.system], pool, index, size, photos, seed + size + photos)
+            site = {"rule": rule.label, "threshold": thresholds[rule.label], "people": size, "photos": photos}
             if sites is None:
-                print(f"{rule.label:<36}{thresholds[rule.label]:>7.3f}{f'{size} x {photos}':>10}  too few people")
+                report.row("D_sites", f"{rule.label:<36}{thresholds[rule.label]:>7.3f}{f'{size} x {photos}':>10}  "
+                           "too few people", **site, strangers=None)
                 continue
             c = pooled(sites, thresholds[rule.label], rule.margin)
-            print(f"{rule.label:<36}{thresholds[rule.label]:>7.3f}{f'{size} x {photos}':>10}{c['strangers']:>10,}"
-                  f"{with_interval(c['fa'], c['strangers']):>26}{with_interval(c['ga'], c['genuine']):>28}"
-                  f"{pct(c['wrong'] / c['genuine'], 3):>8}")
+            report.row("D_sites", f"{rule.label:<36}{thresholds[rule.label]:>7.3f}{f'{size} x {photos}':>10}"
+                       f"{c['strangers']:>10,}{with_interval(c['fa'], c['strangers']):>26}"
+                       f"{with_interval(c['ga'], c['genuine']):>28}{pct(c['wrong'] / c['genuine'], 3):>8}",
+                       **site, **counted(c["fa"], c["strangers"], "far"), **counted(c["ga"], c["genuine"], "gar"),
+                       wrong=c["wrong"] / c["genuine"])
     if "facegate" in embeddings:
-        print()
-        print("DET points, facegate fused + margin, 100 x 3 on the measured half: GAR at the threshold where "
-              "FAR first reaches each target (threshold set on these strangers: how far the ceiling is)")
+        report.say()
+        report.say("DET points, facegate fused + margin, 100 x 3 on the measured half: GAR at the threshold where "
+                   "FAR first reaches each target (threshold set on these strangers: how far the ceiling is)")
         sites = site_outcomes(embeddings["facegate"], test_on, index, 100, 3, seed + 103)
         strangers = sum(len(o.impostor_d1) for o in sites)
         for target in (0.01, 0.001, 0.0001):
             t = site_threshold(sites, target, MARGIN)
             c = pooled(sites, t, MARGIN)
-            print(f"  FAR {percent(target):>7}: threshold {t:.3f}, FAR {with_interval(c['fa'], c['strangers'])}, "
-                  f"GAR {with_interval(c['ga'], c['genuine'])}"
-                  + ("" if target * strangers >= 1 else f"  ({strangers:,} strangers: 'none accepted')"))
+            report.row("D_det_points",
+                       f"  FAR {percent(target):>7}: threshold {t:.3f}, FAR {with_interval(c['fa'], c['strangers'])}, "
+                       f"GAR {with_interval(c['ga'], c['genuine'])}"
+                       + ("" if target * strangers >= 1 else f"  ({strangers:,} strangers: 'none accepted')"),
+                       target_far=target, threshold=t, **counted(c["fa"], c["strangers"], "far"),
+                       **counted(c["ga"], c["genuine"], "gar"))
     return thresholds
 
 
@@ -364,6 +379,7 @@ def print_sites(systems, people, index, halves, seed: int) -> dict:
 COHORT_NEIGHBOURS = 10  # the probe's nearest other enrolled people
 BANK_NEIGHBOURS = 50  # the probe's nearest anonymous faces
 COHORT_WEIGHTS = (0.25, 0.5, 1.0)
+COHORT_FARS = (1e-3, 3e-4, 1e-4)
 
 
 def _distances_to_people(probes: np.ndarray, rows: list[np.ndarray]) -> np.ndarray:
@@ -372,7 +388,7 @@ def _distances_to_people(probes: np.ndarray, rows: list[np.ndarray]) -> np.ndarr
     return per_person_distances(probes, np.concatenate(rows).astype(np.float64), starts)
 
 
-def print_cohort(embeddings: np.ndarray, index: dict[str, int], halves, seed: int) -> None:
+def print_cohort(report: Report, embeddings: np.ndarray, index: dict[str, int], halves, seed: int) -> None:
     """E. Lever 3: the best distance minus a weight times the mean distance to a cohort (a look-alike of
     everybody is close to the crowd too). Cohorts: the probe's nearest other enrolled people, or a bank of
     anonymous faces (one photo of each person of the calibration half: faces a kiosk saw as Unknown). Scored
@@ -405,17 +421,16 @@ def print_cohort(embeddings: np.ndarray, index: dict[str, int], halves, seed: in
                     strangers[label].append(score)
                 else:
                     genuine[label].append(np.where(right, score, np.inf))
-    print("E. Lever 3, normalising against the crowd: enrolled people's photos granted (%) at the score where the "
-          f"strangers' FAR first reaches each rate ({DRAWS} draws of 100 x 3, measured half)")
-    print(f"{'score':<40}" + "".join(f"{'GAR@' + percent(t).replace(' ', ''):>12}" for t in (1e-3, 3e-4, 1e-4)))
+    report.say("E. Lever 3, normalising against the crowd: enrolled people's photos granted (%) at the score where "
+               f"the strangers' FAR first reaches each rate ({DRAWS} draws of 100 x 3, measured half)")
+    report.say(f"{'score':<40}" + "".join(f"{'GAR@' + percent(t).replace(' ', ''):>12}" for t in COHORT_FARS))
     for label in rules:
         g, s = np.concatenate(genuine[label]), np.sort(np.concatenate(strangers[label]))
-        line = f"{label:<40}"
-        for target in (1e-3, 3e-4, 1e-4):
-            allowed = int(np.floor(target * len(s) + 1e-9))
-            line += f"{pct(float((g < s[allowed]).mean())):>12}"
-        print(line)
-    print(f"({sum(len(x) for x in strangers[next(iter(rules))]):,} strangers' probes in all: 0.01 % is a handful)")
+        gar = {target: float((g < s[int(np.floor(target * len(s) + 1e-9))]).mean()) for target in COHORT_FARS}
+        report.row("E_cohort", f"{label:<40}" + "".join(f"{pct(gar[target]):>12}" for target in COHORT_FARS),
+                   score=label, gar_at_far={f"{target:g}": gar[target] for target in COHORT_FARS})
+    probes = sum(len(x) for x in strangers[next(iter(rules))])
+    report.say(f"({probes:,} strangers' probes in all: 0.01 % is a handful)", E_cohort_strangers=probes)
 
 
 # ----------------------------------------------------------------------------------------------- presentations
@@ -436,7 +451,7 @@ def _policy_verdict(policy, d: np.ndarray):
     return decision
 
 
-def print_presentations(embeddings: np.ndarray, index: dict[str, int], halves, seed: int) -> None:
+def print_presentations(report: Report, embeddings: np.ndarray, index: dict[str, int], halves, seed: int) -> None:
     """F. Per presentation, and lever 2 (a track template). A presentation is FRAMES_PER_PRESENTATION frames of
     one person: their photos in turn (a person with one photo holds still: the same photo each frame), the
     kiosk's real AccessPolicy votes on them (3 of 5, threshold, margin; no liveness). With a template, the grant
@@ -473,11 +488,12 @@ def print_presentations(embeddings: np.ndarray, index: dict[str, int], halves, s
                     c[0], c[1] = c[0] + (granted is not None), c[1] + 1
                 else:
                     c[2], c[3] = c[2] + (granted == truth), c[3] + 1
-    print(f"F. Per presentation ({FRAMES_PER_PRESENTATION} frames, the app's AccessPolicy, threshold "
-          f"{settings.threshold}), and lever 2 (track template); {DRAWS} draws of 100 x 3, measured half")
-    print(f"{'rule':<22}{'stranger presentations':>24}{'FAR (95 % CI)':>26}{'GAR (95 % CI)':>28}")
+    report.say(f"F. Per presentation ({FRAMES_PER_PRESENTATION} frames, the app's AccessPolicy, threshold "
+               f"{settings.threshold}), and lever 2 (track template); {DRAWS} draws of 100 x 3, measured half")
+    report.say(f"{'rule':<22}{'stranger presentations':>24}{'FAR (95 % CI)':>26}{'GAR (95 % CI)':>28}")
     for rule, (fa, n, ga, g) in counts.items():
-        print(f"{rule:<22}{n:>24,}{with_interval(fa, n):>26}{with_interval(ga, g):>28}")
+        report.row("F_presentations", f"{rule:<22}{n:>24,}{with_interval(fa, n):>26}{with_interval(ga, g):>28}",
+                   rule=rule, **counted(fa, n, "far"), **counted(ga, g, "gar"))
 
 
 # ----------------------------------------------------------------------------------------------- learning
@@ -573,13 +589,14 @@ def learning_outcome(embeddings: np.ndarray, site, rule: LearningRule) -> dict:
     return counts
 
 
-def print_learning(embeddings: np.ndarray, people: dict[str, list[str]], index: dict[str, int], seed: int) -> None:
+def print_learning(report: Report, embeddings: np.ndarray, people: dict[str, list[str]], index: dict[str, int],
+                   seed: int) -> None:
     """G. Lever 4 (see the module's docstring)."""
     rng = np.random.default_rng(seed + 17)
     sites = [_learning_site(embeddings, people, index, rng) for _ in range(DRAWS)]
-    print(f"G. Lever 4, learning from visits: {DRAWS} draws of {LEARNING_SITE} x 3 (people with >= 5 photos, all of "
-          f"LFW), threshold {FACEGATE_DEFAULT} and margin {MARGIN}; a stream of visits first, then the tests")
-    print(f"{'rule':<46}{'learned: own / other':>22}{'FAR (95 % CI)':>26}{'GAR (95 % CI)':>28}")
+    report.say(f"G. Lever 4, learning from visits: {DRAWS} draws of {LEARNING_SITE} x 3 (people with >= 5 photos, all "
+               f"of LFW), threshold {FACEGATE_DEFAULT} and margin {MARGIN}; a stream of visits first, then the tests")
+    report.say(f"{'rule':<46}{'learned: own / other':>22}{'FAR (95 % CI)':>26}{'GAR (95 % CI)':>28}")
     for rule in learning_rules():
         total = {"right": 0, "wrong": 0, "genuine": [0, 0], "strangers": [0, 0]}
         for site in sites:
@@ -589,15 +606,19 @@ def print_learning(embeddings: np.ndarray, people: dict[str, list[str]], index: 
             for kind in ("genuine", "strangers"):
                 total[kind] = [a + b for a, b in zip(total[kind], c[kind], strict=False)]
         learned = f"{total['right']:,} / {total['wrong']:,}"
-        print(f"{rule.label:<46}{learned:>22}{with_interval(*total['strangers']):>26}"
-              f"{with_interval(*total['genuine']):>28}")
+        report.row("G_learning", f"{rule.label:<46}{learned:>22}{with_interval(*total['strangers']):>26}"
+                   f"{with_interval(*total['genuine']):>28}", rule=rule.label, learned_own=total["right"],
+                   learned_other=total["wrong"], **counted(*total["strangers"], "far"),
+                   **counted(*total["genuine"], "gar"))
     visits = sum(len(site[2]) for site in sites)
     strangers = sum(sum(truth < 0 for _, truth in site[2]) for site in sites)
     tested = sum(len(site[4]) for site in sites), sum(len(site[3]) for site in sites)
-    print(f"({visits:,} visits in the streams, {strangers:,} of them strangers'; then {tested[0]:,} strangers' and "
-          f"{tested[1]:,} enrolled people's photos tested; 'other' counts photos learned as "
-          "somebody they are not. LFW's photos are not one kiosk's camera: the gain a kiosk gets from learning its "
-          "own camera and light cannot be measured here)")
+    report.say(f"({visits:,} visits in the streams, {strangers:,} of them strangers'; then {tested[0]:,} strangers' "
+               f"and {tested[1]:,} enrolled people's photos tested; 'other' counts photos learned as "
+               "somebody they are not. LFW's photos are not one kiosk's camera: the gain a kiosk gets from learning "
+               "its own camera and light cannot be measured here)", G_learning_visits=visits,
+               G_learning_stranger_visits=strangers, G_learning_strangers_tested=tested[0],
+               G_learning_enrolled_tested=tested[1])
 
 
 # ----------------------------------------------------------------------------------------------- report
@@ -606,8 +627,158 @@ def pct(value: float, digits: int = 2) -> str:
     return f"{100 * value:.{digits}f}"
 
 
+@dataclass(frozen=True)
+class Study:
+    """The images and who is in them, and the enrollment settings measured on them."""
+
+    people: dict[str, list[str]]  # person -> their image names, in a seeded random order
+    names: list[str]  # every image (relative to LFW's images/), a row of the embeddings each
+    index: dict[str, int]
+    protocols: list[Protocol]
+    halves: list[dict[str, list[str]]]  # the people split in two sites: calibrate on one, measure on the other
+
+
+def lay_out(images_root: Path, limit_people: int | None, seed: int) -> Study:
+    people = shuffled_people(images_root, np.random.default_rng(seed), limit_people)
+    names = sorted(f for files in people.values() for f in files)
+    index = {name: i for i, name in enumerate(names)}
+    return Study(people, names, index, build_protocols(people, index),
+                 split_halves(people, np.random.default_rng(seed + 1)))
+
+
+def embed(wanted: list[str], names: list[str], images_root: Path, cache: Path | None) -> list[tuple]:
+    """(short name, label, embeddings) of each system asked for, in lfw.py's order."""
+    systems = []
+    if {"facegate", "dlib", "sface"} & set(wanted):
+        # One pass of the app's engine gives the fused embedding and each embedder's alone.
+        for short, result in zip(("facegate", "dlib", "sface"),
+                                 run_system(FacegateSystem(), names, images_root, cache), strict=False):
+            if short in wanted:
+                systems.append((short, result.label, result.embeddings))
+    if "face_recognition" in wanted:
+        [peer] = run_system(PeerSystem(), names, images_root, cache)
+        systems.append(("face_recognition", peer.label, peer.embeddings))
+    return systems
+
+
+def table_rows(protocols: list[Protocol]) -> list[tuple[Protocol, float]]:
+    """The rows of tables A and B: (protocol, margin); the first and the 3-photo protocols also with the margin."""
+    rows = []
+    for protocol in protocols:
+        rows.append((protocol, 0.0))
+        if protocol is protocols[0] or protocol.label.startswith("3 photos"):
+            rows.append((protocol, MARGIN))
+    return rows
+
+
+def row_label(protocol: Protocol, margin: float) -> str:
+    return protocol.label + (f" + margin {margin:.2f}" if margin else "")
+
+
+def print_header(report: Report, study: Study, systems, seed: int, limit_people: int | None) -> None:
+    main_protocol = study.protocols[0]
+    report.say(f"LFW open-set identification, seed {seed}: {len(study.names):,} images of {len(study.people):,} "
+               f"people (the images of pairs.txt{'' if limit_people is None else f', --limit-people {limit_people}'})",
+               seed=seed, images=len(study.names), people=len(study.people), limit_people=limit_people)
+    report.say(f"impostor probes: the {len(main_protocol.impostor):,} photos of people with one photo (never "
+               "enrolled); genuine probes: enrolled people's other photos", impostor_probes=len(main_protocol.impostor))
+    for short, label, embeddings in systems:
+        no_face = int((~np.isfinite(embeddings).all(1)).sum())
+        report.row("systems", f"  {short:<17}{label}: no face found in {no_face} of {len(study.names):,} images",
+                   system=short, label=label, no_face=no_face)
+
+
+def print_identification(report: Report, systems, rows, outcomes) -> None:
+    """A. DIR at a FAR, the threshold set on the same impostor probes."""
+    report.say("A. Detection-and-identification rate (%) at a false-accept rate, threshold set on these impostor "
+               "probes; wrong = accepted as someone else (%)")
+    report.say(f"{'system':<17}{'enrollment (rule)':<42}{'people':>7}{'genuine':>8}{'impost.':>8}"
+               + "".join(f"{'DIR@' + percent(t).replace(' ', ''):>11}{'thr':>7}{'wrong':>7}" for t in TARGETS)
+               + f"{'rank-1 wrong':>14}")
+    for short, _, _ in systems:
+        for protocol, margin in rows:
+            o = outcomes[(short, protocol.label)]
+            line = (f"{short:<17}{row_label(protocol, margin):<42}{o.people:>7,}{len(o.genuine_d1):>8,}"
+                    f"{len(o.impostor_d1):>8,}")
+            at_far = {}
+            for target in TARGETS:
+                t = threshold_at_far(o, target, margin)
+                r = rates(o, t, margin)
+                line += f"{pct(r['dir']):>11}{t:>7.3f}{pct(r['wrong']):>7}"
+                at_far[f"{target:g}"] = {"dir": r["dir"], "threshold": t, "wrong": r["wrong"]}
+            wrong = rank1_wrong(o)
+            report.row("A_identification", line + f"{pct(wrong):>14}", system=short,
+                       enrollment=row_label(protocol, margin), people=o.people, genuine=len(o.genuine_d1),
+                       impostors=len(o.impostor_d1), at_far=at_far, rank1_wrong=wrong)
+
+
+def print_fixed_thresholds(report: Report, systems, rows, outcomes) -> None:
+    """B. face_recognition's rule and the app's default threshold."""
+    report.say(f"B. Fixed thresholds: face_recognition's rule (best match under {PEER_RULE}) and FaceGate's default "
+               f"({FACEGATE_DEFAULT}); FAR with its 95 % interval, DIR and wrong-person rate (%)")
+    report.say(f"{'system':<17}{'enrollment (rule)':<42}" + "".join(
+        f"{'FAR@' + str(t):>24}{'DIR@' + str(t):>9}{'wrong':>7}" for t in (PEER_RULE, FACEGATE_DEFAULT)))
+    for short, _, _ in systems:
+        if short == "sface":  # unit vectors: these thresholds belong to dlib's scale (and the fused one's)
+            continue
+        for protocol, margin in rows:
+            o = outcomes[(short, protocol.label)]
+            line = f"{short:<17}{row_label(protocol, margin):<42}"
+            at_threshold = {}
+            for t in (PEER_RULE, FACEGATE_DEFAULT):
+                r = rates(o, t, margin)
+                low, high = interval(r["false_accepts"], r["impostors"])
+                far = f"{pct(r['far'])} ({pct(low)}-{pct(high)})"
+                line += f"{far:>24}{pct(r['dir']):>9}{pct(r['wrong']):>7}"
+                at_threshold[f"{t:g}"] = {**counted(r["false_accepts"], r["impostors"], "far"), "dir": r["dir"],
+                                          "wrong": r["wrong"]}
+            report.row("B_fixed_thresholds", line, system=short, enrollment=row_label(protocol, margin),
+                       at_threshold=at_threshold)
+
+
+def print_held_out(report: Report, systems, study: Study) -> None:
+    """C. The threshold set on one half of the people, measured on the other."""
+    report.say("C. Held out: threshold set on half the people (a site of its own), measured on the other half; both "
+               "ways, averaged")
+    report.say(f"{'system':<17}{'rule':<24}{'target':>8}{'FAR achieved':>22}{'DIR':>8}{'DIR (same-half thr)':>21}"
+               f"{'people per half':>17}")
+    for short, _, embeddings in systems:
+        for margin in (0.0, MARGIN):
+            for target in TARGETS:
+                h = held_out(embeddings, study.halves, study.index, target, margin)
+                rule = "1 photo" + (f" + margin {margin:.2f}" if margin else "")
+                achieved = f"{pct(h['far'], 3)} ({h['false_accepts']}/{h['impostors']:,})"
+                report.row("C_held_out", f"{short:<17}{rule:<24}{percent(target):>8}{achieved:>22}"
+                           f"{pct(h['dir']):>8}{pct(h['oracle_dir']):>21}"
+                           f"{' / '.join(f'{p:,}' for p in h['people']):>17}",
+                           system=short, rule=rule, target_far=target, far=h["far"],
+                           false_accepts=h["false_accepts"], impostors=h["impostors"], dir=h["dir"],
+                           dir_same_half_threshold=h["oracle_dir"], people_per_half=h["people"])
+
+
+def print_notes(report: Report, systems, study: Study, outcomes) -> None:
+    main_protocol = study.protocols[0]
+    detail, no_face = [], {}
+    for short, _, _ in systems:
+        o = outcomes[(short, main_protocol.label)]
+        detail.append(f"{short}: {o.gallery_no_face} enrolled photos, {o.genuine_no_face} genuine and "
+                      f"{o.impostor_no_face} impostor probes")
+        no_face[short] = {"enrolled": o.gallery_no_face, "genuine": o.genuine_no_face, "impostor": o.impostor_no_face}
+    report.say("no face found (row '1 photo, people with >= 2'): " + "; ".join(detail), no_face_found=no_face)
+    report.say("DIR counts a genuine probe with no face as missed; an impostor probe with no face as rejected. "
+               f"Margin = distance to the second-best person minus the best's (facegate/policy.py min_margin "
+               f"{MARGIN}).", margin=MARGIN)
+    report.say("FAR is per impostor probe against the whole gallery, so it grows with the number enrolled: compare "
+               "rows with the same number of people.")
+    fewest = min(len(main_protocol.impostor), min(sum(len(f) == 1 for f in h.values()) for h in study.halves))
+    for target in TARGETS:
+        if fewest * target < 1:
+            report.say(f"note: with {fewest:,} impostor probes (in a half), a FAR of {percent(target)} allows no "
+                       "false accept at all: read those figures as 'no impostor accepted'")
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description="LFW open-set identification: facegate vs face_recognition")
+    parser = bench_parser("LFW open-set identification: facegate vs face_recognition")
     parser.add_argument("--cache", type=Path, default=None,
                         help="benchmarks/lfw.py's embedding cache folder (shared with it)")
     parser.add_argument("--limit-people", type=int, default=None,
@@ -617,139 +788,43 @@ def main(argv=None) -> int:
                         help="comma list of: facegate (fused, the app), dlib, sface, face_recognition (slow: "
                              "its own HOG detector)")
     args = parser.parse_args(argv)
-
-    from facegate_dev.datasets import lfw_dir
-
-    root = lfw_dir()
-    if root is None:
-        print("openset: SKIPPED - LFW data not found (set FACEGATE_DATA or place it in ../shared/data/lfw)")
-        return 0
+    report = Report("openset", args.json)
+    root = need_lfw(report)
     wanted = [s.strip() for s in args.systems.split(",") if s.strip()]
     known = ("facegate", "dlib", "sface", "face_recognition")
     if not wanted or set(wanted) - set(known):
         parser.error(f"--systems takes a comma list of {', '.join(known)}; got {args.systems!r}")
 
     started = time.perf_counter()
-    images_root = root / "images"
-    rng = np.random.default_rng(args.seed)
-    people = shuffled_people(images_root, rng, args.limit_people)
-    names = sorted(f for files in people.values() for f in files)
-    index = {name: i for i, name in enumerate(names)}
-    protocols = build_protocols(people, index)
-    halves = split_halves(people, np.random.default_rng(args.seed + 1))
+    study = lay_out(root / "images", args.limit_people, args.seed)
+    systems = embed(wanted, study.names, root / "images", args.cache)
+    outcomes = {(short, p.label): match(emb, p) for short, _, emb in systems for p in study.protocols}
 
-    systems = []
-    if {"facegate", "dlib", "sface"} & set(wanted):
-        # One pass of the app's engine gives the fused embedding and each embedder's alone.
-        for short, result in zip(("facegate", "dlib", "sface"),
-                                 run_system(FacegateSystem(), names, images_root, args.cache), strict=False):
-            if short in wanted:
-                systems.append((short, result.label, result.embeddings))
-    if "face_recognition" in wanted:
-        [peer] = run_system(PeerSystem(), names, images_root, args.cache)
-        systems.append(("face_recognition", peer.label, peer.embeddings))
-
-    main_protocol = protocols[0]
-    print(f"LFW open-set identification, seed {args.seed}: {len(names):,} images of {len(people):,} people "
-          f"(the images of pairs.txt{'' if args.limit_people is None else f', --limit-people {args.limit_people}'})")
-    print(f"impostor probes: the {len(main_protocol.impostor):,} photos of people with one photo (never enrolled); "
-          "genuine probes: enrolled people's other photos")
-    for short, label, embeddings in systems:
-        no_face = int((~np.isfinite(embeddings).all(1)).sum())
-        print(f"  {short:<17}{label}: no face found in {no_face} of {len(names):,} images")
-
-    rows = []  # (protocol, margin)
-    for protocol in protocols:
-        rows.append((protocol, 0.0))
-        if protocol is protocols[0] or protocol.label.startswith("3 photos"):
-            rows.append((protocol, MARGIN))
-
-    def row_label(protocol, margin):
-        return protocol.label + (f" + margin {margin:.2f}" if margin else "")
-
-    outcomes = {(short, p.label): match(emb, p) for short, _, emb in systems for p in protocols}
-
-    print()
-    print("A. Detection-and-identification rate (%) at a false-accept rate, threshold set on these impostor probes; "
-          "wrong = accepted as someone else (%)")
-    header = (f"{'system':<17}{'enrollment (rule)':<42}{'people':>7}{'genuine':>8}{'impost.':>8}"
-              + "".join(f"{'DIR@' + percent(t).replace(' ', ''):>11}{'thr':>7}{'wrong':>7}" for t in TARGETS)
-              + f"{'rank-1 wrong':>14}")
-    print(header)
-    for short, _, _ in systems:
-        for protocol, margin in rows:
-            o = outcomes[(short, protocol.label)]
-            line = (f"{short:<17}{row_label(protocol, margin):<42}{o.people:>7,}{len(o.genuine_d1):>8,}"
-                    f"{len(o.impostor_d1):>8,}")
-            for target in TARGETS:
-                t = threshold_at_far(o, target, margin)
-                r = rates(o, t, margin)
-                line += f"{pct(r['dir']):>11}{t:>7.3f}{pct(r['wrong']):>7}"
-            rows_wrong = rank1_wrong(o)
-            print(line + f"{pct(rows_wrong):>14}")
-
-    print()
-    print(f"B. Fixed thresholds: face_recognition's rule (best match under {PEER_RULE}) and FaceGate's default "
-          f"({FACEGATE_DEFAULT}); FAR with its 95 % interval, DIR and wrong-person rate (%)")
-    print(f"{'system':<17}{'enrollment (rule)':<42}" + "".join(
-        f"{'FAR@' + str(t):>24}{'DIR@' + str(t):>9}{'wrong':>7}" for t in (PEER_RULE, FACEGATE_DEFAULT)))
-    for short, _, _ in systems:
-        if short == "sface":  # unit vectors: these thresholds belong to dlib's scale (and the fused one's)
-            continue
-        for protocol, margin in rows:
-            o = outcomes[(short, protocol.label)]
-            line = f"{short:<17}{row_label(protocol, margin):<42}"
-            for t in (PEER_RULE, FACEGATE_DEFAULT):
-                r = rates(o, t, margin)
-                low, high = interval(r["false_accepts"], r["impostors"])
-                far = f"{pct(r['far'])} ({pct(low)}-{pct(high)})"
-                line += f"{far:>24}{pct(r['dir']):>9}{pct(r['wrong']):>7}"
-            print(line)
-
-    print()
-    print("C. Held out: threshold set on half the people (a site of its own), measured on the other half; both ways, "
-          "averaged")
-    print(f"{'system':<17}{'rule':<24}{'target':>8}{'FAR achieved':>22}{'DIR':>8}{'DIR (same-half thr)':>21}"
-          f"{'people per half':>17}")
-    for short, _, embeddings in systems:
-        for margin in (0.0, MARGIN):
-            for target in TARGETS:
-                h = held_out(embeddings, halves, index, target, margin)
-                rule = "1 photo" + (f" + margin {margin:.2f}" if margin else "")
-                achieved = f"{pct(h['far'], 3)} ({h['false_accepts']}/{h['impostors']:,})"
-                print(f"{short:<17}{rule:<24}{percent(target):>8}{achieved:>22}{pct(h['dir']):>8}"
-                      f"{pct(h['oracle_dir']):>21}{' / '.join(f'{p:,}' for p in h['people']):>17}")
-
-    print()
-    print_sites(systems, people, index, halves, args.seed)
+    rows = table_rows(study.protocols)
+    print_header(report, study, systems, args.seed, args.limit_people)
+    report.say()
+    print_identification(report, systems, rows, outcomes)
+    report.say()
+    print_fixed_thresholds(report, systems, rows, outcomes)
+    report.say()
+    print_held_out(report, systems, study)
+    report.say()
+    print_sites(report, systems, study.people, study.index, study.halves, args.seed)
     fused = next((emb for short, _, emb in systems if short == "facegate"), None)
-    if fused is not None:
-        print()
-        print_cohort(fused, index, halves, args.seed)
-        print()
-        print_presentations(fused, index, halves, args.seed)
-        print()
-        print_learning(fused, people, index, args.seed)
-
-    print()
-    detail = []
-    for short, _, _ in systems:
-        o = outcomes[(short, main_protocol.label)]
-        detail.append(f"{short}: {o.gallery_no_face} enrolled photos, {o.genuine_no_face} genuine and "
-                      f"{o.impostor_no_face} impostor probes")
-    print("no face found (row '1 photo, people with >= 2'): " + "; ".join(detail))
-    print("DIR counts a genuine probe with no face as missed; an impostor probe with no face as rejected. "
-          f"Margin = distance to the second-best person minus the best's (facegate/policy.py min_margin {MARGIN}).")
-    print("FAR is per impostor probe against the whole gallery, so it grows with the number enrolled: compare rows "
-          "with the same number of people.")
-    fewest = min(len(main_protocol.impostor), min(sum(len(f) == 1 for f in h.values()) for h in halves))
-    for target in TARGETS:
-        if fewest * target < 1:
-            print(f"note: with {fewest:,} impostor probes (in a half), a FAR of {percent(target)} allows no false "
-                  "accept at all: read those figures as 'no impostor accepted'")
+    if fused is not None:  # the levers are tried on the app's own embedding
+        report.say()
+        print_cohort(report, fused, study.index, study.halves, args.seed)
+        report.say()
+        print_presentations(report, fused, study.index, study.halves, args.seed)
+        report.say()
+        print_learning(report, fused, study.people, study.index, args.seed)
+    report.say()
+    print_notes(report, systems, study, outcomes)
     if args.cache is not None:
-        print(f"embeddings from the cache {args.cache}")
-    print(f"wall time {time.perf_counter() - started:.0f} s; cpu: {os.cpu_count()} cores")
+        report.say(f"embeddings from the cache {args.cache}", cache=args.cache)
+    wall_s = time.perf_counter() - started
+    report.say(f"wall time {wall_s:.0f} s; cpu: {os.cpu_count()} cores", wall_s=wall_s, cpu_cores=os.cpu_count())
+    report.finish()
     return 0
 
 

@@ -19,9 +19,9 @@ HOG detector (upsample 1) on the full frame finds a face whose dlib descriptor (
 0.6 of the descriptor of Lin-Manuel Miranda's enrollment photo. Times to grant are counted from it, in video
 time.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/pipeline.py [--size 640x480] [--repeat 3] [--peer-scale 0.25,0.5]
+    PYTHONPATH=. .venv/bin/python benchmarks/pipeline.py [--size 640x480] [--repeat 3] [--peer-scale 0.25,0.5] [--json]
 
-Exits 0 with a message when the clips are not on this machine.
+Exits 0 with a message when the clips or the peer (face_recognition) are not on this machine.
 """
 
 from __future__ import annotations
@@ -37,11 +37,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the table
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root: facegate_dev, facegate
 
 import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+
+from facegate_dev.bench import Report, bench_parser, need_clips, need_peer  # noqa: E402
 
 CLIP = "short_hamilton_clip.mp4"
 PERSON = "Lin-Manuel Miranda"
@@ -407,8 +408,357 @@ def frames_text(frames: list[int], limit: int = 8) -> str:
     return ", ".join(parts[:limit]) + (f", ... ({len(parts)} runs)" if len(parts) > limit else "")
 
 
+@dataclass
+class Measured:
+    """Everything the runs measured, and what they ran on."""
+
+    frames_total: int
+    video_fps: float
+    native: tuple[int, int]
+    size_used: tuple[int, int]
+    settings: object  # facegate.config.Settings
+    findable: tuple[int, float, int] | None  # (frame, distance, face width) of the first findable frame
+    findable_s: float
+    ours_setup_s: float
+    peer_setup_s: float
+    problems: list  # photos the gallery left out
+    enrolled: dict[str, int]  # person -> photos
+    known_names: list[str]  # the peer's gallery, one name per encoded photo
+    peer_skipped: list[Path]  # photos the peer found no face in
+    ours_runs: list[RunResult]
+    peer_runs: dict[float, list[RunResult]]  # scale -> runs
+
+    @property
+    def findable_frame(self) -> int | None:
+        return self.findable[0] if self.findable else None
+
+    def since_findable(self, frame) -> float | None:
+        """Video seconds from the first findable frame to `frame`."""
+        if frame is None or self.findable_frame is None:
+            return None
+        return (frame - self.findable_frame) / self.video_fps
+
+
+def measure(clips: Path, size, repeat: int, scales: list[float]) -> Measured:
+    """The reference (first findable frame), then `repeat` runs of FaceGate and of the peer at each scale,
+    interleaved."""
+    import face_recognition
+
+    from facegate.config import Settings
+    from facegate.vision.engine import FaceEngine
+
+    clip = clips / CLIP
+    total, video_fps, native = clip_info(clip)
+    settings = Settings()
+
+    # Reference: the first findable frame, with the peer's own library (dlib HOG + dlib descriptor).
+    started = time.perf_counter()
+    photo = face_recognition.load_image_file(str(clips / PERSON_PHOTO))
+    photo_encoding = face_recognition.face_encodings(photo, face_recognition.face_locations(photo, 1))[0]
+    findable = first_findable_frame(clip, size, photo_encoding)
+    findable_s = time.perf_counter() - started
+
+    with tempfile.TemporaryDirectory(prefix="facegate-bench-") as tmp:
+        started = time.perf_counter()
+        engine = FaceEngine(detector=settings.detector)
+        gallery, problems = build_gallery(clips, Path(tmp), engine)
+        warm_up(engine, gallery, settings, clip, size)
+        ours_setup_s = time.perf_counter() - started
+        started = time.perf_counter()
+        known_encodings, known_names, peer_skipped = peer_gallery(clips)
+        peer_setup_s = time.perf_counter() - started
+
+        ours_runs: list[RunResult] = []
+        peer_runs: dict[float, list[RunResult]] = {s: [] for s in scales}
+        for _ in range(repeat):  # interleaved, so that background load hits every system alike
+            ours_runs.append(run_facegate(clip, size, engine, gallery, settings))
+            for s in scales:
+                peer_runs[s].append(run_peer(clip, size, known_encodings, known_names, s))
+        enrolled = {name: gallery.photo_count(name) for name in gallery.people}
+    return Measured(total, video_fps, native, size or native, settings, findable, findable_s, ours_setup_s,
+                    peer_setup_s, problems, enrolled, known_names, peer_skipped, ours_runs, peer_runs)
+
+
+@dataclass
+class Medians:
+    """The medians over the runs that the side-by-side table and the targets compare (peer ones per scale)."""
+
+    ours_fps: float
+    peer_fps: dict[float, float]
+    ours_grant: float | None  # frame of FaceGate's grant for PERSON
+    peer_label: dict[float, float | None]  # frame of the peer's first label PERSON
+    ours_latency_ms: float | None  # capture -> decision of that frame
+    peer_latency_ms: dict[float, float | None]
+    ours_to_grant: float | None  # video seconds from the first findable frame
+    peer_to_label: dict[float, float | None]
+
+
+def medians(m: Measured) -> Medians:
+    peer_label = {s: med([r.first_frame for r in runs]) for s, runs in m.peer_runs.items()}
+    ours_grant = med([r.first_frame for r in m.ours_runs])
+    return Medians(
+        med([r.fps for r in m.ours_runs]), {s: med([r.fps for r in runs]) for s, runs in m.peer_runs.items()},
+        ours_grant, peer_label, med([r.first_latency_ms for r in m.ours_runs]),
+        {s: med([r.first_latency_ms for r in runs]) for s, runs in m.peer_runs.items()},
+        m.since_findable(ours_grant), {s: m.since_findable(f) for s, f in peer_label.items()})
+
+
+@dataclass
+class Judgement:
+    """The targets, judged: FaceGate against the camera, the peer and the grant budget, and its grants."""
+
+    ratios: dict[float, float]  # scale -> FaceGate fps / peer fps
+    working: list[float]  # the peer scales that recognise PERSON in every run: the only fair comparison
+    keeps_up: bool
+    ratio_met: bool | None  # None: no peer scale recognises PERSON
+    grant_met: bool  # within TARGET_GRANT_S of the first findable frame
+    grants: list  # (frame, decision) of run 1
+    false_accepts: list  # (frame, name) of run 1's grants of someone not on screen
+    one_grant: bool  # exactly one grant, for PERSON, and no false accept
+
+    def judged_scale(self) -> float | None:
+        """Against the fastest peer that does the job (the smallest ratio), so that MET holds for them all."""
+        return min(self.working, key=lambda s: self.ratios[s]) if self.working else None
+
+
+def judge(m: Measured, md: Medians) -> Judgement:
+    ratios = {s: md.ours_fps / md.peer_fps[s] for s in m.peer_runs}
+    # A peer scale counts for the ratio target only if it recognises PERSON (labels them in every run); a
+    # peer that finds no face, or never names them, does none of the work being compared.
+    working = [s for s in m.peer_runs if all(r.first_frame is not None for r in m.peer_runs[s])]
+    ratio_met = min(ratios[s] for s in working) >= TARGET_RATIO if working else None
+    grants = [(i, d) for i, d in m.ours_runs[0].events if d.verdict.value == "granted"]
+    false_accepts = [(i, d.name) for i, d in grants if not on_screen(d.name, i)]
+    return Judgement(ratios, working, md.ours_fps >= TARGET_FPS and m.size_used == (640, 480), ratio_met,
+                     md.ours_to_grant is not None and md.ours_to_grant <= TARGET_GRANT_S + 1e-9, grants,
+                     false_accepts, len(grants) == 1 and grants[0][1].name == PERSON and not false_accepts)
+
+
+def print_header(report: Report, m: Measured, repeat: int, scales: list[float]) -> None:
+    import dlib
+    import tensorflow as tf
+    from importlib.metadata import version
+
+    settings = m.settings
+    report.say("FaceGate live pipeline vs face_recognition 'webcam, faster' loop, same clip, as fast as possible")
+    report.say(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
+               f"load average {os.getloadavg()[0]:.2f} at end (shared machine: medians of {repeat} runs each, "
+               f"interleaved; peer scales {', '.join(f'{s:g}' for s in scales)})", cpu_cores=os.cpu_count(),
+               load_average=os.getloadavg()[0], repeat=repeat, peer_scales=scales)
+    report.say(f"versions: TF {tf.__version__}, OpenCV {cv2.__version__}, dlib {dlib.__version__}, "
+               f"face_recognition {version('face_recognition')}",
+               versions={"tensorflow": tf.__version__, "opencv": cv2.__version__, "dlib": dlib.__version__,
+                         "face_recognition": version("face_recognition")})
+    report.say(f"clip: {CLIP}, {m.frames_total} frames, {m.video_fps:.2f} fps, {m.native[0]}x{m.native[1]}; frame "
+               f"size used: {m.size_used[0]}x{m.size_used[1]}"
+               + (" (letterboxed, black bars)" if m.size_used != m.native else ""), clip=CLIP,
+               clip_frames=m.frames_total, clip_fps=m.video_fps, frame_size=m.size_used)
+    report.say(f"gallery: {len(m.enrolled)} people, {sum(m.enrolled.values())} photos "
+               f"({', '.join(f'{n} {c}' for n, c in m.enrolled.items())})"
+               + (f"; left out: {'; '.join(str(p) for p in m.problems)}" if m.problems else ""), gallery=m.enrolled)
+    report.say(f"peer gallery: {len(m.known_names)} photo encodings"
+               + (f"; no face found in: {', '.join(p.name for p in m.peer_skipped)}" if m.peer_skipped else ""),
+               peer_gallery_encodings=len(m.known_names))
+    report.say(f"FaceGate: Settings() defaults: detector {settings.detector} at max side {settings.detect_max_side}, "
+               f"threshold {settings.threshold}, margin {settings.min_margin}, {settings.votes_needed} of "
+               f"{settings.vote_window} votes; set-up + warm-up {m.ours_setup_s:.1f} s (not timed); "
+               f"peer set-up {m.peer_setup_s:.1f} s (not timed)")
+    report.say(f"liveness: off in this benchmark (the recognition path, as the peer has none); the app's default is "
+               f"'{settings.liveness}': its cost per frame and time to grant are in benchmarks/liveness.py")
+    if m.findable:
+        frame, distance, width = m.findable
+        report.say(f"first findable frame: {frame} (scan of frames {FINDABLE_SCAN[0]}-{FINDABLE_SCAN[1]}: first "
+                   f"frame where dlib HOG, upsample 1, full frame finds a face whose dlib descriptor is "
+                   f"< {FINDABLE_DISTANCE} from {PERSON}'s photo: distance {distance:.3f}, face {width} px wide; "
+                   f"scan took {m.findable_s:.1f} s)", findable_frame=frame, findable_distance=distance,
+                   findable_face_px=width)
+    else:
+        report.say(f"first findable frame: NONE in frames {FINDABLE_SCAN[0]}-{FINDABLE_SCAN[1]} - times to grant "
+                   "cannot be computed", findable_frame=None)
+
+
+def print_per_run(report: Report, m: Measured, scales: list[float]) -> None:
+    report.say()
+    report.say("per run (wall-clock frames/s over the whole clip, decoding included; 'ratio' = FaceGate fps / peer "
+               f"fps; grant / 1st label = frame of FaceGate's grant / the peer's first label '{PERSON}')")
+    group = 34
+    report.say(f"  {'':>3}{'FaceGate':>24}" + "".join(f"{peer_name(s):>{group}}" for s in scales))
+    report.say(f"  {'run':>3}{'fps':>10}{'grant':>14}" + f"{'fps':>10}{'ratio':>10}{'1st label':>14}" * len(scales))
+    for i, o in enumerate(m.ours_runs):
+        line = f"  {i + 1:>3}{o.fps:>10.1f}{fmt(o.first_frame, 'd', 'never'):>14}"
+        peers = []
+        for s in scales:
+            p = m.peer_runs[s][i]
+            line += f"{p.fps:>10.1f}{o.fps / p.fps:>10.2f}{fmt(p.first_frame, 'd', 'never'):>14}"
+            peers.append({"scale": s, "fps": p.fps, "ratio": o.fps / p.fps, "first_label": p.first_frame})
+        report.row("runs", line, run=i + 1, fps=o.fps, grant=o.first_frame, peers=peers)
+
+
+def print_side_by_side(report: Report, m: Measured, md: Medians, repeat: int, scales: list[float]) -> None:
+    column = 24
+    last_o = m.ours_runs[-1]
+    last_p = {s: runs[-1] for s, runs in m.peer_runs.items()}
+
+    def row(label, key, ours, *peers, values=None):
+        """A row of the table; `values` (FaceGate's, then each peer's) are its JSON figures, else the texts."""
+        ours_value, *peer_values = values if values is not None else (ours, *peers)
+        report.row("side_by_side", f"  {label:<52}{ours:>14}" + "".join(f"{p:>{column}}" for p in peers),
+                   measure=key, facegate=ours_value, peers=dict(zip(scales, peer_values, strict=True)))
+
+    def per_peer(value):
+        return [value(s, m.peer_runs[s]) for s in scales]
+
+    def medians_of(value):
+        """FaceGate's median of `value` over the runs, then each peer's."""
+        return [med([value(r) for r in m.ours_runs])] + per_peer(lambda s, runs: med([value(r) for r in runs]))
+
+    def video_ms(seconds):
+        return None if seconds is None else 1000 * seconds
+
+    def to_decision(seconds, latency):
+        return None if seconds is None or latency is None else 1000 * seconds + latency
+
+    report.say()
+    report.say(f"side by side (medians of {repeat} runs)")
+    report.say(f"  {'':<52}{'FaceGate':>14}" + "".join(f"{peer_name(s):>{column}}" for s in scales))
+    row("frames in (all frames of the clip)", "frames", f"{last_o.frames}",
+        *per_peer(lambda s, _: f"{last_p[s].frames}"), values=[last_o.frames, *(last_p[s].frames for s in scales)])
+    row("frames dropped", "dropped", f"{last_o.dropped}", *["0"] * len(scales),
+        values=[last_o.dropped, *[0] * len(scales)])
+    row("frames processed (detector ran)", "processed", f"{last_o.processed}",
+        *per_peer(lambda s, _: f"{last_p[s].processed}"),
+        values=[last_o.processed, *(last_p[s].processed for s in scales)])
+    row("throughput, frames/s (wall clock, end to end)", "fps", f"{md.ours_fps:.1f}",
+        *per_peer(lambda s, _: f"{md.peer_fps[s]:.1f}"), values=[md.ours_fps, *(md.peer_fps[s] for s in scales)])
+    cpu = medians_of(lambda r: r.cpu_ms_per_frame)
+    row("CPU ms per frame (process_time, all threads)", "cpu_ms_per_frame", *(f"{v:.1f}" for v in cpu), values=cpu)
+    median_ms = medians_of(lambda r: float(np.median(r.processed_ms)))
+    row("processing ms per processed frame, median", "processing_ms_median", *(f"{v:.1f}" for v in median_ms),
+        values=median_ms)
+    p90_ms = medians_of(lambda r: float(np.percentile(r.processed_ms, 90)))
+    row("processing ms per processed frame, p90", "processing_ms_p90", *(f"{v:.1f}" for v in p90_ms), values=p90_ms)
+    row("faces encoded (frames with an encoding)", "faces_encoded", f"{last_o.encoded_faces} ({last_o.encoded_frames})",
+        *per_peer(lambda s, _: f"{last_p[s].encoded_faces} ({last_p[s].encoded_frames})"),
+        values=[{"faces": r.encoded_faces, "frames": r.encoded_frames} for r in [last_o, *last_p.values()]])
+    row("first findable frame", "findable_frame", fmt(m.findable_frame, "d"),
+        *[fmt(m.findable_frame, "d")] * len(scales), values=[m.findable_frame] * (1 + len(scales)))
+    row(f"frame of the grant / first label '{PERSON}'", "grant_frame", fmt(md.ours_grant, ".0f", "never"),
+        *per_peer(lambda s, _: fmt(md.peer_label[s], ".0f", "never")),
+        values=[md.ours_grant, *(md.peer_label[s] for s in scales)])
+    to_grant = [video_ms(md.ours_to_grant), *(video_ms(md.peer_to_label[s]) for s in scales)]
+    row("  time from findable frame, video ms", "from_findable_video_ms", *(fmt(v, ".0f") for v in to_grant),
+        values=to_grant)
+    latency = [md.ours_latency_ms, *(md.peer_latency_ms[s] for s in scales)]
+    row("  latency of that frame: capture -> decision, ms", "latency_ms", *(fmt(v, ".1f") for v in latency),
+        values=latency)
+    processing = medians_of(lambda r: r.first_processing_ms)
+    row("    of which processing that frame, ms", "latency_processing_ms", *(fmt(v, ".1f") for v in processing),
+        values=processing)
+    total = [to_decision(md.ours_to_grant, md.ours_latency_ms),
+             *(to_decision(md.peer_to_label[s], md.peer_latency_ms[s]) for s in scales)]
+    row("  findable -> decision, video ms + latency", "findable_to_decision_ms", *(fmt(v, ".0f") for v in total),
+        values=total)
+    report.say("  FaceGate's capture -> decision includes the wait in the lockstep hand-off while the previous frame "
+               "is processed.")
+    for s in scales:
+        report.say(f"  {peer_name(s)}: every other frame shrunk by {s:g} "
+                   f"({round(m.size_used[0] * s)}x{round(m.size_used[1] * s)}), HOG upsample 1, "
+                   f"tolerance {PEER_TOLERANCE}" + (" (the example's quarter size)" if s == 0.25 else
+                                                    " (NOT the example's quarter size)"))
+        if last_p[s].encoded_faces == 0:
+            report.say(f"    NOTE: at {s:g} the peer found no face in any frame: dlib's HOG window is 80 px, ~40 px "
+                       f"with upsample 1, and at {s:g} scale the clip's faces (Lin-Manuel Miranda 80-130 px) are "
+                       f"{round(80 * s)}-{round(130 * s)} px. Its throughput is that of a detector finding nothing, "
+                       "with no encoding work.")
+
+
+def print_decisions(report: Report, m: Measured, j: Judgement) -> None:
+    ours_runs = m.ours_runs
+    same = all(_same_events(r, ours_runs[0]) for r in ours_runs)
+    report.say()
+    report.say(f"FaceGate decisions (run 1; {'identical in every run' if same else 'DIFFER between runs, see below'})",
+               decisions_identical_in_every_run=same)
+    report.say(f"  {'frame':>5}  {'track':>5}  {'decision':<9}{'name':<22}{'distance':>9}  {'greeted':<8}{'check'}")
+    for index, d in ours_runs[0].events:
+        check = ""
+        if d.verdict.value == "granted":
+            check = "correct" if on_screen(d.name, index) else "FALSE ACCEPT"
+        report.row("decisions", f"  {index:>5}  {d.track_id:>5}  {d.verdict.value:<9}{d.name or '-':<22}"
+                   f"{fmt(d.distance, '.3f'):>9}  {str(d.greet):<8}{check}", frame=index, track=d.track_id,
+                   decision=d.verdict.value, name=d.name, distance=d.distance, greeted=d.greet, check=check)
+    for i, r in enumerate(ours_runs[1:], 2):
+        if not _same_events(r, ours_runs[0]):
+            report.say(f"  run {i}: " + "; ".join(f"{idx} {d.verdict.value} {d.name or '-'}" for idx, d in r.events))
+    report.say(f"  grants: {len(j.grants)} ({', '.join(f'{d.name} at frame {i}' for i, d in j.grants) or 'none'}); "
+               f"false accepts: {len(j.false_accepts)}", grants=len(j.grants), false_accepts=len(j.false_accepts))
+
+
+def print_peer_labels(report: Report, m: Measured, scales: list[float]) -> None:
+    for s in scales:
+        first_run = m.peer_runs[s][0]
+        report.say()
+        report.say(f"{peer_name(s)}: labels per enrolled person (run 1; the peer names faces per frame, with no vote)")
+        report.say(f"  {'name':<22}{'processed frames':>17}{'frames shown':>14}{'false':>7}  frames (processed)")
+        peer_false_total = 0
+        for name in sorted(set(m.known_names) | set(first_run.labels), key=lambda n: (n == "Unknown", n)):
+            counted, shown = first_run.labels.get(name, (0, 0))
+            frames = first_run.label_frames.get(name, [])
+            false = 0 if name == "Unknown" else sum(1 for f in frames if not on_screen(name, f))
+            peer_false_total += false
+            report.row("peer_labels", f"  {name:<22}{counted:>17}{shown:>14}{('' if name == 'Unknown' else false):>7}"
+                       f"  {frames_text(frames)}", scale=s, name=name, processed_frames=counted, frames_shown=shown,
+                       false=None if name == "Unknown" else false, frames=frames)
+        report.row("peer_false_accepts", f"  false accepts (processed frames naming an enrolled person who is not on "
+                   f"screen then): {peer_false_total}" + ("; the peer found no face at this scale"
+                                                          if first_run.encoded_faces == 0 else ""),
+                   scale=s, false_accepts=peer_false_total)
+    report.say("  'frames shown' also counts the skipped frame after each processed one, which keeps its labels")
+    report.say("  on-screen frames used for 'false' (the clip's shots): "
+               + "; ".join(f"{n} {', '.join(f'{a}-{b}' for a, b in r)}" for n, r in ON_SCREEN.items())
+               + "; everyone else: none")
+
+
+def print_targets(report: Report, m: Measured, md: Medians, j: Judgement, scales: list[float]) -> None:
+    last_p = {s: runs[-1] for s, runs in m.peer_runs.items()}
+    report.say()
+    report.say("throughput ratio FaceGate / peer (medians)")
+    for s in scales:
+        if last_p[s].encoded_faces == 0:
+            why = "peer finds NO face at this scale: not a valid comparison, not used for the target"
+        elif s not in j.working:
+            why = f"peer never names {PERSON} in every run: not a valid comparison, not used for the target"
+        else:
+            why = f"peer recognises {PERSON} (first label at frame {md.peer_label[s]:.0f})"
+        report.row("ratios", f"  {peer_name(s):<22}{j.ratios[s]:>7.2f}x  ({md.ours_fps:.1f} / {md.peer_fps[s]:.1f} "
+                   f"fps; {why})", scale=s, ratio=j.ratios[s], used_for_the_target=s in j.working)
+    report.say("targets")
+    report.say(f"  keep up with a 30 fps camera at 640x480 (>= {TARGET_FPS:.0f} fps): {md.ours_fps:.1f} fps at "
+               f"{m.size_used[0]}x{m.size_used[1]}: {'MET' if j.keeps_up else 'NOT MET'}"
+               + ("" if m.size_used == (640, 480) else " (not measured at 640x480)"), target_fps_met=j.keeps_up)
+    judged = j.judged_scale()
+    if judged is not None:
+        report.say(f"  >= {TARGET_RATIO:.0f}x the peer's throughput (against the peer scales that recognise {PERSON}: "
+                   f"{', '.join(f'{s:g}' for s in j.working)}; the fastest of them, {peer_name(judged)}): "
+                   f"{j.ratios[judged]:.2f}x: {'MET' if j.ratio_met else 'NOT MET'}", target_ratio_met=j.ratio_met,
+                   judged_ratio=j.ratios[judged])
+    else:
+        report.say(f"  >= {TARGET_RATIO:.0f}x the peer's throughput: no peer scale "
+                   f"({', '.join(f'{s:g}' for s in scales)}) recognises {PERSON}: NOT MEASURABLE",
+                   target_ratio_met=None)
+    if md.ours_to_grant is None:
+        report.say(f"  grant within {TARGET_GRANT_S * 1000:.0f} ms of the face becoming findable: no grant "
+                   "or no findable frame: NOT MET", target_grant_met=False)
+    else:
+        report.say(f"  grant within {TARGET_GRANT_S * 1000:.0f} ms of the face becoming findable (video time): "
+                   f"{1000 * md.ours_to_grant:.0f} ms ({md.ours_grant - m.findable_frame:.0f} frames): "
+                   f"{'MET' if j.grant_met else 'NOT MET'}", target_grant_met=j.grant_met,
+                   grant_ms=1000 * md.ours_to_grant)
+    report.say(f"  exactly one grant, for {PERSON}, no false accept: {'yes' if j.one_grant else 'NO'}",
+               one_grant_no_false_accept=j.one_grant)
+
+
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--size", type=parse_size, default=parse_size("640x480"),
                         help="frame size both systems see: the clip is letterboxed (padded) to it; "
                              "'native' keeps 640x360 (default 640x480, a webcam frame)")
@@ -422,243 +772,21 @@ def main(argv=None) -> int:
     scales: list[float] = args.peer_scale
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    report = Report("pipeline", args.json)
+    clips = need_clips(report, CLIP)
+    need_peer(report)
 
-    from facegate_dev.datasets import clips_dir
+    measured = measure(clips, args.size, args.repeat, scales)
+    md = medians(measured)
+    judgement = judge(measured, md)
 
-    clips = clips_dir()
-    if clips is None or not (clips / CLIP).is_file():
-        print("pipeline: SKIPPED - clips not found (set FACEGATE_DATA or place them in ../shared/data/clips)")
-        return 0
-    clip = clips / CLIP
-
-    import dlib
-    import face_recognition
-    import tensorflow as tf
-    from importlib.metadata import version
-
-    from facegate.config import Settings
-    from facegate.vision.engine import FaceEngine
-
-    total, video_fps, native = clip_info(clip)
-    size_used = args.size or native
-    settings = Settings()
-
-    # Reference: the first findable frame, with the peer's own library (dlib HOG + dlib descriptor).
-    started = time.perf_counter()
-    photo = face_recognition.load_image_file(str(clips / PERSON_PHOTO))
-    photo_encoding = face_recognition.face_encodings(photo, face_recognition.face_locations(photo, 1))[0]
-    findable = first_findable_frame(clip, args.size, photo_encoding)
-    findable_s = time.perf_counter() - started
-
-    with tempfile.TemporaryDirectory(prefix="facegate-bench-") as tmp:
-        started = time.perf_counter()
-        engine = FaceEngine(detector=settings.detector)
-        gallery, problems = build_gallery(clips, Path(tmp), engine)
-        warm_up(engine, gallery, settings, clip, args.size)
-        ours_setup_s = time.perf_counter() - started
-        started = time.perf_counter()
-        known_encodings, known_names, peer_skipped = peer_gallery(clips)
-        peer_setup_s = time.perf_counter() - started
-
-        ours_runs: list[RunResult] = []
-        peer_runs: dict[float, list[RunResult]] = {s: [] for s in scales}
-        for _ in range(args.repeat):  # interleaved, so that background load hits every system alike
-            ours_runs.append(run_facegate(clip, args.size, engine, gallery, settings))
-            for s in scales:
-                peer_runs[s].append(run_peer(clip, args.size, known_encodings, known_names, s))
-        enrolled = {name: gallery.photo_count(name) for name in gallery.people}
-
-    # ------------------------------------------------------------------------------ header
-    print("FaceGate live pipeline vs face_recognition 'webcam, faster' loop, same clip, as fast as possible")
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
-          f"load average {os.getloadavg()[0]:.2f} at end (shared machine: medians of {args.repeat} runs each, "
-          f"interleaved; peer scales {', '.join(f'{s:g}' for s in scales)})")
-    print(f"versions: TF {tf.__version__}, OpenCV {cv2.__version__}, dlib {dlib.__version__}, "
-          f"face_recognition {version('face_recognition')}")
-    print(f"clip: {CLIP}, {total} frames, {video_fps:.2f} fps, {native[0]}x{native[1]}; frame size used: "
-          f"{size_used[0]}x{size_used[1]}" + (" (letterboxed, black bars)" if size_used != native else ""))
-    print(f"gallery: {len(enrolled)} people, {sum(enrolled.values())} photos "
-          f"({', '.join(f'{n} {c}' for n, c in enrolled.items())})"
-          + (f"; left out: {'; '.join(str(p) for p in problems)}" if problems else ""))
-    print(f"peer gallery: {len(known_names)} photo encodings"
-          + (f"; no face found in: {', '.join(p.name for p in peer_skipped)}" if peer_skipped else ""))
-    print(f"FaceGate: Settings() defaults: detector {settings.detector} at max side {settings.detect_max_side}, "
-          f"threshold {settings.threshold}, margin {settings.min_margin}, {settings.votes_needed} of "
-          f"{settings.vote_window} votes; set-up + warm-up {ours_setup_s:.1f} s (not timed); "
-          f"peer set-up {peer_setup_s:.1f} s (not timed)")
-    print(f"liveness: off in this benchmark (the recognition path, as the peer has none); the app's default is "
-          f"'{settings.liveness}': its cost per frame and time to grant are in benchmarks/liveness.py")
-    if findable:
-        frame, distance, width = findable
-        print(f"first findable frame: {frame} (scan of frames {FINDABLE_SCAN[0]}-{FINDABLE_SCAN[1]}: first "
-              f"frame where dlib HOG, upsample 1, full frame finds a face whose dlib descriptor is "
-              f"< {FINDABLE_DISTANCE} from {PERSON}'s photo: distance {distance:.3f}, face {width} px wide; "
-              f"scan took {findable_s:.1f} s)")
-    else:
-        print(f"first findable frame: NONE in frames {FINDABLE_SCAN[0]}-{FINDABLE_SCAN[1]} - times to grant "
-              "cannot be computed")
-    findable_frame = findable[0] if findable else None
-
-    def since_findable(frame):
-        if frame is None or findable_frame is None:
-            return None
-        return (frame - findable_frame) / video_fps
-
-    # ------------------------------------------------------------------------------ per run
-    print()
-    print("per run (wall-clock frames/s over the whole clip, decoding included; 'ratio' = FaceGate fps / peer fps; "
-          f"grant / 1st label = frame of FaceGate's grant / the peer's first label '{PERSON}')")
-    group = 34
-    print(f"  {'':>3}{'FaceGate':>24}" + "".join(f"{peer_name(s):>{group}}" for s in scales))
-    print(f"  {'run':>3}{'fps':>10}{'grant':>14}" + f"{'fps':>10}{'ratio':>10}{'1st label':>14}" * len(scales))
-    for i, o in enumerate(ours_runs):
-        line = f"  {i + 1:>3}{o.fps:>10.1f}{fmt(o.first_frame, 'd', 'never'):>14}"
-        for s in scales:
-            p = peer_runs[s][i]
-            line += f"{p.fps:>10.1f}{o.fps / p.fps:>10.2f}{fmt(p.first_frame, 'd', 'never'):>14}"
-        print(line)
-
-    # ------------------------------------------------------------------------------ side by side
-    column = 24
-
-    def row(label, ours, *peers):
-        print(f"  {label:<52}{ours:>14}" + "".join(f"{p:>{column}}" for p in peers))
-
-    def per_peer(value):
-        return [value(s, peer_runs[s]) for s in scales]
-
-    o_fps = med([r.fps for r in ours_runs])
-    p_fps = {s: med([r.fps for r in runs]) for s, runs in peer_runs.items()}
-    o_grant = med([r.first_frame for r in ours_runs])
-    p_label = {s: med([r.first_frame for r in runs]) for s, runs in peer_runs.items()}
-    o_to_grant = since_findable(o_grant)
-    p_to_label = {s: since_findable(p_label[s]) for s in scales}
-    last_o = ours_runs[-1]
-    last_p = {s: runs[-1] for s, runs in peer_runs.items()}
-    p_lat = {s: med([r.first_latency_ms for r in runs]) for s, runs in peer_runs.items()}
-    print()
-    print(f"side by side (medians of {args.repeat} runs)")
-    row("", "FaceGate", *[peer_name(s) for s in scales])
-    row("frames in (all frames of the clip)", f"{last_o.frames}", *per_peer(lambda s, _: f"{last_p[s].frames}"))
-    row("frames dropped", f"{last_o.dropped}", *["0"] * len(scales))
-    row("frames processed (detector ran)", f"{last_o.processed}",
-        *per_peer(lambda s, _: f"{last_p[s].processed}"))
-    row("throughput, frames/s (wall clock, end to end)", f"{o_fps:.1f}", *per_peer(lambda s, _: f"{p_fps[s]:.1f}"))
-    row("CPU ms per frame (process_time, all threads)", f"{med([r.cpu_ms_per_frame for r in ours_runs]):.1f}",
-        *per_peer(lambda s, runs: f"{med([r.cpu_ms_per_frame for r in runs]):.1f}"))
-    row("processing ms per processed frame, median",
-        f"{med([float(np.median(r.processed_ms)) for r in ours_runs]):.1f}",
-        *per_peer(lambda s, runs: f"{med([float(np.median(r.processed_ms)) for r in runs]):.1f}"))
-    row("processing ms per processed frame, p90",
-        f"{med([float(np.percentile(r.processed_ms, 90)) for r in ours_runs]):.1f}",
-        *per_peer(lambda s, runs: f"{med([float(np.percentile(r.processed_ms, 90)) for r in runs]):.1f}"))
-    row("faces encoded (frames with an encoding)", f"{last_o.encoded_faces} ({last_o.encoded_frames})",
-        *per_peer(lambda s, _: f"{last_p[s].encoded_faces} ({last_p[s].encoded_frames})"))
-    row("first findable frame", fmt(findable_frame, "d"), *[fmt(findable_frame, "d")] * len(scales))
-    row(f"frame of the grant / first label '{PERSON}'", fmt(o_grant, ".0f", "never"),
-        *per_peer(lambda s, _: fmt(p_label[s], ".0f", "never")))
-    row("  time from findable frame, video ms", fmt(None if o_to_grant is None else 1000 * o_to_grant, ".0f"),
-        *per_peer(lambda s, _: fmt(None if p_to_label[s] is None else 1000 * p_to_label[s], ".0f")))
-    o_lat = med([r.first_latency_ms for r in ours_runs])
-    row("  latency of that frame: capture -> decision, ms", fmt(o_lat, ".1f"),
-        *per_peer(lambda s, _: fmt(p_lat[s], ".1f")))
-    row("    of which processing that frame, ms", fmt(med([r.first_processing_ms for r in ours_runs]), ".1f"),
-        *per_peer(lambda s, runs: fmt(med([r.first_processing_ms for r in runs]), ".1f")))
-    row("  findable -> decision, video ms + latency",
-        fmt(None if o_to_grant is None or o_lat is None else 1000 * o_to_grant + o_lat, ".0f"),
-        *per_peer(lambda s, _: fmt(None if p_to_label[s] is None or p_lat[s] is None
-                                   else 1000 * p_to_label[s] + p_lat[s], ".0f")))
-    print("  FaceGate's capture -> decision includes the wait in the lockstep hand-off while the previous frame "
-          "is processed.")
-    for s in scales:
-        print(f"  {peer_name(s)}: every other frame shrunk by {s:g} "
-              f"({round(size_used[0] * s)}x{round(size_used[1] * s)}), HOG upsample 1, "
-              f"tolerance {PEER_TOLERANCE}" + (" (the example's quarter size)" if s == 0.25 else
-                                               " (NOT the example's quarter size)"))
-        if last_p[s].encoded_faces == 0:
-            print(f"    NOTE: at {s:g} the peer found no face in any frame: dlib's HOG window is 80 px, ~40 px with "
-                  f"upsample 1, and at {s:g} scale the clip's faces (Lin-Manuel Miranda 80-130 px) are "
-                  f"{round(80 * s)}-{round(130 * s)} px. Its throughput is that of a detector finding nothing, "
-                  "with no encoding work.")
-
-    # ------------------------------------------------------------------------------ who was named where
-    print()
-    print(f"FaceGate decisions (run 1; {'identical in every run' if all(_same_events(r, ours_runs[0]) for r in ours_runs) else 'DIFFER between runs, see below'})")
-    print(f"  {'frame':>5}  {'track':>5}  {'decision':<9}{'name':<22}{'distance':>9}  {'greeted':<8}{'check'}")
-    for index, d in ours_runs[0].events:
-        check = ""
-        if d.verdict.value == "granted":
-            check = "correct" if on_screen(d.name, index) else "FALSE ACCEPT"
-        print(f"  {index:>5}  {d.track_id:>5}  {d.verdict.value:<9}{d.name or '-':<22}"
-              f"{fmt(d.distance, '.3f'):>9}  {str(d.greet):<8}{check}")
-    for i, r in enumerate(ours_runs[1:], 2):
-        if not _same_events(r, ours_runs[0]):
-            print(f"  run {i}: " + "; ".join(f"{idx} {d.verdict.value} {d.name or '-'}" for idx, d in r.events))
-    grants = [(i, d) for i, d in ours_runs[0].events if d.verdict.value == "granted"]
-    ours_false = [(i, d.name) for i, d in grants if not on_screen(d.name, i)]
-    print(f"  grants: {len(grants)} ({', '.join(f'{d.name} at frame {i}' for i, d in grants) or 'none'}); "
-          f"false accepts: {len(ours_false)}")
-
-    for s in scales:
-        first_run = peer_runs[s][0]
-        print()
-        print(f"{peer_name(s)}: labels per enrolled person (run 1; the peer names faces per frame, with no vote)")
-        print(f"  {'name':<22}{'processed frames':>17}{'frames shown':>14}{'false':>7}  frames (processed)")
-        peer_false_total = 0
-        for name in sorted(set(known_names) | set(first_run.labels), key=lambda n: (n == "Unknown", n)):
-            counted, shown = first_run.labels.get(name, (0, 0))
-            frames = first_run.label_frames.get(name, [])
-            false = 0 if name == "Unknown" else sum(1 for f in frames if not on_screen(name, f))
-            peer_false_total += false
-            print(f"  {name:<22}{counted:>17}{shown:>14}{('' if name == 'Unknown' else false):>7}  "
-                  f"{frames_text(frames)}")
-        print(f"  false accepts (processed frames naming an enrolled person who is not on screen then): "
-              f"{peer_false_total}" + ("; the peer found no face at this scale" if first_run.encoded_faces == 0
-                                       else ""))
-    print("  'frames shown' also counts the skipped frame after each processed one, which keeps its labels")
-    print("  on-screen frames used for 'false' (the clip's shots): "
-          + "; ".join(f"{n} {', '.join(f'{a}-{b}' for a, b in r)}" for n, r in ON_SCREEN.items())
-          + "; everyone else: none")
-
-    # ------------------------------------------------------------------------------ targets
-    ratios = {s: o_fps / p_fps[s] for s in scales}
-    # A peer scale counts for the ratio target only if it recognises PERSON (labels them in every run); a
-    # peer that finds no face, or never names them, does none of the work being compared.
-    working = [s for s in scales if all(r.first_frame is not None for r in peer_runs[s])]
-    keeps_up = o_fps >= TARGET_FPS and size_used == (640, 480)
-    one_grant = len(grants) == 1 and grants[0][1].name == PERSON
-    print()
-    print("throughput ratio FaceGate / peer (medians)")
-    for s in scales:
-        if last_p[s].encoded_faces == 0:
-            why = "peer finds NO face at this scale: not a valid comparison, not used for the target"
-        elif s not in working:
-            why = f"peer never names {PERSON} in every run: not a valid comparison, not used for the target"
-        else:
-            why = f"peer recognises {PERSON} (first label at frame {p_label[s]:.0f})"
-        print(f"  {peer_name(s):<22}{ratios[s]:>7.2f}x  ({o_fps:.1f} / {p_fps[s]:.1f} fps; {why})")
-    print("targets")
-    print(f"  keep up with a 30 fps camera at 640x480 (>= {TARGET_FPS:.0f} fps): {o_fps:.1f} fps at "
-          f"{size_used[0]}x{size_used[1]}: {'MET' if keeps_up else 'NOT MET'}"
-          + ("" if size_used == (640, 480) else " (not measured at 640x480)"))
-    if working:
-        # Judged against the fastest peer that does the job (the smallest ratio), so MET holds for them all.
-        judged = min(working, key=lambda s: ratios[s])
-        print(f"  >= {TARGET_RATIO:.0f}x the peer's throughput (against the peer scales that recognise {PERSON}: "
-              f"{', '.join(f'{s:g}' for s in working)}; the fastest of them, {peer_name(judged)}): "
-              f"{ratios[judged]:.2f}x: {'MET' if ratios[judged] >= TARGET_RATIO else 'NOT MET'}")
-    else:
-        print(f"  >= {TARGET_RATIO:.0f}x the peer's throughput: no peer scale "
-              f"({', '.join(f'{s:g}' for s in scales)}) recognises {PERSON}: NOT MEASURABLE")
-    if o_to_grant is None:
-        print(f"  grant within {TARGET_GRANT_S * 1000:.0f} ms of the face becoming findable: no grant "
-              "or no findable frame: NOT MET")
-    else:
-        print(f"  grant within {TARGET_GRANT_S * 1000:.0f} ms of the face becoming findable (video time): "
-              f"{1000 * o_to_grant:.0f} ms ({o_grant - findable_frame:.0f} frames): "
-              f"{'MET' if o_to_grant <= TARGET_GRANT_S + 1e-9 else 'NOT MET'}")
-    print(f"  exactly one grant, for {PERSON}, no false accept: "
-          f"{'yes' if one_grant and not ours_false else 'NO'}")
+    print_header(report, measured, args.repeat, scales)
+    print_per_run(report, measured, scales)
+    print_side_by_side(report, measured, md, args.repeat, scales)
+    print_decisions(report, measured, judgement)
+    print_peer_labels(report, measured, scales)
+    print_targets(report, measured, md, judgement, scales)
+    report.finish()
     return 0
 
 

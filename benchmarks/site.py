@@ -16,6 +16,7 @@ person every `--enroll-every` seconds; the benchmark measures
 
     PYTHONPATH=. .venv/bin/python benchmarks/site.py                 # 20 kiosks, 1 event/s, 10 min, 10,000 people
     PYTHONPATH=. .venv/bin/python benchmarks/site.py --kiosks 20 --seconds 60 --people 1000   # a short run
+    PYTHONPATH=. .venv/bin/python benchmarks/site.py --json      # one JSON object at the end, for machines
 
 It starts its own server (initdb + pg_ctl in a temp folder; PostgreSQL must be installed) unless --database
 names one that `facegate site init` has prepared (its people and events are added to, never removed).
@@ -23,25 +24,27 @@ names one that `facegate site init` has prepared (its people and events are adde
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import hashlib
 import os
+import shutil
 import statistics
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root: facegate_dev, facegate
 
 from facegate.access_log import AccessEvent, AccessLog  # noqa: E402
 from facegate.gallery import CACHE_FORMAT, Gallery  # noqa: E402
-from facegate.site.schema import init_site  # noqa: E402
 from facegate.site.sync import SiteSync  # noqa: E402
 from facegate.vision.engine import DLIB_EMBEDDING_SIZE, EMBEDDING_SIZE, fuse  # noqa: E402
+from facegate_dev.bench import Report, bench_parser  # noqa: E402
 
 
 def plausible_embedding(rng) -> np.ndarray:
@@ -151,8 +154,191 @@ def measure_fps(engine, clip: Path, seconds: float, listeners=()) -> float:
     return session.stats.fps
 
 
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+@dataclass
+class LoadResult:
+    """What the load measured (see the module's docstring)."""
+
+    kiosks: int
+    replicas: int
+    decisions_sent: int = 0
+    decisions_on_server: int = 0
+    still_waiting: int = 0
+    enrollments: int = 0
+    propagation: dict[str, list[float]] = field(default_factory=lambda: {"heard": [], "updated": []})  # seconds
+    write_ms: list[float] = field(default_factory=list)
+    server_cpu_s: float | None = None
+    wall_s: float = 0.0
+    fps_alone: float | None = None
+    fps_loaded: float | None = None
+
+
+@contextlib.contextmanager
+def site_database(database: str | None):
+    """(admin URL, the postmaster's pid or None): `database` as given, or a server of its own for the run."""
+    if database:
+        yield database, None
+        return
+    from facegate.site.schema import init_site
+    from facegate_dev.pgserver import TempPostgres
+
+    server = TempPostgres().start()
+    try:
+        urls = server.create_site("bench")
+        init_site(urls["owner"])
+        server.grant_roles("bench")
+        yield urls["admin"], server.server_pid()
+    finally:
+        server.close()
+
+
+def run_load(report: Report, args, url: str, postmaster: int | None, work: Path) -> LoadResult:
+    """Populate the site, connect the kiosks, then decide and enroll for --seconds; the kiosk's frame rate alone
+    before, and amid the load."""
+    import psycopg
+
+    from facegate.vision.engine import FaceEngine
+    from facegate_dev.datasets import clips_dir
+
+    rng = np.random.default_rng(18)
+    engine = FaceEngine()
+    with psycopg.connect(url, autocommit=True) as admin:
+        started = time.perf_counter()
+        populate(admin, args.people, rng)
+        report.say(f"gallery: {args.people} people on the server ({time.perf_counter() - started:.1f} s to insert)",
+                   people=args.people, insert_s=time.perf_counter() - started)
+
+        clip = clips_dir()
+        clip = clip / "short_hamilton_clip.mp4" if clip is not None and args.fps_seconds > 0 else None
+        result = LoadResult(args.kiosks, min(args.replicas, args.kiosks))
+        if clip is not None:
+            engine.load_models()
+            result.fps_alone = measure_fps(engine, clip, args.fps_seconds)
+
+        enrolled: dict[str, float] = {}
+        lock = threading.Lock()
+        kiosks = [SimulatedKiosk(i, work / f"kiosk{i:02d}", url, engine, enrolled, result.propagation, lock,
+                                 replica=i < args.replicas) for i in range(args.kiosks)]
+        started = time.perf_counter()
+        for kiosk in kiosks:
+            kiosk.sync.start()
+        for kiosk in kiosks:
+            if not kiosk.ready.wait(3600):
+                raise SystemExit(f"{kiosk.door} did not connect: {kiosk.sync.status()}")
+        report.say(f"{args.kiosks} kiosks connected, {result.replicas} with a replica of {args.people} people "
+                   f"({time.perf_counter() - started:.1f} s for the first copies)", kiosks=args.kiosks,
+                   replicas=result.replicas, first_copies_s=time.perf_counter() - started)
+
+        snapshot = rng.integers(0, 255, (120, 120, 3), dtype=np.uint8)
+        stop = threading.Event()
+        sent = [0] * len(kiosks)
+        cpu_before, wall_before = server_cpu_seconds(postmaster), time.perf_counter()
+        deciders = [threading.Thread(target=decide, args=(kiosks, i, args, snapshot, sent, stop), daemon=True)
+                    for i in range(len(kiosks))]
+        for thread in deciders:
+            thread.start()
+        if clip is not None:
+            # the kiosk under test: its own pipeline with its own SiteSync, amid the load
+            own = SimulatedKiosk(99, work / "own", url, engine, {}, {"heard": [], "updated": []}, threading.Lock(),
+                                 replica=True)
+            own.sync.start()
+            own.ready.wait(600)
+            result.fps_loaded = measure_fps(engine, clip, args.fps_seconds, [own.sync])
+            own.access_log.close()
+        result.enrollments = enroll_until(admin, time.monotonic() + args.seconds, args.enroll_every, enrolled, lock,
+                                          rng)
+        stop.set()
+        for thread in deciders:
+            thread.join(10)
+        time.sleep(3.0)  # the last enrollment's propagation, the last decisions' forwarding
+        cpu_after, wall_after = server_cpu_seconds(postmaster), time.perf_counter()
+        for kiosk in kiosks:
+            kiosk.sync.stop(120)
+            kiosk.sync.drain()
+        result.still_waiting = sum(kiosk.access_log.waiting() for kiosk in kiosks)
+        for kiosk in kiosks:
+            kiosk.access_log.close()
+
+        rows = admin.execute("SELECT extract(epoch FROM received_at) - time FROM events WHERE source = 'bench'"
+                             ).fetchall()
+    result.write_ms = [1000.0 * float(r[0]) for r in rows]
+    result.decisions_on_server, result.decisions_sent = len(rows), sum(sent)
+    for kiosk in kiosks:
+        for change, name, when in kiosk.arrivals:
+            if name in enrolled:
+                result.propagation[change].append(when - enrolled[name])
+    if cpu_before is not None and cpu_after is not None:
+        result.server_cpu_s = cpu_after - cpu_before
+    result.wall_s = wall_after - wall_before
+    return result
+
+
+def decide(kiosks: list[SimulatedKiosk], index: int, args, snapshot: np.ndarray, sent: list[int],
+           stop: threading.Event) -> None:
+    """One kiosk's decisions, --rate a second until `stop`, each recorded durably and forwarded."""
+    kiosk = kiosks[index]
+    own_rng = np.random.default_rng(index)  # a Generator is not shared between threads
+    period = 1.0 / args.rate
+    next_at = time.monotonic() + period * index / len(kiosks)  # spread over the second
+    track = 0
+    while not stop.is_set():
+        stop.wait(max(0.0, next_at - time.monotonic()))
+        next_at += period
+        track += 1
+        event = AccessEvent(time.time(), track, f"Bench {int(own_rng.integers(args.people)):06d}", 0.3, 0.2,
+                            "granted", "bench", {}, snapshot)
+        kiosk.access_log.record_durably(event)
+        kiosk.sync.on_decision(None, None)
+        sent[index] += 1
+
+
+def enroll_until(admin, deadline: float, every: float, enrolled: dict[str, float], lock: threading.Lock,
+                 rng) -> int:
+    """The administrator enrolls a new person every `every` seconds until `deadline`; returns how many."""
+    number = 0
+    while time.monotonic() < deadline:
+        name = f"New {number:05d}"
+        add_person(admin, name, rng)
+        with lock:
+            enrolled[name] = time.time()
+        number += 1
+        time.sleep(min(every, max(0.0, deadline - time.monotonic())))
+    return number
+
+
+def print_load(report: Report, args, r: LoadResult) -> None:
+    report.say(f"load: {r.kiosks} kiosks x {args.rate:g} decision/s for {args.seconds:.0f} s: {r.decisions_sent} "
+               f"decisions, {r.decisions_on_server} on the server, {r.still_waiting} still waiting at the kiosks",
+               rate=args.rate, seconds=args.seconds, decisions_sent=r.decisions_sent,
+               decisions_on_server=r.decisions_on_server, still_waiting=r.still_waiting, enrollments=r.enrollments)
+    for change, what, expected in (("heard", "each kiosk hears of it (NOTIFY)", r.enrollments * (r.kiosks - r.replicas)),
+                                   ("updated", "each replica kiosk can recognise them", r.enrollments * r.replicas)):
+        found = r.propagation[change]
+        if not found:
+            report.row("propagation", f"propagation ({what}): nothing measured", change=change, measured=0,
+                       expected=expected)
+            continue
+        median, p99, most = 1000 * statistics.median(found), 1000 * percentile(found, 99), 1000 * max(found)
+        report.row("propagation", f"propagation (enrollment commit -> {what}): {len(found)} of {expected}; median "
+                   f"{median:.0f} ms, p99 {p99:.0f} ms, max {most:.0f} ms", change=change, measured=len(found),
+                   expected=expected, median_ms=median, p99_ms=p99, max_ms=most)
+    if r.write_ms:
+        median, p99 = statistics.median(r.write_ms), percentile(r.write_ms, 99)
+        report.say(f"event write latency (local record -> server commit): median {median:.0f} ms, p99 {p99:.0f} ms",
+                   write_median_ms=median, write_p99_ms=p99)
+    else:
+        report.say("event write latency: nothing measured")
+    if r.server_cpu_s is not None:
+        share = 100 * r.server_cpu_s / r.wall_s
+        report.say(f"server CPU: {r.server_cpu_s:.1f} CPU s over {r.wall_s:.0f} s = {share:.1f} % of one core",
+                   server_cpu_s=r.server_cpu_s, server_wall_s=r.wall_s, server_cpu_percent_of_a_core=share)
+    if r.fps_alone is not None:
+        report.say(f"kiosk frame rate (clip, every frame): alone {r.fps_alone:.1f} fps; with its SiteSync amid the "
+                   f"load {r.fps_loaded:.1f} fps (the simulated kiosks share this machine's cores)",
+                   fps_alone=r.fps_alone, fps_loaded=r.fps_loaded)
+
+
+def main(argv=None) -> int:
+    parser = bench_parser(__doc__)
     parser.add_argument("--kiosks", type=int, default=20)
     parser.add_argument("--replicas", type=int, default=2, help="kiosks that keep a full replica gallery")
     parser.add_argument("--rate", type=float, default=1.0, help="decisions per second per kiosk")
@@ -162,138 +348,17 @@ def main(argv=None) -> None:
     parser.add_argument("--fps-seconds", type=float, default=20.0, help="length of each frame-rate run (0: skip)")
     parser.add_argument("--database", help="an initialised site's admin URL (default: a server of its own)")
     args = parser.parse_args(argv)
-    rng = np.random.default_rng(18)
-
-    import psycopg
-
-    from facegate.vision.engine import FaceEngine
-    from facegate_dev.datasets import clips_dir
-
-    server = None
-    if args.database:
-        url, postmaster = args.database, None
-    else:
-        from facegate_dev.pgserver import TempPostgres
-
-        server = TempPostgres().start()
-        urls = server.create_site("bench")
-        init_site(urls["owner"])
-        server.grant_roles("bench")
-        url, postmaster = urls["admin"], server.server_pid()
-    engine = FaceEngine()
+    report = Report("site", args.json)
     work = Path(tempfile.mkdtemp(prefix="facegate-site-bench-"))
     try:
-        admin = psycopg.connect(url, autocommit=True)
-        started = time.perf_counter()
-        populate(admin, args.people, rng)
-        print(f"gallery: {args.people} people on the server ({time.perf_counter() - started:.1f} s to insert)")
-
-        clip = clips_dir()
-        fps_alone = None
-        if args.fps_seconds > 0 and clip is not None:
-            engine.load_models()
-            fps_alone = measure_fps(engine, clip / "short_hamilton_clip.mp4", args.fps_seconds)
-
-        enrolled: dict[str, float] = {}
-        propagation: dict[str, list[float]] = {"heard": [], "updated": []}
-        lock = threading.Lock()
-        kiosks = [SimulatedKiosk(i, work / f"kiosk{i:02d}", url, engine, enrolled, propagation, lock,
-                                 replica=i < args.replicas) for i in range(args.kiosks)]
-        started = time.perf_counter()
-        for kiosk in kiosks:
-            kiosk.sync.start()
-        for kiosk in kiosks:
-            if not kiosk.ready.wait(3600):
-                raise SystemExit(f"{kiosk.door} did not connect: {kiosk.sync.status()}")
-        print(f"{args.kiosks} kiosks connected, {min(args.replicas, args.kiosks)} with a replica of {args.people} "
-              f"people ({time.perf_counter() - started:.1f} s for the first copies)")
-
-        snapshot = rng.integers(0, 255, (120, 120, 3), dtype=np.uint8)
-        stop = threading.Event()
-        sent = [0] * len(kiosks)
-
-        def decide(index: int) -> None:
-            kiosk = kiosks[index]
-            own_rng = np.random.default_rng(index)  # a Generator is not shared between threads
-            period = 1.0 / args.rate
-            next_at = time.monotonic() + period * index / len(kiosks)  # spread over the second
-            track = 0
-            while not stop.is_set():
-                stop.wait(max(0.0, next_at - time.monotonic()))
-                next_at += period
-                track += 1
-                event = AccessEvent(time.time(), track, f"Bench {int(own_rng.integers(args.people)):06d}", 0.3, 0.2,
-                                    "granted", "bench", {}, snapshot)
-                kiosk.access_log.record_durably(event)
-                kiosk.sync.on_decision(None, None)
-                sent[index] += 1
-
-        cpu_before, wall_before = server_cpu_seconds(postmaster), time.perf_counter()
-        deciders = [threading.Thread(target=decide, args=(i,), daemon=True) for i in range(len(kiosks))]
-        for thread in deciders:
-            thread.start()
-        fps_loaded = None
-        if fps_alone is not None and clip is not None:
-            # the kiosk under test: its own pipeline with its own SiteSync, amid the load
-            own = SimulatedKiosk(99, work / "own", url, engine, {}, {"heard": [], "updated": []}, threading.Lock(),
-                                 replica=True)
-            own.sync.start()
-            own.ready.wait(600)
-            fps_loaded = measure_fps(engine, clip / "short_hamilton_clip.mp4", args.fps_seconds, [own.sync])
-            own.access_log.close()
-        deadline = time.monotonic() + args.seconds
-        number = 0
-        while time.monotonic() < deadline:
-            name = f"New {number:05d}"
-            add_person(admin, name, rng)
-            with lock:
-                enrolled[name] = time.time()
-            number += 1
-            time.sleep(min(args.enroll_every, max(0.0, deadline - time.monotonic())))
-        stop.set()
-        for thread in deciders:
-            thread.join(10)
-        time.sleep(3.0)  # the last enrollment's propagation, the last decisions' forwarding
-        cpu_after, wall_after = server_cpu_seconds(postmaster), time.perf_counter()
-        for kiosk in kiosks:
-            kiosk.sync.stop(120)
-            kiosk.sync.drain()
-        waiting = sum(kiosk.access_log.waiting() for kiosk in kiosks)
-        for kiosk in kiosks:
-            kiosk.access_log.close()
-
-        rows = admin.execute("SELECT extract(epoch FROM received_at) - time FROM events WHERE source = 'bench'"
-                             ).fetchall()
-        write_ms = [1000.0 * float(r[0]) for r in rows]
-        replicas = min(args.replicas, len(kiosks))
-        for kiosk in kiosks:
-            for change, name, when in kiosk.arrivals:
-                if name in enrolled:
-                    propagation[change].append(when - enrolled[name])
-        print(f"load: {len(kiosks)} kiosks x {args.rate:g} decision/s for {args.seconds:.0f} s: {sum(sent)} decisions, "
-              f"{len(rows)} on the server, {waiting} still waiting at the kiosks")
-        for change, what, expected in (("heard", "each kiosk hears of it (NOTIFY)", number * (len(kiosks) - replicas)),
-                                       ("updated", "each replica kiosk can recognise them", number * replicas)):
-            found = propagation[change]
-            print(f"propagation (enrollment commit -> {what}): {len(found)} of {expected}; median "
-                  f"{1000 * statistics.median(found):.0f} ms, p99 {1000 * percentile(found, 99):.0f} ms, max "
-                  f"{1000 * max(found):.0f} ms" if found else f"propagation ({what}): nothing measured")
-        print(f"event write latency (local record -> server commit): median {statistics.median(write_ms):.0f} ms, "
-              f"p99 {percentile(write_ms, 99):.0f} ms" if write_ms else "event write latency: nothing measured")
-        if cpu_before is not None and cpu_after is not None:
-            print(f"server CPU: {cpu_after - cpu_before:.1f} CPU s over {wall_after - wall_before:.0f} s "
-                  f"= {100 * (cpu_after - cpu_before) / (wall_after - wall_before):.1f} % of one core")
-        if fps_alone is not None:
-            print(f"kiosk frame rate (clip, every frame): alone {fps_alone:.1f} fps; with its SiteSync amid the load "
-                  f"{fps_loaded:.1f} fps (the simulated kiosks share this machine's cores)")
-        admin.close()
+        with site_database(args.database) as (url, postmaster):
+            result = run_load(report, args, url, postmaster, work)
     finally:
-        import shutil
-
         shutil.rmtree(work, ignore_errors=True)
-        if server is not None:
-            server.close()
+    print_load(report, args, result)
+    report.finish()
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -17,13 +17,13 @@ state only for tracks still alive. Exits 1 when any check fails.
     .venv/bin/python benchmarks/soak.py                 # 100,000 frames (about 30-60 min on 2 cores)
     .venv/bin/python benchmarks/soak.py --quick         # 5,000 frames, checkpoints every 1,000
     .venv/bin/python benchmarks/soak.py --frames 20000 --tile 1
+    .venv/bin/python benchmarks/soak.py --json          # one JSON object at the end, for machines
 
 Exits 0 with a message when the clips are not on this machine.
 """
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import sqlite3
@@ -31,17 +31,15 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root: facegate_dev, facegate
 
 import numpy as np  # noqa: E402
 
 from facegate.capture import SourceSpec, _VideoReader  # noqa: E402
-from facegate_dev.datasets import clips_dir  # noqa: E402
+from facegate_dev.bench import Report, bench_parser, need_clips  # noqa: E402
 from process_stats import count_fds, status_value  # noqa: E402
 
 CLIP = "short_hamilton_clip.mp4"
@@ -178,7 +176,7 @@ def verdict(warm: Sample, end: Sample, session, enrolled: int, max_rss_growth_mb
 
 # ------------------------------------------------------------------------------------------ main
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--frames", type=int, default=100_000, help="frames to process (default 100000)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 5000 frames, checkpoints every 1000")
     parser.add_argument("--every", type=int, help="checkpoint interval in frames (default 10000; --quick 1000)")
@@ -188,87 +186,109 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     frames_wanted = 5000 if args.quick else args.frames
     every = args.every or (1000 if args.quick else 10_000)
+    report = Report("soak", args.json)
+    clips = need_clips(report)
 
-    clips = clips_dir()
-    if clips is None:
-        print("soak: the test clips are not on this machine (../shared/data/clips); nothing to do")
-        return 0
+    work = Path(tempfile.mkdtemp(prefix="facegate-soak-"))
+    try:
+        session, access_log, enrolled = build(report, clips, work, args.tile, frames_wanted)
+        samples = run(report, session, access_log, frames_wanted, every)
+        judge(report, samples, session, enrolled, frames_wanted, args.max_rss_growth_mb)
+        report.say("SOAK PASSED" if report.passed else "SOAK FAILED")
+    finally:
+        if args.keep:
+            report.say(f"kept {work}", kept=work)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    report.finish()
+    return 0 if report.passed else 1
 
+
+def build(report: Report, clips: Path, work: Path, tile: int, frames_wanted: int):
+    """The kiosk session as the app builds it, on the stacked clip: (session, its access log, people enrolled)."""
     from facegate.access_log import AccessLog
-    from facegate.gallery import Gallery
     from facegate.config import Settings
+    from facegate.gallery import Gallery
     from facegate.liveness import LivenessSettings
     from facegate.kiosk import build_session
     from facegate.vision.engine import FaceEngine
 
-    work = Path(tempfile.mkdtemp(prefix="facegate-soak-"))
-    try:
-        gallery_dir = work / "gallery"
-        shutil.copytree(clips / "people_small" / "train", gallery_dir)
-        for path in [gallery_dir, *gallery_dir.rglob("*")]:
-            path.chmod(0o700 if path.is_dir() else 0o600)
-        shutil.copy(clips / "lin-manuel-miranda.png", gallery_dir / f"{PERSON}.png")
-        engine = FaceEngine()
-        gallery = Gallery(gallery_dir, engine)
-        gallery.refresh()
-        _ = engine.encoder  # load TensorFlow before the first frame
-        access_log = AccessLog(work / "log")
-        spec = SourceSpec("file", str(clips / CLIP))
-        # Built as the app builds it; only the reader stacks the clip (same capture class, same loop path).
-        session = build_session(Settings(), engine, gallery, source=spec, realtime=False, loop=True,
-                                access_log=access_log, learn=False, liveness=LivenessSettings(mode="off"),
-                                reader_factory=lambda s, _hold: StackedClipReader(s, args.tile))
-        print(f"soak: {frames_wanted} frames of {CLIP} looped, {args.tile} stacked cop{'y' if args.tile == 1 else 'ies'} "
-              f"per frame; gallery {len(gallery.people)} people ({', '.join(gallery.people)}); liveness off, "
-              f"no speech; log in {access_log.folder}; pid {os.getpid()}, {os.cpu_count()} CPUs", flush=True)
-        print(HEADER, flush=True)
-        started = time.monotonic()
-        first = sample(session, access_log, started, None)
-        print(first.line(), "  (start)", flush=True)
-        session.start()
-        samples = [first]
-        next_mark = every
-        while True:
-            time.sleep(0.02)
-            frames = session.stats.frames
-            done = frames >= frames_wanted or not session.running
-            if frames >= next_mark or done:
-                current = sample(session, access_log, started, samples[-1])  # taken while it runs
-                samples.append(current)
-                print(current.line(), flush=True)
-                next_mark = (frames // every + 1) * every
-                if done:
-                    break
-        session.stop()
-        access_log.flush(30.0)
-        stopped = sample(session, access_log, started, None)
-        stopped.fps = session.stats.frames / max(session.stats.finished - session.stats.started, 1e-9)
-        print(stopped.line(), "  (session stopped, log flushed; fps over the whole run)", flush=True)
-        access_log.close()
-        closed_fds, closed_threads = count_fds(), threading.active_count()
-        print(f"after the log closed: {closed_threads} Python threads, {status_value('Threads')} OS threads, "
-              f"{closed_fds} descriptors (at start: {first.py_threads}, {first.os_threads}, {first.fds})", flush=True)
-        print(f"capture: {session.capture.delivered} frames delivered, {session.capture.dropped} dropped "
-              f"(lockstep: only the frame pending at stop); pipeline: {session.stats.encoded} faces encoded, "
-              f"{1000 * session.stats.busy_seconds / max(session.stats.frames, 1):.1f} ms per frame busy", flush=True)
-        end = samples[-1]
-        warm = samples[1] if len(samples) > 2 else first
-        checks = verdict(warm, end, session, len(gallery.people), args.max_rss_growth_mb)
-        checks.append((closed_threads <= first.py_threads and closed_fds <= first.fds,
-                       "stop and close give back every thread and descriptor they took"))
-        print(f"verdict (last checkpoint at {end.frames} frames, running, vs warm-up at {warm.frames} frames):")
-        for ok, text in checks:
-            print(f"  {'PASS' if ok else 'FAIL'}  {text}")
-        passed = all(ok for ok, _ in checks) and session.stats.frames >= frames_wanted
-        if session.stats.frames < frames_wanted:
-            print(f"  FAIL  only {session.stats.frames} of {frames_wanted} frames processed")
-        print("SOAK PASSED" if passed else "SOAK FAILED", flush=True)
-        return 0 if passed else 1
-    finally:
-        if args.keep:
-            print(f"kept {work}")
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    gallery_dir = work / "gallery"
+    shutil.copytree(clips / "people_small" / "train", gallery_dir)
+    for path in [gallery_dir, *gallery_dir.rglob("*")]:
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    shutil.copy(clips / "lin-manuel-miranda.png", gallery_dir / f"{PERSON}.png")
+    engine = FaceEngine()
+    gallery = Gallery(gallery_dir, engine)
+    gallery.refresh()
+    _ = engine.encoder  # load TensorFlow before the first frame
+    access_log = AccessLog(work / "log")
+    spec = SourceSpec("file", str(clips / CLIP))
+    # Built as the app builds it; only the reader stacks the clip (same capture class, same loop path).
+    session = build_session(Settings(), engine, gallery, source=spec, realtime=False, loop=True,
+                            access_log=access_log, learn=False, liveness=LivenessSettings(mode="off"),
+                            reader_factory=lambda s, _hold: StackedClipReader(s, tile))
+    report.say(f"soak: {frames_wanted} frames of {CLIP} looped, {tile} stacked cop{'y' if tile == 1 else 'ies'} "
+               f"per frame; gallery {len(gallery.people)} people ({', '.join(gallery.people)}); liveness off, "
+               f"no speech; log in {access_log.folder}; pid {os.getpid()}, {os.cpu_count()} CPUs",
+               frames_wanted=frames_wanted, tile=tile, people=gallery.people, cpu_cores=os.cpu_count())
+    return session, access_log, len(gallery.people)
+
+
+def run(report: Report, session, access_log, frames_wanted: int, every: int) -> list[Sample]:
+    """Run the session for `frames_wanted` frames, sampling at the start, every `every` frames while it runs, and
+    once stopped with the log flushed (that last one's fps over the whole run); closes the log."""
+    report.say(HEADER)
+    started = time.monotonic()
+    first = sample(session, access_log, started, None)
+    report.row("samples", first.line() + "   (start)", **asdict(first), when="start")
+    session.start()
+    samples = [first]
+    next_mark = every
+    while True:
+        time.sleep(0.02)
+        frames = session.stats.frames
+        done = frames >= frames_wanted or not session.running
+        if frames >= next_mark or done:
+            current = sample(session, access_log, started, samples[-1])  # taken while it runs
+            samples.append(current)
+            report.row("samples", current.line(), **asdict(current), when="running")
+            next_mark = (frames // every + 1) * every
+            if done:
+                break
+    session.stop()
+    access_log.flush(30.0)
+    stopped = sample(session, access_log, started, None)
+    stopped.fps = session.stats.frames / max(session.stats.finished - session.stats.started, 1e-9)
+    report.row("samples", stopped.line() + "   (session stopped, log flushed; fps over the whole run)",
+               **asdict(stopped), when="stopped")
+    access_log.close()
+    return samples
+
+
+def judge(report: Report, samples: list[Sample], session, enrolled: int, frames_wanted: int,
+          max_rss_growth_mb: float) -> None:
+    """The end (the last sample while running) against the warm-up (the first checkpoint), and what closing the
+    log gave back against the start."""
+    first, end = samples[0], samples[-1]
+    closed_fds, closed_threads = count_fds(), threading.active_count()
+    report.say(f"after the log closed: {closed_threads} Python threads, {status_value('Threads')} OS threads, "
+               f"{closed_fds} descriptors (at start: {first.py_threads}, {first.os_threads}, {first.fds})",
+               closed_py_threads=closed_threads, closed_fds=closed_fds)
+    report.say(f"capture: {session.capture.delivered} frames delivered, {session.capture.dropped} dropped "
+               f"(lockstep: only the frame pending at stop); pipeline: {session.stats.encoded} faces encoded, "
+               f"{1000 * session.stats.busy_seconds / max(session.stats.frames, 1):.1f} ms per frame busy",
+               frames_delivered=session.capture.delivered, frames_dropped=session.capture.dropped,
+               faces_encoded=session.stats.encoded,
+               busy_ms_per_frame=1000 * session.stats.busy_seconds / max(session.stats.frames, 1))
+    warm = samples[1] if len(samples) > 2 else first
+    report.say(f"verdict (last checkpoint at {end.frames} frames, running, vs warm-up at {warm.frames} frames):")
+    for ok, text in verdict(warm, end, session, enrolled, max_rss_growth_mb):
+        report.check(ok, text)
+    report.check(closed_threads <= first.py_threads and closed_fds <= first.fds,
+                 "stop and close give back every thread and descriptor they took")
+    if session.stats.frames < frames_wanted:
+        report.check(False, f"only {session.stats.frames} of {frames_wanted} frames processed")
 
 
 if __name__ == "__main__":

@@ -27,8 +27,6 @@ Exits 0 with a message when the clips are not on this machine.
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import platform
 import shutil
@@ -39,12 +37,11 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root: facegate_dev, facegate
 
-from facegate_dev.datasets import clips_dir  # noqa: E402
+from facegate_dev.bench import Report, bench_parser, need_clips  # noqa: E402
 from process_stats import count_fds, status_value  # noqa: E402
 
 CLIP = "short_hamilton_clip.mp4"
@@ -107,7 +104,7 @@ def verdict(warm: Sample, after: list[Sample], args) -> list[tuple[bool, str]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = bench_parser(__doc__)
     parser.add_argument("--seconds", type=float, default=3600.0, help="how long the window runs (default 3600)")
     parser.add_argument("--warmup", type=float, default=60.0, help="seconds before the baseline sample (default 60)")
     parser.add_argument("--sample-every", type=float, default=10.0)
@@ -115,23 +112,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dialog-open", type=float, default=15.0, help="and keep it open this long")
     parser.add_argument("--max-refcount-drift", type=int, default=3000)
     parser.add_argument("--max-rss-growth-mb", type=float, default=150.0)
-    parser.add_argument("--json", action="store_true", help="print one JSON object with samples and verdict")
     args = parser.parse_args(argv)
-
-    clips = clips_dir()
-    if clips is None:
-        print("window soak: the test clips are not on this machine (../shared/data/clips); nothing to do")
-        return 0
+    report = Report("window_soak", args.json)
+    clips = need_clips(report, CLIP)
 
     work = Path(tempfile.mkdtemp(prefix="facegate-window-soak-"))
     os.environ["FACEGATE_HOME"] = str(work / "home")  # never the user's own settings, PIN or log
     try:
-        return _soak(args, clips, work)
+        samples = run_window(report, args, clips, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    warm = next((s for s in samples if s.seconds >= args.warmup), samples[-1])
+    after = [s for s in samples if s.seconds >= warm.seconds]
+    report.say(f"verdict (end vs the sample at {warm.seconds:.0f} s, after warm-up):")
+    for ok, text in verdict(warm, after, args):
+        report.check(ok, text)
+    report.say("WINDOW SOAK PASSED" if report.passed else "WINDOW SOAK FAILED")
+    report.finish()
+    return 0 if report.passed else 1
 
-def _soak(args, clips: Path, work: Path) -> int:
+
+def run_window(report: Report, args, clips: Path, work: Path) -> list[Sample]:
+    """The window on the looped clip for --seconds, the enrollment dialog opened and closed; the samples taken."""
     import PySide6
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
@@ -152,20 +155,19 @@ def _soak(args, clips: Path, work: Path) -> int:
     dialog_state = {"dialog": None, "opened": 0, "since": 0.0}
     samples: list[Sample] = []
     started = time.monotonic()
-    if not args.json:
-        print(f"window soak: {args.seconds:.0f} s of {CLIP} looped in MainWindow ({os.environ['QT_QPA_PLATFORM']}), "
-              f"liveness {settings.liveness}, enrollment dialog every {args.dialog_every:.0f} s for "
-              f"{args.dialog_open:.0f} s; Python {platform.python_version()}, PySide6 {PySide6.__version__}; "
-              f"pid {os.getpid()}", flush=True)
-        print(HEADER, flush=True)
+    report.say(f"window soak: {args.seconds:.0f} s of {CLIP} looped in MainWindow ({os.environ['QT_QPA_PLATFORM']}), "
+               f"liveness {settings.liveness}, enrollment dialog every {args.dialog_every:.0f} s for "
+               f"{args.dialog_open:.0f} s; Python {platform.python_version()}, PySide6 {PySide6.__version__}; "
+               f"pid {os.getpid()}", python=platform.python_version(), pyside6=PySide6.__version__,
+               seconds=args.seconds, liveness=settings.liveness)
+    report.say(HEADER)
 
     def sample() -> None:
         current = Sample(time.monotonic() - started, frames["drawn"], sys.getrefcount(None), sys.getrefcount(True),
                          sys.getrefcount(False), status_value("VmRSS") / 1024.0, threading.active_count(),
                          status_value("Threads"), count_fds(), dialog_state["opened"])
         samples.append(current)
-        if not args.json:
-            print(current.line(), flush=True)
+        report.row("samples", current.line(), **asdict(current))
 
     def toggle_dialog() -> None:
         from facegate.ui.enroll_dialog import EnrollDialog
@@ -202,22 +204,7 @@ def _soak(args, clips: Path, work: Path) -> int:
     app.exec()
     window.shutdown()
     window.close()
-
-    warm = next((s for s in samples if s.seconds >= args.warmup), samples[-1])
-    after = [s for s in samples if s.seconds >= warm.seconds]
-    checks = verdict(warm, after, args)
-    passed = all(ok for ok, _ in checks)
-    if args.json:
-        print(json.dumps({"python": platform.python_version(), "pyside6": PySide6.__version__,
-                          "seconds": args.seconds, "liveness": settings.liveness, "passed": passed,
-                          "checks": [{"ok": ok, "text": text} for ok, text in checks],
-                          "samples": [asdict(s) for s in samples]}), flush=True)
-    else:
-        print(f"verdict (end vs the sample at {warm.seconds:.0f} s, after warm-up):")
-        for ok, text in checks:
-            print(f"  {'PASS' if ok else 'FAIL'}  {text}")
-        print("WINDOW SOAK PASSED" if passed else "WINDOW SOAK FAILED", flush=True)
-    return 0 if passed else 1
+    return samples
 
 
 if __name__ == "__main__":
