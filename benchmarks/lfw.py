@@ -127,8 +127,9 @@ class PeerSystem:
 
     def __init__(self):
         if peer_available():
-            import face_recognition
             from importlib.metadata import version
+
+            import face_recognition
 
             self.fr = face_recognition
             label = f"face_recognition {version('face_recognition')} (peer)"
@@ -161,7 +162,7 @@ class PeerSystem:
             if not locations:
                 return {"peer": (None, (time.perf_counter() - t0) * 1000)}
             # css order: (top, right, bottom, left)
-            centres = [((l + r) / 2, (t + b) / 2) for t, r, b, l in locations]
+            centres = [((left + r) / 2, (t + b) / 2) for t, r, b, left in locations]
             chosen = locations[nearest_centre(centres, image.shape)]
             encodings = self.fr.face_encodings(image, known_face_locations=[chosen], num_jitters=0, model="small")
             embedding = np.asarray(encodings[0], np.float32)

@@ -37,8 +37,16 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from facegate.capture import CaptureThread  # noqa: E402
-from facegate.liveness import (REQUIRED_ACTION, Action, BlinkCounter, LivenessSettings, MouthWatch,  # noqa: E402
-                               draw_challenge, possible_challenges, replay_chance)
+from facegate.liveness import (  # noqa: E402
+    REQUIRED_ACTION,
+    Action,
+    BlinkCounter,
+    LivenessSettings,
+    MouthWatch,
+    draw_challenge,
+    possible_challenges,
+    replay_chance,
+)
 from facegate.pipeline import Pipeline  # noqa: E402
 from facegate.policy import AccessPolicy, Verdict  # noqa: E402
 from facegate.vision.engine import FaceEngine  # noqa: E402
@@ -99,8 +107,10 @@ def tilted_print_table(report: Report, engine, clips: Path, seeds=(0, 1, 2), til
                 alone = check = 0
                 lowest = 1.0
                 for seed in seeds:
-                    counters = (BlinkCounter(LivenessSettings().blink_ratio), BlinkCounter(LivenessSettings().blink_ratio))
-                    for index, frame in enumerate(render_tilt_blinks(clips / photo, seed=seed, tilt_deg=tilt, bent=bent)):
+                    ratio = LivenessSettings().blink_ratio
+                    counters = (BlinkCounter(ratio), BlinkCounter(ratio))
+                    frames = render_tilt_blinks(clips / photo, seed=seed, tilt_deg=tilt, bent=bent)
+                    for index, frame in enumerate(frames):
                         image = cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
                         faces = engine.detect(image)
                         if not faces:
@@ -159,7 +169,8 @@ ADAPTIVE = (
     ("obama2.jpg", 0.3, 0, "bent 0.3, vertical, eyes cut out", {"cut_out": ("eyes",)}),
     ("lin-manuel-miranda.png", 0.3, 0, "bent 0.3, vertical, eyes cut out", {"cut_out": ("eyes",)}),
     ("lin-manuel-miranda.png", 0.3, 0, "bent 0.3, vertical, mouth cut out", {"cut_out": ("mouth",)}),
-    ("lin-manuel-miranda.png", 0.3, 0, "bent 0.3, vertical, mouth cut out, 70°", {"cut_out": ("mouth",), "turn_deg": 70.0}),
+    ("lin-manuel-miranda.png", 0.3, 0, "bent 0.3, vertical, mouth cut out, 70°",
+     {"cut_out": ("mouth",), "turn_deg": 70.0}),
     ("lin-manuel-miranda.png", 0.3, 1, "bent 0.3, horizontal, eyes+mouth cut out", {"cut_out": ("eyes", "mouth")}),
 )
 ADAPTIVE_TARGETS = {"obama2.jpg": "Barack Obama", "lin-manuel-miranda.png": "Lin-Manuel Miranda"}
@@ -181,10 +192,12 @@ def adaptive_table(report: Report, engine, gallery, clips: Path, sequences, turn
             attacker = PromptFollowingPrint(clips / photo, seed=1, curl=curl, axis=axis, nod_deg=options["turn_deg"],
                                             **options)
             decision = follow_prompts(engine, gallery, attacker, seed_for(sequence), steps=len(sequence))
-            ok = decision is not None and decision.verdict is Verdict.GRANTED and decision.name == ADAPTIVE_TARGETS[photo]
+            ok = (decision is not None and decision.verdict is Verdict.GRANTED
+                  and decision.name == ADAPTIVE_TARGETS[photo])
             granted += ok
             if not ok:
-                why = "no decision" if decision is None else (decision.reason or "").replace("liveness check failed: ", "")
+                why = ("no decision" if decision is None
+                       else (decision.reason or "").replace("liveness check failed: ", ""))
                 if why.startswith("timed out waiting for: "):
                     why = "timed out on the mouth" if REQUIRED_ACTION.value in why else why
                 elif why.startswith("asked to"):
@@ -247,7 +260,8 @@ def print_attacks(report: Report, table, cues, steps: int) -> None:
                f"(the first action after each request must be the one drawn: 1 of {len(possible_challenges(steps))} "
                f"challenges; the default's {defaults.steps} requests: {replay_chance(defaults)})",
                replay_chance=float(chance), replay_chance_default=float(replay_chance(defaults)))
-    report.say(f"  targets: prints 0 % in passive and challenge; replays 0 % in challenge except ~{float(chance):.1%}\n")
+    report.say("  targets: prints 0 % in passive and challenge; replays 0 % in challenge except "
+               f"~{float(chance):.1%}\n")
 
 
 def bona_fide_presentations(engine, gallery, clip: Path, sequences) -> dict:
@@ -305,7 +319,8 @@ def main(argv=None) -> int:
     parser.add_argument("--suite", type=Path, help="folder of a rendered suite (made there if missing)")
     parser.add_argument("--quick", action="store_true", help="4 s attack videos instead of 8 s")
     parser.add_argument("--steps", type=int, default=2, help="requests per challenge (2: all 6 challenges; 3: 24)")
-    parser.add_argument("--sequences", type=int, default=24, help="at most this many request sequences per presentation, spread through them")
+    parser.add_argument("--sequences", type=int, default=24,
+                        help="at most this many request sequences per presentation, spread through them")
     parser.add_argument("--tilts-only", action="store_true", help="only the tilted-print tables (blinks, mouth)")
     parser.add_argument("--adaptive-only", action="store_true", help="only the prompt-following prints' table")
     args = parser.parse_args(argv)

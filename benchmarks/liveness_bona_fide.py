@@ -51,8 +51,7 @@ sys.path.insert(0, str(ROOT))  # the project root: facegate_dev, facegate
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from facegate.liveness import (BlinkCounter, JawMotion, LivenessSettings, MouthWatch,  # noqa: E402
-                               homography_residual)
+from facegate.liveness import BlinkCounter, JawMotion, LivenessSettings, MouthWatch, homography_residual  # noqa: E402
 from facegate.vision.engine import FaceEngine  # noqa: E402
 from facegate.vision.facemesh import LEFT_EYE, RIGHT_EYE, Mesh  # noqa: E402
 from facegate_dev.bench import Report, bench_parser  # noqa: E402
@@ -325,7 +324,8 @@ def summary(report: Report, bona: list[Cues], notes: dict[str, dict], attacks: l
     report.say(f"  experiment, the same BlinkCounter on the eye-contour model's opening: {n} of {people} people; "
                f"blinks seen by eye that it counts: {sum(h for h, _ in contour_hits)} of {eye_total}; "
                f"counts where no blink was seen: {sum(x for _, x in contour_hits)}; double blinks it counts: "
-               f"{sum(c.contour_doubles for c in bona)} (in {', '.join(c.name for c in bona if c.contour_doubles) or '-'})")
+               f"{sum(c.contour_doubles for c in bona)} "
+               f"(in {', '.join(c.name for c in bona if c.contour_doubles) or '-'})")
     report.say(f"  lowest relative eye ratio (Mesh.eye_aspect_ratio; a blink needs < {s.blink_ratio}): "
                f"{distribution([c.lowest_ratio for c in bona])}; with the eye-contour model: "
                f"{distribution([c.contour_lowest for c in bona])}")
@@ -335,14 +335,15 @@ def summary(report: Report, bona: list[Cues], notes: dict[str, dict], attacks: l
                f"({', '.join(eye_dbl) or 'none'}): a counter that sees them fails these people's head requests "
                f"('saw blink twice'); counted now: {sum(c.double_blinks for c in bona)}")
     n, _ = per_group(bona, lambda c: c.opening_frames)
-    report.say(f"  unrequested mouth openings while talking or smiling (armed at the first frame, re-armed after each): "
-               f"{n} of {people} people, {sum(len(c.opening_frames) for c in bona)} openings",
+    report.say("  unrequested mouth openings while talking or smiling (armed at the first frame, re-armed after "
+               f"each): {n} of {people} people, {sum(len(c.opening_frames) for c in bona)} openings",
                people_with_unrequested_openings=n, unrequested_openings=sum(len(c.opening_frames) for c in bona))
     jawed = [statistics.median(c.jaw_ratios) for c in bona if c.jaw_ratios]
-    report.say(f"  the chin's drop over the lips' parting (JawMotion; an opening needs >= {JawMotion.MIN_RATIO} on each of "
-               f"its frames), median per clip where the lips parted 0.08 or more: {len(jawed)} clips, "
+    low_jaw = [c for c in bona if c.jaw_ratios and statistics.median(c.jaw_ratios) < JawMotion.MIN_RATIO]
+    report.say(f"  the chin's drop over the lips' parting (JawMotion; an opening needs >= {JawMotion.MIN_RATIO} on "
+               f"each of its frames), median per clip where the lips parted 0.08 or more: {len(jawed)} clips, "
                f"{distribution(jawed)}; clips whose median is under the bar: "
-               f"{', '.join(c.name for c in bona if c.jaw_ratios and statistics.median(c.jaw_ratios) < JawMotion.MIN_RATIO) or 'none'}")
+               f"{', '.join(c.name for c in low_jaw) or 'none'}")
     n, _ = per_group(bona, lambda c: not c.ever_closed)
     report.say(f"  mouth never 'closed' (so a requested opening could not count): {n} of {people} people",
                people_mouth_never_closed=n)
@@ -359,7 +360,8 @@ def summary(report: Report, bona: list[Cues], notes: dict[str, dict], attacks: l
                    f"{sum(1 for c in attacks if c.blink_frames)} of {len(attacks)} videos; double blinks "
                    f"{sum(c.double_blinks for c in attacks)}; lowest relative eye ratio "
                    f"{distribution([c.lowest_ratio for c in attacks])}")
-        report.say(f"    blinks counted (eye-contour experiment): {sum(len(c.contour_blink_frames) for c in attacks)} in "
+        report.say("    blinks counted (eye-contour experiment): "
+                   f"{sum(len(c.contour_blink_frames) for c in attacks)} in "
                    f"{sum(1 for c in attacks if c.contour_blink_frames)} of {len(attacks)} videos; lowest "
                    f"{distribution([c.contour_lowest for c in attacks])}")
         report.say(f"    mouth openings: {sum(len(c.opening_frames) for c in attacks)} in "
@@ -367,10 +369,11 @@ def summary(report: Report, bona: list[Cues], notes: dict[str, dict], attacks: l
                    f"{distribution([c.widest_mouth for c in attacks])} (bona fide: "
                    f"{distribution([c.widest_mouth for c in bona])})")
         report.say(f"    read as a head action: {sum(1 for c in attacks if c.head_action)} of {len(attacks)} videos")
-        cut = [statistics.median(c.jaw_ratios) for c in attacks if c.group == "print_mouth_cut_out" and c.jaw_ratios]
+        cut_out = [c for c in attacks if c.group == "print_mouth_cut_out" and c.jaw_ratios]
+        cut = [statistics.median(c.jaw_ratios) for c in cut_out]
+        highest_cut = max((max(c.jaw_ratios) for c in cut_out), default=float("nan"))
         report.say(f"    the chin's drop over the lips' parting on prints with the mouth cut out, median per video: "
-                   f"{distribution(cut)}; highest single frame: "
-                   f"{max((max(c.jaw_ratios) for c in attacks if c.group == 'print_mouth_cut_out' and c.jaw_ratios), default=float('nan')):.3f}")
+                   f"{distribution(cut)}; highest single frame: {highest_cut:.3f}")
         report.say(f"    max parallax {distribution([c.parallax for c in attacks])}; reaching {s.min_parallax}: "
                    f"{sum(1 for c in attacks if c.parallax >= s.min_parallax)} of {len(attacks)}")
 
@@ -408,7 +411,8 @@ def per_frame(report: Report, engine: FaceEngine, contour: EyeContour | None, na
     cues = measure(engine, contour, frames, fps, path.name, "")
     report.say(f"{path.name}: {cues.frames} frames at {fps:.2f} fps, a face in {cues.faces}", clip=path.name,
                frames=cues.frames, fps=fps, faces=cues.faces)
-    report.say(f"  {'frame':>5}{'t (s)':>7}{'ear':>7}{'contour':>9}{'mouth':>7}{'yaw':>7}{'pitch':>7}{'foreshort.':>11}")
+    report.say(f"  {'frame':>5}{'t (s)':>7}{'ear':>7}{'contour':>9}{'mouth':>7}{'yaw':>7}{'pitch':>7}"
+               f"{'foreshort.':>11}")
     for row in cues.rows:
         if len(row) == 2:
             report.row("per_frame", f"  {row[0]:>5}{row[1]:>7.2f}   no face", frame=row[0], t_s=row[1], face=False)

@@ -72,8 +72,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project r
 # script's folder is on sys.path as it runs).
 from lfw import FacegateSystem, PeerSystem, run_system  # noqa: E402
 
-from facegate_dev.bench import Report, bench_parser, need_lfw  # noqa: E402
-
 from facegate.calibration import (  # noqa: E402
     interval,
     largest_supported_count,
@@ -82,6 +80,7 @@ from facegate.calibration import (  # noqa: E402
 from facegate.config import Settings  # noqa: E402
 from facegate.matching import per_person_distances  # noqa: E402
 from facegate.policy import PolicySettings  # noqa: E402
+from facegate_dev.bench import Report, bench_parser, need_lfw  # noqa: E402
 
 TARGETS = (0.01, 0.001)
 PEER_RULE = 0.6  # face_recognition.compare_faces(tolerance=0.6)

@@ -71,7 +71,8 @@ def parse_size(text: str) -> tuple[int, int] | None:
     try:
         width, height = (int(v) for v in text.lower().split("x"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--size must be WIDTHxHEIGHT (e.g. 640x480) or 'native', got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"--size must be WIDTHxHEIGHT (e.g. 640x480) or 'native', got {text!r}") from None
     if width < 64 or height < 64:
         raise argparse.ArgumentTypeError("--size: both sides must be at least 64 pixels")
     return width, height
@@ -87,7 +88,8 @@ def parse_scales(text: str) -> list[float]:
         try:
             value = float(part)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"--peer-scale must be numbers separated by commas, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"--peer-scale must be numbers separated by commas, got {text!r}") from None
         if not 0.05 <= value <= 1.0:
             raise argparse.ArgumentTypeError(f"--peer-scale: each scale must be between 0.05 and 1, got {value:g}")
         if value not in scales:
@@ -240,9 +242,9 @@ def run_facegate(clip: Path, size, engine, gallery, settings) -> RunResult:
     (build_session; no speech, no access log, liveness off: the recognition path is what is measured and compared
     with face_recognition); only the reader is wrapped, to letterbox and time-stamp frames."""
     from facegate.capture import open_reader
+    from facegate.kiosk import build_session
     from facegate.liveness import LivenessSettings
     from facegate.policy import Verdict
-    from facegate.kiosk import build_session
     from facegate.session import SessionListener
 
     captured: dict[int, float] = {}
@@ -535,9 +537,10 @@ def judge(m: Measured, md: Medians) -> Judgement:
 
 
 def print_header(report: Report, m: Measured, repeat: int, scales: list[float]) -> None:
+    from importlib.metadata import version
+
     import dlib
     import tensorflow as tf
-    from importlib.metadata import version
 
     settings = m.settings
     report.say("FaceGate live pipeline vs face_recognition 'webcam, faster' loop, same clip, as fast as possible")

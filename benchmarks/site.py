@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project r
 
 from facegate.access_log import AccessEvent, AccessLog  # noqa: E402
 from facegate.gallery import CACHE_FORMAT, Gallery  # noqa: E402
-from facegate.site.sync import SiteSync  # noqa: E402
+from facegate.site.sync import ReplicaChange, SiteEvent, SiteSync  # noqa: E402
 from facegate.vision.engine import DLIB_EMBEDDING_SIZE, EMBEDDING_SIZE, fuse  # noqa: E402
 from facegate_dev.bench import Report, bench_parser  # noqa: E402
 
@@ -117,7 +117,7 @@ class ListeningSync(SiteSync):
         pass
 
     def _reconcile(self, conn, name: str) -> None:
-        self._tell("replica", {"name": name, "change": "heard"})
+        self._tell(SiteEvent.REPLICA, {"name": name, "change": "heard"})
 
 
 class SimulatedKiosk:
@@ -132,11 +132,11 @@ class SimulatedKiosk:
                                                              on_change=self._changed)
         self.ready = threading.Event()
 
-    def _changed(self, kind: str, payload: dict) -> None:
+    def _changed(self, kind: SiteEvent, payload: dict) -> None:
         now = time.time()
-        if kind == "connected":
+        if kind is SiteEvent.CONNECTED:
             self.ready.set()
-        if kind == "replica" and payload.get("change") in ("updated", "heard"):
+        if kind is SiteEvent.REPLICA and payload.get("change") in (ReplicaChange.UPDATED.value, "heard"):
             with self.lock:  # (name, when): compared with the commit's time after the run (a kiosk may hear of
                 self.arrivals.append((payload["change"], payload["name"], now))  # it before the admin notes it)
 
@@ -310,7 +310,8 @@ def print_load(report: Report, args, r: LoadResult) -> None:
                f"decisions, {r.decisions_on_server} on the server, {r.still_waiting} still waiting at the kiosks",
                rate=args.rate, seconds=args.seconds, decisions_sent=r.decisions_sent,
                decisions_on_server=r.decisions_on_server, still_waiting=r.still_waiting, enrollments=r.enrollments)
-    for change, what, expected in (("heard", "each kiosk hears of it (NOTIFY)", r.enrollments * (r.kiosks - r.replicas)),
+    heard_by = r.enrollments * (r.kiosks - r.replicas)
+    for change, what, expected in (("heard", "each kiosk hears of it (NOTIFY)", heard_by),
                                    ("updated", "each replica kiosk can recognise them", r.enrollments * r.replicas)):
         found = r.propagation[change]
         if not found:

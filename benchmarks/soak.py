@@ -1,11 +1,11 @@
 """Soak: the real kiosk path for 100,000 frames, watching for anything that grows.
 
 The kiosk session as build_session wires it: Pipeline + Gallery + AccessLog (SQLite and JPEG snapshots on disk),
-liveness off, no speech, with `short_hamilton_clip.mp4` looped by the CaptureThread itself (loop=True, lockstep: every frame, as fast as
-this machine goes). With --tile 2 (the default) each frame is the clip stacked over the same clip half a loop
-later (640x720), so two or three faces are in view at once and tracks start and end on both halves. The gallery
-is Lin-Manuel Miranda's photo plus people_small/train; every loop he is granted again on a new track, the
-audience is called Unknown, and each decision is a row with a snapshot.
+liveness off, no speech, with `short_hamilton_clip.mp4` looped by the CaptureThread itself (loop=True, lockstep:
+every frame, as fast as this machine goes). With --tile 2 (the default) each frame is the clip stacked over the same
+clip half a loop later (640x720), so two or three faces are in view at once and tracks start and end on both halves.
+The gallery is Lin-Manuel Miranda's photo plus people_small/train; every loop he is granted again on a new track,
+the audience is called Unknown, and each decision is a row with a snapshot.
 
 Printed at the start, every --every frames and at the end: frames, fps, RSS (VmRSS), Python threads and OS
 threads, open file descriptors, access-log rows and snapshot files, the log's median record->commit latency,
@@ -37,10 +37,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root: facegate_dev, facegate
 
 import numpy as np  # noqa: E402
-
-from facegate.capture import SourceSpec, _VideoReader  # noqa: E402
-from facegate_dev.bench import Report, bench_parser, need_clips  # noqa: E402
 from process_stats import count_fds, status_value  # noqa: E402
+
+from facegate.capture import SourceKind, SourceSpec, _VideoReader  # noqa: E402
+from facegate_dev.bench import Report, bench_parser, need_clips  # noqa: E402
 
 CLIP = "short_hamilton_clip.mp4"
 PERSON = "Lin-Manuel Miranda"
@@ -209,8 +209,8 @@ def build(report: Report, clips: Path, work: Path, tile: int, frames_wanted: int
     from facegate.access_log import AccessLog
     from facegate.config import Settings
     from facegate.gallery import Gallery
-    from facegate.liveness import LivenessSettings
     from facegate.kiosk import build_session
+    from facegate.liveness import LivenessSettings
     from facegate.vision.engine import FaceEngine
 
     gallery_dir = work / "gallery"
@@ -223,7 +223,7 @@ def build(report: Report, clips: Path, work: Path, tile: int, frames_wanted: int
     gallery.refresh()
     _ = engine.encoder  # load TensorFlow before the first frame
     access_log = AccessLog(work / "log")
-    spec = SourceSpec("file", str(clips / CLIP))
+    spec = SourceSpec(SourceKind.FILE, str(clips / CLIP))
     # Built as the app builds it; only the reader stacks the clip (same capture class, same loop path).
     session = build_session(Settings(), engine, gallery, source=spec, realtime=False, loop=True,
                             access_log=access_log, learn=False, liveness=LivenessSettings(mode="off"),

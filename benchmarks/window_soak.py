@@ -41,8 +41,9 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the project root: facegate_dev, facegate
 
-from facegate_dev.bench import Report, bench_parser, need_clips  # noqa: E402
 from process_stats import count_fds, status_value  # noqa: E402
+
+from facegate_dev.bench import Report, bench_parser, need_clips  # noqa: E402
 
 CLIP = "short_hamilton_clip.mp4"
 PERSON = "Lin-Manuel Miranda"
