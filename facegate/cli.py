@@ -246,24 +246,32 @@ def headless_kiosk(args: argparse.Namespace, settings: Settings, view: KioskView
     import random
 
     from facegate.capture import parse_source
-    from facegate.kiosk import assemble_kiosk, open_access_log, open_engine, open_gallery, open_speech
+    from facegate.kiosk import (
+        assemble_kiosk,
+        close_parts,
+        open_access_log,
+        open_engine,
+        open_gallery,
+        open_speech,
+        require_site_log,
+    )
 
     source = parse_source(args.source if args.source is not None else settings.source)
-    engine = open_engine(settings)
-    gallery = open_gallery(settings, engine, Path(args.gallery).expanduser() if args.gallery else None)
-    for problem in gallery.refresh():
-        _json_line({"type": "gallery_problem", "path": str(problem.path), "reason": problem.reason})
     access_log = None if args.no_log else open_access_log(
         settings, Path(args.log_dir).expanduser() if args.log_dir else None)
-    speech = None if args.no_speech else open_speech(settings)
+    speech = None
     try:
+        require_site_log(settings, access_log)  # before the models load: a refusal takes a moment, not seconds
+        speech = None if args.no_speech else open_speech(settings)
+        engine = open_engine(settings)
+        gallery = open_gallery(settings, engine, Path(args.gallery).expanduser() if args.gallery else None)
+        for problem in gallery.refresh():
+            _json_line({"type": "gallery_problem", "path": str(problem.path), "reason": problem.reason})
         return assemble_kiosk(settings, engine, gallery, view, source=source, access_log=access_log, speech=speech,
                               realtime=not args.fast, loop=args.loop, learn=not args.no_learning,
                               rng=random.Random(args.seed) if args.seed is not None else None)
     except BaseException:
-        for part in (access_log, speech):
-            if part is not None:
-                part.close()
+        close_parts(access_log, speech)
         raise
 
 
@@ -273,8 +281,11 @@ def cmd_run(args) -> int:
         from facegate.capture import parse_source
         from facegate.ui.app import run_app
 
-        source = parse_source(args.source) if args.source is not None else None
-        return run_app(settings, source=str(source.target) if source is not None else None, gallery=args.gallery)
+        source = parse_source(args.source if args.source is not None else settings.source)  # refused here if bad
+        return run_app(settings, source=str(source.target) if args.source is not None else None,
+                       gallery=args.gallery)
+    from facegate.kiosk import close_parts
+
     view = _json_lines_view()
     kiosk = headless_kiosk(args, settings, view)
     session = kiosk.session
@@ -289,9 +300,7 @@ def cmd_run(args) -> int:
         left = kiosk.stop(final=True)  # the site gets what the log holds now, while it can; the rest next start
         if left:
             _json_line({"type": "site", "event": "waiting", "waiting": left})
-        for part in (kiosk.access_log, kiosk.speech):
-            if part is not None:
-                part.close()
+        close_parts(kiosk.access_log, kiosk.speech)
     stats = session.stats
     if session.capture.failure:  # a file or folder that can never be read: said once, not retried for ever
         print(f"error: {session.capture.failure}", file=sys.stderr)

@@ -213,6 +213,21 @@ def open_speech(settings: Settings) -> SpeechWorker | None:
     return SpeechWorker(voice=settings.voice or None) if settings.speech else None
 
 
+def close_parts(access_log: AccessLog | None, speech: SpeechWorker | None) -> None:
+    """Close the access log and speech worker that open_access_log and open_speech gave (None: nothing to close)."""
+    for part in (access_log, speech):
+        if part is not None:
+            part.close()
+
+
+def require_site_log(settings: Settings, access_log: AccessLog | None) -> None:
+    """FaceGateError when the settings name a site server and there is no access log to keep its decisions in.
+    assemble_kiosk checks it; `run --headless` checks it before loading the models too, to refuse in a moment."""
+    if settings.database_url.strip() and access_log is None:
+        raise FaceGateError(f"{SITE_NEEDS_LOG}: give the kiosk a log folder it can write (Settings, or --log-dir "
+                            "without --no-log), or run it without a site server.")
+
+
 # ------------------------------------------------------------------------------------------------ the kiosk
 @dataclass
 class Kiosk:
@@ -253,10 +268,8 @@ def assemble_kiosk(settings: Settings, engine: FaceEngine, gallery: Gallery, vie
     """The kiosk the settings describe, not started yet. `view` hears everything (the window, the JSON lines);
     learn=False turns learning off whatever the settings say (`run --no-learning`). FaceGateError (in plain
     words) when it cannot run: a site without its access log, a door, MQTT or webhook setting that cannot work."""
+    require_site_log(settings, access_log)
     url = settings.database_url.strip()
-    if url and access_log is None:
-        raise FaceGateError(f"{SITE_NEEDS_LOG}: give the kiosk a log folder it can write (Settings, or --log-dir "
-                            "without --no-log), or run it without a site server.")
     site = SiteSync(url, gallery, access_log, settings.door(), on_change=view.on_site_event) \
         if url and access_log is not None else None
     session = build_session(settings, engine, gallery, source=source, realtime=realtime, loop=loop,

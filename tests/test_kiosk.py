@@ -9,7 +9,7 @@ import pytest
 from facegate.cli import build_parser, headless_kiosk, run_settings
 from facegate.config import Settings, save_settings
 from facegate.errors import FaceGateError
-from facegate.kiosk import SITE_NEEDS_LOG, Kiosk, KioskView
+from facegate.kiosk import SITE_NEEDS_LOG, Kiosk, KioskView, close_parts
 
 # Nothing listens there: the webhook keeps its events in the outbox and says it is down. A site server that is
 # not there is never reached either: a kiosk assembled but not started has not connected yet.
@@ -39,9 +39,7 @@ def _window_kiosk(qtbot, settings: Settings):
 
 def _stop(kiosk: Kiosk) -> None:
     kiosk.stop()
-    for part in (kiosk.access_log, kiosk.speech):
-        if part is not None:
-            part.close()
+    close_parts(kiosk.access_log, kiosk.speech)
 
 
 @pytest.mark.parametrize("site", [False, True], ids=["alone", "site"])
