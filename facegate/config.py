@@ -93,7 +93,7 @@ class Settings:
     greeting_template: str = _setting("Welcome {name}", "What is said and shown; {name} is the person's name")
     speech: bool = _setting(True, "Speak the greeting aloud (needs espeak-ng on Linux)")
     voice: str = _setting("", "Voice id of the speech engine; empty: its default")
-    # --- liveness (facegate/liveness.py) ---
+    # --- liveness (facegate/liveness/) ---
     liveness: str = _setting(
         "challenge", "Liveness: random requests (challenge); a natural blink and 3D motion (passive: it refuses most "
         "real people, see the README); or none",

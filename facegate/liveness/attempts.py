@@ -1,0 +1,75 @@
+"""Failed checks per claimed identity: a cool-down, a longer challenge, a guard alert."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from facegate.liveness.challenge import replay_chance
+from facegate.liveness.settings import LivenessSettings
+
+
+@dataclass(frozen=True)
+class AttemptSettings:
+    """How failed checks slow down whoever tries again as the same person (a denied attacker steps out of view
+    and comes back at once: without this, a 1-in-12 replay is a matter of a minute)."""
+
+    # Failed checks of one identity are remembered this long (s).
+    memory_s: float = 3600.0
+    # Wait before the next check after the first failure (s); it doubles with each further failure.
+    cooldown_s: float = 10.0
+    # From this many remembered failures: a guard alert at each failure, and the identity waits `lockout_s`.
+    alert_after: int = 3
+    lockout_s: float = 900.0
+    # Each remembered failure adds one request to the next challenge, up to this many.
+    max_steps: int = 4
+
+
+class AttemptLimiter:
+    """Failed liveness checks per claimed identity: cool-down, a longer challenge, then a guard alert."""
+
+    def __init__(self, settings: AttemptSettings | None = None):
+        self.settings = settings or AttemptSettings()
+        self._failures: dict[str, list[float]] = {}
+
+    def failures(self, name: str, now: float) -> int:
+        kept = [t for t in self._failures.get(name, []) if now - t < self.settings.memory_s]
+        if kept:
+            self._failures[name] = kept
+        else:
+            self._failures.pop(name, None)
+        return len(kept)
+
+    def wait_left(self, name: str, now: float) -> float:
+        """Seconds before `name` may be checked again (0: now)."""
+        count = self.failures(name, now)
+        if count == 0:
+            return 0.0
+        s = self.settings
+        pause = s.lockout_s if count >= s.alert_after else s.cooldown_s * 2 ** (count - 1)
+        return max(0.0, self._failures[name][-1] + pause - now)
+
+    def steps_for(self, name: str, base_steps: int, now: float) -> int:
+        return min(max(base_steps, self.settings.max_steps), base_steps + self.failures(name, now))
+
+    def record_failure(self, name: str, now: float) -> tuple[int, bool]:
+        """(failures remembered now, whether this one alerts the guard)."""
+        self._failures.setdefault(name, []).append(now)
+        count = self.failures(name, now)
+        return count, count >= self.settings.alert_after
+
+    def record_pass(self, name: str) -> None:
+        self._failures.pop(name, None)
+
+
+def chance_per_hour(settings: LivenessSettings, attempts: AttemptSettings | None = None) -> Fraction:
+    """Chance that a recording made in advance passes within one hour of trying as one identity, retrying the
+    moment each wait ends: every attempt draws a fresh challenge, one request longer after each failure."""
+    attempts = attempts or AttemptSettings()
+    limiter, now, fail_all = AttemptLimiter(attempts), 0.0, Fraction(1)
+    while now < 3600.0:
+        steps = limiter.steps_for("x", settings.steps, now)
+        fail_all *= 1 - replay_chance(LivenessSettings(mode=settings.mode, steps=steps))
+        limiter.record_failure("x", now)
+        now += max(limiter.wait_left("x", now), 1.0)
+    return 1 - fail_all
