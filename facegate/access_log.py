@@ -115,6 +115,17 @@ CREATE TABLE IF NOT EXISTS action_outcomes(
     detail TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS action_outcomes_time ON action_outcomes(time);
+CREATE TABLE IF NOT EXISTS liveness_attempts(
+    id INTEGER PRIMARY KEY,
+    time REAL NOT NULL,
+    person TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    seconds_to_outcome REAL NOT NULL,
+    seconds_checking REAL NOT NULL,
+    asked INTEGER NOT NULL,
+    cues TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX IF NOT EXISTS liveness_attempts_time ON liveness_attempts(time);
 """
 # Version 1 -> 2, in the transaction that sets user_version: rows from before get an event id of their own.
 _ADD_EVENT_IDS = """
@@ -160,6 +171,20 @@ class ActionOutcome:
     event_key: str = ""  # the decision's idempotency key (webhook), or empty
     person: str | None = None
     detail: str = ""
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    """One liveness attempt kept in a trial (Settings.liveness_trial; `facegate report liveness` reads them): no
+    face, only the outcome, how long it took and what the cues measured."""
+
+    time: float  # epoch seconds of the outcome
+    person: str  # the identity the face was recognised as
+    outcome: str  # granted | refused | walked away (facegate.pipeline.AttemptOutcome)
+    seconds_to_outcome: float  # from the face first found to the outcome
+    seconds_checking: float  # the liveness check alone
+    asked: bool  # requests were shown
+    cues: dict
 
 
 @dataclass(frozen=True)
@@ -328,6 +353,34 @@ class AccessLog:
         except Exception:  # noqa: BLE001 - an action's thread goes on; the failure is in the app's log
             log.exception("access log: outcome of the %s action not saved", outcome.action)
             return False
+
+    def record_attempt(self, attempt: AttemptRow) -> bool:
+        """Commit one liveness attempt of a trial (on the caller's thread: the kiosk calls it from the session's
+        listener, a few times a minute at most). False, logged, when it could not be written; never raises."""
+        try:
+            with self._connection() as conn, conn:
+                conn.execute("INSERT INTO liveness_attempts(time, person, outcome, seconds_to_outcome, "
+                             "seconds_checking, asked, cues) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                             (float(attempt.time), attempt.person, attempt.outcome,
+                              float(attempt.seconds_to_outcome), float(attempt.seconds_checking),
+                              int(attempt.asked), _json_text(attempt.cues)))
+            return True
+        except Exception:  # noqa: BLE001 - the video path goes on; the failure is in the app's log
+            log.exception("access log: liveness attempt of %s not saved", attempt.person)
+            return False
+
+    def attempts(self, since: float | None = None) -> list[AttemptRow]:
+        """The liveness attempts kept by trials, oldest first (optionally from `since`, epoch seconds)."""
+        sql = ("SELECT time, person, outcome, seconds_to_outcome, seconds_checking, asked, cues "
+               "FROM liveness_attempts")
+        params: list[float] = []
+        if since is not None:
+            sql += " WHERE time >= ?"
+            params.append(float(since))
+        with self._connection() as conn:
+            rows = conn.execute(sql + " ORDER BY time, id", params).fetchall()
+        return [AttemptRow(t, person, outcome, to_outcome, checking, bool(asked), json.loads(cues))
+                for t, person, outcome, to_outcome, checking, asked, cues in rows]
 
     def action_outcomes(self, limit: int | None = 100, action: str | None = None) -> list[ActionOutcome]:
         """What the actions did, newest first (optionally one action's only)."""
@@ -645,6 +698,7 @@ class AccessLog:
                     conn.executemany("INSERT OR IGNORE INTO pending_files(path) VALUES (?)", [(n,) for n in files])
                 count = conn.execute("DELETE FROM decisions WHERE person = ?", (name,)).rowcount
                 conn.execute("DELETE FROM action_outcomes WHERE person = ?", (name,))  # what was done for them
+                conn.execute("DELETE FROM liveness_attempts WHERE person = ?", (name,))  # a trial's record of them
             if snapshots:
                 self._delete_files(conn, files)
             # secure_delete zeroed the freed cells; VACUUM rebuilds the file without free pages, and the

@@ -237,6 +237,8 @@ def run_settings(args: argparse.Namespace) -> Settings:
         settings = replace(settings, database_url=args.database)
     if args.door:
         settings = replace(settings, door_name=args.door)
+    if args.demonstration:
+        settings = replace(settings, demonstration=True)
     return settings
 
 
@@ -254,6 +256,7 @@ def headless_kiosk(args: argparse.Namespace, settings: Settings, view: KioskView
         open_gallery,
         open_speech,
         require_site_log,
+        require_trusted_source,
     )
 
     source = parse_source(args.source if args.source is not None else settings.source)
@@ -261,7 +264,12 @@ def headless_kiosk(args: argparse.Namespace, settings: Settings, view: KioskView
         settings, Path(args.log_dir).expanduser() if args.log_dir else None)
     speech = None
     try:
-        require_site_log(settings, access_log)  # before the models load: a refusal takes a moment, not seconds
+        # Before the models load: a refusal takes a moment, not seconds.
+        require_site_log(settings, access_log)
+        trust = require_trusted_source(settings, source)
+        if settings.demonstration:
+            _json_line({"type": "demonstration", "source": str(source), "origin": trust.origin.value,
+                        "reason": "marked as a demonstration kiosk: every decision and message says so"})
         speech = None if args.no_speech else open_speech(settings)
         engine = open_engine(settings)
         gallery = open_gallery(settings, engine, Path(args.gallery).expanduser() if args.gallery else None)
@@ -269,7 +277,8 @@ def headless_kiosk(args: argparse.Namespace, settings: Settings, view: KioskView
             _json_line({"type": "gallery_problem", "path": str(problem.path), "reason": problem.reason})
         return assemble_kiosk(settings, engine, gallery, view, source=source, access_log=access_log, speech=speech,
                               realtime=not args.fast, loop=args.loop, learn=not args.no_learning,
-                              rng=random.Random(args.seed) if args.seed is not None else None)
+                              rng=random.Random(args.seed) if args.seed is not None else None,
+                              source_trust=trust)
     except BaseException:
         close_parts(access_log, speech)
         raise
@@ -349,6 +358,33 @@ def cmd_site_import(args) -> int:
     print(f"imported into {redact(url)}: {counts['people']} new people, {counts['photos']} new photo(s) from "
           f"{gallery.folder}; {counts['events']} new log entries ({counts['events_there']} were there already)"
           + ("" if access_log is None else f" from {access_log.folder}") + ". The folder and the log are unchanged.")
+    return 0
+
+
+def cmd_report_liveness(args) -> int:
+    import dataclasses
+    import time
+
+    from facegate.access_log import DB_NAME, AccessLog
+    from facegate.reports import format_liveness_report, liveness_report
+
+    log_dir = Path(args.log_dir).expanduser() if args.log_dir else load_settings().log_path()
+    if not (log_dir / DB_NAME).is_file():  # nothing is made there
+        print(f"error: no access log in {log_dir}; give --log-dir, or run the kiosk with a log first",
+              file=sys.stderr)
+        return 2
+    with AccessLog(log_dir) as access_log:
+        rows = access_log.attempts(since=None if args.days is None else time.time() - args.days * 86400)
+    if not rows:
+        print(f"no liveness attempts in {log_dir}: turn on the liveness_trial setting (Settings, or the settings "
+              "file) and let genuine people use the door for a few days", file=sys.stderr)
+        return 1
+    figures = liveness_report(rows)
+    if args.json:
+        for f in figures:
+            print(json.dumps({**dataclasses.asdict(f), "bpcer": f.bpcer}))
+    else:
+        print(format_liveness_report(figures))
     return 0
 
 
@@ -492,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-dir", help="access log folder (default: from settings)")
     p.add_argument("--no-log", action="store_true", help="do not write the access log")
     p.add_argument("--no-speech", action="store_true", help="do not speak greetings")
-    p.add_argument("--liveness", choices=["off", "passive", "challenge"],
+    p.add_argument("--liveness", choices=["off", "passive", "challenge", "adaptive"],
                    help="check that a live person is there before a grant (default: settings, 'challenge')")
     p.add_argument("--seed", type=int,
                    help="fixed seed for the challenge requests (tests only: makes them predictable)")
@@ -503,6 +539,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--loop", action="store_true", help="play a video file again and again (demos, tests)")
     p.add_argument("--door",
                    help="this door's name in a site's access log (default: door_name, or this computer's name)")
+    p.add_argument("--demonstration", action="store_true",
+                   help="a demonstration kiosk: door, MQTT and webhook actions run from a video file, folder, URL or "
+                        "virtual camera too, and every log entry and message says so (default: settings)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("site", help="a site with several doors: set up the PostgreSQL server, import a folder",
@@ -525,6 +564,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--person", help="only this person's decisions")
     q.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     q.set_defaults(func=cmd_site_log)
+
+    p = sub.add_parser("report", help="figures from the access log: liveness trial (BPCER, time to grant)")
+    report_sub = p.add_subparsers(dest="report_command", required=True)
+    q = report_sub.add_parser("liveness", help="per person and overall: checks, refusals of genuine people (BPCER), "
+                                               "requests asked, median time to grant; from a trial "
+                                               "(setting liveness_trial)")
+    q.add_argument("--log-dir", help="access log folder (default: from settings)")
+    q.add_argument("--days", type=float, help="only the last DAYS days (default: everything kept)")
+    q.add_argument("--json", action="store_true", help="one JSON object per line instead of the table")
+    q.set_defaults(func=cmd_report_liveness)
 
     p = sub.add_parser("check", help="verify every model file against its pinned SHA-256, and the Qt binding")
     p.set_defaults(func=cmd_check)

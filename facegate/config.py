@@ -97,7 +97,10 @@ class Settings:
     liveness: str = _setting(
         "challenge", "Liveness: random requests (challenge); a natural blink and 3D motion (passive: it refuses most "
         "real people, see the README); or none",
-        choices=("off", "passive", "challenge"))
+        choices=("off", "passive", "challenge", "adaptive"))
+    liveness_trial: bool = _setting(
+        False, "Trial at a new site: keep each liveness attempt's outcome, cues and time to grant (no face) for "
+               "`facegate report liveness`; turn on for the first days, with only genuine people at the door")
     liveness_steps: int = _setting(
         3, "Requests per challenge: always the mouth opening, and at least one head movement",
         low=2, high=4)
@@ -128,6 +131,11 @@ class Settings:
         "", "This door's name in the site's access log and in MQTT, Home Assistant and webhook messages; empty: the "
             "computer's name")
     # --- door and building actions (facegate/actions/) ---
+    # With any of the actions below, the video must come from a physical camera (facegate/camera_trust.py): a file,
+    # folder, URL or virtual camera would let anyone feed the kiosk a rendered face.
+    demonstration: bool = _setting(
+        False, "Demonstration kiosk: the door and building actions run from a video file, folder, URL or virtual "
+               "camera too; the log, the screen and every message then say DEMONSTRATION")
     # It must open the door and return at once, the door closing by itself {seconds} later (a relay's timed
     # pulse): then no crash of FaceGate can leave the door open (facegate/actions/door.py).
     door_command: str = _setting(

@@ -19,13 +19,15 @@ import logging
 import random
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from facegate.access_log import AccessEvent, AccessLog
+from facegate.access_log import AccessEvent, AccessLog, AttemptRow
 from facegate.actions.listener import ActionsListener, build_actions
 from facegate.actions.worker import ActionEvent, ActionHealth
+from facegate.camera_trust import SourceTrust, assess_source
 from facegate.capture import SourceSpec, parse_source
 from facegate.config import Settings
 from facegate.errors import FaceGateError
@@ -57,16 +59,37 @@ SITE_NEEDS_LOG = ("A site kiosk keeps its decisions in its local access log unti
 class AccessLogListener(SessionListener):
     """Every decision into the access log; a grant or denial is on the disk before later listeners announce it."""
 
-    def __init__(self, access_log: AccessLog, source: str):
+    def __init__(self, access_log: AccessLog, source: str, demonstration: bool = False, trial: bool = False):
         self.access_log = access_log
         self.source = source
+        self.stamp = {"demonstration": True} if demonstration else {}  # a demonstration kiosk's rows say so
+        # A liveness trial keeps every attempt (Settings.liveness_trial), written on a thread of its own: the
+        # video path never waits for the disk.
+        self._trial = ThreadPoolExecutor(1, thread_name_prefix="facegate-trial") if trial else None
+
+    def on_result(self, result: FrameResult) -> None:
+        if self._trial is None:
+            return
+        now = time.time()
+        for attempt in result.attempts:
+            self._trial.submit(self.access_log.record_attempt, AttemptRow(
+                now, attempt.person, attempt.outcome.value, attempt.seconds_to_outcome, attempt.seconds_checking,
+                attempt.asked, {**attempt.cues, **self.stamp}))
+
+    def wait_idle(self) -> None:
+        if self._trial is not None:
+            self._trial.submit(lambda: None).result()
+
+    def stop(self, timeout: float) -> None:
+        if self._trial is not None:
+            self._trial.shutdown(wait=True)
 
     def on_decision(self, decision: Decision, result: FrameResult) -> None:
         event = AccessEvent(
             time=time.time(), track_id=decision.track_id, person=decision.name, distance=decision.distance,
             margin=decision.margin, decision=decision.verdict, source=self.source,
             details={"frame": result.frame.index, "greeted": decision.greet, "reason": decision.reason,
-                     **decision.details},
+                     **decision.details, **self.stamp},
             snapshot=result.snapshots.get(decision.track_id))
         if decision.verdict in ACTED_ON:
             # On the disk before anyone hears or sees it (a door opens on it): a crash or power cut right after
@@ -138,7 +161,8 @@ def build_session(settings: Settings, engine: FaceEngine, gallery: Gallery, *, s
                   liveness: LivenessSettings | None = None, rng: random.Random | None = None,
                   reader_factory: ReaderFactory | None = None, actions: bool = True,
                   on_action_health: Callable[[ActionHealth], None] | None = None,
-                  on_tailgating: Callable[[ActionEvent], None] | None = None) -> KioskSession:
+                  on_tailgating: Callable[[ActionEvent], None] | None = None,
+                  source_trust: SourceTrust | None = None) -> KioskSession:
     """A kiosk session wired the one way the app, `run --headless`, the benchmarks and the tests use.
 
     Listeners hear the session after the built-in ones, in this order: the access log (a decision is durable
@@ -147,15 +171,19 @@ def build_session(settings: Settings, engine: FaceEngine, gallery: Gallery, *, s
     TemplateLearner made from the settings that calls on_learned, or with `learner` when given. liveness:
     overrides the settings' liveness (a benchmark says which mode it measures). reader_factory: wraps how frames
     are read (benchmarks letterbox or stack the clip; tests spoil frames). actions: the door pulse, MQTT and
-    webhook the settings ask for; on_action_health and on_tailgating are called on the actions' threads
-    (Kiosk.actions finds that listener among the session's)."""
+    webhook the settings ask for, refused (FaceGateError) unless the source is a physical camera or the settings
+    mark a demonstration; on_action_health and on_tailgating are called on the actions' threads (Kiosk.actions
+    finds that listener among the session's). source_trust: the source's assessment, when already made."""
     spec = source if isinstance(source, SourceSpec) else parse_source(source)
+    if actions:
+        require_trusted_source(settings, spec, source_trust)
     pipeline = Pipeline(engine, gallery, AccessPolicy(PolicySettings.from_settings(settings)),
                         PipelineSettings.from_settings(settings),
                         liveness if liveness is not None else LivenessSettings.from_settings(settings), rng)
     built_in: list[SessionListener] = []
     if access_log is not None:
-        built_in.append(AccessLogListener(access_log, str(spec)))
+        built_in.append(AccessLogListener(access_log, str(spec), demonstration=settings.demonstration,
+                                          trial=settings.liveness_trial))
     if actions:
         action_listener = build_actions(settings, access_log=access_log, on_health=on_action_health,
                                         on_alert=on_tailgating)
@@ -220,6 +248,28 @@ def close_parts(access_log: AccessLog | None, speech: SpeechWorker | None) -> No
             part.close()
 
 
+def drives_door(settings: Settings) -> bool:
+    """The settings act on a grant: a door relay (door_command, door_serial), MQTT or a webhook (either can open a
+    door through Home Assistant or the building's system)."""
+    return any(value.strip() for value in (settings.door_command, settings.door_serial, settings.mqtt_url,
+                                           settings.webhook_url))
+
+
+def require_trusted_source(settings: Settings, spec: SourceSpec, trust: SourceTrust | None = None) -> SourceTrust:
+    """A kiosk that drives a door sees the room through a physical camera (facegate/camera_trust.py), unless the
+    settings mark it as a demonstration. FaceGateError, saying what to do, otherwise. `trust`: the assessment
+    already made (the tests pass one read from a copy of a real system's description)."""
+    trust = trust or assess_source(spec)
+    if drives_door(settings) and not trust.trusted and not settings.demonstration:
+        raise FaceGateError(
+            f"This kiosk opens a door or tells the building (door, MQTT or webhook settings), so its video must come "
+            f"from a physical camera, and {spec} is {trust.describe()}. A file, folder, network stream or virtual "
+            "camera can show the kiosk any face, rendered to answer its requests. Connect the kiosk's own camera "
+            "and choose it, or, for a demonstration, turn on the 'demonstration' setting (--demonstration): every "
+            "log entry, the screen and every message then say DEMONSTRATION.")
+    return trust
+
+
 def require_site_log(settings: Settings, access_log: AccessLog | None) -> None:
     """FaceGateError when the settings name a site server and there is no access log to keep its decisions in.
     assemble_kiosk checks it; `run --headless` checks it before loading the models too, to refuse in a moment."""
@@ -264,7 +314,8 @@ class Kiosk:
 def assemble_kiosk(settings: Settings, engine: FaceEngine, gallery: Gallery, view: KioskView, *,
                    source: str | int | Path | SourceSpec, access_log: AccessLog | None,
                    speech: SpeechWorker | None, realtime: bool = True, loop: bool = False, learn: bool = True,
-                   rng: random.Random | None = None, reader_factory: ReaderFactory | None = None) -> Kiosk:
+                   rng: random.Random | None = None, reader_factory: ReaderFactory | None = None,
+                   source_trust: SourceTrust | None = None) -> Kiosk:
     """The kiosk the settings describe, not started yet. `view` hears everything (the window, the JSON lines);
     learn=False turns learning off whatever the settings say (`run --no-learning`). FaceGateError (in plain
     words) when it cannot run: a site without its access log, a door, MQTT or webhook setting that cannot work."""
@@ -277,5 +328,6 @@ def assemble_kiosk(settings: Settings, engine: FaceEngine, gallery: Gallery, vie
                             access_log=access_log, speech=speech,
                             learn=learn and settings.learn_from_visits and site is None,
                             on_learned=view.on_learned, rng=rng, reader_factory=reader_factory,
-                            on_action_health=view.on_action_health, on_tailgating=view.on_tailgating)
+                            on_action_health=view.on_action_health, on_tailgating=view.on_tailgating,
+                            source_trust=source_trust)
     return Kiosk(settings, session, site, access_log, speech)

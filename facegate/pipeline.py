@@ -8,8 +8,10 @@ The pipeline knows nothing of Qt, speech or disk: it returns a `FrameResult` per
 
 from __future__ import annotations
 
+import enum
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -17,10 +19,13 @@ import numpy as np
 from facegate.capture import Frame, as_rgb8
 from facegate.config import Settings
 from facegate.liveness import AttemptLimiter, CheckState, LivenessCheck, LivenessMode, LivenessSettings, LivenessStatus
+from facegate.liveness.cues import PassiveCue
 from facegate.policy import AccessPolicy, Decision, Verdict
 from facegate.tracking import Track, Tracker
 
 WAIT_INSTRUCTION = "Please wait before trying again"
+# The passive cues for a new liveness check on a face claimed to be this person.
+CueFactory = Callable[[str], list[PassiveCue]]
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,25 @@ class TrackView:
     countdown: float | None = None  # seconds left for the request (or the wait)
 
 
+class AttemptOutcome(str, enum.Enum):
+    GRANTED = "granted"
+    REFUSED = "refused"  # the liveness check failed
+    WALKED_AWAY = "walked away"  # the face left before the check decided
+
+
+@dataclass(frozen=True)
+class LivenessAttempt:
+    """One liveness check on a recognised face, as it ended: what a site's trial keeps (Settings.liveness_trial)
+    to learn its own figures (`facegate report liveness`)."""
+
+    person: str  # the identity claimed
+    outcome: AttemptOutcome
+    seconds_to_outcome: float  # from the face's first frame (first findable) to the outcome
+    seconds_checking: float  # the liveness check alone
+    asked: bool  # requests were shown
+    cues: dict
+
+
 @dataclass
 class FrameResult:
     frame: Frame
@@ -70,6 +94,7 @@ class FrameResult:
     seconds: float = 0.0
     prompts: list[str] = field(default_factory=list)  # new liveness requests to say aloud
     meshed: int = 0  # faces that got dense landmarks this frame (liveness checks only)
+    attempts: list[LivenessAttempt] = field(default_factory=list)  # liveness checks that ended on this frame
 
 
 def _waiting(track: Track) -> bool:
@@ -102,8 +127,11 @@ def face_crop(image: np.ndarray, box, grow: float = 0.6) -> np.ndarray:
 class Pipeline:
     def __init__(self, engine, gallery, policy: AccessPolicy | None = None,
                  settings: PipelineSettings | None = None, liveness: LivenessSettings | None = None,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, cue_factory: CueFactory | None = None):
         self.engine = engine
+        # The passive cues of each new liveness check, for the identity it claims (the kiosk's assembly makes them:
+        # the texture model, the screen's light, the whole face).
+        self.cue_factory = cue_factory
         self.gallery = gallery
         self.policy = policy or AccessPolicy()
         self.settings = settings or PipelineSettings()
@@ -112,6 +140,7 @@ class Pipeline:
         self.rng = rng or random.SystemRandom()  # challenge requests must not be predictable
         self.tracker = Tracker()
         self.checks: dict[int, LivenessCheck] = {}
+        self.passed_checks: dict[int, LivenessCheck] = {}  # passed, the grant waiting for the next vote
         # Failed checks per claimed identity, kept across tracks (and resets): stepping out and back in does
         # not start afresh.
         self.attempts = AttemptLimiter()
@@ -149,9 +178,14 @@ class Pipeline:
         else:
             faces = self.engine.detect(image, max_side=self.settings.detect_max_side, landmarks=False)
         tracks, ended = self.tracker.update(faces, now)
+        attempts: list[LivenessAttempt] = []
         for track in ended:  # a check on a track that is lost is dropped, never decided
+            claimed = self.policy.awaiting_liveness(track.id)
+            check = self.checks.pop(track.id, None)
+            if check is not None and claimed is not None:
+                attempts.append(self._attempt(claimed, AttemptOutcome.WALKED_AWAY, track, check, now))
+            self.passed_checks.pop(track.id, None)
             self.policy.forget_track(track.id)
-            self.checks.pop(track.id, None)
 
         visible = [t for t in tracks if t.seen_in_frame]
         due = [t for t in visible if self._due(t, now)]
@@ -169,8 +203,11 @@ class Pipeline:
                 if decision is not None:
                     decisions.append(decision)
                     snapshots[track.id] = face_crop(image, track.box)
+                    checked = self.passed_checks.pop(track.id, None)
+                    if checked is not None and decision.verdict is Verdict.GRANTED and decision.name is not None:
+                        attempts.append(self._attempt(decision.name, AttemptOutcome.GRANTED, track, checked, now))
 
-        prompts, meshed = self._run_liveness(image, visible, now, decisions, snapshots)
+        prompts, meshed = self._run_liveness(image, visible, now, decisions, snapshots, attempts)
 
         views = []
         for track in tracks:
@@ -183,13 +220,20 @@ class Pipeline:
                 track.id, track.box, verdict, name, track.distance, track.margin,
                 too_far=verdict is Verdict.PENDING and track.face.width < self.settings.min_face_width,
                 instruction=request.instruction if request else "", icon=request.icon if request else "",
-                countdown=request.remaining_s if request else None))
+                countdown=request.remaining_s if request and request.instruction else None))
         seen = {t.id for t in visible}
         decisions = [_flag_tailgating(d, views, seen) for d in decisions]
         return FrameResult(frame, views, decisions, snapshots, len(due), time.perf_counter() - started,
-                           prompts, meshed)
+                           prompts, meshed, attempts)
 
-    def _run_liveness(self, image, visible: list[Track], now: float, decisions: list, snapshots: dict):
+    @staticmethod
+    def _attempt(person: str, outcome: AttemptOutcome, track: Track, check: LivenessCheck,
+                 now: float) -> LivenessAttempt:
+        return LivenessAttempt(person, outcome, round(now - track.first_seen, 3), round(now - check.started, 3),
+                               check.asked_at is not None, check.cues(now))
+
+    def _run_liveness(self, image, visible: list[Track], now: float, decisions: list, snapshots: dict,
+                      attempts: list[LivenessAttempt]):
         """Dense landmarks and liveness cues for the tracks whose identity passed and await liveness."""
         prompts, meshed = [], 0
         for track in visible:
@@ -209,20 +253,23 @@ class Pipeline:
                     track.liveness = LivenessStatus(CheckState.WAITING, WAIT_INSTRUCTION, "", wait)
                     continue
                 steps = self.attempts.steps_for(claimed, self.liveness.steps, now)
-                check = self.checks[track.id] = LivenessCheck(replace(self.liveness, steps=steps), self.rng, now)
+                cues = self.cue_factory(claimed) if self.cue_factory is not None else []
+                check = self.checks[track.id] = LivenessCheck(replace(self.liveness, steps=steps), self.rng, now,
+                                                              cues)
             if track.face.landmarks is None:
                 self.engine.locate_landmarks(image, [track.face])
-            status = check.update(self.engine.facemesh.infer(image, track.face), image, now)
+            status = check.update(self.engine.facemesh.infer(image, track.face), image, now, track.face)
             meshed += 1
             if status.state is CheckState.RUNNING:
                 previous = track.liveness
-                if previous is None or previous.instruction != status.instruction:
+                if status.instruction and (previous is None or previous.instruction != status.instruction):
                     prompts.append(status.instruction)
                 track.liveness = status
             elif status.state is CheckState.PASSED:
                 self.attempts.record_pass(claimed)
                 self.policy.liveness_passed(track.id, now, status.cues)
                 track.liveness = None
+                self.passed_checks[track.id] = self.checks.pop(track.id)  # the attempt ends at the grant
             else:
                 failures, alert = self.attempts.record_failure(claimed, now)
                 reason = f"liveness check failed: {status.reason}"
@@ -231,6 +278,7 @@ class Pipeline:
                 decisions.append(self.policy.deny(track.id, now, reason, {
                     "liveness": status.cues, "failed_checks": failures, "guard_alert": alert}))
                 snapshots[track.id] = face_crop(image, track.box)
+                attempts.append(self._attempt(claimed, AttemptOutcome.REFUSED, track, check, now))
                 self.checks.pop(track.id, None)
         return prompts, meshed
 
@@ -239,3 +287,4 @@ class Pipeline:
         for track in self.tracker.clear():
             self.policy.forget_track(track.id)
         self.checks.clear()
+        self.passed_checks.clear()

@@ -62,7 +62,8 @@ def relay(tmp_path):
 
 def door_settings(tmp_path, relay, **changes):
     program, records = relay
-    return replace(Settings(), **{"door_command": relay_command(program, records, "open"),
+    # demonstration: these doors are driven by recordings of the clip, not a camera (issue 28 item 1).
+    return replace(Settings(), **{"demonstration": True, "door_command": relay_command(program, records, "open"),
                                   "door_close_command": relay_command(program, records, "close"), "door_open_s": 0.5,
                                   "door_command_timeout_s": 3.0, "log_dir": str(tmp_path / "log"), **changes})
 
@@ -664,12 +665,14 @@ def test_run_headless_publishes_to_mqtt(tmp_path, clips, broker, subscriber):
     result = subprocess.run(
         [sys.executable, "-m", "facegate", "run", "--headless", "--fast", "--no-speech", "--no-learning",
          "--liveness", "off", "--gallery", str(tmp_path / "gallery"), "--log-dir", str(tmp_path / "log"),
-         "--source", str(clips / "short_hamilton_clip.mp4"), "--mqtt", broker.url],
+         "--source", str(clips / "short_hamilton_clip.mp4"), "--mqtt", broker.url, "--demonstration"],
         capture_output=True, text=True, timeout=300, env=env, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     printed = [json.loads(line) for line in result.stdout.splitlines()]
     assert any(p.get("name") == "Lin-Manuel Miranda" and p.get("decision") == "granted" for p in printed)
+    # A recording, not a camera: only as a demonstration, which every message says (issue 28 item 1).
     assert wait_until(lambda: any(m["name"] == "Lin-Manuel Miranda" and m["decision"] == "granted"
+                                  and m["demonstration"] is True
                                   for m in subscriber.json_on("facegate/door/decision")), 10)
     log = AccessLog(tmp_path / "log")
     try:

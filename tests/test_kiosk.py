@@ -46,7 +46,7 @@ def _stop(kiosk: Kiosk) -> None:
 def test_the_cli_and_the_window_assemble_the_same_kiosk(qtbot, home, clips, site):
     clip = clips / "short_hamilton_clip.mp4"
     settings = Settings(source=str(clip), gallery=str(home / "gallery"), log_dir=str(home / "log"), speech=False,
-                        webhook_url=WEBHOOK, database_url=SITE if site else "")
+                        webhook_url=WEBHOOK, database_url=SITE if site else "", demonstration=True)
     save_settings(settings)  # what `facegate run` reads
     cli, view = _cli_kiosk(home, clip)
     try:
@@ -57,6 +57,7 @@ def test_the_cli_and_the_window_assemble_the_same_kiosk(qtbot, home, clips, site
     window = _window_kiosk(qtbot, settings)
     try:
         assert window.kiosk is not None
+        assert window.video.demonstration  # a webhook driven by a recording: the screen says DEMONSTRATION
         from_window = _built_in(window.kiosk, window.bridge)
         window_gallery = type(window.gallery).__name__
         window_site = window.site

@@ -27,9 +27,10 @@ class ActionsListener(SessionListener):
     """Hands each decision to every action, and watches for new faces while the door is open."""
 
     def __init__(self, actions: Sequence[ActionWorker], door: str = "Door", open_s: float = 3.0,
-                 on_alert: Callable[[ActionEvent], None] | None = None):
+                 on_alert: Callable[[ActionEvent], None] | None = None, demonstration: bool = False):
         self.actions = list(actions)
         self.door, self.open_s = door, open_s
+        self.demonstration = demonstration  # every message says so
         self.on_alert = on_alert
         self._open_until = 0.0  # monotonic: end of the latest grant's pulse
         self._in_view: set[int] = set()  # tracks in view since the pulse began
@@ -45,7 +46,7 @@ class ActionsListener(SessionListener):
         if decision.verdict is Verdict.PENDING:
             return
         try:
-            event = decision_event(decision, result, self.door, time.time())
+            event = decision_event(decision, result, self.door, time.time(), self.demonstration)
         except Exception:  # noqa: BLE001 - the video path goes on; the error is in the app's log
             log.exception("decision on track %d not handed to the actions", decision.track_id)
             return
@@ -67,7 +68,7 @@ class ActionsListener(SessionListener):
             return
         self._in_view |= new
         self.alerts += 1
-        event = tailgating_event(self.door, time.time(), self._granted, len(new))
+        event = tailgating_event(self.door, time.time(), self._granted, len(new), self.demonstration)
         log.warning("tailgating: %d new face(s) while the door was open for %s", len(new), self._granted)
         for action in self.actions:
             action.submit(event)
@@ -127,7 +128,7 @@ def build_actions(settings: Settings, *, access_log: AccessLog | None = None, ou
 
     try:
         common: dict[str, Any] = {"on_outcome": record, "on_health": on_health}
-        listener = ActionsListener([], door, settings.door_open_s, on_alert)
+        listener = ActionsListener([], door, settings.door_open_s, on_alert, settings.demonstration)
         actions = listener.actions
         if door_command.strip():
             from facegate.actions.door import DoorAction

@@ -34,8 +34,10 @@ def iso_time(epoch: float) -> str:
     return datetime.datetime.fromtimestamp(epoch, datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
-def decision_event(decision: Decision, result: FrameResult, door: str, now: float) -> ActionEvent:
-    """The event for one decision made on `result`."""
+def decision_event(decision: Decision, result: FrameResult, door: str, now: float,
+                   demonstration: bool = False) -> ActionEvent:
+    """The event for one decision made on `result`. demonstration: the kiosk is marked as one (its source may be
+    a file or a virtual camera): every receiver is told."""
     key = str(uuid.uuid4())
     tailgating = bool(decision.details.get("tailgating"))
     payload = {
@@ -44,19 +46,20 @@ def decision_event(decision: Decision, result: FrameResult, door: str, now: floa
         "frame": result.frame.index, "reason": decision.reason, "greeted": decision.greet,
         "distance": _number(decision.distance), "margin": _number(decision.margin),
         "liveness": decision.details.get("liveness"), "tailgating": tailgating,
-        "others_in_view": decision.details.get("others_in_view", 0),
+        "others_in_view": decision.details.get("others_in_view", 0), "demonstration": demonstration,
     }
     json.loads(to_json(payload))  # anything JSON cannot hold fails here, on the caller's side, with the reason
     return ActionEvent(EventKind.DECISION, key, payload, decision.verdict, decision.name, tailgating,
                        snapshot=result.snapshots.get(decision.track_id))
 
 
-def tailgating_event(door: str, now: float, granted: str | None, new_tracks: int) -> ActionEvent:
+def tailgating_event(door: str, now: float, granted: str | None, new_tracks: int,
+                     demonstration: bool = False) -> ActionEvent:
     """A face appeared while the door was open for `granted`."""
     key = str(uuid.uuid4())
     payload = {"type": "tailgating", "key": key, "door": door, "time": iso_time(now), "epoch": round(now, 3),
                "granted": granted, "new_faces": new_tracks,
-               "reason": "a face appeared while the door was open"}
+               "reason": "a face appeared while the door was open", "demonstration": demonstration}
     return ActionEvent(EventKind.TAILGATING, key, payload, None, granted, True)
 
 

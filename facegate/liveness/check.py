@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import enum
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
 from facegate.liveness.challenge import ICONS, INSTRUCTIONS, Action, draw_challenge
+from facegate.liveness.cues import CueResult, CueVerdict, PassiveCue
 from facegate.liveness.geometry import BlinkCounter, MouthWatch, homography_residual
 from facegate.liveness.settings import LivenessMode, LivenessSettings
+from facegate.vision.detect import Face
 from facegate.vision.facemesh import Mesh
 
 
@@ -33,12 +36,21 @@ class LivenessStatus:
 
 
 class LivenessCheck:
-    """One check on one track. Feed it a mesh per frame; it says what to show and when it is decided."""
+    """One check on one track. Feed it a mesh per frame; it says what to show and when it is decided.
 
-    def __init__(self, settings: LivenessSettings, rng: random.Random, started: float):
+    `cues`: the passive cues (facegate/liveness/cues.py) fed every frame in every mode but "passive". One that is
+    sure of an attack fails the check whatever else happens. In the adaptive mode, a check whose available cues all
+    say live within `doubt_after_s` passes without a request; otherwise the challenge's requests start then."""
+
+    def __init__(self, settings: LivenessSettings, rng: random.Random, started: float,
+                 cues: Sequence[PassiveCue] = ()):
         self.settings = settings
         self.started = started
+        self.rng = rng
+        self.passive_cues = list(cues) if settings.mode is not LivenessMode.PASSIVE else []
+        self.cue_results: dict[str, CueResult] = {}
         self.challenge = draw_challenge(rng, settings.steps) if settings.mode is LivenessMode.CHALLENGE else []
+        self.asked_at: float | None = started if self.challenge else None  # when the requests began
         self.step = 0
         self.step_started = started
         self.blinks = BlinkCounter(settings.blink_ratio)
@@ -59,7 +71,30 @@ class LivenessCheck:
                 "lowest_jaw_ratio": (None if self.mouth.jaw.lowest_ratio == float("inf")
                                      else round(self.mouth.jaw.lowest_ratio, 2)),
                 "challenge": [a.value for a in self.challenge], "steps_passed": self.step,
-                "frames": self.frames, "seconds": round(now - self.started, 2)}
+                "frames": self.frames, "seconds": round(now - self.started, 2),
+                "asked": self.asked_at is not None,
+                "passive": {name: {"verdict": r.verdict.value, "score": None if r.score is None else round(r.score, 3),
+                                   "frames": r.frames, **({"reason": r.reason} if r.reason else {}), **r.details}
+                            for name, r in self.cue_results.items()}}
+
+    def _passive_verdict(self) -> tuple[CueVerdict, str]:
+        """What the passive cues say together: ATTACK (with the reason) when one is sure of an attack; LIVE when
+        every cue that can work here says live (and at least one can); UNSURE otherwise."""
+        results = self.cue_results
+        attacks = [f"{name}: {r.reason or 'an attack'}" for name, r in results.items()
+                   if r.verdict is CueVerdict.ATTACK]
+        if attacks:
+            return CueVerdict.ATTACK, "; ".join(attacks)
+        available = [r for r in results.values() if r.verdict is not CueVerdict.UNAVAILABLE]
+        if available and all(r.verdict is CueVerdict.LIVE for r in available):
+            return CueVerdict.LIVE, ""
+        return CueVerdict.UNSURE, ""
+
+    def _start_requests(self, now: float) -> None:
+        """Adaptive: the cues stayed unsure; the challenge starts, from the pose the person has now."""
+        self.challenge = draw_challenge(self.rng, self.settings.steps)
+        self.asked_at = self.step_started = now
+        self.poses, self.base_pose, self.armed = [], None, False
 
     def _head_action(self, yaw: float, pitch: float) -> Action | None:
         """The head movement shown now, relative to the pose at the start of the check."""
@@ -107,11 +142,19 @@ class LivenessCheck:
             return "done" if self.nod_down and self._neutral(yaw, pitch) else "waiting"
         return "done" if shown else "waiting"
 
-    def update(self, mesh: Mesh, image: np.ndarray, now: float) -> LivenessStatus:
-        """`image`: the frame the mesh was found in (RGB), for the chin's movement."""
+    def update(self, mesh: Mesh, image: np.ndarray, now: float, face: Face | None = None) -> LivenessStatus:
+        """`image`: the frame the mesh was found in (RGB), for the chin's movement and the passive cues; `face`: the
+        detected face the mesh was found on (the passive cues need it; without it they are not fed)."""
         if self.result is not None:
             return self.result
         self.frames += 1
+        if face is not None:
+            for cue in self.passive_cues:
+                cue.update(image, face, mesh, now)
+                self.cue_results[cue.name] = cue.result()
+        passive, why = self._passive_verdict()
+        if passive is CueVerdict.ATTACK:
+            return self._finish(CheckState.FAILED, now, why)
         points = mesh.points[:, :2]
         if self.reference is None:
             self.reference = points.copy()
@@ -136,6 +179,15 @@ class LivenessCheck:
             return LivenessStatus(CheckState.RUNNING, "Please look at the camera", "eye", remaining,
                                   cues=self.cues(now))
 
+        if s.mode is LivenessMode.ADAPTIVE and self.asked_at is None:
+            if passive is CueVerdict.LIVE:
+                return self._finish(CheckState.PASSED, now)
+            if now - self.started < s.doubt_after_s:
+                # Nothing is asked of the person meanwhile: no instruction, no icon.
+                return LivenessStatus(CheckState.RUNNING, remaining_s=s.doubt_after_s - (now - self.started),
+                                      cues=self.cues(now))
+            self._start_requests(now)
+            self.poses.append((yaw, pitch))
         action = self.challenge[self.step]
         outcome = "waiting" if self.base_pose is None else self._challenge_step(action, yaw, pitch)
         if outcome == "wrong":

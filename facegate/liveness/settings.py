@@ -12,6 +12,10 @@ class LivenessMode(str, enum.Enum):
     OFF = "off"  # no check: a photo of an enrolled person is let in
     PASSIVE = "passive"  # a natural blink and 3D motion (refuses most real people: see the module docstring)
     CHALLENGE = "challenge"  # random requests, the mouth with the jaw among them
+    # The passive cues first (facegate/liveness/cues.py: the texture model, the screen's light, the whole face):
+    # granted without a request when every cue that can work says live; refused when one is sure of an attack;
+    # the requests of a challenge only when they stay unsure.
+    ADAPTIVE = "adaptive"
 
 
 MODES = tuple(mode.value for mode in LivenessMode)  # the words of the `liveness` setting
@@ -27,6 +31,8 @@ class LivenessSettings:
     steps: int = 3
     # Seconds allowed for each request (2-10).
     step_time_s: float = 5.0
+    # Adaptive: seconds the passive cues have to agree that the face is live before the requests start (0.5-5).
+    doubt_after_s: float = 1.5
     # Seconds a passive check may take before it fails (a natural blink comes every 2-10 s) (4-20).
     passive_time_s: float = 10.0
     # A blink: eye aspect ratio under this fraction of the person's open-eye level, then back (0.5-0.8).

@@ -236,6 +236,7 @@ class MainWindow(QMainWindow):
             self.choose_source_button.show()
             return
         self.video.mirrored = self.settings.mirror_preview and spec.kind is SourceKind.CAMERA  # display only
+        self.video.demonstration = self.settings.demonstration
         self._action_health = {}
         url = self.settings.database_url
         self.site_log = None

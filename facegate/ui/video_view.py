@@ -58,6 +58,9 @@ class VideoView(QWidget):
         self.message = "Starting..."
         self.prompt = ""
         self.show_distance = False
+        # A demonstration kiosk (its video may be a file or a virtual camera): said in a corner at all times.
+        self.demonstration = False
+        self.demonstration_rect = QRectF()
         self._banner_text = ""
         self._banner_alert = False
         self._banner_since = 0.0
@@ -156,7 +159,23 @@ class VideoView(QWidget):
         opacity = self._banner_opacity()
         if opacity > 0:
             self._draw_banner(painter, opacity, [face, self.prompt_rect, self.message_rect])
+        self.demonstration_rect = self._draw_demonstration(painter) if self.demonstration else QRectF()
         painter.end()
+
+    def _draw_demonstration(self, painter: QPainter) -> QRectF:
+        """DEMONSTRATION in the top left corner, over everything: the people at the desk know this kiosk's decisions
+        may come from a recording."""
+        font = QFont(self.font())
+        font.setBold(True)
+        font.setPointSizeF(max(9.0, self.height() / 40))
+        painter.setFont(font)
+        text = "DEMONSTRATION - not a door"
+        size = painter.fontMetrics().boundingRect(text)
+        rect = QRectF(8, 8, size.width() + 20, size.height() + 10)
+        painter.fillRect(rect, QColor(150, 20, 140, 220))
+        painter.setPen(QColor(255, 255, 255))
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
+        return rect
 
     def _person_at_kiosk(self) -> TrackView | None:
         """The largest face the kiosk is recognising, checking or has let in (a large false detection on the wall
