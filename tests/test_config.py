@@ -150,7 +150,8 @@ def test_every_problem_is_listed_at_once(tmp_path):
                                             "detect_max_side": 5000}))
     assert "4 problems" in message
     for part in ('"threshold" must be between 0.3 and 0.6, not 0.1', '"liveness" must be one of "off", "passive", '
-                 '"challenge", "adaptive", not "maybe"', '"source" is empty', '"detect_max_side" must be between 160 and 1280'):
+                 '"challenge", "adaptive", not "maybe"', '"source" is empty',
+                 '"detect_max_side" must be between 160 and 1280'):
         assert part in message
 
 
