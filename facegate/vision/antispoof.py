@@ -25,6 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facegate.errors import ModelFileError
 from facegate.vision.weights import MINIFASNET_V1SE, MINIFASNET_V2, WeightFile, verified_path
 
 INPUT_SIZE = 80
@@ -91,7 +92,11 @@ class PresentationAttackModel:
     def _load(self) -> list[cv2.dnn.Net]:
         if self._nets is None:
             paths = self._paths or tuple(verified_path(n.weight) for n in NETWORKS)
-            self._nets = [cv2.dnn.readNetFromONNX(str(p)) for p in paths]
+            try:
+                self._nets = [cv2.dnn.readNetFromONNX(str(p)) for p in paths]
+            except cv2.error as exc:
+                raise ModelFileError(f"a presentation-attack model in {', '.join(map(str, paths))} cannot be "
+                                     f"read by OpenCV ({str(exc).strip().splitlines()[-1]})") from exc
         return self._nets
 
     def class_probabilities(self, image_rgb: np.ndarray, face_box: tuple[float, float, float, float], *,
