@@ -204,7 +204,8 @@ def summarise(report: Report, data: DataSet, settings, model) -> None:
                        f"unsure {unsure:.0%}")
         columns = {"stretches": n, "cue_error": error, "cue_correct": correct, "cue_unsure": unsure}
     frame_error = above if data.attack else below
-    report.row("sets", f"  {data.name} ({'attack' if data.attack else 'bona fide'}, {len(live)} frames"
+    frames = f"{len(live)} frame{'s' if len(live) != 1 else ''}"
+    report.row("sets", f"  {data.name} ({'attack' if data.attack else 'bona fide'}, {frames}"
                f"{f', {data.missed} without a face' if data.missed else ''}): live p5 {p5:.3f} p25 {p25:.3f} "
                f"median {p50:.3f} p75 {p75:.3f} p95 {p95:.3f}; per frame >= LIVE {above:.0%}, <= ATTACK {below:.0%} "
                f"({error_name} per frame {frame_error:.0%}){per_stretch}",
