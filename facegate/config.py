@@ -95,8 +95,10 @@ class Settings:
     voice: str = _setting("", "Voice id of the speech engine; empty: its default")
     # --- liveness (facegate/liveness/) ---
     liveness: str = _setting(
-        "challenge", "Liveness: random requests (challenge); a natural blink and 3D motion (passive: it refuses most "
-        "real people, see the README); or none",
+        "adaptive", "Liveness: adaptive (a model reads the face's texture; requests only when it is unsure: most "
+        "people pass in under a second without doing anything); challenge (random requests for everyone, 2-4 s); "
+        "passive (a natural blink and 3D motion: refuses most real people, see the README); off (a photo opens "
+        "the door)",
         choices=("off", "passive", "challenge", "adaptive"))
     liveness_trial: bool = _setting(
         False, "Trial at a new site: keep each liveness attempt's outcome, cues and time to grant (no face) for "

@@ -34,7 +34,9 @@ from facegate.errors import FaceGateError
 from facegate.gallery import Gallery
 from facegate.learning import LearningSettings, LearnOutcome, TemplateLearner
 from facegate.liveness import LivenessSettings
-from facegate.pipeline import FrameResult, Pipeline, PipelineSettings
+from facegate.liveness.cues import PassiveCue
+from facegate.liveness.texture import TextureCue
+from facegate.pipeline import CueFactory, FrameResult, Pipeline, PipelineSettings
 from facegate.policy import AccessPolicy, Decision, PolicySettings, Verdict
 from facegate.session import KioskSession, ReaderFactory, SessionListener
 from facegate.site.admin import SiteGallery
@@ -154,6 +156,16 @@ class KioskView(SessionListener):
 
 
 # ------------------------------------------------------------------------------------------------ the session
+def liveness_cues(engine: FaceEngine, gallery: Gallery) -> CueFactory:
+    """The passive cues every liveness check on this kiosk runs (issue 28): the texture model (a print or a
+    screen), one of each per check."""
+
+    def cues_for(person: str) -> list[PassiveCue]:
+        return [TextureCue(engine.pad_model)]
+
+    return cues_for
+
+
 def build_session(settings: Settings, engine: FaceEngine, gallery: Gallery, *, source: str | int | Path | SourceSpec,
                   realtime: bool = True, loop: bool = False, listeners: Sequence[SessionListener] = (),
                   access_log: AccessLog | None = None, speech: SpeechWorker | None = None, learn: bool | None = None,
@@ -179,7 +191,8 @@ def build_session(settings: Settings, engine: FaceEngine, gallery: Gallery, *, s
         require_trusted_source(settings, spec, source_trust)
     pipeline = Pipeline(engine, gallery, AccessPolicy(PolicySettings.from_settings(settings)),
                         PipelineSettings.from_settings(settings),
-                        liveness if liveness is not None else LivenessSettings.from_settings(settings), rng)
+                        liveness if liveness is not None else LivenessSettings.from_settings(settings), rng,
+                        liveness_cues(engine, gallery))
     built_in: list[SessionListener] = []
     if access_log is not None:
         built_in.append(AccessLogListener(access_log, str(spec), demonstration=settings.demonstration,

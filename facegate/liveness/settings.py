@@ -25,7 +25,7 @@ MIN_STEPS, MAX_STEPS = 2, 4
 
 @dataclass(frozen=True)
 class LivenessSettings:
-    mode: LivenessMode = LivenessMode.CHALLENGE  # the setting's word is accepted too
+    mode: LivenessMode = LivenessMode.ADAPTIVE  # the setting's word is accepted too
     # Number of random requests in a challenge (2-4; each adds ~1-2 s for a cooperative person). Three: with the
     # mouth in every challenge, two requests leave only 6 challenges (a replay's chance 1 in 6), three leave 24.
     steps: int = 3
