@@ -20,7 +20,8 @@ the real FaceMesh of each frame:
 - PRINT: one frame printed on paper (reflectance 0.03-0.93), held in a hand (slow shifts of a few pixels and tilts
   of up to 15 degrees): lit by the room and by the screen uniformly (one normal), plus a faint paper sheen; the
   print covers 0.7-2 face widths around the face, the room beyond.
-- PHONE: the clip replayed on a phone (its own emission, 1-2x as bright as the room-lit white, bluish, its gamma)
+- PHONE: the clip replayed on a phone (its own emission: its white at 250-500 cd/m2 is 2.5-5x the room-lit
+  white paper's ~95 cd/m2 at 300 lux; bluish, its own gamma)
   plus a mirror reflection of the screen on the glass: 4 % (glass at normal incidence) of the screen's radiance,
   which relative to the room-lit white is 0.04 x k / sin^2(theta) ~ 0.33 k, over the part of the glass whose
   mirror view sees the coloured border (a random ramp of 0-100 %).
@@ -326,12 +327,11 @@ def render(kind: Presentation, base: BaseClip, sequence: LightSequence, scene: S
     shift, tilt, _ = _hand(rng, times)
     # An object held up: how far it reaches around the face, and the ramp of the glass's mirror view of the border.
     margin = float(rng.uniform(0.7, 2.0)) if kind is Presentation.PRINT else float(rng.uniform(0.25, 0.5))
-    phone_light = float(rng.uniform(1.0, 2.0))
+    phone_light = float(rng.uniform(2.5, 5.0))
     phone_tint = np.array([0.95, 1.0, 1.08]) * rng.uniform(0.97, 1.03, 3)
     ramp = rng.uniform(0, 1, 2)
     tint_strength = scene.screen_to_room * scene.border_share * float(rng.uniform(0.5, 1.0))
     injector_delay = scene.injector_delay_s
-    share = scene.screen_to_room * scene.border_share
     frames = []
     for i in range(count):
         j = first + i
@@ -356,16 +356,17 @@ def render(kind: Presentation, base: BaseClip, sequence: LightSequence, scene: S
         else:
             held = base.frames[first] if kind is Presentation.PRINT else base.frames[j]
             points = base.points[first] if kind is Presentation.PRINT else base.points[j]
-            out = _held_object(kind, linear(held), points, base.room, colour, share, margin, shift[i], tilt[i],
+            out = _held_object(kind, linear(held), points, base.room, colour, scene, margin, shift[i], tilt[i],
                                screen_dir, phone_light, phone_tint, ramp)
         frames.append(RenderedFrame(float(frame_ends[i] + timing.stamp_delay), camera.shoot(out, scene.face_scale)))
     return frames
 
 
 def _held_object(kind: Presentation, picture: np.ndarray, points: np.ndarray, room: np.ndarray, colour: np.ndarray,
-                 share: float, margin: float, shift: np.ndarray, tilt: np.ndarray, screen_dir: np.ndarray,
+                 scene: Scene, margin: float, shift: np.ndarray, tilt: np.ndarray, screen_dir: np.ndarray,
                  phone_light: float, phone_tint: np.ndarray, ramp: np.ndarray) -> np.ndarray:
     """A print or a phone held up in front of the room: the picture inside its outline, the room outside."""
+    share, screen_to_room = scene.screen_to_room * scene.border_share, scene.screen_to_room
     h, w = picture.shape[:2]
     x, y, bw, bh = _box_of(points)
     if kind is Presentation.PRINT:
@@ -390,7 +391,7 @@ def _held_object(kind: Presentation, picture: np.ndarray, points: np.ndarray, ro
         emission = phone_light * np.power(picture, 1.1) * phone_tint + 0.004
         across = np.clip((np.arange(w)[None, :] - outline[0]) / max(outline[2] - outline[0], 1), 0, 1)
         mirror = (ramp[0] + (ramp[1] - ramp[0]) * across)[..., None]
-        glass = GLASS_REFLECTANCE * share / SCREEN_SIN2 * mirror * colour
+        glass = GLASS_REFLECTANCE * screen_to_room / SCREEN_SIN2 * mirror * colour
         surface = bezel[..., None] * emission + glass + 0.01
     matrix = np.array([[1.0, 0.0, shift[0]], [0.0, 1.0, shift[1]]], np.float32)
     surface = cv2.warpAffine(surface.astype(np.float32), matrix, (w, h), borderMode=cv2.BORDER_REFLECT)

@@ -235,7 +235,8 @@ FACE_ASPECT = 1.2  # forehead-to-chin over cheek-to-cheek of a frontal face (the
 NEIGHBOURS = 10  # mesh points in each local plane fit of a normal
 
 
-def mesh_normals(points: np.ndarray, depth_scale: float = 1.0, which: Sequence[int] | None = None) -> np.ndarray:
+def mesh_normals(points: np.ndarray, depth_scale: float = 1.0,
+                 which: Sequence[int] | np.ndarray | None = None) -> np.ndarray:
     """Unit surface normals at mesh points (all, or `which`), from a plane fitted to each point's nearest
     neighbours in 3D, pointing towards the camera (negative z). `depth_scale` stretches the mesh's z (a face
     deeper or flatter than the model's estimate)."""
@@ -270,7 +271,8 @@ def linear(image_rgb: np.ndarray) -> np.ndarray:
     return _SRGB_TO_LINEAR[image_rgb]
 
 
-SATURATED = 250  # an 8-bit value this high may be clipped: its colour no longer follows the light
+# An 8-bit value this high may clip once the screen adds its light (~15 %): its colour no longer follows the light.
+SATURATED = 235
 
 
 def _patch_mean(crop_rgb: np.ndarray, crop_lin: np.ndarray, x: float, y: float, half: int) -> np.ndarray | None:
@@ -311,7 +313,9 @@ class ScreenLightSettings:
     shape_live: float = 0.35
     shape_face: float = 0.65
     drift_degree: int = 3  # the slow drift removed before the fit: a polynomial in time of this degree
-    background_reference: bool = True  # measure against the background beside the face (the camera's drift)
+    # Measure against the background beside the face (the camera's drift). Off by default: on the clip a moving
+    # stage behind adds more colour noise than it removes; the polynomial drift removal handles a smooth balance.
+    background_reference: bool = False
 
 
 @dataclass
@@ -539,8 +543,8 @@ def fit_response(samples: list[_Sample], seq: LightSequence, s: ScreenLightSetti
     facing_mean = {n: float(np.mean([x_.facing[n] for x_ in samples])) for n in names}
     expected = expected_response(np.array([facing_mean[n] for n in names]), level @ REC709)
     shape, shape_se = _shape_index(y, xr, dof, expected, [names.index(n) for n in SHAPE_REGIONS])
-    return LightFit(latency, {n: float(v) for n, v in zip(names, slopes)}, front_slope, se, corr, shape, shape_se,
-                    facing_mean, {n: float(v) for n, v in zip(names, expected)})
+    return LightFit(latency, dict(zip(names, slopes.tolist(), strict=True)), front_slope, se, corr, shape, shape_se,
+                    facing_mean, dict(zip(names, expected.tolist(), strict=True)))
 
 
 def expected_response(facing_by_region: np.ndarray, luma: np.ndarray) -> np.ndarray:
