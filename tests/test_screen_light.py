@@ -95,7 +95,7 @@ def judge(engine, base, kind, seed: int, k: float = 0.3):
 
     scene = Scene(screen_to_room=k)
     sequence = LightSequence.draw(random.Random(seed))
-    cue = ScreenLightCue(sequence, ScreenLightSettings(min_live_response=0.25 * k * scene.border_share))
+    cue = ScreenLightCue(sequence, ScreenLightSettings(min_live_response=0.4 * k * scene.border_share))
     for frame in render(kind, base, sequence, scene, seed):
         faces = engine.detect(frame.image)
         if faces:

@@ -233,6 +233,7 @@ SHAPE_REGIONS = ("forehead", "nose", "right_cheek", "left_cheek", "right_side", 
 SCREEN_DIRECTION = np.array([0.0, 0.25, -1.0]) / math.hypot(0.25, 1.0)
 FACE_ASPECT = 1.2  # forehead-to-chin over cheek-to-cheek of a frontal face (the size in "face widths")
 NEIGHBOURS = 10  # mesh points in each local plane fit of a normal
+PATCH_SIZE = 0.18  # half the side of the square sampled round each point, in eye distances
 
 
 def mesh_normals(points: np.ndarray, depth_scale: float = 1.0,
@@ -304,14 +305,16 @@ class ScreenLightSettings:
     max_scale_change: float = 0.35
     min_coverage: float = 0.8  # the share of the sequence's colours that need frames
     live_z: float = 5.0  # the front's response must be this many standard errors above zero for LIVE
-    min_live_response: float = 0.004  # the smallest response (log chroma per unit of emitted colour) a live face
-    # shows on this kiosk: below it, with confidence, the face does not respond (ATTACK). Depends on the screen's
-    # brightness and the room's light; calibrate per site (benchmarks/screen_light.py).
+    # The smallest response (log chroma per unit of emitted colour) a live face shows on this kiosk: below it, with
+    # confidence, the face does not respond (ATTACK). A frontal face responds by about k x the border's share
+    # (k: the screen's light on the face over the room's), so it depends on the screen's brightness and the room;
+    # calibrate per site. The default suits k ~ 0.3 with a 40 % border (benchmarks/screen_light.py: 0.4 k border).
+    min_live_response: float = 0.05
     min_correlation: float = 0.5  # the front's chroma must follow the emitted chroma (direction and timing)
     # The response's shape index is ~1 for a face lit from the front, ~0 for a flat surface: LIVE when it is surely
     # (2 standard errors) above shape_live, ATTACK when surely below shape_face.
-    shape_live: float = 0.35
-    shape_face: float = 0.65
+    shape_live: float = 0.25
+    shape_face: float = 0.6
     drift_degree: int = 3  # the slow drift removed before the fit: a polynomial in time of this degree
     # Measure against the background beside the face (the camera's drift). Off by default: on the clip a moving
     # stage behind adds more colour noise than it removes; the polynomial drift removal handles a smooth balance.
@@ -374,7 +377,7 @@ class ScreenLightCue:
         if interocular < self.settings.min_interocular_px:
             self._small += 1
             return
-        half = max(1, int(round(0.07 * interocular)))
+        half = max(1, int(round(PATCH_SIZE * interocular)))
         x0, y0 = np.floor(points[:, :2].min(0)).astype(int) - 3 * half
         x1, y1 = np.ceil(points[:, :2].max(0)).astype(int) + 3 * half
         h, w = image_rgb.shape[:2]
