@@ -13,13 +13,15 @@ Why it tells live from not live. The light of the screen falls on whatever is in
 
 What is measured. Per frame, the mean linear colour of small patches at FaceMesh points of a few face regions and
 of the background beside the face. Brightness changes (head turns under the room light, the camera's exposure)
-are removed by keeping only chromaticity (log colour minus its mean over the three channels); the camera's white
-balance drift is removed by subtracting the background's chromaticity (the wall behind gets almost none of the
-screen's light) and a linear trend. What is left is fitted against the colours the screen emitted (as the display
-reported painting them, `LightSequence.shown`), over a range of delays (the display's lag and the camera's
-exposure and transport). The cue then asks: is there a response at the best delay, is its chroma direction the
-emitted one, and is it shaped like a face lit from the front (regions respond in proportion to how they face the
-screen, from the mesh's own 3D normals) or uniform (flat)?
+are removed by keeping only chromaticity (each channel's log less the log luminance); the camera's white balance
+drift and the room's light on a moving head change slowly, and are removed as a cubic polynomial in time over the
+check (the background beside the face can serve as a reference too: `background_reference`, off by default, as on
+the test clip a moving stage behind the face added more noise than it removed). What is left is fitted against
+the colours the screen emitted (as the display reported painting them, `LightSequence.shown`), over a range of
+delays (the display's lag and the camera's exposure and transport). The cue then asks: is there a response at the
+best delay, is its chroma direction the emitted one, and is it shaped like a face lit from the front (regions
+respond in proportion to how they face the screen, from the mesh's own 3D normals, over the room's light on them,
+read from their brightness) or uniformly (flat)? Pixels near clipping are left out (they cannot take on colour).
 
 Limits, plainly: a webcam's automatic white balance and exposure work against the effect (the cue removes global
 drifts, not a camera that re-balances each region); at arm's length a monitor's light on a face is weak in a lit
@@ -329,7 +331,6 @@ class _Sample:
     facing: dict[str, float]
     centre: np.ndarray
     width: float
-    interocular: float
 
 
 @dataclass(frozen=True)
@@ -396,7 +397,7 @@ class ScreenLightCue:
         if self._patches is None:
             self._patches = _reference_patches(image_rgb.shape, points, width)
         self._samples.append(_Sample(now, regions, _background(image_rgb, self._patches, points), facing(points),
-                                     centre, width, interocular))
+                                     centre, width))
 
     # ------------------------------------------------------------------ verdict
     def result(self) -> CueResult:
@@ -573,10 +574,8 @@ def _shape_index(y: np.ndarray, xr: np.ndarray, dof: int, expected: np.ndarray, 
     if denominator < 1e-9 or mean_r <= 1e-9:
         return 0.0, float("inf")
     contrast = np.einsum("trc,r->tc", yw, contrast_weights)
-    basis = np.einsum("trc,r->tc", xw, contrast_weights ** 2) / np.maximum(np.abs(contrast_weights).sum(), 1e-9)
-    # Per channel the contrast of a face that responds as expected is mean_r * sum(w_k^2 * x_kc): fit that.
+    # A face that responds as expected (r_k = mean_r (1 + w_k)) gives the contrast mean_r * sum_k(w_k^2 x_kc).
     predicted = np.einsum("trc,r->tc", xw, contrast_weights ** 2)
-    del basis
     energy = float((predicted ** 2).sum())
     slope = float((contrast * predicted).sum()) / energy
     se = math.sqrt(float(((contrast - slope * predicted) ** 2).sum()) / dof / energy)
