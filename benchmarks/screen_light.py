@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = bench_parser(__doc__)
     parser.add_argument("--seeds", type=int, default=3, help="presentations per type and condition (default 3)")
     parser.add_argument("--quick", action="store_true", help="one seed, the first condition only")
+    parser.add_argument("--conditions", default="",
+                        help="k:scale,... to run instead of all (e.g. 0.6:1.0,0.1:1.0)")
+    parser.add_argument("--kinds", default="", help="presentations to run, comma-separated (default: all)")
     parser.add_argument("--first-seed", type=int, default=100,
                         help="the first seed (default 100: seeds 0-4 were used to choose the cue's settings)")
     args = parser.parse_args(argv)
@@ -94,13 +97,16 @@ def main(argv: list[str] | None = None) -> int:
     base = load_base(clips / "short_hamilton_clip.mp4", engine)
     seeds = range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds))
     conditions = CONDITIONS[:1] if args.quick else CONDITIONS
+    if args.conditions:
+        conditions = tuple(tuple(float(v) for v in c.split(":")) for c in args.conditions.split(","))
+    kinds = [p for p in presentations() if not args.kinds or p[0] in args.kinds.split(",")]
     report.say(f"{len(seeds)} presentation(s) per type and condition; shares in % as LIVE ATTACK UNSURE, with the "
                f"default delay window (0-250 ms) | a calibrated one ({CALIBRATED_WINDOW[0] * 1000:.0f}-"
                f"{CALIBRATED_WINDOW[1] * 1000:.0f} ms)")
     times, cue_ms = [], []
     for k, scale in conditions:
         report.say(f"k = {k} (screen/room light), face scale {scale}:")
-        for name, kind, delay in presentations():
+        for name, kind, delay in kinds:
             wide: Counter = Counter()
             calibrated: Counter = Counter()
             reasons: Counter = Counter()
