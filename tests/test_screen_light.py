@@ -104,16 +104,18 @@ def judge(engine, base, kind, seed: int, k: float = 0.3):
     return cue.result()
 
 
-@pytest.mark.parametrize("kind, verdict", [("live", CueVerdict.LIVE), ("print", CueVerdict.ATTACK),
-                                           ("phone_replay", CueVerdict.ATTACK), ("injected", CueVerdict.ATTACK)])
-def test_the_cue_on_rendered_presentations(engine, rendered, kind, verdict):
+@pytest.mark.parametrize("kind, verdicts", [("live", {CueVerdict.LIVE}), ("print", {CueVerdict.ATTACK}),
+                                            ("injected", {CueVerdict.ATTACK}),
+                                            ("phone_replay", {CueVerdict.ATTACK, CueVerdict.UNSURE})])
+def test_the_cue_on_rendered_presentations(engine, rendered, kind, verdicts):
     """A live face relit by the screen (real frames of the clip, k = 0.3: a 24-inch screen at 60 cm in an office)
-    is LIVE; a print (uniform response), a phone (its own light and a glint) and an injected recording (no
-    response) are ATTACK."""
+    is LIVE; a print (a uniform response) and an injected recording (none) are ATTACK; a phone (its own light and
+    the glass's flat mirror image of the screen, which can be as strong as a face's response) is never LIVE: ATTACK
+    when its flat shape is clear, else UNSURE (benchmarks/screen_light.py gives the shares)."""
     from facegate_dev.screen_light import Presentation
 
     result = judge(engine, rendered, Presentation(kind), seed=0)
-    assert result.verdict is verdict, (result.reason, result.details)
+    assert result.verdict in verdicts, (result.reason, result.details)
 
 
 def test_the_view_paints_the_sequence_and_reports_when(qtbot):

@@ -297,7 +297,11 @@ def _patch_mean(crop_rgb: np.ndarray, crop_lin: np.ndarray, x: float, y: float, 
 
 @dataclass(frozen=True)
 class ScreenLightSettings:
-    latency_range_s: tuple[float, float] = (0.0, 0.25)  # display lag + exposure + transport; narrower if measured
+    latency_range_s: tuple[float, float] = (0.0, 0.25)  # searched: display lag + exposure + transport
+    # This kiosk's own delay, measured (None: not measured). The search still covers latency_range_s; a response
+    # that fits best outside this window comes late (an injector that must see the colour before it renders it)
+    # or early, and the cue is UNSURE.
+    expected_latency_s: tuple[float, float] | None = None
     latency_step_s: float = 0.01
     lead_s: float = 0.25  # frames kept from before the sequence (the idle border: the baseline)
     min_interocular_px: float = 18.0  # smaller faces: too few pixels per patch (UNSURE)
@@ -306,7 +310,7 @@ class ScreenLightSettings:
     max_travel: float = 1.5
     max_scale_change: float = 0.35
     min_coverage: float = 0.8  # the share of the sequence's colours that need frames
-    live_z: float = 5.0  # the front's response must be this many standard errors above zero for LIVE
+    live_z: float = 4.0  # the front's response must be this many standard errors above zero (any verdict but no light)
     # The smallest response (log chroma per unit of emitted colour) a live face shows on this kiosk: below it, with
     # confidence, the face does not respond (ATTACK). A frontal face responds by about k x the border's share
     # (k: the screen's light on the face over the room's), so it depends on the screen's brightness and the room;
@@ -437,10 +441,13 @@ class ScreenLightCue:
             return CueResult(CueVerdict.ATTACK, score, frames, "no reflection of the screen's light", details)
         if z < s.live_z or fit.correlation < s.min_correlation:
             return CueResult(CueVerdict.UNSURE, score, frames, "the response to the screen's light is weak", details)
-        if fit.shape - 2 * fit.shape_se >= s.shape_live:
-            return CueResult(CueVerdict.LIVE, score, frames, "", details)
         if fit.shape + 2 * fit.shape_se <= s.shape_face:
             return CueResult(CueVerdict.ATTACK, score, frames, "the screen's light falls on a flat surface", details)
+        window = s.expected_latency_s
+        if window is not None and not window[0] - 1e-6 <= fit.latency_s <= window[1] + 1e-6:
+            return CueResult(CueVerdict.UNSURE, score, frames, "the response comes at the wrong delay", details)
+        if fit.shape - 2 * fit.shape_se >= s.shape_live:
+            return CueResult(CueVerdict.LIVE, score, frames, "", details)
         return CueResult(CueVerdict.UNSURE, score, frames, "the response's shape is unclear", details)
 
 
@@ -543,7 +550,8 @@ def fit_response(samples: list[_Sample], seq: LightSequence, s: ScreenLightSetti
     xf = x * front_weight
     energy = float((xf ** 2).sum())
     front_slope = float((front_y * xf).sum() / energy)
-    se = math.sqrt(float(((front_y - front_slope * xf) ** 2).sum()) / dof / energy)
+    residual = front_y - front_slope * xf
+    se = math.sqrt(float((residual ** 2).sum()) / dof / energy * _autocorrelation_factor(residual))
     facing_mean = {n: float(np.mean([x_.facing[n] for x_ in samples])) for n in names}
     expected = expected_response(np.array([facing_mean[n] for n in names]), level @ REC709)
     shape, shape_se = _shape_index(y, xr, dof, expected, [names.index(n) for n in SHAPE_REGIONS])
@@ -578,8 +586,19 @@ def _shape_index(y: np.ndarray, xr: np.ndarray, dof: int, expected: np.ndarray, 
     predicted = np.einsum("trc,r->tc", xw, contrast_weights ** 2)
     energy = float((predicted ** 2).sum())
     slope = float((contrast * predicted).sum()) / energy
-    se = math.sqrt(float(((contrast - slope * predicted) ** 2).sum()) / dof / energy)
+    residual = contrast - slope * predicted
+    se = math.sqrt(float((residual ** 2).sum()) / dof / energy * _autocorrelation_factor(residual))
     return slope / mean_r, se / mean_r
+
+
+def _autocorrelation_factor(residual: np.ndarray) -> float:
+    """How much a residual that drifts from frame to frame (a face's colour under a changing light, a mesh that
+    wobbles) inflates a slope's variance over white noise: (1 + rho) / (1 - rho) with rho its lag-1
+    autocorrelation (0 or more)."""
+    a, b = residual[:-1].ravel(), residual[1:].ravel()
+    rho = float((a * b).sum() / max(float((residual ** 2).sum()), 1e-18))
+    rho = min(max(rho, 0.0), 0.9)
+    return (1 + rho) / (1 - rho)
 
 
 def _log_free(emitted: np.ndarray) -> np.ndarray:
