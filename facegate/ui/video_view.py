@@ -9,6 +9,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from facegate.liveness.screen_light import LightSequence
 from facegate.pipeline import TrackView
 from facegate.policy import Verdict
 from facegate.ui import captions
@@ -25,6 +26,10 @@ BANNER_FADE_SECONDS = 1.0
 # a label too (two people at the desk, a stranger at the desk), smaller ones (the room behind) only a thin box.
 LABELLED_WIDTH_FRACTION = 0.6
 MAX_MESSAGE_LINES = 4
+# The band round the window painted in the screen-light sequence's colour (facegate/liveness/screen_light.py): wide
+# enough to light a face at arm's length, as a share of the window's smaller side.
+LIGHT_BORDER_FRACTION = 0.12
+LIGHT_REPAINT_MS = 8  # repaint at least once per refresh (120 Hz), so each colour is painted on its first frame
 ZERO_WIDTH_SPACE = "\u200b"
 
 
@@ -67,6 +72,13 @@ class VideoView(QWidget):
         self._banner_timer = QTimer(self)
         self._banner_timer.setInterval(50)
         self._banner_timer.timeout.connect(self._banner_tick)
+        self._light: LightSequence | None = None
+        self.light_colour: QColor | None = None  # what the last paint drew in the light border (None: nothing)
+        self.light_rect = QRectF()
+        self._light_timer = QTimer(self)
+        self._light_timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._light_timer.setInterval(LIGHT_REPAINT_MS)
+        self._light_timer.timeout.connect(self._light_tick)
 
     # ------------------------------------------------------------------ inputs
     def show_result(self, result) -> None:
@@ -102,6 +114,49 @@ class VideoView(QWidget):
         self._banner_since = time.monotonic()
         self._banner_timer.start()
         self.update()
+
+    def show_light(self, sequence: LightSequence | None) -> None:
+        """Paint a band round the picture in the current colour of `sequence` (screen-light liveness) until it
+        ends, starting it now if nobody has; report to it when each colour is first painted (Qt's paint time, the
+        nearest this side of the panel gets to when the light left the screen). None stops it."""
+        self._light = sequence
+        if sequence is None:
+            self._light_timer.stop()
+        else:
+            if sequence.started_at is None:
+                sequence.start(time.monotonic())
+            self._light_timer.start()
+        self.update()
+
+    def _light_tick(self) -> None:
+        end = self._light.end if self._light is not None else None
+        if end is None or time.monotonic() > end + 0.1:
+            self._light = None
+            self._light_timer.stop()
+        self.update()
+
+    def _draw_light(self, painter: QPainter) -> None:
+        """The band round the window in the sequence's colour now (nothing outside the sequence)."""
+        self.light_colour, self.light_rect = None, QRectF()
+        sequence = self._light
+        if sequence is None:
+            return
+        now = time.monotonic()
+        index = sequence.index_at(now)
+        if index is None:
+            return
+        red, green, blue = sequence.colours[index].display_rgb
+        colour = QColor(red, green, blue)
+        band = max(8.0, LIGHT_BORDER_FRACTION * min(self.width(), self.height()))
+        outer = QRectF(self.rect())
+        painter.save()
+        painter.setPen(QPen(colour, band, Qt.PenStyle.SolidLine, Qt.PenCapStyle.SquareCap,
+                            Qt.PenJoinStyle.MiterJoin))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawRect(outer.adjusted(band / 2, band / 2, -band / 2, -band / 2))
+        painter.restore()
+        self.light_colour, self.light_rect = colour, outer
+        sequence.shown(index, now)
 
     @property
     def banner_text(self) -> str:
@@ -159,6 +214,7 @@ class VideoView(QWidget):
         opacity = self._banner_opacity()
         if opacity > 0:
             self._draw_banner(painter, opacity, [face, self.prompt_rect, self.message_rect])
+        self._draw_light(painter)
         self.demonstration_rect = self._draw_demonstration(painter) if self.demonstration else QRectF()
         painter.end()
 
