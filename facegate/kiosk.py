@@ -35,6 +35,7 @@ from facegate.gallery import Gallery
 from facegate.learning import LearningSettings, LearnOutcome, TemplateLearner
 from facegate.liveness import LivenessSettings
 from facegate.liveness.cues import PassiveCue
+from facegate.liveness.screen_light import LightSequence, ScreenLightCue
 from facegate.liveness.texture import TextureCue
 from facegate.pipeline import CueFactory, FrameResult, Pipeline, PipelineSettings
 from facegate.policy import AccessPolicy, Decision, PolicySettings, Verdict
@@ -156,12 +157,21 @@ class KioskView(SessionListener):
 
 
 # ------------------------------------------------------------------------------------------------ the session
-def liveness_cues(engine: FaceEngine, gallery: Gallery) -> CueFactory:
-    """The passive cues every liveness check on this kiosk runs (issue 28): the texture model (a print or a
-    screen), one of each per check."""
+# Starts a colour sequence on the kiosk's screen for a check and returns it (the window's), or None (none shown).
+ScreenLight = Callable[[], LightSequence | None]
+
+
+def liveness_cues(engine: FaceEngine, gallery: Gallery, screen_light: ScreenLight | None = None) -> CueFactory:
+    """The passive cues every liveness check on this kiosk runs (issue 28), one of each per check: the texture
+    model (a print or a screen); with `screen_light` (the window, settings.liveness_screen_light), the face's
+    reflection of a colour sequence shown for the check."""
 
     def cues_for(person: str) -> list[PassiveCue]:
-        return [TextureCue(engine.pad_model)]
+        cues: list[PassiveCue] = [TextureCue(engine.pad_model)]
+        sequence = screen_light() if screen_light is not None else None
+        if sequence is not None:
+            cues.append(ScreenLightCue(sequence))
+        return cues
 
     return cues_for
 
@@ -174,7 +184,7 @@ def build_session(settings: Settings, engine: FaceEngine, gallery: Gallery, *, s
                   reader_factory: ReaderFactory | None = None, actions: bool = True,
                   on_action_health: Callable[[ActionHealth], None] | None = None,
                   on_tailgating: Callable[[ActionEvent], None] | None = None,
-                  source_trust: SourceTrust | None = None) -> KioskSession:
+                  source_trust: SourceTrust | None = None, screen_light: ScreenLight | None = None) -> KioskSession:
     """A kiosk session wired the one way the app, `run --headless`, the benchmarks and the tests use.
 
     Listeners hear the session after the built-in ones, in this order: the access log (a decision is durable
@@ -185,14 +195,15 @@ def build_session(settings: Settings, engine: FaceEngine, gallery: Gallery, *, s
     are read (benchmarks letterbox or stack the clip; tests spoil frames). actions: the door pulse, MQTT and
     webhook the settings ask for, refused (FaceGateError) unless the source is a physical camera or the settings
     mark a demonstration; on_action_health and on_tailgating are called on the actions' threads (Kiosk.actions
-    finds that listener among the session's). source_trust: the source's assessment, when already made."""
+    finds that listener among the session's). source_trust: the source's assessment, when already made.
+    screen_light: the window's colour sequences for the screen-light cue (None: no screen, or not turned on)."""
     spec = source if isinstance(source, SourceSpec) else parse_source(source)
     if actions:
         require_trusted_source(settings, spec, source_trust)
     pipeline = Pipeline(engine, gallery, AccessPolicy(PolicySettings.from_settings(settings)),
                         PipelineSettings.from_settings(settings),
                         liveness if liveness is not None else LivenessSettings.from_settings(settings), rng,
-                        liveness_cues(engine, gallery))
+                        liveness_cues(engine, gallery, screen_light))
     built_in: list[SessionListener] = []
     if access_log is not None:
         built_in.append(AccessLogListener(access_log, str(spec), demonstration=settings.demonstration,
@@ -328,9 +339,11 @@ def assemble_kiosk(settings: Settings, engine: FaceEngine, gallery: Gallery, vie
                    source: str | int | Path | SourceSpec, access_log: AccessLog | None,
                    speech: SpeechWorker | None, realtime: bool = True, loop: bool = False, learn: bool = True,
                    rng: random.Random | None = None, reader_factory: ReaderFactory | None = None,
-                   source_trust: SourceTrust | None = None) -> Kiosk:
+                   source_trust: SourceTrust | None = None, screen_light: ScreenLight | None = None) -> Kiosk:
     """The kiosk the settings describe, not started yet. `view` hears everything (the window, the JSON lines);
-    learn=False turns learning off whatever the settings say (`run --no-learning`). FaceGateError (in plain
+    learn=False turns learning off whatever the settings say (`run --no-learning`). screen_light: how the view shows
+    a colour sequence (the window), used when settings.liveness_screen_light and frames come in real time (the
+    cue compares the camera's clock with the screen's). FaceGateError (in plain
     words) when it cannot run: a site without its access log, a door, MQTT or webhook setting that cannot work."""
     require_site_log(settings, access_log)
     url = settings.database_url.strip()
@@ -342,5 +355,6 @@ def assemble_kiosk(settings: Settings, engine: FaceEngine, gallery: Gallery, vie
                             learn=learn and settings.learn_from_visits and site is None,
                             on_learned=view.on_learned, rng=rng, reader_factory=reader_factory,
                             on_action_health=view.on_action_health, on_tailgating=view.on_tailgating,
-                            source_trust=source_trust)
+                            source_trust=source_trust,
+                            screen_light=screen_light if settings.liveness_screen_light and realtime else None)
     return Kiosk(settings, session, site, access_log, speech)

@@ -92,3 +92,33 @@ def test_a_print_is_refused_by_its_texture_in_both_modes(engine, tmp_path, clips
     assert decisions, "the print was not even recognised: the test shows nothing"
     assert all(d.verdict is Verdict.DENIED for _, d in decisions), [d.reason for _, d in decisions]
     assert "texture" in decisions[0][1].reason
+
+
+def test_the_window_lights_the_face_and_a_recording_does_not_answer_the_light(qtbot, home, clips):
+    """liveness_screen_light on (issue 28 item 3): the window paints a colour band round the picture for each check
+    and the screen-light cue joins the texture cue. The clip is a recording, blind to the band: he is not granted
+    on the passive cues (the light is missing, or the cue is unsure and the requests start)."""
+    from facegate.config import Settings
+    from facegate.ui.main_window import MainWindow
+
+    folder = home / "gallery"
+    folder.mkdir()
+    shutil.copy(clips / "lin-manuel-miranda.png", folder / f"{NAME}.png")
+    settings = Settings(source=str(clips / CLIP), gallery=str(folder), log_dir=str(home / "log"), speech=False,
+                        liveness="adaptive", liveness_screen_light=True)
+    win = MainWindow(settings, settings_path=home / "config.json")
+    win.show()
+    qtbot.addWidget(win)
+    colours, decisions = set(), []
+    win.bridge.frame_ready.connect(lambda result: colours.add(getattr(win.video.light_colour, "name", lambda: None)()))
+    win.bridge.decision.connect(lambda decision, result: decisions.append(decision))
+    try:
+        qtbot.waitUntil(lambda: any(d.verdict is not Verdict.UNKNOWN for d in decisions)
+                        or any(t.instruction for t in win.video._tracks), timeout=90_000)
+        assert colours - {None}, "no colour band was painted"
+        decided = [d for d in decisions if d.verdict is not Verdict.UNKNOWN]
+        assert all(d.verdict is Verdict.DENIED or d.details["liveness"]["asked"] for d in decided), decided
+        if decided and decided[0].verdict is Verdict.DENIED:
+            assert "screen_light" in decided[0].reason
+    finally:
+        win.shutdown()

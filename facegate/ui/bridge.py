@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QObject, Signal
 
 from facegate.kiosk import KioskView
+from facegate.liveness.screen_light import LightSequence
 
 
 class SessionBridge(QObject, KioskView):
@@ -18,6 +19,14 @@ class SessionBridge(QObject, KioskView):
     action_health = Signal(object)  # facegate.actions.ActionHealth: a receiver slow, down, or back
     tailgating = Signal(object)  # facegate.actions.ActionEvent: a face appeared while the door was open
     site_event = Signal(object, object)  # facegate.site.sync.SiteEvent and its payload: the site link's news
+    light = Signal(object)  # facegate.liveness.screen_light.LightSequence: show it round the picture now
+
+    def start_light(self) -> LightSequence:
+        """A new colour sequence for a liveness check (kiosk.ScreenLight; the pipeline worker calls it): the
+        window shows it at once and reports its paint times to it."""
+        sequence = LightSequence.draw()
+        self.light.emit(sequence)
+        return sequence
 
     # facegate.kiosk.KioskView's calls, made on the session's and the parts' threads; emitting is thread-safe.
     def on_result(self, result) -> None:

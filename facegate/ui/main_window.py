@@ -107,6 +107,7 @@ class MainWindow(QMainWindow):
         self.bridge.action_health.connect(self._on_action_health)
         self.bridge.tailgating.connect(self._on_tailgating)
         self.bridge.site_event.connect(self._on_site_event)
+        self.bridge.light.connect(self.video.show_light)
         self._fps_timer = QTimer(self)
         self._fps_timer.timeout.connect(self._update_fps)
         self._fps_timer.timeout.connect(self._update_site_status)
@@ -248,7 +249,7 @@ class MainWindow(QMainWindow):
         try:
             self.kiosk = assemble_kiosk(self.settings, self.engine, self.gallery, self.bridge, source=spec,
                                         access_log=self.access_log, speech=self.speech, realtime=self.realtime,
-                                        loop=spec.finite and self.realtime)
+                                        loop=spec.finite and self.realtime, screen_light=self.bridge.start_light)
         except FaceGateError as exc:  # a door, MQTT or webhook setting that cannot work, a site without its log
             log.error("The kiosk could not start: %s", exc)
             self.video.set_message(str(exc))
