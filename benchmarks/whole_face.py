@@ -198,38 +198,14 @@ def cue_verdicts(frames: list[int], lower: np.ndarray, granted: np.ndarray, thre
     return verdicts
 
 
-def main() -> None:
-    parser = bench_parser(__doc__)
-    parser.add_argument("--choose-folds", default="0,1", help="LFW folds the threshold is chosen on (default 0,1)")
-    parser.add_argument("--report-folds", default="2,3", help="LFW folds the figures are reported on (default 2,3)")
-    parser.add_argument("--limit", type=int, default=None, help="pairs of each kind per fold (default all 300)")
-    parser.add_argument("--genuine-cost", type=float, default=0.02,
-                        help="largest share of genuine grants the chosen threshold may refuse on --choose-folds")
-    parser.add_argument("--no-clip", action="store_true", help="leave out the clip")
-    args = parser.parse_args()
-    report = Report("whole_face", args.json)
-    root = need_lfw(report)
-    clips = None if args.no_clip else need_clips(report, "short_hamilton_clip.mp4", "lin-manuel-miranda.png")
-
-    from facegate.liveness.whole_face import LOWER_FACE_THRESHOLD, MAX_FRAMES, MIN_FRAMES
+def report_lfw(report: Report, chosen: FoldFigures, reported: FoldFigures, choose_folds: list[int],
+               report_folds: list[int], args, masks) -> None:
+    from facegate.liveness.whole_face import LOWER_FACE_THRESHOLD
     from facegate.vision.lower_face import LOWER_FACE_MARGIN
-    from facegate_dev.half_mask import LOWER_CUT, HalfMask
 
-    masks = (HalfMask(), HalfMask(LOWER_CUT, feather=6.0))
-    measure = FaceMeasure()
-    started = time.perf_counter()
-    chosen, reported = FoldFigures(), FoldFigures()
-    choose_folds = [int(f) for f in args.choose_folds.split(",") if f != ""]
-    report_folds = [int(f) for f in args.report_folds.split(",") if f != ""]
-    if set(choose_folds) & set(report_folds):
-        parser.error("the report folds must not be among the folds the threshold is chosen on")
-    for fold in choose_folds:
-        chosen.extend(measure_fold(measure, root, fold, args.limit, masks))
-    for fold in report_folds:
-        reported.extend(measure_fold(measure, root, fold, args.limit, masks))
     report.say(f"LFW: chosen on folds {choose_folds}, reported on folds {report_folds}, "
                f"{args.limit or 300} pairs of each kind per fold; lower face cut {LOWER_FACE_MARGIN} eye-to-nose "
-               f"heights under the nose base; {time.perf_counter() - started:.0f} s",
+               f"heights under the nose base; {args.seconds:.0f} s",
                choose_folds=choose_folds, report_folds=report_folds, margin=LOWER_FACE_MARGIN)
 
     genuine_choose = chosen.genuine_granted_lower()
@@ -267,6 +243,39 @@ def main() -> None:
                    target=cost, threshold=limit, genuine_cost=share_over(granted, limit),
                    hard_refused=share_over(hard, limit))
 
+
+
+def main() -> None:
+    parser = bench_parser(__doc__)
+    parser.add_argument("--choose-folds", default="0,1", help="LFW folds the threshold is chosen on (default 0,1)")
+    parser.add_argument("--report-folds", default="2,3", help="LFW folds the figures are reported on (default 2,3)")
+    parser.add_argument("--limit", type=int, default=None, help="pairs of each kind per fold (default all 300)")
+    parser.add_argument("--genuine-cost", type=float, default=0.02,
+                        help="largest share of genuine grants the chosen threshold may refuse on --choose-folds")
+    parser.add_argument("--no-clip", action="store_true", help="leave out the clip")
+    args = parser.parse_args()
+    report = Report("whole_face", args.json)
+    root = need_lfw(report)
+    clips = None if args.no_clip else need_clips(report, "short_hamilton_clip.mp4", "lin-manuel-miranda.png")
+
+    from facegate.liveness.whole_face import LOWER_FACE_THRESHOLD, MAX_FRAMES, MIN_FRAMES
+    from facegate_dev.half_mask import LOWER_CUT, HalfMask
+
+    masks = (HalfMask(), HalfMask(LOWER_CUT, feather=6.0))
+    measure = FaceMeasure()
+    started = time.perf_counter()
+    chosen, reported = FoldFigures(), FoldFigures()
+    choose_folds = [int(f) for f in args.choose_folds.split(",") if f != ""]
+    report_folds = [int(f) for f in args.report_folds.split(",") if f != ""]
+    if set(choose_folds) & set(report_folds):
+        parser.error("the report folds must not be among the folds the threshold is chosen on")
+    for fold in choose_folds:
+        chosen.extend(measure_fold(measure, root, fold, args.limit, masks))
+    for fold in report_folds:
+        reported.extend(measure_fold(measure, root, fold, args.limit, masks))
+    args.seconds = time.perf_counter() - started
+    if choose_folds and report_folds:
+        report_lfw(report, chosen, reported, choose_folds, report_folds, args, masks)
     if clips is not None:
         frames, whole, lower = measure_clip(measure, clips)
         granted_frames = whole < KIOSK_THRESHOLD
