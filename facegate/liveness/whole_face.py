@@ -34,7 +34,7 @@ from facegate.vision.lower_face import embed_lower_faces
 # 0-1 (548 same-person pairs granted by the whole face: the smallest distance refusing at most 2 % of them, 0.530),
 # reported on folds 2-3: it refuses 2.7 % of granted same-person pairs and 42 % of the half masks cut just under
 # the nose that the whole face takes for the victim (29 % of masks cut lower, over the upper lip, edge softened);
-# on the clip, 0 of 110 cue runs on Lin-Manuel Miranda singing say ATTACK (117-118 of 118 granted frames pass).
+# on the clip, 0 of 110 cue runs on Lin-Manuel Miranda singing say ATTACK (117 of 118 granted frames pass).
 # Lower refuses more masks and more people (0.50: 6.3 % and 61 %; 0.475: 10 % and 74 %): the fusion's choice.
 LOWER_FACE_THRESHOLD = 0.53
 MIN_FRAMES = 3  # measured frames before any verdict: one frame may be blurred, mid-word or half turned
