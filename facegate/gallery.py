@@ -218,6 +218,8 @@ class _Index:
     starts: np.ndarray  # first row of each person
     photo_counts: dict[str, int] = field(default_factory=dict)
     learned: np.ndarray = field(default_factory=lambda: np.zeros(0, bool))  # per row: a learned photo
+    # person -> (file, SHA-256) of each usable enrolled (not learned) photo: what lower_face_embeddings reads
+    enrolled_files: dict[str, list[tuple[Path, str]]] = field(default_factory=dict)
 
 
 def _sha256(path: Path) -> str:
@@ -247,6 +249,9 @@ class Gallery:
         self.problems: list[PhotoProblem] = []
         self._lock = threading.RLock()
         self._entries: dict[str, _Entry] = {}  # photo hash -> analysis, as of the last refresh (cache or not)
+        # photo hash -> the lower face's embedding (None: no face found), computed on first asking (see
+        # lower_face_embeddings); forgotten when the photo leaves the gallery
+        self._lower_faces: dict[str, np.ndarray | None] = {}
         # photo file -> ((size, mtime_ns, inode), SHA-256) as of the last refresh: an unchanged file is not read
         # again (a site kiosk's copy of 10,000 people refreshes on every change; writes replace files: new inode)
         self._digests: dict[Path, tuple[tuple[int, int, int], str]] = {}
@@ -378,6 +383,43 @@ class Gallery:
         None when no photo of the gallery has those bytes."""
         entry = self._entries.get(digest)
         return None if entry is None else (entry.embedding, entry.problem)
+
+    def lower_face_embeddings(self, name: str) -> np.ndarray:
+        """(k, EMBEDDING_SIZE) embeddings of the lower faces (facegate/vision/lower_face.py) of `name`'s usable
+        enrolled photos, as of the last refresh; (0, EMBEDDING_SIZE) when they have none. Learned photos are left
+        out: the whole-face check compares a visitor with what the person enrolled.
+
+        Computed on first asking, one encoding per photo (about 30-100 ms), and kept in memory by the SHA-256 of
+        the photo's bytes like the embedding cache: a replaced photo is a new key, a removed one is forgotten at
+        the next refresh. Not written to disk: only the people who come to the door are ever asked for, and a
+        restart costs each of them one encoding per photo. A site kiosk's replica works the same way: its photo
+        files are copies of the server's."""
+        with self._lock:
+            wanted = self._index.enrolled_files.get(name, [])
+            rows = []
+            for path, digest in wanted:
+                if digest not in self._lower_faces:
+                    try:
+                        if _sha256(path) != digest:
+                            continue  # changed since the last refresh: the next one brings its new analysis
+                    except OSError:
+                        continue
+                    self._lower_faces[digest] = self._lower_face_of_file(path)
+                if (row := self._lower_faces[digest]) is not None:
+                    rows.append(row)
+        return np.array(rows, np.float32).reshape(-1, EMBEDDING_SIZE)
+
+    def _lower_face_of_file(self, path: Path) -> np.ndarray | None:
+        """The lower face's embedding of the face analyse_photo() takes from the photo; None when it cannot."""
+        from facegate.vision.lower_face import embed_lower_faces
+
+        try:
+            image, _ = self.engine.upright(load_image(path))
+            faces = self.engine.detect(image)
+        except (ImageError, OSError) as exc:
+            log.warning("Gallery photo %s could not be read for its lower face (%s).", path, exc)
+            return None
+        return embed_lower_faces(self.engine, image, faces[:1])[0] if faces else None
 
     def photo_count(self, name: str) -> int:
         return self._index.photo_counts.get(name, 0)
@@ -593,8 +635,9 @@ class Gallery:
             used: dict[str, _Entry] = {}
             digests: dict[Path, tuple[tuple[int, int, int], str]] = {}
             names, rows, learned_flags, counts, problems = [], [], [], {}, []
+            enrolled_files: dict[str, list[tuple[Path, str]]] = {}
             for name, files in people.items():
-                person_rows, person_learned = [], []
+                person_rows, person_learned, person_files = [], [], []
                 for path in files:
                     if not is_image_name(path):
                         problems.append(PhotoProblem(path, "not an image file (expected .jpg, .png, ...)"))
@@ -624,6 +667,8 @@ class Gallery:
                     else:
                         person_rows.append(entry.embedding)
                         person_learned.append(is_learned(path))
+                        if not is_learned(path):
+                            person_files.append((path, digest))
                 if person_rows and all(person_learned):
                     # What the kiosk learned only ever adds to a person's own photos; it never stands alone.
                     problems.extend(PhotoProblem(p, "learned at the kiosk, not used: the person has no usable "
@@ -634,16 +679,18 @@ class Gallery:
                     rows.extend(person_rows)
                     learned_flags.extend(person_learned)
                     counts[name] = len(person_rows)
+                    enrolled_files[name] = person_files
             if set(used) != set(cached) or any(used[h] is not cached.get(h) for h in used):
                 self._save_cache(used)
             self._entries = used  # a cache that cannot be written costs no re-encoding while we run
+            self._lower_faces = {digest: row for digest, row in self._lower_faces.items() if digest in used}
             self._digests = digests
             for left_out in problems:
                 log.warning("Gallery photo left out: %s", left_out)
             embeddings = np.array(rows, np.float32).reshape(-1, EMBEDDING_SIZE)
             starts = group_starts([counts[n] for n in names])
             self._index = _Index(names, embeddings, (embeddings ** 2).sum(1), starts, counts,
-                                 np.array(learned_flags, bool))
+                                 np.array(learned_flags, bool), enrolled_files)
             self.problems = problems
             return problems
 
