@@ -37,6 +37,7 @@ from facegate.liveness import LivenessSettings
 from facegate.liveness.cues import PassiveCue
 from facegate.liveness.screen_light import LightSequence, ScreenLightCue
 from facegate.liveness.texture import TextureCue
+from facegate.liveness.whole_face import WholeFaceCue
 from facegate.pipeline import CueFactory, FrameResult, Pipeline, PipelineSettings
 from facegate.policy import AccessPolicy, Decision, PolicySettings, Verdict
 from facegate.session import KioskSession, ReaderFactory, SessionListener
@@ -163,11 +164,12 @@ ScreenLight = Callable[[], LightSequence | None]
 
 def liveness_cues(engine: FaceEngine, gallery: Gallery, screen_light: ScreenLight | None = None) -> CueFactory:
     """The passive cues every liveness check on this kiosk runs (issue 28), one of each per check: the texture
-    model (a print or a screen); with `screen_light` (the window, settings.liveness_screen_light), the face's
+    model (a print or a screen), the whole face (the lower face is the claimed person's too: a half mask); with
+    `screen_light` (the window, settings.liveness_screen_light), the face's
     reflection of a colour sequence shown for the check."""
 
     def cues_for(person: str) -> list[PassiveCue]:
-        cues: list[PassiveCue] = [TextureCue(engine.pad_model)]
+        cues: list[PassiveCue] = [TextureCue(engine.pad_model), WholeFaceCue(engine, gallery, person)]
         sequence = screen_light() if screen_light is not None else None
         if sequence is not None:
             cues.append(ScreenLightCue(sequence))

@@ -79,14 +79,16 @@ class LivenessCheck:
 
     def _passive_verdict(self) -> tuple[CueVerdict, str]:
         """What the passive cues say together: ATTACK (with the reason) when one is sure of an attack; LIVE when
-        every cue that can work here says live (and at least one can); UNSURE otherwise."""
+        every cue that can work here says live and at least one of them vouches for liveness (a veto-only cue,
+        VOUCHES_FOR_LIVENESS False, must have said LIVE too, but cannot make a grant alone); UNSURE otherwise."""
         results = self.cue_results
         attacks = [f"{name}: {r.reason or 'an attack'}" for name, r in results.items()
                    if r.verdict is CueVerdict.ATTACK]
         if attacks:
             return CueVerdict.ATTACK, "; ".join(attacks)
-        available = [r for r in results.values() if r.verdict is not CueVerdict.UNAVAILABLE]
-        if available and all(r.verdict is CueVerdict.LIVE for r in available):
+        vouching = {cue.name for cue in self.passive_cues if cue.VOUCHES_FOR_LIVENESS}
+        available = {name: r for name, r in results.items() if r.verdict is not CueVerdict.UNAVAILABLE}
+        if (vouching & available.keys()) and all(r.verdict is CueVerdict.LIVE for r in available.values()):
             return CueVerdict.LIVE, ""
         return CueVerdict.UNSURE, ""
 

@@ -38,6 +38,10 @@ class CueResult:
 
 class PassiveCue(Protocol):
     name: str  # a short key for the log ("texture", "screen_light", "whole_face")
+    # False for a cue whose LIVE says only "nothing wrong here", not "a live person" (the whole-face cue: a full
+    # print of the person passes it). Such a cue can refuse, and a passive grant waits for its verdict, but it
+    # never makes one on its own.
+    VOUCHES_FOR_LIVENESS: bool
 
     def update(self, image_rgb: np.ndarray, face: Face, mesh: Mesh, now: float) -> None:
         """One frame of the track: the whole RGB frame, the face's box (and 5 landmarks) and its dense mesh."""

@@ -360,6 +360,7 @@ class ScreenLightCue:
     """
 
     name = "screen_light"
+    VOUCHES_FOR_LIVENESS = True
 
     def __init__(self, sequence: LightSequence | None, settings: ScreenLightSettings | None = None):
         self.sequence = sequence

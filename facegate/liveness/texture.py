@@ -49,6 +49,7 @@ class TextureCue:
     One instance per track: it keeps that track's recent probabilities."""
 
     name = "texture"
+    VOUCHES_FOR_LIVENESS = True
 
     def __init__(self, model: PresentationAttackModel, settings: TextureSettings | None = None):
         self.model = model
