@@ -1119,7 +1119,8 @@ class _PhoneScene:
         self.region = region = (slice(top_screen, top_screen + scr_h), slice(left, left + scr_w))
         self.static_screen, self.screen_weight = static[region][..., :3], self.weight[region][..., None]
         self.screen_origin = (sx0, sy0)
-        face_tex = (left + (face_c_src[0] - cx0) * scr_w / cw, top_screen + bar + (face_c_src[1] - cy0) * content_h / ch)
+        face_tex = (left + (face_c_src[0] - cx0) * scr_w / cw,
+                    top_screen + bar + (face_c_src[1] - cy0) * content_h / ch)
         origin = self.origin
         self.anchor = np.array([(face_tex[0] - origin[0]) * mm_per_px, (face_tex[1] - origin[1]) * mm_per_px, 0.0])
 

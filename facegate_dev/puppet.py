@@ -228,7 +228,13 @@ def _build_head(photo: Path, rng, size, face_px: float, background, depth_gain: 
     face = max(found, key=lambda f: f.box[2] * f.box[3])
     mesh = engine.facemesh.infer(image, face).points.astype(np.float64)
     mesh[:, 2] *= depth_gain
+    return head_from_mesh(canvas, mesh, size, tuple(float(v) for v in face.box))
 
+
+def head_from_mesh(canvas: np.ndarray, mesh: np.ndarray, size, face_box) -> _Head:
+    """The puppet's control points, jaw and triangles for a face whose FaceMesh points `mesh` (468, 3) were found
+    on `canvas` (float32 BGR, `size`): the puppet's photo, or a frame of real footage (the half mask's wearer)."""
+    w, h = size
     oval = mesh[list(FACE_OVAL)]
     centre = mesh[:, :2].mean(0)
     face_w = float(np.ptp(oval[:, 0]))
@@ -256,7 +262,7 @@ def _build_head(photo: Path, rng, size, face_px: float, background, depth_gain: 
     pivot = np.array([centre[0], float(mesh[[234, 454], 1].mean()), float(mesh[:, 2].mean()) + 0.55 * face_w])
 
     head = _Head(canvas, points, moving, np.zeros((0, 3), np.int32), weight, hinge, jaw_angle, pivot,
-                 tuple(float(v) for v in face.box), mouth_height)
+                 face_box, mouth_height)
     # Triangulate with the mouth open, so that no triangle joins the upper lip to the lower one across the gap.
     opened = _posed(head, _Camera.webcam(size), 0.0, 0.0, 0.0, 1.0, 0.0, (0.0, 0.0), 1.0)[0]
     head.triangles = delaunay(opened, size)
@@ -298,6 +304,79 @@ def _posed(head: _Head, cam: _Camera, pitch: float, yaw: float, roll: float, jaw
     return projected, world[:, 2]
 
 
+# --------------------------------------------------------------------------------- answering the requests
+
+
+class Answerer:
+    """How a person answers the kiosk's requests, as head poses (pitch, yaw in degrees; jaw 0 closed .. 1 open) per
+    frame: after a human reaction time (`reaction_s`), out to the requested pose, held, and back. A new request
+    while answering one: the movement under way is finished first (out to its full extent, a short hold), as people
+    do. A request still shown after the answer: answered again after a moment. Turns tip the head back a little
+    (`lift_deg`): the check never asks for that, so it is never a wrong action, and the extra 3D motion lifts the
+    parallax cue before a turn crosses its threshold. Shared by the puppet and the half mask's wearer."""
+
+    def __init__(self, rng, fps: float, *, turn_deg: float, nod_deg: float, lift_deg: float, jaw: float,
+                 reaction_s=(0.45, 0.9)):
+        self.rng, self.fps = rng, fps
+        self.turn_deg, self.nod_deg, self.lift_deg, self.jaw = turn_deg, nod_deg, lift_deg, jaw
+        self.reaction_s = reaction_s
+        self.last_instruction = ""
+        self.plan: list[tuple[float, float, float]] = []  # (pitch, yaw, jaw) per coming frame
+        self.answered: list[tuple[float, float, float]] = []  # the plan as it was made (self.plan is its rest)
+        self.finish_by = 0  # frames of self.answered to play before the answer to another request may start
+        self.waited = 0  # frames since the last answer ended, the request still shown
+        self.pose = (0.0, 0.0, 0.0)
+
+    def _ramp(self, start, end, seconds: float) -> list[tuple[float, float, float]]:
+        steps = max(2, int(round(seconds * self.fps)))
+        return [tuple(a + (b - a) * _ease(k, steps) for a, b in zip(start, end, strict=True))
+                for k in range(1, steps + 1)]
+
+    def _answer(self, instruction: str, start) -> list[tuple[float, float, float]]:
+        """The poses that answer `instruction`, from the pose `start`."""
+        from facegate.liveness import INSTRUCTIONS, Action
+
+        action = next((a for a, text in INSTRUCTIONS.items() if text == instruction), None)
+        rest = (0.0, 0.0, 0.0)
+        back = self._ramp(start, rest, self.rng.uniform(*self.reaction_s))  # reading the request, it settles
+        hold = int(round(self.rng.uniform(0.6, 1.0) * self.fps))
+        lift = -self.rng.uniform(0.6, 1.0) * self.lift_deg
+        if action in (Action.TURN_LEFT, Action.TURN_RIGHT):
+            # the person's left: the nose moves to the image's right (positive yaw here)
+            target = (lift, self.turn_deg if action is Action.TURN_LEFT else -self.turn_deg, 0.0)
+        elif action is Action.NOD:
+            target = (self.nod_deg, 0.0, 0.0)
+            hold //= 3
+        elif action is Action.OPEN_MOUTH:
+            target = (0.0, 0.0, self.jaw)  # not tipped back: the check takes a squashed face for a tilted picture
+        else:
+            return back
+        out = self._ramp(rest, target, self.rng.uniform(0.3, 0.5))
+        home = self._ramp(target, rest, self.rng.uniform(0.3, 0.5))
+        self.finish_by = len(back) + len(out) + min(hold, int(0.25 * self.fps))
+        return back + out + [target] * hold + home
+
+    def next(self, instruction: str) -> tuple[float, float, float]:
+        """The pose of the next frame while the kiosk shows `instruction` ("" for none)."""
+        if instruction and instruction != self.last_instruction:
+            done = len(self.answered) - len(self.plan)
+            kept = self.plan[:max(0, self.finish_by - done)]
+            start = kept[-1] if kept else self.pose
+            self.plan = kept + self._answer(instruction, start)
+            self.answered = list(self.plan)
+            self.finish_by += len(kept)
+            self.waited = 0
+        elif instruction and not self.plan:
+            self.waited += 1
+            if self.waited >= self.fps * self.rng.uniform(0.5, 1.0):
+                self.plan = self._answer(instruction, self.pose)
+                self.answered = list(self.plan)
+                self.waited = 0
+        self.last_instruction = instruction
+        self.pose = self.plan.pop(0) if self.plan else (0.0, 0.0, 0.0)
+        return self.pose
+
+
 # --------------------------------------------------------------------------------------------- the puppet
 
 
@@ -309,22 +388,22 @@ class Puppet:
     """A puppet of one photo that answers the kiosk's requests (see the module docstring).
 
     photo: one photo of the victim (the attack's only material); seed: everything random; presentation:
-    "injected" or "on_phone"; turn_deg / nod_deg: how far it turns and nods on request; jaw: how wide the mouth
+    "injected" or "on_phone"; turn_deg / nod_deg: how far it turns and nods on request; lift_deg: how far it tips
+    back as it turns (Answerer); depth_gain: the relief given to FaceMesh's depths; jaw: how wide the mouth
     opens (1: the lips part by ~0.55 of the nose-to-lip height); reaction_s: (low, high) of the human-like delay
     before it answers a new request; blink_every_s: mean time between blinks (None: no blinks); max_frames: how
     long the natural motion is drawn for (it holds still after)."""
 
     def __init__(self, photo: Path, *, seed: int, presentation: str = "injected", turn_deg: float = 25.0,
-                 nod_deg: float = 18.0, lift_deg: float = 10.0, depth_gain: float = 1.4, jaw: float = 1.0, reaction_s=(0.45, 0.9), blink_every_s: float | None = 4.0,
-                 fps: float = 30.0, size=(640, 480), max_frames: int = 1200, background=None):
+                 nod_deg: float = 18.0, lift_deg: float = 10.0, depth_gain: float = 1.4, jaw: float = 1.0,
+                 reaction_s=(0.45, 0.9), blink_every_s: float | None = 4.0, fps: float = 30.0, size=(640, 480),
+                 max_frames: int = 1200, background=None):
         if presentation not in PRESENTATIONS:
             raise ValueError(f"presentation must be one of {PRESENTATIONS}, not {presentation!r}")
         rng = np.random.default_rng([seed, 41])
         self.presentation, self.seed, self.fps, self.size = presentation, seed, fps, tuple(size)
         self.cam = _Camera.webcam(size)
         self.head = _build_head(Path(photo), rng, self.size, rng.uniform(140, 160), background, depth_gain)
-        self.turn_deg, self.nod_deg, self.lift_deg, self.jaw = turn_deg, nod_deg, lift_deg, jaw
-        self.reaction_s = reaction_s
         # Natural motion: a slow sway of the head, a small drift and breathing-like bob, micro-movements.
         t = np.arange(max_frames) / fps
         self.natural = {
@@ -353,69 +432,13 @@ class Puppet:
             room = _prepare_background(background, rng, self.size)
             self.phone = _PhoneScene(rng, self.cam, room, self.size, (x0, 0, crop_w, h), fw, (x + fw / 2, y + fh / 2),
                                      max_frames, fps)
-        self.reactions = np.random.default_rng([seed, 43])
+        self.answers = Answerer(np.random.default_rng([seed, 43]), fps, turn_deg=turn_deg, nod_deg=nod_deg,
+                                lift_deg=lift_deg, jaw=jaw, reaction_s=reaction_s)
         self.index = 0
-        self.last_instruction = ""
-        self.plan: list[tuple[float, float, float]] = []  # (pitch, yaw, jaw) per coming frame, over the natural
-        self.answered: list[tuple[float, float, float]] = []  # the plan as it was made (self.plan is its rest)
-        self.finish_by = 0  # frames of self.answered to play before the answer to another request may start
-        self.waited = 0  # frames since the last answer ended, the request still shown
-        self.pose = (0.0, 0.0, 0.0)
-
-    def _ramp(self, start, end, seconds: float) -> list[tuple[float, float, float]]:
-        steps = max(2, int(round(seconds * self.fps)))
-        return [tuple(a + (b - a) * _ease(k, steps) for a, b in zip(start, end, strict=True))
-                for k in range(1, steps + 1)]
-
-    def _answer(self, instruction: str, start) -> list[tuple[float, float, float]]:
-        """The poses that answer `instruction`, from the pose `start`."""
-        from facegate.liveness import INSTRUCTIONS, Action
-
-        action = next((a for a, text in INSTRUCTIONS.items() if text == instruction), None)
-        rest = (0.0, 0.0, 0.0)
-        wait = self.reactions.uniform(*self.reaction_s)
-        back = self._ramp(start, rest, wait)  # reading the request, whatever it was doing settles
-        hold = int(round(self.reactions.uniform(0.6, 1.0) * self.fps))
-        # The head also tips back a little as it turns (the check never asks for that, so it is never a wrong
-        # action, and the extra 3D motion lifts the parallax cue before a turn crosses its threshold).
-        lift = -self.reactions.uniform(0.6, 1.0) * self.lift_deg
-        if action in (Action.TURN_LEFT, Action.TURN_RIGHT):
-            # the person's left: the nose moves to the image's right (positive yaw here)
-            target = (lift, self.turn_deg if action is Action.TURN_LEFT else -self.turn_deg, 0.0)
-        elif action is Action.NOD:
-            target = (self.nod_deg, 0.0, 0.0)
-            hold //= 3
-        elif action is Action.OPEN_MOUTH:
-            target = (0.0, 0.0, self.jaw)  # not tipped back: the check takes a squashed face for a tilted picture
-        else:
-            return back
-        out = self._ramp(rest, target, self.reactions.uniform(0.3, 0.5))
-        home = self._ramp(target, rest, self.reactions.uniform(0.3, 0.5))
-        self.finish_by = len(back) + len(out) + min(hold, int(0.25 * self.fps))
-        return back + out + [target] * hold + home
 
     def frame(self, instruction: str) -> np.ndarray:
         """The next camera frame (BGR uint8) while the kiosk shows `instruction` ("" for none)."""
-        if instruction and instruction != self.last_instruction:
-            # A new request while answering the last one: the movement under way is finished first (out to its
-            # full extent, a short hold), as people do; then the new answer starts from there.
-            done = len(self.answered) - len(self.plan)
-            kept = self.plan[:max(0, self.finish_by - done)]
-            start = kept[-1] if kept else self.pose
-            self.plan = kept + self._answer(instruction, start)
-            self.answered = list(self.plan)
-            self.finish_by += len(kept)
-            self.waited = 0
-        elif instruction and not self.plan:
-            # Answered, and the request is still shown: after a moment, answer it again, as a person would.
-            self.waited += 1
-            if self.waited >= self.fps * self.reactions.uniform(0.5, 1.0):
-                self.plan = self._answer(instruction, self.pose)
-                self.answered = list(self.plan)
-                self.waited = 0
-        self.last_instruction = instruction
-        self.pose = self.plan.pop(0) if self.plan else (0.0, 0.0, 0.0)
-        image = self.render(*self.pose)
+        image = self.render(*self.answers.next(instruction))
         self.index += 1
         return image
 
