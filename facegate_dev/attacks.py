@@ -947,10 +947,11 @@ class PromptFollower(Protocol):
 
 
 def follow_prompts(engine, gallery, attacker: PromptFollower, challenge_seed: int, max_frames: int = 600,
-                   steps: int | None = None):
+                   steps: int | None = None, mode: str = "challenge"):
     """Run a prompt-following attacker through the real pipeline (challenge liveness of `steps` requests, the
-    default's when None, drawn from `challenge_seed`), frame by frame, the attacker seeing the request shown on each
-    frame; returns the first grant or denial, or None when neither came."""
+    default's when None, drawn from `challenge_seed`; or liveness `mode` "off" or "passive"), frame by frame, the
+    attacker seeing the request shown on each frame; returns the first grant or denial, or None when neither
+    came."""
     import random
 
     from facegate.capture import Frame
@@ -958,7 +959,7 @@ def follow_prompts(engine, gallery, attacker: PromptFollower, challenge_seed: in
     from facegate.pipeline import Pipeline
     from facegate.policy import AccessPolicy, Verdict
 
-    settings = LivenessSettings(mode="challenge") if steps is None else LivenessSettings(mode="challenge", steps=steps)
+    settings = LivenessSettings(mode=mode) if steps is None else LivenessSettings(mode=mode, steps=steps)
     pipeline = Pipeline(engine, gallery, AccessPolicy(), liveness=settings, rng=random.Random(challenge_seed))
     instruction = ""
     for index in range(max_frames):
