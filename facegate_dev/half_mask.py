@@ -17,18 +17,18 @@ short_hamilton_clip.mp4), moving and singing. Per frame of it:
   the light of the wearer's face, a thin light paper edge along the cut and a soft shadow under it on his skin;
 - the frame then goes through a camera's noise and JPEG.
 
-Answering requests: the wearer is footage, not a live person, so the attacker plays the stretches of it that answer
-them. The footage is read once (FaceMesh: yaw, pitch, mouth opening per frame); between requests a stretch where he
-holds still with the mouth closed is played back and forth; for each request the attacker plays, after a human
-reaction time, a stretch that starts near that pose and shows the requested movement before any other (forward or
-backward in time), then returns. A request no stretch of the footage answers is left unanswered (and times out):
-`HalfMask.answerable` says which those are (in this clip: no nod).
-
-"Open your mouth": in the clip he sings, and his mouth never opens wide from a still, closed, frontal pose (at most
-0.19-0.26 of the nose-to-lip height, while turning). A live wearer opens his mouth on request; so by default
-(mouth="warp") his own lower face, on the idle frames, is opened by the puppet's jaw (facegate_dev.puppet: the
-jaw's points rotated about its hinge, the mouth's inside painted): the lips, chin and jaw the camera sees are still
-his, and the chin really drops. mouth="footage" plays the stretch of footage where he opens it most instead.
+Answering requests: a live wearer turns, nods and opens his mouth when asked; the footage holds only what he did
+on stage. Between requests a stretch of it where he holds still with the mouth closed is played back and forth.
+- motion="warp" (the default, the attack as the outside test ran it): on a request his own head, on the idle frame
+  being played, is turned, nodded or has its jaw dropped by the puppet's warp (facegate_dev.puppet: his FaceMesh
+  points moved in 3D, the jaw's rotated about its hinge, the mouth's inside painted), with a human reaction time
+  (puppet.Answerer); the mask is worn over the moved face. The lips, chin and jaw the camera sees are his, and the
+  chin really drops.
+- motion="footage": only his recorded movements. The footage is read once (FaceMesh: yaw, pitch, mouth opening per
+  frame); for each request a stretch that starts near the idle pose and shows the requested movement before any
+  other (forward or backward in time) is played after a reaction time, then back. A request no stretch answers is
+  left unanswered (it times out): `HalfMask.answerable` says which. In this clip there is no nod, and his mouth never
+  opens wide from a still, closed, frontal pose (he sings: 0.19-0.26 of the nose-to-lip height, while turning).
 """
 
 from __future__ import annotations
@@ -197,11 +197,13 @@ def _segments_from(home, yaw, pitch, mouth, usable, settings) -> dict:
 
 class HalfMask:
     """The victim's upper face, printed and cut under the nose, worn over real footage of another person, who
-    answers the kiosk's requests with the stretches of his footage that show them (see the module docstring).
+    answers the kiosk's requests (see the module docstring).
 
     photo: a photo of the victim (the print); seed: everything random; clip / first_frame / last_frame: the
-    wearer's footage (default: the Hamilton clip's frontal shot); reaction_s: (low, high) delay before answering.
-    Call `frame(instruction)` once per frame with the request the kiosk shows ("" for none)."""
+    wearer's footage (default: the Hamilton clip's frontal shot); reaction_s: (low, high) delay before answering;
+    motion: "warp" (his own head and jaw moved on request) or "footage" (only his recorded movements); turn_deg,
+    nod_deg, lift_deg: as the puppet's (motion="warp"). Call `frame(instruction)` once per frame with the request
+    the kiosk shows ("" for none); `wearer_frame(i)` is footage frame i with the mask on, nothing else."""
 
     def __init__(self, photo: Path, *, seed: int, clip: Path | None = None, first_frame: int = FOOTAGE[0],
                  last_frame: int = FOOTAGE[1], reaction_s=(0.45, 0.9), motion: str = "warp", turn_deg: float = 25.0,
