@@ -1,12 +1,17 @@
 """Liveness against presentation attacks, in ISO/IEC 30107-3 terms, per attack type and liveness mode.
 
     PYTHONPATH=. .venv/bin/python benchmarks/liveness.py [--suite DIR] [--quick] [--steps N] [--sequences N] [--json]
+    PYTHONPATH=. .venv/bin/python benchmarks/liveness.py --attackers-only [--quick | --attacker-seeds N]
 
 Attacks: the rendered suite of facegate_dev/attacks.py (flat and bent prints held in a hand, prints on a stand, a
 phone replaying the real clip), each impersonating an enrolled person (with liveness off every one is granted);
 prints tilted sharply twice (blinks faked for passive mode, and mouth openings, --tilts-only); and prints that
 follow the requests, rendered frame by frame with the pipeline in the loop (PromptFollowingPrint: the attacker
-reads each request and turns or tilts the sheet, --adaptive-only).
+reads each request and turns or tilts the sheet, --adaptive-only); and the adaptive attackers of issue 28 item 6
+(--attackers-only): a 3D puppet made from one held-out photo of the victim (facegate_dev.puppet), injected as the
+video stream (`puppet_injected`) or played on a phone held up to the camera (`puppet_phone`), and a half mask, the
+victim's print cut under the nose worn over real footage of another person (facegate_dev.half_mask, `half_mask`),
+each answering the default challenge (3 requests) over several seeds and victims (facegate_dev.victims).
 Bona fide: the real clip of Lin-Manuel Miranda (../shared/data/clips). In `challenge` mode every presentation is
 run once per request sequence (by default all 6 challenges of two requests: the mouth and a head movement, in
 either order; --steps 3 for the default's 24), so the measured replay pass rate can be compared with the computed
@@ -41,6 +46,7 @@ from facegate.liveness import (  # noqa: E402
     REQUIRED_ACTION,
     Action,
     BlinkCounter,
+    JawMotion,
     LivenessSettings,
     MouthWatch,
     draw_challenge,
@@ -48,7 +54,7 @@ from facegate.liveness import (  # noqa: E402
     replay_chance,
 )
 from facegate.pipeline import Pipeline  # noqa: E402
-from facegate.policy import AccessPolicy, Verdict  # noqa: E402
+from facegate.policy import AccessPolicy, PolicySettings, Verdict  # noqa: E402
 from facegate.vision.engine import FaceEngine  # noqa: E402
 from facegate_dev.attacks import PRINT_KINDS, SCREEN_KIND, build_suite, impersonated_gallery, load_manifest  # noqa: E402
 from facegate_dev.bench import Report, bench_parser, need_clips  # noqa: E402
@@ -211,6 +217,91 @@ def adaptive_table(report: Report, engine, gallery, clips: Path, sequences, turn
     report.say("  target (issue 14): 0 % for every print.\n")
 
 
+# The adaptive attackers of issue 28 item 6 (facegate_dev.puppet, facegate_dev.half_mask): attack type -> wording.
+ATTACKERS = {
+    "puppet_injected": "3D puppet from one held-out photo, injected as the video stream",
+    "puppet_phone": "the same puppet played on a phone held in a hand in front of the camera",
+    "half_mask": "victim's print cut under the nose, worn over the real clip's Lin-Manuel Miranda",
+}
+
+
+def _attacker(kind: str, victim, seed: int):
+    from facegate_dev.half_mask import HalfMask
+    from facegate_dev.puppet import Puppet
+
+    if kind == "half_mask":
+        return HalfMask(victim.photo, seed=seed)
+    return Puppet(victim.photo, seed=seed, presentation="injected" if kind == "puppet_injected" else "on_phone")
+
+
+def _range(values) -> str:
+    values = [v for v in values if v is not None]
+    return f"{min(values):.3f}-{max(values):.3f}" if values else "-"
+
+
+def attackers_table(report: Report, engine, work: Path, seeds: int, victims_per_type: int | None = None) -> None:
+    """APCER of the puppet (injected, on a phone) and the half mask with today's check (the default challenge), over
+    `seeds` presentations per victim (the first `victims_per_type` victims; all when None); with liveness off first,
+    the distance at which each is recognised as its victim; and the cues the check recorded (issue 28 item 6)."""
+    from facegate_dev.attacks import follow_prompts
+    from facegate_dev.victims import half_mask_victims, puppet_victims, victim_gallery
+
+    settings = LivenessSettings()
+    gallery = victim_gallery(engine, work / "victims")
+    victims = {"puppet_injected": puppet_victims(), "puppet_phone": puppet_victims(),
+               "half_mask": half_mask_victims()}
+    victims = {kind: people[:victims_per_type] for kind, people in victims.items()}
+    report.say(f"Adaptive attackers (issue 28 item 6): challenge mode as shipped ({settings.steps} requests), victims "
+               f"enrolled from other photos ({', '.join(gallery.people)}); {seeds} seed(s) per victim",
+               attacker_seeds=seeds)
+    report.say(f"  {'attack type':<17}{'off: granted':>14}{'distance':>14}{'challenge: granted (APCER)':>29}   "
+               "parallax      jaw ratio     widest mouth   refused because")
+    for kind, wording in ATTACKERS.items():
+        off_granted = off_runs = granted = runs = 0
+        distances: list[float] = []
+        cues: dict[str, list] = {"parallax": [], "lowest_jaw_ratio": [], "widest_mouth": []}
+        reasons: dict[str, int] = {}
+        for v, victim in enumerate(victims[kind]):
+            off = follow_prompts(engine, gallery, _attacker(kind, victim, 0), 0, max_frames=90, mode="off")
+            off_runs += 1
+            if off is not None and off.verdict is Verdict.GRANTED and off.name == victim.name:
+                off_granted += 1
+                distances.append(float(off.distance))
+            for seed in range(seeds):
+                started = time.time()
+                decision = follow_prompts(engine, gallery, _attacker(kind, victim, seed), 1000 * v + seed)
+                runs += 1
+                ok = decision is not None and decision.verdict is Verdict.GRANTED and decision.name == victim.name
+                granted += ok
+                live = decision.details.get("liveness", {}) if decision is not None else {}
+                for cue in cues:
+                    cues[cue].append(live.get(cue))
+                why = "" if ok else ("no decision" if decision is None
+                                     else (decision.reason or "").replace("liveness check failed: ", ""))
+                if why:
+                    reasons[why[:50]] = reasons.get(why[:50], 0) + 1
+                report.row("adaptive_attackers_runs", f"    {kind} {victim.name} seed {seed}: "
+                           f"{'GRANTED' if ok else 'refused (' + why + ')'}, challenge {live.get('challenge')}, "
+                           f"parallax {live.get('parallax')}, jaw ratio {live.get('lowest_jaw_ratio')}, widest mouth "
+                           f"{live.get('widest_mouth')}, blinks {live.get('blinks')} ({time.time() - started:.0f} s)",
+                           attack_type=kind, victim=victim.name, seed=seed, granted=bool(ok), reason=why,
+                           distance=None if decision is None else decision.distance, **{
+                               k: live.get(k) for k in ("challenge", "parallax", "lowest_jaw_ratio", "widest_mouth",
+                                                        "lowest_eye_ratio", "blinks", "steps_passed", "seconds")})
+        text = "; ".join(f"{n} x {why}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
+        report.row("adaptive_attackers", f"  {kind:<17}{pct(off_granted, off_runs):>14}{_range(distances):>14}"
+                   f"{pct(granted, runs):>29}   {_range(cues['parallax']):<14}{_range(cues['lowest_jaw_ratio']):<14}"
+                   f"{_range(cues['widest_mouth']):<15}{text}",
+                   attack_type=kind, description=wording, off_granted=off_granted, off_presentations=off_runs,
+                   off_distances=distances, challenge_granted=granted, challenge_presentations=runs,
+                   parallax=cues["parallax"], lowest_jaw_ratio=cues["lowest_jaw_ratio"],
+                   widest_mouth=cues["widest_mouth"], refused_because=reasons)
+    report.say(f"  off: recognised as the victim with liveness off (first 3 s), at that distance (threshold "
+               f"{PolicySettings().threshold}); cues over the challenge presentations: the check's parallax (needs "
+               f"{settings.min_parallax}), lowest jaw ratio (chin drop / lips' parting, needs "
+               f"{JawMotion.MIN_RATIO}), widest mouth opening\n")
+
+
 def attack_presentations(engine, gallery, attacks, sequences):
     """Every attack video in every mode (off, passive, challenge once per request sequence): per (attack type,
     mode) [granted, presentations] and the parallax the checks saw; the pipeline's cost per frame while a check
@@ -323,6 +414,11 @@ def main(argv=None) -> int:
                         help="at most this many request sequences per presentation, spread through them")
     parser.add_argument("--tilts-only", action="store_true", help="only the tilted-print tables (blinks, mouth)")
     parser.add_argument("--adaptive-only", action="store_true", help="only the prompt-following prints' table")
+    parser.add_argument("--attackers-only", action="store_true",
+                        help="only the puppet and half-mask table (issue 28 item 6)")
+    parser.add_argument("--attacker-seeds", type=int, default=None,
+                        help="presentations per victim of each puppet/half-mask type (default 4; with --quick 1, and 2 "
+                             "victims per type)")
     args = parser.parse_args(argv)
     report = Report("liveness", args.json)
     clips = need_clips(report)
@@ -336,6 +432,8 @@ def main(argv=None) -> int:
             tilted_mouth_table(report, engine, clips)
         elif args.adaptive_only:
             adaptive_table(report, engine, impersonated_gallery(engine, work / "gallery"), clips, sequences)
+        elif args.attackers_only:
+            attackers_table(report, engine, work, attacker_seeds(args), 2 if args.quick else None)
         else:
             run_everything(report, engine, clips, work, sequences, args)
     finally:
@@ -344,6 +442,10 @@ def main(argv=None) -> int:
     report.say(f"wall time {wall_s:.0f} s", wall_s=wall_s)
     report.finish()
     return 0
+
+
+def attacker_seeds(args) -> int:
+    return args.attacker_seeds if args.attacker_seeds is not None else (1 if args.quick else 4)
 
 
 def run_everything(report: Report, engine, clips: Path, work: Path, sequences, args) -> None:
@@ -367,6 +469,7 @@ def run_everything(report: Report, engine, clips: Path, work: Path, sequences, a
     tilted_print_table(report, engine, clips)
     tilted_mouth_table(report, engine, clips)
     adaptive_table(report, engine, gallery, clips, sequences)
+    attackers_table(report, engine, work, attacker_seeds(args), 2 if args.quick else None)
     print_bona_fide(report, bona_fide_presentations(engine, gallery, clip, sequences), cost_ms)
 
 

@@ -38,6 +38,7 @@ import sys
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Protocol
 
 import cv2
 import numpy as np
@@ -934,11 +935,23 @@ def impersonated_gallery(engine, folder: Path):
     return gallery
 
 
-def follow_prompts(engine, gallery, attacker: PromptFollowingPrint, challenge_seed: int, max_frames: int = 600,
-                   steps: int | None = None):
+class PromptFollower(Protocol):
+    """An attacker that reads the request the kiosk shows and answers it: PromptFollowingPrint, and the puppet and
+    half mask of facegate_dev.puppet and facegate_dev.half_mask."""
+
+    fps: float
+
+    def frame(self, instruction: str) -> np.ndarray:
+        """The next camera frame (BGR uint8) while the kiosk shows `instruction` ("" for none)."""
+        ...
+
+
+def follow_prompts(engine, gallery, attacker: PromptFollower, challenge_seed: int, max_frames: int = 600,
+                   steps: int | None = None, mode: str = "challenge"):
     """Run a prompt-following attacker through the real pipeline (challenge liveness of `steps` requests, the
-    default's when None, drawn from `challenge_seed`), frame by frame, the attacker seeing the request shown on each
-    frame; returns the first grant or denial, or None when neither came."""
+    default's when None, drawn from `challenge_seed`; or liveness `mode` "off" or "passive"), frame by frame, the
+    attacker seeing the request shown on each frame; returns the first grant or denial, or None when neither
+    came."""
     import random
 
     from facegate.capture import Frame
@@ -946,7 +959,7 @@ def follow_prompts(engine, gallery, attacker: PromptFollowingPrint, challenge_se
     from facegate.pipeline import Pipeline
     from facegate.policy import AccessPolicy, Verdict
 
-    settings = LivenessSettings(mode="challenge") if steps is None else LivenessSettings(mode="challenge", steps=steps)
+    settings = LivenessSettings(mode=mode) if steps is None else LivenessSettings(mode=mode, steps=steps)
     pipeline = Pipeline(engine, gallery, AccessPolicy(), liveness=settings, rng=random.Random(challenge_seed))
     instruction = ""
     for index in range(max_frames):
@@ -1077,6 +1090,105 @@ def _moire(u_px: np.ndarray, v_px: np.ndarray, strength: float, fill: float) -> 
     return out
 
 
+class _PhoneScene:
+    """A phone held in a hand in front of the webcam, its screen showing a fixed crop of some content (a recorded
+    video, a rendered puppet) frame by frame: bezel and thumb, hand sway and tremor, the panel's gamma and white
+    point, moire, glare and a faint room reflection, then the camera's blur, noise and JPEG.
+
+    Everything random is drawn in the constructor from `rng`, in a fixed order, for `n_frames` frames (the hand's
+    motion is one smooth signal over them; frame indices past the end repeat the last pose)."""
+
+    def __init__(self, rng, cam: _Camera, room: np.ndarray, content_size, crop, face_w_src: float, face_c_src,
+                 n_frames: int, fps: float, phone: _Phone | None = None):
+        """content_size: (W, H) of the frames that will be shown; crop: (x0, y0, w, h) of them that the screen
+        shows (filling its width); face_w_src, face_c_src: the face's width and centre in the content, pixels."""
+        self.cam, self.room = cam, room
+        self.phone = phone = phone if phone is not None else _Phone(res_w=int(rng.choice([720, 828, 1080, 1170])))
+        self.crop = crop
+        cx0, cy0, cw, ch = crop
+        face_mm = face_w_src * phone.screen_w / cw  # the crop fills the screen's width
+        face_px = rng.uniform(108, 128)
+        depth = cam.f * face_mm / face_px
+        self.mm_per_px = mm_per_px = depth / (1.6 * cam.f)
+        static, (sx0, sy0, sx1, sy1), self.weight, self.origin = _phone_texture(phone, mm_per_px, rng)
+        self.texture = static.copy()
+        self.surface = _Surface(self.texture, mm_per_px, self.origin)  # its screen is repainted for each frame
+        left, top_screen = int(round(sx0)), int(round(sy0))
+        self.scr_w, self.scr_h = scr_w, scr_h = int(round(sx1 - sx0)), int(round(sy1 - sy0))
+        self.content_h = content_h = min(scr_h, int(round(scr_w * ch / cw)))
+        self.bar = bar = (scr_h - content_h) // 2  # letterbox, when the content is wider than 9:19.5
+        self.region = region = (slice(top_screen, top_screen + scr_h), slice(left, left + scr_w))
+        self.static_screen, self.screen_weight = static[region][..., :3], self.weight[region][..., None]
+        self.screen_origin = (sx0, sy0)
+        face_tex = (left + (face_c_src[0] - cx0) * scr_w / cw,
+                    top_screen + bar + (face_c_src[1] - cy0) * content_h / ch)
+        origin = self.origin
+        self.anchor = np.array([(face_tex[0] - origin[0]) * mm_per_px, (face_tex[1] - origin[1]) * mm_per_px, 0.0])
+
+        self.n_frames = n_out = max(1, int(n_frames))
+        self.t = t = np.arange(n_out) / fps
+        anchor_px = (cam.cx + rng.uniform(-25, 25), cam.cy + rng.uniform(-45, -15))
+        self.motion = _Motion.hand(rng, t, anchor_px, depth, tilt=18.0, drift=(26.0, 18.0))
+        self.look = look = _CameraLook.random(rng)
+        self.gain = 1 + _smooth(rng, t, look.gain_drift, 0.03, 0.2)
+        self.gamma, self.brightness = rng.uniform(0.85, 1.15), rng.uniform(0.88, 1.05)
+        self.black = rng.uniform(0.025, 0.055)
+        self.tint = np.array([rng.uniform(1.0, 1.06), 1.0, rng.uniform(0.9, 0.97)], np.float32)  # BGR: cooler white
+        self.moire_strength, self.fill = rng.uniform(0.35, 0.6), rng.uniform(0.55, 0.8)
+        self.fringe_k, self.fringe_angle = 2 * np.pi / rng.uniform(7, 16), rng.uniform(0, np.pi)
+        self.fringe_speed = rng.uniform(0.8, 2.5) * rng.choice([-1, 1])
+        self.fringe_amp = rng.uniform(0.012, 0.025)
+        self.glare_centre = (rng.uniform(-18, 18), rng.uniform(15, 45))  # mm from the body centre: lower half
+        self.glare_sigma = (rng.uniform(7, 12), rng.uniform(14, 24))
+        self.glare_peak = rng.uniform(0.15, 0.28)
+        self.reflection = rng.uniform(0.03, 0.07)
+        self.mirrored = cv2.GaussianBlur(room[:, ::-1], (0, 0), 4.0) / 255
+        self.pixel_mm = phone.screen_w / phone.res_w
+        self.grid_y, self.grid_x = np.mgrid[0:cam.height, 0:cam.width].astype(np.float32)
+
+    def frame(self, content_bgr: np.ndarray, index: int, seed: int) -> np.ndarray:
+        """The camera frame (BGR uint8) of the phone at frame `index` showing `content_bgr` (uint8, content_size)."""
+        i = min(index, self.n_frames - 1)
+        cam, motion, mm_per_px, origin = self.cam, self.motion, self.mm_per_px, self.origin
+        cx0, cy0, cw, ch = self.crop
+        screen = np.empty((self.scr_h, self.scr_w, 3), np.float32)
+        screen[:] = self.black * self.tint
+        content = cv2.resize(content_bgr[cy0:cy0 + ch, cx0:cx0 + cw], (self.scr_w, self.content_h),
+                             interpolation=cv2.INTER_CUBIC)
+        screen[self.bar:self.bar + self.content_h] = _display(content, self.gamma, self.brightness, self.black,
+                                                              self.tint)
+        self.texture[self.region][..., :3] = (self.static_screen * (1 - self.screen_weight)
+                                              + screen * self.screen_weight)
+        rot, trans = motion.pose(i, cam, self.anchor)
+        rendered = _render_surface(cam, self.surface, rot, trans)
+        frame = self.room.copy()
+        if rendered is not None:
+            x0, y0, x1, y1 = rendered.box
+            tex_x = rendered.u / np.float32(mm_per_px) + np.float32(origin[0])
+            tex_y = rendered.v / np.float32(mm_per_px) + np.float32(origin[1])
+            on_screen = cv2.remap(self.weight, tex_x, tex_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                                  borderValue=0)[..., None]
+            # The panel's pixel grid seen by the sensor (moire), and a faint fringe drifting with time/tilt.
+            sx0, sy0 = self.screen_origin
+            u_px = (rendered.u - np.float32((sx0 - origin[0]) * mm_per_px)) / np.float32(self.pixel_mm)
+            v_px = (rendered.v - np.float32((sy0 - origin[1]) * mm_per_px)) / np.float32(self.pixel_mm)
+            angle = self.fringe_angle + math.radians(motion.rz[i])
+            fringe = self.fringe_amp * np.cos(self.fringe_k * (self.grid_x[y0:y1, x0:x1] * math.cos(angle)
+                                                               + self.grid_y[y0:y1, x0:x1] * math.sin(angle))
+                                              + self.fringe_speed * self.t[i] + 0.3 * (motion.rx[i] + motion.ry[i]))
+            modulation = _moire(u_px, v_px, self.moire_strength, self.fill) + fringe[..., None]
+            lit = rendered.premult * (1 + modulation * on_screen)
+            # Glass over screen and bezel: a glare patch that slides with the tilt, a faint room reflection.
+            gu = self.glare_centre[0] + 1.4 * motion.ry[i]
+            gv = self.glare_centre[1] - 1.4 * motion.rx[i]
+            glare = self.glare_peak * np.exp(-0.5 * (((rendered.u - gu) / self.glare_sigma[0]) ** 2
+                                                     + ((rendered.v - gv) / self.glare_sigma[1]) ** 2))
+            glass = on_screen[..., 0] + (1 - on_screen[..., 0]) * 0.4 * rendered.alpha
+            lit += (glare[..., None] + self.reflection * self.mirrored[y0:y1, x0:x1]) * glass[..., None]
+            frame[y0:y1, x0:x1] = frame[y0:y1, x0:x1] * (1 - rendered.alpha[..., None]) + lit * 255
+        return _camera_effects(frame, self.look, float(self.gain[i]), seed, index)
+
+
 def render_screen_replay(video: Path, out: Path, *, seed: int, first_frame: int, last_frame: int,
                          crop_face: bool = True, seconds: float | None = None, fps=30.0, size=(640, 480),
                          background=None) -> Path:
@@ -1096,81 +1208,13 @@ def render_screen_replay(video: Path, out: Path, *, seed: int, first_frame: int,
         crop, face_w_src, face_c_src = _face_crop(frames, 1 / phone.aspect)
     else:
         crop, face_w_src, face_c_src = (0, 0, W, H), W / 8, (W / 2, H / 2)
-    cx0, cy0, cw, ch = crop
-
-    face_mm = face_w_src * phone.screen_w / cw  # the crop fills the screen's width
-    face_px = rng.uniform(108, 128)
-    depth = cam.f * face_mm / face_px
-    mm_per_px = depth / (1.6 * cam.f)
-    static, (sx0, sy0, sx1, sy1), weight, origin = _phone_texture(phone, mm_per_px, rng)
-    texture = static.copy()
-    surface = _Surface(texture, mm_per_px, origin)  # its screen is repainted in place for each frame
-    left, top_screen = int(round(sx0)), int(round(sy0))
-    scr_w, scr_h = int(round(sx1 - sx0)), int(round(sy1 - sy0))
-    content_h = min(scr_h, int(round(scr_w * ch / cw)))
-    bar = (scr_h - content_h) // 2  # letterbox, when the content is wider than 9:19.5
-    region = (slice(top_screen, top_screen + scr_h), slice(left, left + scr_w))
-    static_screen, screen_weight = static[region][..., :3], weight[region][..., None]
-    face_tex = (left + (face_c_src[0] - cx0) * scr_w / cw, top_screen + bar + (face_c_src[1] - cy0) * content_h / ch)
-    anchor = np.array([(face_tex[0] - origin[0]) * mm_per_px, (face_tex[1] - origin[1]) * mm_per_px, 0.0])
-
     n_out = max(1, int(round(seconds * fps)))
-    t = np.arange(n_out) / fps
-    anchor_px = (cam.cx + rng.uniform(-25, 25), cam.cy + rng.uniform(-45, -15))
-    motion = _Motion.hand(rng, t, anchor_px, depth, tilt=18.0, drift=(26.0, 18.0))
-    look = _CameraLook.random(rng)
-    gain = 1 + _smooth(rng, t, look.gain_drift, 0.03, 0.2)
-    gamma, brightness = rng.uniform(0.85, 1.15), rng.uniform(0.88, 1.05)
-    black = rng.uniform(0.025, 0.055)
-    tint = np.array([rng.uniform(1.0, 1.06), 1.0, rng.uniform(0.9, 0.97)], np.float32)  # BGR: a cooler white
-    moire_strength, fill = rng.uniform(0.35, 0.6), rng.uniform(0.55, 0.8)
-    fringe_k, fringe_angle = 2 * np.pi / rng.uniform(7, 16), rng.uniform(0, np.pi)
-    fringe_speed = rng.uniform(0.8, 2.5) * rng.choice([-1, 1])
-    fringe_amp = rng.uniform(0.012, 0.025)
-    glare_centre = (rng.uniform(-18, 18), rng.uniform(15, 45))  # mm from the body centre: lower half
-    glare_sigma = (rng.uniform(7, 12), rng.uniform(14, 24))
-    glare_peak = rng.uniform(0.15, 0.28)
-    reflection = rng.uniform(0.03, 0.07)
-    mirrored = cv2.GaussianBlur(room[:, ::-1], (0, 0), 4.0) / 255
-    pixel_mm = phone.screen_w / phone.res_w
-    grid_y, grid_x = np.mgrid[0:cam.height, 0:cam.width].astype(np.float32)
-
+    scene = _PhoneScene(rng, cam, room, (W, H), crop, face_w_src, face_c_src, n_out, fps, phone=phone)
     writer = _Writer(out, fps, size)
     try:
         for i in range(n_out):
-            src = frames[int(math.floor(t[i] * src_fps + 1e-6)) % len(frames)]
-            screen = np.empty((scr_h, scr_w, 3), np.float32)
-            screen[:] = black * tint
-            content = cv2.resize(src[cy0:cy0 + ch, cx0:cx0 + cw], (scr_w, content_h), interpolation=cv2.INTER_CUBIC)
-            screen[bar:bar + content_h] = _display(content, gamma, brightness, black, tint)
-            texture[region][..., :3] = static_screen * (1 - screen_weight) + screen * screen_weight
-            rot, trans = motion.pose(i, cam, anchor)
-            rendered = _render_surface(cam, surface, rot, trans)
-            frame = room.copy()
-            if rendered is not None:
-                x0, y0, x1, y1 = rendered.box
-                tex_x = rendered.u / np.float32(mm_per_px) + np.float32(origin[0])
-                tex_y = rendered.v / np.float32(mm_per_px) + np.float32(origin[1])
-                on_screen = cv2.remap(weight, tex_x, tex_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                                      borderValue=0)[..., None]
-                # The panel's pixel grid seen by the sensor (moire), and a faint fringe drifting with time/tilt.
-                u_px = (rendered.u - np.float32((sx0 - origin[0]) * mm_per_px)) / np.float32(pixel_mm)
-                v_px = (rendered.v - np.float32((sy0 - origin[1]) * mm_per_px)) / np.float32(pixel_mm)
-                angle = fringe_angle + math.radians(motion.rz[i])
-                fringe = fringe_amp * np.cos(fringe_k * (grid_x[y0:y1, x0:x1] * math.cos(angle)
-                                                         + grid_y[y0:y1, x0:x1] * math.sin(angle))
-                                             + fringe_speed * t[i] + 0.3 * (motion.rx[i] + motion.ry[i]))
-                modulation = _moire(u_px, v_px, moire_strength, fill) + fringe[..., None]
-                lit = rendered.premult * (1 + modulation * on_screen)
-                # Glass over screen and bezel: a glare patch that slides with the tilt, a faint room reflection.
-                gu = glare_centre[0] + 1.4 * motion.ry[i]
-                gv = glare_centre[1] - 1.4 * motion.rx[i]
-                glare = glare_peak * np.exp(-0.5 * (((rendered.u - gu) / glare_sigma[0]) ** 2
-                                                    + ((rendered.v - gv) / glare_sigma[1]) ** 2))
-                glass = on_screen[..., 0] + (1 - on_screen[..., 0]) * 0.4 * rendered.alpha
-                lit += (glare[..., None] + reflection * mirrored[y0:y1, x0:x1]) * glass[..., None]
-                frame[y0:y1, x0:x1] = frame[y0:y1, x0:x1] * (1 - rendered.alpha[..., None]) + lit * 255
-            writer.write(_camera_effects(frame, look, float(gain[i]), seed, i))
+            src = frames[int(math.floor(scene.t[i] * src_fps + 1e-6)) % len(frames)]
+            writer.write(scene.frame(src, i, seed))
     finally:
         writer.close()
     return writer.path
