@@ -42,6 +42,7 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 from facegate.capture import CaptureThread  # noqa: E402
+from facegate.kiosk import liveness_cues  # noqa: E402
 from facegate.liveness import (  # noqa: E402
     REQUIRED_ACTION,
     Action,
@@ -67,12 +68,13 @@ def seed_for(sequence: tuple[Action, ...]) -> int:
     return next(s for s in range(100_000) if tuple(draw_challenge(random.Random(s), len(sequence))) == sequence)
 
 
-def present(engine, gallery, video: Path, mode: str, sequence: tuple[Action, ...] | None = None):
+def present(engine, gallery, video: Path, mode: str, sequence: tuple[Action, ...] | None = None, cues: bool = False):
     """Play one presentation through the real pipeline (every frame, in the file's own time); in challenge mode
-    with the challenge `sequence`."""
+    with the challenge `sequence`; with `cues`, the kiosk's passive cues (texture, whole face) in the check."""
     liveness = LivenessSettings(mode=mode) if sequence is None else LivenessSettings(mode=mode, steps=len(sequence))
     pipeline = Pipeline(engine, gallery, AccessPolicy(), liveness=liveness,
-                        rng=random.Random(seed_for(sequence) if sequence else 0))
+                        rng=random.Random(seed_for(sequence) if sequence else 0),
+                        cue_factory=liveness_cues(engine, gallery) if cues else None)
     capture = CaptureThread(video, realtime=False).start()
     grants, denials, meshed, frames, busy = [], [], 0, 0, 0.0
     while (frame := capture.next_frame(10.0)) is not None:
@@ -87,6 +89,20 @@ def present(engine, gallery, video: Path, mode: str, sequence: tuple[Action, ...
                 denials.append((frame.index, decision))
     capture.stop()
     return {"grants": grants, "denials": denials, "meshed": meshed, "frames": frames, "busy": busy}
+
+
+CUE_NAMES = ("texture", "whole_face", "screen_light")
+
+
+def refused_by(decision) -> str:
+    """Which part of the check decided: a passive cue's name (the first in its reason), "requests" (a challenge's
+    request, a timeout, no 3D motion), "granted", or "no decision"."""
+    if decision is None:
+        return "no decision"
+    if decision.verdict is Verdict.GRANTED:
+        return "granted"
+    reason = decision.reason or ""
+    return next((name for name in CUE_NAMES if f"{name}:" in reason), "requests")
 
 
 def spread(sequences, count: int) -> list:
@@ -257,7 +273,8 @@ def attackers_table(report: Report, engine, work: Path, seeds: int, victims_per_
     report.say(f"  {'attack type':<17}{'off: granted':>14}{'distance':>14}{'challenge: granted (APCER)':>29}   "
                "parallax      jaw ratio     widest mouth   refused because")
     for kind, wording in ATTACKERS.items():
-        off_granted = off_runs = granted = runs = 0
+        off_granted = off_runs = granted = runs = adaptive_granted = adaptive_runs = asked = 0
+        deciders: dict[str, int] = {}
         distances: list[float] = []
         cues: dict[str, list] = {"parallax": [], "lowest_jaw_ratio": [], "widest_mouth": []}
         reasons: dict[str, int] = {}
@@ -269,6 +286,14 @@ def attackers_table(report: Report, engine, work: Path, seeds: int, victims_per_
                 distances.append(float(off.distance))
             for seed in range(seeds):
                 started = time.time()
+                adaptive = follow_prompts(engine, gallery, _attacker(kind, victim, seed), 1000 * v + seed,
+                                          mode="adaptive", cues=True)
+                adaptive_runs += 1
+                adaptive_ok = (adaptive is not None and adaptive.verdict is Verdict.GRANTED
+                               and adaptive.name == victim.name)
+                adaptive_granted += adaptive_ok
+                deciders[refused_by(adaptive)] = deciders.get(refused_by(adaptive), 0) + 1
+                asked += bool(adaptive is not None and adaptive.details.get("liveness", {}).get("asked"))
                 decision = follow_prompts(engine, gallery, _attacker(kind, victim, seed), 1000 * v + seed)
                 runs += 1
                 ok = decision is not None and decision.verdict is Verdict.GRANTED and decision.name == victim.name
@@ -288,6 +313,11 @@ def attackers_table(report: Report, engine, work: Path, seeds: int, victims_per_
                            distance=None if decision is None else decision.distance, **{
                                k: live.get(k) for k in ("challenge", "parallax", "lowest_jaw_ratio", "widest_mouth",
                                                         "lowest_eye_ratio", "blinks", "steps_passed", "seconds")})
+        decided = ", ".join(f"{name} {n}" for name, n in sorted(deciders.items(), key=lambda kv: -kv[1]))
+        report.row("adaptive_attackers_default", f"  {kind:<17} adaptive with the cues (the default): granted "
+                   f"{pct(adaptive_granted, adaptive_runs)}; decided by: {decided}; requests asked in {asked}",
+                   attack_type=kind, adaptive_granted=adaptive_granted, adaptive_presentations=adaptive_runs,
+                   decided_by=deciders, asked=asked)
         text = "; ".join(f"{n} x {why}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
         report.row("adaptive_attackers", f"  {kind:<17}{pct(off_granted, off_runs):>14}{_range(distances):>14}"
                    f"{pct(granted, runs):>29}   {_range(cues['parallax']):<14}{_range(cues['lowest_jaw_ratio']):<14}"
@@ -308,12 +338,18 @@ def attack_presentations(engine, gallery, attacks, sequences):
     ran."""
     table: dict[tuple[str, str], list[int]] = {}
     cues: dict[tuple[str, str], list[float]] = {}
+    deciders: dict[str, dict[str, int]] = {}  # attack type -> what decided each adaptive presentation
     cost_ms: list[float] = []
     for attack in attacks:
         kind = attack.kind if attack.kind in PRINT_KINDS else SCREEN_KIND
-        runs = [("off", None), ("passive", None)] + [("challenge", s) for s in sequences]
+        runs = [("off", None), ("passive", None)] + [("challenge", s) for s in sequences] + [("adaptive", None)]
         for mode, sequence in runs:
-            outcome = present(engine, gallery, attack.path, mode, sequence)
+            outcome = present(engine, gallery, attack.path, mode, sequence, cues=mode == "adaptive")
+            if mode == "adaptive":
+                first = (outcome["denials"] + outcome["grants"])[:1]
+                decider = refused_by(sorted(first)[0][1]) if first else "no decision"
+                deciders.setdefault(kind, {}).setdefault(decider, 0)
+                deciders[kind][decider] += 1
             granted = any(d.name == attack.target for _, d in outcome["grants"])
             wrong = [d.name for _, d in outcome["grants"] if d.name != attack.target]
             cell = table.setdefault((kind, mode), [0, 0])
@@ -326,24 +362,26 @@ def attack_presentations(engine, gallery, attacks, sequences):
             if outcome["meshed"] and mode != "off":
                 cost_ms.append(1000 * outcome["busy"] / outcome["frames"])
         print(f"  {attack.path.name}: done", file=sys.stderr)
-    return table, cues, cost_ms
+    return table, cues, cost_ms, deciders
 
 
-def print_attacks(report: Report, table, cues, steps: int) -> None:
+def print_attacks(report: Report, table, cues, steps: int, deciders: dict) -> None:
     defaults = LivenessSettings()
     chance = replay_chance(LivenessSettings(steps=steps))
-    report.say("Attack presentations granted (APCER), by attack type and liveness mode")
-    report.say(f"  {'attack type':<18}{'off':>20}{'passive':>20}{'challenge':>20}   max parallax seen (passive / "
-               "challenge)")
+    report.say("Attack presentations granted (APCER), by attack type and liveness mode (challenge: the requests "
+               "alone; adaptive, the default: the kiosk's passive cues first, requests when they are unsure)")
+    report.say(f"  {'attack type':<18}{'off':>20}{'passive':>20}{'challenge':>20}{'adaptive':>20}   max parallax "
+               "seen (passive / challenge)   adaptive decided by")
     for kind in list(PRINT_KINDS) + [SCREEN_KIND]:
         row = f"  {kind:<18}"
         granted = {}
-        for mode in ("off", "passive", "challenge"):
+        for mode in ("off", "passive", "challenge", "adaptive"):
             granted[mode] = table.get((kind, mode), [0, 0])
             row += f"{pct(*granted[mode]):>20}"
         p = max(cues.get((kind, "passive"), [0.0]))
         c = max(cues.get((kind, "challenge"), [0.0]))
-        report.row("apcer", row + f"   {p:.3f} / {c:.3f}", attack_type=kind,
+        decided = ", ".join(f"{name} {n}" for name, n in sorted(deciders.get(kind, {}).items(), key=lambda kv: -kv[1]))
+        report.row("apcer", row + f"   {p:.3f} / {c:.3f}   {decided}", attack_type=kind, adaptive_decided_by=decided,
                    **{f"{mode}_granted": g for mode, (g, _) in granted.items()},
                    **{f"{mode}_presentations": n for mode, (_, n) in granted.items()},
                    max_parallax_passive=p, max_parallax_challenge=c)
@@ -359,6 +397,7 @@ def bona_fide_presentations(engine, gallery, clip: Path, sequences) -> dict:
     """The real clip with liveness off, passive, and in challenge mode with the requests his recorded movements
     answer (a cooperative person) and with up to 4 others."""
     return {"off": present(engine, gallery, clip, "off"),
+            "adaptive": present(engine, gallery, clip, "adaptive", cues=True),
             "passive": present(engine, gallery, clip, "passive"),
             "cooperative": present(engine, gallery, clip, "challenge", BONA_FIDE_ANSWER),
             "other_requests": [present(engine, gallery, clip, "challenge", s) for s in sequences
@@ -382,6 +421,10 @@ def print_bona_fide(report: Report, outcomes: dict, cost_ms: list[float]) -> Non
 
     report.say("Bona fide presentations (Lin-Manuel Miranda, real clip)")
     report.say(f"  off (recognition alone):       {grant_text(base)}", bona_fide_off_grant_frame=base_frame)
+    adaptive = outcomes["adaptive"]
+    asked = bool(adaptive["grants"] and adaptive["grants"][0][1].details.get("liveness", {}).get("asked"))
+    report.say(f"  adaptive (the default):        {grant_text(adaptive)}; requests asked: {'yes' if asked else 'no'}",
+               bona_fide_adaptive_grant_frame=grant_frame(adaptive), bona_fide_adaptive_asked=asked)
     report.say(f"  passive:                       {grant_text(passive)}  [expected: he does not blink in the clip]",
                bona_fide_passive_grant_frame=grant_frame(passive))
     report.say(f"  challenge, cooperative ({', '.join(a.value for a in BONA_FIDE_ANSWER)}): "
@@ -464,8 +507,8 @@ def run_everything(report: Report, engine, clips: Path, work: Path, sequences, a
     report.say(f"challenge presentations: each video once per request sequence ({len(sequences)} sequences)\n",
                sequences=len(sequences))
 
-    table, cues, cost_ms = attack_presentations(engine, gallery, attacks, sequences)
-    print_attacks(report, table, cues, args.steps)
+    table, cues, cost_ms, deciders = attack_presentations(engine, gallery, attacks, sequences)
+    print_attacks(report, table, cues, args.steps, deciders)
     tilted_print_table(report, engine, clips)
     tilted_mouth_table(report, engine, clips)
     adaptive_table(report, engine, gallery, clips, sequences)

@@ -947,20 +947,23 @@ class PromptFollower(Protocol):
 
 
 def follow_prompts(engine, gallery, attacker: PromptFollower, challenge_seed: int, max_frames: int = 600,
-                   steps: int | None = None, mode: str = "challenge"):
+                   steps: int | None = None, mode: str = "challenge", cues: bool = False):
     """Run a prompt-following attacker through the real pipeline (challenge liveness of `steps` requests, the
-    default's when None, drawn from `challenge_seed`; or liveness `mode` "off" or "passive"), frame by frame, the
-    attacker seeing the request shown on each frame; returns the first grant or denial, or None when neither
-    came."""
+    default's when None, drawn from `challenge_seed`; or liveness `mode` "off", "passive" or "adaptive"), frame by
+    frame, the attacker seeing the request shown on each frame; with `cues`, the kiosk's passive cues run in the
+    check (facegate.kiosk.liveness_cues: texture, whole face). Returns the first grant or denial, or None when
+    neither came."""
     import random
 
     from facegate.capture import Frame
+    from facegate.kiosk import liveness_cues
     from facegate.liveness import LivenessSettings
     from facegate.pipeline import Pipeline
     from facegate.policy import AccessPolicy, Verdict
 
     settings = LivenessSettings(mode=mode) if steps is None else LivenessSettings(mode=mode, steps=steps)
-    pipeline = Pipeline(engine, gallery, AccessPolicy(), liveness=settings, rng=random.Random(challenge_seed))
+    pipeline = Pipeline(engine, gallery, AccessPolicy(), liveness=settings, rng=random.Random(challenge_seed),
+                        cue_factory=liveness_cues(engine, gallery) if cues else None)
     instruction = ""
     for index in range(max_frames):
         image = cv2.cvtColor(attacker.frame(instruction), cv2.COLOR_BGR2RGB)
