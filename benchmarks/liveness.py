@@ -459,6 +459,8 @@ def main(argv=None) -> int:
     parser.add_argument("--adaptive-only", action="store_true", help="only the prompt-following prints' table")
     parser.add_argument("--attackers-only", action="store_true",
                         help="only the puppet and half-mask table (issue 28 item 6)")
+    parser.add_argument("--suite-only", action="store_true",
+                        help="only the rendered suite (prints, replays) in every mode and the real clip")
     parser.add_argument("--attacker-seeds", type=int, default=None,
                         help="presentations per victim of each puppet/half-mask type (default 4; with --quick 1, and 2 "
                              "victims per type)")
@@ -509,10 +511,11 @@ def run_everything(report: Report, engine, clips: Path, work: Path, sequences, a
 
     table, cues, cost_ms, deciders = attack_presentations(engine, gallery, attacks, sequences)
     print_attacks(report, table, cues, args.steps, deciders)
-    tilted_print_table(report, engine, clips)
-    tilted_mouth_table(report, engine, clips)
-    adaptive_table(report, engine, gallery, clips, sequences)
-    attackers_table(report, engine, work, attacker_seeds(args), 2 if args.quick else None)
+    if not args.suite_only:
+        tilted_print_table(report, engine, clips)
+        tilted_mouth_table(report, engine, clips)
+        adaptive_table(report, engine, gallery, clips, sequences)
+        attackers_table(report, engine, work, attacker_seeds(args), 2 if args.quick else None)
     print_bona_fide(report, bona_fide_presentations(engine, gallery, clip, sequences), cost_ms)
 
 
