@@ -227,10 +227,18 @@ def adaptive_table(report: Report, engine, gallery, clips: Path, sequences, turn
                     why = ("mouth asked, " if asked is REQUIRED_ACTION else "head movement asked, ") + \
                         ("the mouth seen" if why.endswith(REQUIRED_ACTION.value) else "a head movement seen")
                 reasons[why[:60]] = reasons.get(why[:60], 0) + 1
+        # The default mode with the kiosk's cues: the texture model first, the requests only if it is unsure.
+        attacker = PromptFollowingPrint(clips / photo, seed=1, curl=curl, axis=axis, nod_deg=options["turn_deg"],
+                                        **options)
+        adaptive = follow_prompts(engine, gallery, attacker, seed_for(sequences[0]), mode="adaptive", cues=True)
+        adaptive_ok = (adaptive is not None and adaptive.verdict is Verdict.GRANTED
+                       and adaptive.name == ADAPTIVE_TARGETS[photo])
         text = "; ".join(f"{n} x {why}" for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]))
-        report.row("prompt_following", f"  {photo + ', ' + label:<62}{pct(granted, len(sequences)):>16}   {text}",
-                   print=f"{photo}, {label}", granted=granted, presentations=len(sequences), refused_because=reasons)
-    report.say("  target (issue 14): 0 % for every print.\n")
+        report.row("prompt_following", f"  {photo + ', ' + label:<62}{pct(granted, len(sequences)):>16}   {text}; "
+                   f"adaptive: {'GRANTED' if adaptive_ok else 'refused by ' + refused_by(adaptive)}",
+                   print=f"{photo}, {label}", granted=granted, presentations=len(sequences), refused_because=reasons,
+                   adaptive_granted=bool(adaptive_ok), adaptive_decided_by=refused_by(adaptive))
+    report.say("  target (issue 14): 0 % for every print, in challenge and in the adaptive default.\n")
 
 
 # The adaptive attackers of issue 28 item 6 (facegate_dev.puppet, facegate_dev.half_mask): attack type -> wording.
