@@ -40,6 +40,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from facegate.vision.align import fit_similarity
 from facegate_dev.attacks import _Camera, _camera_effects, _CameraLook, _data_dir, _engine, _read_bgr, _video_frames
 from facegate_dev.puppet import (
     FACE_OVAL,
@@ -90,21 +91,6 @@ def read_footage(clip: Path, first: int, last: int) -> tuple[FootageFrame, ...]:
         yaw, pitch = mesh.yaw_pitch()
         out.append(FootageFrame(frame, mesh.points.astype(np.float64), yaw, pitch, mesh.mouth_opening()))
     return tuple(out)
-
-
-def umeyama(source: np.ndarray, target: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """The similarity (scale, rotation (3, 3), shift) that best maps `source` (N, 3) onto `target` (N, 3) in the
-    least-squares sense (Umeyama 1991)."""
-    mu_s, mu_t = source.mean(0), target.mean(0)
-    s, t = source - mu_s, target - mu_t
-    cov = t.T @ s / len(source)
-    u, d, vt = np.linalg.svd(cov)
-    sign = np.eye(3)
-    if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        sign[2, 2] = -1
-    rot = u @ sign @ vt
-    scale = float(np.trace(np.diag(d) @ sign) / max((s ** 2).sum() / len(source), 1e-9))
-    return scale, rot, mu_t - scale * rot @ mu_s
 
 
 @dataclass(frozen=True)
@@ -254,7 +240,7 @@ class HalfMask:
         cut = nose + rng.uniform(0.15, 0.3) * (lip - nose)
         frontal = self.footage[self.idle[len(self.idle) // 2]].mesh
         assert frontal is not None  # the idle stretch has a face on every frame
-        scale, rot, shift = umeyama(points[list(ALIGN_POINTS)], frontal[list(ALIGN_POINTS)])
+        scale, rot, shift = fit_similarity(points[list(ALIGN_POINTS)], frontal[list(ALIGN_POINTS)])
         worn_cut = (scale * rot @ np.array([points[SUBNASALE, 0], cut, points[SUBNASALE, 2]]) + shift)[1]
         wearer_nose, wearer_lip = frontal[SUBNASALE, 1], frontal[UPPER_LIP_TOP, 1]
         highest_allowed = wearer_nose + 0.5 * (wearer_lip - wearer_nose)
@@ -315,7 +301,7 @@ class HalfMask:
         """The wearer's frame (float32 BGR) with the mask on, placed on his FaceMesh points `mesh`."""
         if mesh is None:
             return frame
-        scale, rot, shift = umeyama(self.points[self.align], mesh[self.align])
+        scale, rot, shift = fit_similarity(self.points[self.align], mesh[self.align])
         worn = self.points @ (scale * rot).T + shift
         h, w = frame.shape[:2]
         map_x, map_y, covered = triangle_maps(self.points[:, :2], worn[:, :2], worn[:, 2], self.triangles, (w, h))

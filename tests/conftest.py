@@ -48,6 +48,20 @@ def home(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.fixture(scope="module")
+def lmm_gallery(tmp_path_factory, clips, engine):
+    """A gallery of one person, Lin-Manuel Miranda, from his enrollment photo (the person in the clip's frontal
+    shot), shared by a test module."""
+    from facegate.gallery import Gallery
+
+    folder = tmp_path_factory.mktemp("lmm") / "gallery"
+    folder.mkdir()
+    shutil.copy(clips / "lin-manuel-miranda.png", folder / "Lin-Manuel Miranda.png")
+    gallery = Gallery(folder, engine)
+    gallery.refresh()
+    return gallery
+
+
 @pytest.fixture()
 def people_gallery(tmp_path, clips) -> Path:
     """A gallery folder in both layouts: person folders (people_small/train) plus one top-level photo."""

@@ -12,7 +12,6 @@ mouth opens (~frame 155) before he turns to his left.
 
 import itertools
 import random
-import shutil
 from fractions import Fraction
 
 import cv2
@@ -20,7 +19,6 @@ import numpy as np
 import pytest
 
 from facegate.capture import CaptureThread
-from facegate.gallery import Gallery
 from facegate.liveness import (
     HEAD_ACTIONS,
     REQUIRED_ACTION,
@@ -46,16 +44,6 @@ CLIP = "short_hamilton_clip.mp4"
 def seed_for(sequence: list[Action], steps: int = 2) -> int:
     """A seed whose challenge is `sequence` (what a test needs to match a real clip's movements)."""
     return next(s for s in range(10_000) if draw_challenge(random.Random(s), steps) == sequence)
-
-
-@pytest.fixture(scope="module")
-def lmm_gallery(tmp_path_factory, clips, engine):
-    folder = tmp_path_factory.mktemp("liveness") / "gallery"
-    folder.mkdir()
-    shutil.copy(clips / "lin-manuel-miranda.png", folder / f"{NAME}.png")
-    gallery = Gallery(folder, engine)
-    gallery.refresh()
-    return gallery
 
 
 def run_clip(engine, gallery, clips, liveness: LivenessSettings, seed: int | None = None):

@@ -23,16 +23,6 @@ CLIP = "short_hamilton_clip.mp4"
 FINDABLE_FRAME = 82  # his frontal shot's first findable frame (benchmarks/pipeline.py)
 
 
-@pytest.fixture(scope="module")
-def lmm_gallery(tmp_path_factory, clips, engine):
-    folder = tmp_path_factory.mktemp("adaptive") / "gallery"
-    folder.mkdir()
-    shutil.copy(clips / "lin-manuel-miranda.png", folder / f"{NAME}.png")
-    gallery = Gallery(folder, engine)
-    gallery.refresh()
-    return gallery
-
-
 def play(engine, gallery, video, liveness: LivenessSettings, cue_factory, last_frame: int | None = None):
     pipeline = Pipeline(engine, gallery, AccessPolicy(), liveness=liveness, rng=random.Random(1),
                         cue_factory=cue_factory)

@@ -30,16 +30,16 @@ def chip_points(template: np.ndarray, size: int = CHIP_SIZE, padding: float = CH
 
 
 def fit_similarity(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-    """Least-squares similarity dst ~ s * R @ src + t (Umeyama). Returns (s, R, t)."""
+    """Least-squares similarity dst ~ s * R @ src + t (Umeyama), for points in 2D or 3D. Returns (s, R, t)."""
     src = np.asarray(src, np.float64)
     dst = np.asarray(dst, np.float64)
     mu_s, mu_d = src.mean(0), dst.mean(0)
     sc, dc = src - mu_s, dst - mu_d
     cov = dc.T @ sc / len(src)
     u, sig, vt = np.linalg.svd(cov)
-    d = np.eye(2)
+    d = np.eye(src.shape[1])
     if np.linalg.det(u) * np.linalg.det(vt) < 0:
-        d[1, 1] = -1
+        d[-1, -1] = -1
     rot = u @ d @ vt
     var_s = (sc ** 2).sum() / len(src)
     scale = float(np.trace(np.diag(sig) @ d) / var_s)
