@@ -86,7 +86,8 @@ class AccessLogListener(SessionListener):
 
     def stop(self, timeout: float) -> None:
         if self._trial is not None:
-            self._trial.shutdown(wait=True)
+            trial, self._trial = self._trial, None  # later results are not a trial's any more
+            trial.shutdown(wait=True)
 
     def on_decision(self, decision: Decision, result: FrameResult) -> None:
         event = AccessEvent(
