@@ -487,7 +487,7 @@ def adaptive_grants(report: Report, engine: FaceEngine) -> None:
             outcome, asked, seconds = "not granted: never recognised, no check began", None, None
             for index, frame in enumerate(frames):
                 result = pipeline.process(Frame(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), index, index / fps))
-                running = [c for c in pipeline.checks.values()]
+                running = list(pipeline.checks.values())
                 if running:
                     texture = running[0].cue_results.get("texture")
                     outcome = (f"not granted: the clip ended during the check (texture "
@@ -512,7 +512,6 @@ def adaptive_grants(report: Report, engine: FaceEngine) -> None:
         report.row("adaptive_bona_fide", f"  {name:<32} {outcome}{when}{said}",
                    clip=name, outcome=outcome, asked=asked, seconds=seconds)
     granted = sum(r[1] == "granted" for r in rows)
-    # (a clip that ends during the check: the person would have been served a moment later, or asked)
     asked_count = sum(bool(r[2]) for r in rows if r[1] == "granted")
     median = statistics.median(times) if times else None
     report.say(f"  granted {granted} of {len(rows)} clips ({asked_count} after requests); median time from findable to "

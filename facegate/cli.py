@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up chatter is not for users
 
-from facegate.config import check_safe, load_settings  # noqa: E402
+from facegate.config import CHOICES, check_safe, load_settings  # noqa: E402
 from facegate.errors import FaceGateError  # noqa: E402
 
 if TYPE_CHECKING:  # imported where used: `facegate --help` loads neither OpenCV nor TensorFlow
@@ -528,8 +528,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-dir", help="access log folder (default: from settings)")
     p.add_argument("--no-log", action="store_true", help="do not write the access log")
     p.add_argument("--no-speech", action="store_true", help="do not speak greetings")
-    p.add_argument("--liveness", choices=["off", "passive", "challenge", "adaptive"],
-                   help="check that a live person is there before a grant (default: settings, 'challenge')")
+    p.add_argument("--liveness", choices=CHOICES["liveness"],
+                   help="check that a live person is there before a grant (default: settings, 'adaptive')")
     p.add_argument("--seed", type=int,
                    help="fixed seed for the challenge requests (tests only: makes them predictable)")
     p.add_argument("--mqtt", metavar="URL",

@@ -166,8 +166,8 @@ ScreenLight = Callable[[], LightSequence | None]
 def liveness_cues(engine: FaceEngine, gallery: Gallery, screen_light: ScreenLight | None = None) -> CueFactory:
     """The passive cues every liveness check on this kiosk runs (issue 28), one of each per check: the texture
     model (a print or a screen), the whole face (the lower face is the claimed person's too: a half mask); with
-    `screen_light` (the window, settings.liveness_screen_light), the face's
-    reflection of a colour sequence shown for the check."""
+    `screen_light` (the window, settings.liveness_screen_light), the face's reflection of a colour sequence shown
+    for the check."""
 
     def cues_for(person: str) -> list[PassiveCue]:
         cues: list[PassiveCue] = [TextureCue(engine.pad_model), WholeFaceCue(engine, gallery, person)]

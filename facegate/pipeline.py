@@ -253,7 +253,9 @@ class Pipeline:
                     track.liveness = LivenessStatus(CheckState.WAITING, WAIT_INSTRUCTION, "", wait)
                     continue
                 steps = self.attempts.steps_for(claimed, self.liveness.steps, now)
-                cues = self.cue_factory(claimed) if self.cue_factory is not None else []
+                # Passive mode reads no cue: none is made (the screen light would be shown for nothing).
+                make_cues = self.cue_factory if self.liveness.mode is not LivenessMode.PASSIVE else None
+                cues = make_cues(claimed) if make_cues is not None else []
                 check = self.checks[track.id] = LivenessCheck(replace(self.liveness, steps=steps), self.rng, now,
                                                               cues)
             if track.face.landmarks is None:

@@ -38,16 +38,17 @@ class LivenessStatus:
 class LivenessCheck:
     """One check on one track. Feed it a mesh per frame; it says what to show and when it is decided.
 
-    `cues`: the passive cues (facegate/liveness/cues.py) fed every frame in every mode but "passive". One that is
-    sure of an attack fails the check whatever else happens. In the adaptive mode, a check whose available cues all
-    say live within `doubt_after_s` passes without a request; otherwise the challenge's requests start then."""
+    `cues`: the passive cues (facegate/liveness/cues.py) fed every frame (the pipeline gives none in the "passive"
+    mode). One that is sure of an attack fails the check whatever else happens. In the adaptive mode, a check whose
+    available cues all say live within `doubt_after_s` passes without a request; otherwise the challenge's requests
+    start then."""
 
     def __init__(self, settings: LivenessSettings, rng: random.Random, started: float,
                  cues: Sequence[PassiveCue] = ()):
         self.settings = settings
         self.started = started
         self.rng = rng
-        self.passive_cues = list(cues) if settings.mode is not LivenessMode.PASSIVE else []
+        self.passive_cues = list(cues)
         self.cue_results: dict[str, CueResult] = {}
         self.challenge = draw_challenge(rng, settings.steps) if settings.mode is LivenessMode.CHALLENGE else []
         self.asked_at: float | None = started if self.challenge else None  # when the requests began
