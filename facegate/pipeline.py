@@ -42,6 +42,12 @@ class PipelineSettings:
     retry_unknown_s: float = 0.25
     # While a liveness check runs, the identity is re-checked this often (s): a face swap cancels the check.
     recheck_during_liveness_s: float = 0.3
+    # A new encoding farther than this (fused distance) from every recent encoding of its track is another face:
+    # the track is split, and nothing it held (name, vote, liveness check, wait) passes on. On the clip, frame
+    # by frame, one face stays within 0.51 of its last five encodings (profiles and 45 px faces included); its
+    # two cuts, where the box stayed on another face, were 0.63 and 0.68 away (benchmarks/track_identity.py).
+    # The same bound as "confidently nobody" (PolicySettings.unknown_distance).
+    same_face_distance: float = 0.6
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PipelineSettings:
@@ -63,6 +69,7 @@ class TrackView:
     instruction: str = ""  # a liveness request being shown ("Please open your mouth"), or WAIT_INSTRUCTION
     icon: str = ""  # eye (passive) | mouth | left | right | down
     countdown: float | None = None  # seconds left for the request (or the wait)
+    waiting: bool = False  # `instruction` is the wait after failed checks of this face's identity, not a request
 
 
 class AttemptOutcome(str, enum.Enum):
@@ -144,11 +151,19 @@ class Pipeline:
         # Failed checks per claimed identity, kept across tracks (and resets): stepping out and back in does
         # not start afresh.
         self.attempts = AttemptLimiter()
+        self.last_time = 0.0  # the latest frame's time (the clock of the tracks and the attempt limiter)
         self._frame_size: tuple[int, int] | None = None  # (height, width) of the previous frame
 
+    def _holds_identity(self, track: Track) -> bool:
+        """The track shows or acts on who its face is: a verdict, a liveness check or its wait."""
+        return (self.policy.verdict(track.id)[0] is not Verdict.PENDING or self.policy.confirming(track.id)
+                or self.policy.awaiting_liveness(track.id) is not None)
+
     def _due(self, track: Track, now: float) -> bool:
-        if track.face.width < self.settings.min_face_width:
-            return False
+        if track.face.width < self.settings.min_face_width and not self._holds_identity(track):
+            return False  # too far to be recognised (a face that holds an identity is still compared with itself)
+        if track.jumped and track.recent_embeddings:
+            return True  # the box moved as no face does: is it the same face?
         if self.policy.confirming(track.id):
             return True
         if self.policy.awaiting_liveness(track.id) is not None:
@@ -177,28 +192,29 @@ class Pipeline:
             faces = []
         else:
             faces = self.engine.detect(image, max_side=self.settings.detect_max_side, landmarks=False)
-        tracks, ended = self.tracker.update(faces, now)
+        self.last_time = now
+        _, ended = self.tracker.update(faces, now)
         attempts: list[LivenessAttempt] = []
         for track in ended:  # a check on a track that is lost is dropped, never decided
-            claimed = self.policy.awaiting_liveness(track.id)
-            check = self.checks.pop(track.id, None)
-            if check is not None and claimed is not None:
-                attempts.append(self._attempt(claimed, AttemptOutcome.WALKED_AWAY, track, check, now))
-            self.passed_checks.pop(track.id, None)
-            self.policy.forget_track(track.id)
+            self._end_track(track, now, attempts)
 
-        visible = [t for t in tracks if t.seen_in_frame]
+        visible = [t for t in self.tracker.tracks.values() if t.seen_in_frame]
         due = [t for t in visible if self._due(t, now)]
-        due.sort(key=lambda t: (self.policy.verdict(t.id)[0] is not Verdict.PENDING, t.last_encoded or 0.0))
+        # A face to compare with itself first, then new faces, then the longest unchecked.
+        due.sort(key=lambda t: (not (t.jumped and t.recent_embeddings),
+                                self.policy.verdict(t.id)[0] is not Verdict.PENDING, t.last_encoded or 0.0))
         due = due[: self.settings.max_batch]
         decisions: list[Decision] = []
         snapshots: dict[int, np.ndarray] = {}
         if due:
             self.engine.locate_landmarks(image, [t.face for t in due])
             embeddings = self.engine.embed(image, [t.face for t in due])
-            for track, match in zip(due, self.gallery.match_many(embeddings), strict=False):
+            for track, embedding, match in zip(due, embeddings, self.gallery.match_many(embeddings), strict=True):
+                track = self._same_face_or_split(track, embedding, now, attempts)
                 track.last_encoded, track.encodings = now, track.encodings + 1
                 track.distance, track.margin = match.distance, match.margin
+                if track.face.width < self.settings.min_face_width:
+                    continue  # compared with itself only: a face this far away does not vote
                 decision = self.policy.add_vote(track.id, match, now)
                 if decision is not None:
                     decisions.append(decision)
@@ -207,8 +223,10 @@ class Pipeline:
                     if checked is not None and decision.verdict is Verdict.GRANTED and decision.name is not None:
                         attempts.append(self._attempt(decision.name, AttemptOutcome.GRANTED, track, checked, now))
 
+        visible = [t for t in self.tracker.tracks.values() if t.seen_in_frame]  # after any split
         prompts, meshed = self._run_liveness(image, visible, now, decisions, snapshots, attempts)
 
+        tracks = list(self.tracker.tracks.values())
         views = []
         for track in tracks:
             verdict, name = self.policy.verdict(track.id)
@@ -220,11 +238,54 @@ class Pipeline:
                 track.id, track.box, verdict, name, track.distance, track.margin,
                 too_far=verdict is Verdict.PENDING and track.face.width < self.settings.min_face_width,
                 instruction=request.instruction if request else "", icon=request.icon if request else "",
-                countdown=request.remaining_s if request and request.instruction else None))
-        seen = {t.id for t in visible}
+                countdown=request.remaining_s if request and request.instruction else None,
+                waiting=request is not None and request.state is CheckState.WAITING))
+        seen = {t.id for t in tracks if t.seen_in_frame}
         decisions = [_flag_tailgating(d, views, seen) for d in decisions]
         return FrameResult(frame, views, decisions, snapshots, len(due), time.perf_counter() - started,
                            prompts, meshed, attempts)
+
+    def _end_track(self, track: Track, now: float, attempts: list[LivenessAttempt]) -> None:
+        """The track is gone (its face left, or it was another face): its check is dropped, never decided."""
+        claimed = self.policy.awaiting_liveness(track.id)
+        check = self.checks.pop(track.id, None)
+        if check is not None and claimed is not None:
+            attempts.append(self._attempt(claimed, AttemptOutcome.WALKED_AWAY, track, check, now))
+        self.passed_checks.pop(track.id, None)
+        self.policy.forget_track(track.id)
+
+    def _same_face_or_split(self, track: Track, embedding: np.ndarray, now: float,
+                            attempts: list[LivenessAttempt]) -> Track:
+        """`track` if `embedding` agrees with its recent encodings; else a new track for this face, the old one
+        ended. The embedding is kept on the track returned."""
+        if track.recent_embeddings:
+            recent = np.asarray(track.recent_embeddings)
+            if float(np.linalg.norm(recent - embedding, axis=1).min()) > self.settings.same_face_distance:
+                self._end_track(track, now, attempts)
+                track = self.tracker.split(track, now)
+        track.recent_embeddings.append(np.asarray(embedding))
+        track.jumped = False
+        return track
+
+    def _verified(self, image: np.ndarray, track: Track, now: float, attempts: list[LivenessAttempt]) -> bool:
+        """Before a decision made between encodings: is the face in `track` now the one it followed? Encoded here
+        when it was not on this frame; if not, the track is split (nothing decided on the old one)."""
+        if track.last_encoded == now:
+            return True
+        embedding = self.engine.embed(image, [track.face])[0]
+        same = self._same_face_or_split(track, embedding, now, attempts)
+        same.last_encoded = now
+        return same is track
+
+    def lockouts(self) -> list[tuple[str, int, float]]:
+        """(identity, failed checks, seconds left) of every identity that must wait before its next liveness
+        check, at the time of the latest frame. Safe from any thread."""
+        return self.attempts.waiting(self.last_time)
+
+    def lift_lockout(self, name: str) -> bool:
+        """An administrator lets `name` try again now (their failed checks are forgotten). Safe from any thread;
+        True if there was a wait to lift."""
+        return self.attempts.lift(name, self.last_time)
 
     @staticmethod
     def _attempt(person: str, outcome: AttemptOutcome, track: Track, check: LivenessCheck,
@@ -273,6 +334,8 @@ class Pipeline:
                 track.liveness = None
                 self.passed_checks[track.id] = self.checks.pop(track.id)  # the attempt ends at the grant
             else:
+                if not self._verified(image, track, now, attempts):
+                    continue  # another face took the place: the check on the person who left ends undecided
                 failures, alert = self.attempts.record_failure(claimed, now)
                 reason = f"liveness check failed: {status.reason}"
                 if alert:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -29,13 +30,19 @@ class AttemptSettings:
 
 
 class AttemptLimiter:
-    """Failed liveness checks per claimed identity: cool-down, a longer challenge, then a guard alert."""
+    """Failed liveness checks per claimed identity: cool-down, a longer challenge, then a guard alert. The pipeline
+    worker records; the window lists and lifts waits (an administrator), so every call takes the lock."""
 
     def __init__(self, settings: AttemptSettings | None = None):
         self.settings = settings or AttemptSettings()
         self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
 
     def failures(self, name: str, now: float) -> int:
+        with self._lock:
+            return self._count(name, now)
+
+    def _count(self, name: str, now: float) -> int:
         kept = [t for t in self._failures.get(name, []) if now - t < self.settings.memory_s]
         if kept:
             self._failures[name] = kept
@@ -45,24 +52,43 @@ class AttemptLimiter:
 
     def wait_left(self, name: str, now: float) -> float:
         """Seconds before `name` may be checked again (0: now)."""
-        count = self.failures(name, now)
+        with self._lock:
+            return self._wait_left(name, now)
+
+    def _wait_left(self, name: str, now: float) -> float:
+        count = self._count(name, now)
         if count == 0:
             return 0.0
         s = self.settings
         pause = min(s.max_wait_s, s.cooldown_s * 2 ** (count - 1))
         return max(0.0, self._failures[name][-1] + pause - now)
 
+    def waiting(self, now: float) -> list[tuple[str, int, float]]:
+        """(identity, failed checks, seconds left) for each identity waiting now, longest wait first."""
+        with self._lock:
+            waits = [(name, self._count(name, now), self._wait_left(name, now)) for name in list(self._failures)]
+        return sorted((w for w in waits if w[2] > 0), key=lambda w: -w[2])
+
+    def lift(self, name: str, now: float) -> bool:
+        """Forget `name`'s failed checks (an administrator lets them try again now). True if they were waiting."""
+        with self._lock:
+            was_waiting = self._wait_left(name, now) > 0
+            self._failures.pop(name, None)
+        return was_waiting
+
     def steps_for(self, name: str, base_steps: int, now: float) -> int:
         return min(max(base_steps, self.settings.max_steps), base_steps + self.failures(name, now))
 
     def record_failure(self, name: str, now: float) -> tuple[int, bool]:
         """(failures remembered now, whether this one alerts the guard)."""
-        self._failures.setdefault(name, []).append(now)
-        count = self.failures(name, now)
+        with self._lock:
+            self._failures.setdefault(name, []).append(now)
+            count = self._count(name, now)
         return count, count >= self.settings.alert_after
 
     def record_pass(self, name: str) -> None:
-        self._failures.pop(name, None)
+        with self._lock:
+            self._failures.pop(name, None)
 
 
 def chance_per_hour(settings: LivenessSettings, attempts: AttemptSettings | None = None) -> Fraction:

@@ -82,6 +82,16 @@ def snapshot_thumbnail(path: Path | bytes | None, height: int = SNAPSHOT_HEIGHT)
     return cv2.cvtColor(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
 
 
+def decision_words(decision: str, details: dict) -> str:
+    """ "Refused - guard alert": what the guard must not miss is in the Decision column, not only in the details."""
+    words = DECISION_WORDS[decision]
+    if details.get("guard_alert"):
+        return f"{words} - guard alert ({details.get('failed_checks', '?')} failed checks)"
+    if details.get("tailgating"):
+        return f"{words} - tailgating"
+    return words
+
+
 def local_time(epoch: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
 
@@ -286,7 +296,7 @@ class LogDialog(QDialog):
             self._status(f"{len(self.rows)} {'entry' if len(self.rows) == 1 else 'entries'}.")
 
     def _fill_row(self, index: int, row, picture) -> None:
-        cells = [local_time(row.time), row.person or "Unknown", DECISION_WORDS[row.decision.value],
+        cells = [local_time(row.time), row.person or "Unknown", decision_words(row.decision.value, row.details),
                  "" if row.distance is None else f"{row.distance:.2f}"]
         for column, text in enumerate(cells):
             self.table.setItem(index, column, QTableWidgetItem(text))

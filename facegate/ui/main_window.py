@@ -35,6 +35,7 @@ from facegate.capture import SourceKind, SourceState, parse_source
 from facegate.config import Settings, default_data_dir, save_settings
 from facegate.errors import FaceGateError
 from facegate.ui.bridge import SessionBridge
+from facegate.ui.guard_alert import GuardAlert, GuardAlertPanel
 from facegate.ui.modal import run_modal
 from facegate.ui.video_view import VideoView
 
@@ -80,6 +81,11 @@ class MainWindow(QMainWindow):
             log.warning("The window icon is missing from the installed package (%s); reinstall FaceGate", icon)
         self.video = VideoView()
         self.video.set_message("Loading the recognition model...")
+        # Repeated failed liveness checks: stays over the picture until acknowledged (kiosk mode hides the status
+        # bar, and a banner fades in seconds).
+        self.guard_alerts = GuardAlertPanel(self.video)
+        self.guard_alerts.acknowledge_requested.connect(self.acknowledge_guard_alerts)
+        self.guard_alerts.lift_requested.connect(self.lift_wait)
         self.choose_source_button = QPushButton("Choose a video file or URL...")
         self.choose_source_button.clicked.connect(self.choose_source)
         self.choose_source_button.hide()
@@ -129,6 +135,8 @@ class MainWindow(QMainWindow):
         self.people_action = self._action(bar, "People", self.open_people)
         self.log_action = self._action(bar, "Access log", self.open_log)
         self.settings_action = self._action(bar, "Settings", self.open_settings)
+        self.waits_action = self._action(bar, "Lift a wait...", self.choose_wait_to_lift)
+        self.waits_action.setToolTip("Let a person whose liveness checks failed try again now (needs the PIN)")
         self.kiosk_action = self._action(bar, "Kiosk mode (F11)", self.toggle_kiosk)
         self.kiosk_action.setShortcut(QKeySequence(Qt.Key.Key_F11))
         self.kiosk_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
@@ -284,6 +292,8 @@ class MainWindow(QMainWindow):
             text = f"Guard alert: {decision.details['failed_checks']} failed liveness checks as {decision.name}"
             self.video.show_banner(text, alert=True)
             self.statusBar().showMessage(f"{text} (see the access log)")  # stays until the next message
+            self.guard_alerts.add(GuardAlert(decision.name or "someone", decision.details["failed_checks"],
+                                             time.time()))
 
     def _on_tailgating(self, alert) -> None:
         text = f"Tailgating: someone came in view while the door was open for {alert.person or 'a grant'}"
@@ -386,6 +396,39 @@ class MainWindow(QMainWindow):
             self._admin_until = time.monotonic() + 60.0
             return True
         return False
+
+    def acknowledge_guard_alerts(self) -> None:
+        """The guard has seen the alerts (PIN): the panel goes; the access log keeps the refused checks."""
+        if not self.guard_alerts.alerts or not self.require_admin():
+            return
+        for alert in self.guard_alerts.clear():
+            log.warning("Acknowledged by the administrator: %s", alert)
+        self.statusBar().showMessage("Guard alert acknowledged (the refused checks are in the access log)", 10000)
+
+    def lift_wait(self, person: str) -> bool:
+        """Let `person` try again now: their failed checks are forgotten, so no wait and no longer challenge (PIN).
+        Their guard alert, if any, is acknowledged with it."""
+        pipeline = self.session.pipeline if self.session is not None else None
+        if pipeline is None or not self.require_admin():
+            return False
+        lifted = pipeline.lift_lockout(person)
+        self.guard_alerts.remove(person)
+        log.warning("The administrator lifted the liveness wait of %s", person)
+        self.statusBar().showMessage(f"{person} may try again now" if lifted
+                                     else f"{person} had no wait to lift", 10000)
+        return lifted
+
+    def choose_wait_to_lift(self) -> None:
+        """The identities waiting after failed liveness checks, to let one try again now (PIN)."""
+        pipeline = self.session.pipeline if self.session is not None else None
+        waits = pipeline.lockouts() if pipeline is not None else []
+        if not waits:
+            QMessageBox.information(self, "Lift a wait", "Nobody is waiting after failed liveness checks.")
+            return
+        labels = [f"{name}: {failures} failed checks, {left:.0f} s left" for name, failures, left in waits]
+        label, ok = QInputDialog.getItem(self, "Lift a wait", "Let this person try again now:", labels, 0, False)
+        if ok:
+            self.lift_wait(waits[labels.index(label)][0])
 
     def open_enroll(self) -> None:
         if self.engine is None or not self.require_admin():

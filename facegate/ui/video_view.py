@@ -88,7 +88,7 @@ class VideoView(QWidget):
         self.stale = False
         self._tracks = result.tracks
         # A liveness request is also shown large at the bottom, for as long as it is pending.
-        self.prompt = next((t.instruction for t in self._tracks if t.instruction), "")
+        self.prompt = next((t.instruction for t in self._tracks if t.instruction and not t.waiting), "")
         self.update()
 
     def set_message(self, text: str) -> None:
