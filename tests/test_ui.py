@@ -133,7 +133,8 @@ def test_enroll_from_the_live_picture_then_granted(close_up_window, qtbot):
 
 def test_a_guard_alert_is_shown_in_red_and_stays_in_the_status_bar(window, qtbot):
     """The third failed liveness check as one person (tests/test_liveness.py makes it happen on the real clip)
-    reaches the window as a denied decision carrying the alert: a red banner and a status line that stays."""
+    reaches the window as a denied decision carrying the alert: a red panel over the picture and a status line,
+    both staying (tests/test_guard_alert.py: until acknowledged)."""
     from facegate.policy import Decision, Verdict
 
     qtbot.waitUntil(lambda: window.engine is not None, timeout=120_000)
@@ -141,12 +142,12 @@ def test_a_guard_alert_is_shown_in_red_and_stays_in_the_status_bar(window, qtbot
                      details={"failed_checks": 3, "guard_alert": True})
     window.bridge.decision.emit(alert, None)
     text = f"Guard alert: 3 failed liveness checks as {NAME}"
-    qtbot.waitUntil(lambda: window.video.banner_text == text, timeout=5_000)
-    assert window.video._banner_alert
+    qtbot.waitUntil(lambda: window.guard_alerts.isVisible(), timeout=5_000)
+    assert text.replace("Guard alert: ", "") in window.guard_alerts.text.text()
     assert window.statusBar().currentMessage() == f"{text} (see the access log)"
     window.bridge.decision.emit(Decision(8, Verdict.GRANTED, NAME, 0.3, 0.2, 2.0, greet=True), None)
     qtbot.waitUntil(lambda: window.video.banner_text == f"Welcome {NAME}", timeout=5_000)
-    assert not window.video._banner_alert  # a welcome is green again
+    assert not window.video._banner_alert and window.guard_alerts.isVisible()  # a welcome is green; the alert stays
 
 
 # ------------------------------------------------------------------ the screen as a guard reads it (issue 17)

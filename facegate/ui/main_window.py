@@ -288,9 +288,8 @@ class MainWindow(QMainWindow):
             text = f"Tailgating: {decision.name} was let in with someone not granted in view"
             self.video.show_banner(text, alert=True)
             self.statusBar().showMessage(f"{text} (see the access log)")
-        if decision.details.get("guard_alert"):
+        if decision.details.get("guard_alert"):  # the panel over the picture, not a banner that fades
             text = f"Guard alert: {decision.details['failed_checks']} failed liveness checks as {decision.name}"
-            self.video.show_banner(text, alert=True)
             self.statusBar().showMessage(f"{text} (see the access log)")  # stays until the next message
             self.guard_alerts.add(GuardAlert(decision.name or "someone", decision.details["failed_checks"],
                                              time.time()))
