@@ -63,6 +63,7 @@ class TrackView:
     instruction: str = ""  # a liveness request being shown ("Please open your mouth"), or WAIT_INSTRUCTION
     icon: str = ""  # eye (passive) | mouth | left | right | down
     countdown: float | None = None  # seconds left for the request (or the wait)
+    in_view: bool = True  # detected in this frame; False: a track kept a moment after its face was last seen
 
 
 class AttemptOutcome(str, enum.Enum):
@@ -220,7 +221,8 @@ class Pipeline:
                 track.id, track.box, verdict, name, track.distance, track.margin,
                 too_far=verdict is Verdict.PENDING and track.face.width < self.settings.min_face_width,
                 instruction=request.instruction if request else "", icon=request.icon if request else "",
-                countdown=request.remaining_s if request and request.instruction else None))
+                countdown=request.remaining_s if request and request.instruction else None,
+                in_view=track.seen_in_frame))
         seen = {t.id for t in visible}
         decisions = [_flag_tailgating(d, views, seen) for d in decisions]
         return FrameResult(frame, views, decisions, snapshots, len(due), time.perf_counter() - started,
