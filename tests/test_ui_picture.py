@@ -10,7 +10,7 @@ import time
 import cv2
 import numpy as np
 import pytest
-from PySide6.QtCore import QRectF, Qt, QTimer
+from PySide6.QtCore import QRectF, QTimer
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QApplication
 
@@ -190,12 +190,12 @@ def test_item6_the_banner_and_the_prompt_hold_their_whole_text(qtbot, size):
     for text in ("Welcome Lin-Manuel Miranda", "Guard alert: 3 failed liveness checks as Lin-Manuel Miranda"):
         view.show_banner(text)
         _show(view, [checked])
-        for band, words in ((view.banner_rect, text), (view.prompt_rect, view.prompt)):
+        for band, font, words in ((view.banner_rect, view.banner_font, text),
+                                  (view.prompt_rect, view.prompt_font, view.prompt)):
             assert not band.isEmpty()
             assert _inside(QRectF(view.rect()), band)
-        needed = QFontMetrics(view.banner_font).boundingRect(view.banner_rect.toRect().adjusted(30, 12, -30, -12),
-                                                            int(WRAPPED), text)
-        assert _inside(view.banner_rect, QRectF(needed)), (needed, view.banner_rect)
+            needed = QFontMetrics(font).boundingRect(band.toRect().adjusted(30, 12, -30, -12), int(WRAPPED), words)
+            assert _inside(band, QRectF(needed)), (words, needed, band)
         assert not view.banner_rect.intersects(view.face_rect(checked))
 
 

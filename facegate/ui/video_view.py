@@ -70,7 +70,8 @@ class VideoView(QWidget):
         self.message_rect = QRectF()
         self.prompt_rect = QRectF()
         self.banner_rect = QRectF()
-        self.banner_font = QFont(self.font())
+        self.banner_font = QFont(self.font())  # the fonts the banner and the prompt were last drawn in
+        self.prompt_font = QFont(self.font())
         # Lines that stay on the picture until the window takes them back (nobody enrolled, speech not working).
         self.notices: list[str] = []
         self.notice_rect = QRectF()
@@ -450,6 +451,7 @@ class VideoView(QWidget):
     def _draw_prompt(self, painter: QPainter, avoid: list[QRectF]) -> None:
         self.prompt_rect = self._draw_band(painter, self.prompt, max(16, self.height() // 24), avoid, top_first=False,
                                            margin=16.0, fill=QColor(255, 176, 0, 230), ink=QColor(0, 0, 0))
+        self.prompt_font = QFont(painter.font())
 
     def _draw_notices(self, painter: QPainter, avoid: list[QRectF]) -> None:
         """The notices in a smaller font, amber on a dark band: something to act on, not an alarm."""
