@@ -126,6 +126,9 @@ def test_item6_a_track_whose_face_is_not_in_view_is_not_drawn(qtbot, engine, lmm
     gone = TrackView(1, lone.box, Verdict.UNKNOWN, None, 0.7, None, in_view=False)
     _show(view, [gone], 10.0 + UNSEEN_GRACE_S / 2)
     assert set(view.boxes) == {1}
+    moved = TrackView(5, (230.0, 110.0, 120.0, 140.0), Verdict.PENDING, None, None, None)  # his face, a new track
+    _show(view, [gone, moved], 10.0 + UNSEEN_GRACE_S / 2)
+    assert set(view.boxes) == {5}  # one box on one face
     _show(view, [gone], 10.0 + UNSEEN_GRACE_S + 0.05)
     assert view.boxes == {} and view.labels == {}
     never = TrackView(2, (400.0, 100.0, 100.0, 120.0), Verdict.UNKNOWN, None, 0.7, None, in_view=False)

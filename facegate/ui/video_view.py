@@ -29,7 +29,8 @@ BANNER_FADE_SECONDS = 1.0
 LABELLED_WIDTH_FRACTION = 0.6
 # A track the detector did not find in this frame is still drawn this long after it was last found (by the frames'
 # own times): one missed detection does not make a box blink, and a face that left (a cut, someone walking off)
-# leaves no box on the empty picture for the tracker's whole max_age_s (0.7 s).
+# leaves no box on the empty picture for the tracker's whole max_age_s (0.7 s). Not drawn at all where a face found
+# in this frame overlaps it.
 UNSEEN_GRACE_S = 0.25
 MAX_MESSAGE_LINES = 4
 # The band round the window painted in the screen-light sequence's colour (facegate/liveness/screen_light.py): wide
@@ -46,6 +47,12 @@ def to_qimage(image_rgb: np.ndarray) -> QImage:
     image = np.ascontiguousarray(image_rgb)
     # .copy(): the QImage must own its pixels; the numpy buffer goes away with the frame.
     return QImage(image.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    """Two boxes (x, y, w, h) share some area: an unseen track overlapped by a face found in this frame has been
+    taken over by a new track (a face moving fast), and two boxes on one face would be drawn."""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
 class VideoView(QWidget):
@@ -109,7 +116,9 @@ class VideoView(QWidget):
         current = {t.id for t in result.tracks}
         self._seen_at = {i: at for i, at in self._seen_at.items() if i in current}
         self._seen_at.update((t.id, now) for t in result.tracks if t.in_view)
-        self._tracks = [t for t in result.tracks if now - self._seen_at.get(t.id, -math.inf) <= UNSEEN_GRACE_S]
+        found = [t.box for t in result.tracks if t.in_view]
+        self._tracks = [t for t in result.tracks if t.in_view or (
+            now - self._seen_at.get(t.id, -math.inf) <= UNSEEN_GRACE_S and not any(_overlap(t.box, b) for b in found))]
         # A liveness request is also shown large at the bottom, for as long as it is pending.
         self.prompt = next((t.instruction for t in self._tracks if t.instruction), "")
         self.update()
