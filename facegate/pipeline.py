@@ -70,6 +70,7 @@ class TrackView:
     icon: str = ""  # eye (passive) | mouth | left | right | down
     countdown: float | None = None  # seconds left for the request (or the wait)
     waiting: bool = False  # `instruction` is the wait after failed checks of this face's identity, not a request
+    in_view: bool = True  # detected in this frame; False: a track kept a moment after its face was last seen
 
 
 class AttemptOutcome(str, enum.Enum):
@@ -239,7 +240,7 @@ class Pipeline:
                 too_far=verdict is Verdict.PENDING and track.face.width < self.settings.min_face_width,
                 instruction=request.instruction if request else "", icon=request.icon if request else "",
                 countdown=request.remaining_s if request and request.instruction else None,
-                waiting=request is not None and request.state is CheckState.WAITING))
+                waiting=request is not None and request.state is CheckState.WAITING, in_view=track.seen_in_frame))
         seen = {t.id for t in tracks if t.seen_in_frame}
         decisions = [_flag_tailgating(d, views, seen) for d in decisions]
         return FrameResult(frame, views, decisions, snapshots, len(due), time.perf_counter() - started,

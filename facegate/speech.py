@@ -289,7 +289,8 @@ class SpeechWorker:
     """Speaks greetings on its own daemon thread; `say()` never blocks and never raises.
 
     If the engine cannot start, or fails during an utterance, one warning is logged, `available` turns
-    False and later `say()` calls return False: the kiosk carries on silently.
+    False, `failure` says why, a `when_failed` callback is told, and later `say()` calls return False: the
+    kiosk carries on without sound (the window says so: a receptionist cannot hear that greetings stopped).
     """
 
     def __init__(self, enabled: bool = True, voice: str | None = None, rate: int | None = None, *,
@@ -308,6 +309,8 @@ class SpeechWorker:
         self._wake = threading.Condition()
         self._closing = False
         self._failed = False
+        self.failure: str | None = None  # why speech stopped, in words for the screen; None while it works
+        self._on_failed: Callable[[str], None] | None = None
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
         self._voice: _EspeakProcessVoice | _Pyttsx3Voice | None = None
@@ -391,12 +394,30 @@ class SpeechWorker:
             log.warning("cannot list the speech voices: %s", exc)
             return []
 
-    def _fail(self, reason: object) -> None:
-        if not self._failed and not self._closing:
-            log.warning("speech unavailable: %s; carrying on silently", reason)
-        self._failed = True
+    def when_failed(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(reason)` once when speech stops working (on the speech thread), or now if it already
+        has (the engine may fail before anyone asks)."""
         with self._wake:
+            self._on_failed = callback
+            reason = self.failure
+        if reason is not None:
+            callback(reason)
+
+    def _fail(self, reason: object) -> None:
+        with self._wake:  # one lock with when_failed: the callback is called exactly once, by one of the two
+            first = not self._failed and not self._closing
+            self._failed = True
             self._pending.clear()
+            if first:
+                self.failure = str(reason)
+            callback = self._on_failed if first else None
+        if first:
+            log.warning("speech unavailable: %s; carrying on silently", reason)
+        if callback is not None:
+            try:
+                callback(str(reason))
+            except Exception:  # noqa: BLE001 - a faulty hook must not take the speech thread down
+                log.exception("speech when_failed hook failed")
 
     def _next(self) -> str | None:
         """The next greeting still worth speaking, or None when closing."""

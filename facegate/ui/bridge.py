@@ -20,6 +20,7 @@ class SessionBridge(QObject, KioskView):
     tailgating = Signal(object)  # facegate.actions.ActionEvent: a face appeared while the door was open
     site_event = Signal(object, object)  # facegate.site.sync.SiteEvent and its payload: the site link's news
     light = Signal(object)  # facegate.liveness.screen_light.LightSequence: show it round the picture now
+    speech_failed = Signal(object, str)  # the SpeechWorker that stopped, and why (its own thread)
 
     def start_light(self) -> LightSequence:
         """A new colour sequence for a liveness check (kiosk.ScreenLight; the pipeline worker calls it): the

@@ -53,6 +53,10 @@ log = logging.getLogger(__name__)
 
 STALL_S = 3.0  # no new frame for this long: the picture on screen is marked old
 LOADER_JOIN_SECONDS = 120.0  # loading takes about 5 s on 2 cores; closing waits for it rather than abort at exit
+# Said on the picture while the gallery is empty, with the next step (the toolbar is hidden in kiosk mode).
+NOBODY_ENROLLED = "Nobody is enrolled yet. Enroll a person: click Enroll person."
+NOBODY_ENROLLED_KIOSK = ("Nobody is enrolled yet. To enroll a person, an administrator presses F11 to leave kiosk mode "
+                         "(PIN), then clicks Enroll person.")
 
 
 class MainWindow(QMainWindow):
@@ -72,6 +76,7 @@ class MainWindow(QMainWindow):
         self.bridge = SessionBridge()
         self._frames_shown: list[float] = []
         self._admin_until = 0.0  # the admin stays unlocked briefly after a correct PIN
+        self._speech_problem = ""  # why the speech worker stopped (empty: it works, or speech is off)
 
         self.setWindowTitle("FaceGate")
         icon = importlib.resources.files("facegate.assets") / "facegate.svg"  # in a wheel too
@@ -114,6 +119,7 @@ class MainWindow(QMainWindow):
         self.bridge.tailgating.connect(self._on_tailgating)
         self.bridge.site_event.connect(self._on_site_event)
         self.bridge.light.connect(self.video.show_light)
+        self.bridge.speech_failed.connect(self._on_speech_failed)
         self._fps_timer = QTimer(self)
         self._fps_timer.timeout.connect(self._update_fps)
         self._fps_timer.timeout.connect(self._update_site_status)
@@ -162,9 +168,13 @@ class MainWindow(QMainWindow):
         self.actions_label = QLabel("")
         self.actions_label.setObjectName("actions_label")
         self.actions_label.hide()
+        self.speech_label = QLabel("Speech: not working")  # shown once the speech worker fails
+        self.speech_label.setObjectName("speech_label")
+        self.speech_label.setStyleSheet("color: #c62828")
+        self.speech_label.hide()
         self._action_health: dict[str, ActionHealth] = {}
         for label in (self.camera_label, self.fps_label, self.people_label, self.model_label, self.site_label,
-                      self.actions_label):
+                      self.actions_label, self.speech_label):
             label.setContentsMargins(10, 0, 10, 0)
             self.statusBar().addPermanentWidget(label)
 
@@ -220,6 +230,35 @@ class MainWindow(QMainWindow):
                 self.statusBar().showMessage(f"Snapshot retention not applied: {exc}", 10000)
         if self.speech is None:
             self.speech = open_speech(self.settings)
+            self._on_speech_failed(None, "")  # a new worker (or none): the old one's failure is gone
+            if self.speech is not None:
+                worker = self.speech
+                worker.when_failed(lambda reason: self.bridge.speech_failed.emit(worker, reason))
+
+    def _on_speech_failed(self, worker, reason: str) -> None:
+        """The speech worker stopped (greetings go on, on screen only): said in the status bar, and on the picture
+        in kiosk mode, where the status bar is hidden. An old worker's news is ignored."""
+        if worker is not self.speech:
+            return
+        self._speech_problem = reason
+        self.speech_label.setVisible(bool(reason))
+        self.speech_label.setToolTip(reason)
+        if reason:
+            self.statusBar().showMessage(self._speech_line())
+        self._update_notices()
+
+    def _speech_line(self) -> str:
+        return f"Speech is not working: {self._speech_problem.rstrip('.')}. Greetings are shown only."
+
+    def _update_notices(self) -> None:
+        """The lines kept on the picture: nobody enrolled yet (with the next step), speech not working (in kiosk
+        mode only: otherwise the status bar says it)."""
+        notices = []
+        if self.gallery is not None and not self.gallery.people:
+            notices.append(NOBODY_ENROLLED_KIOSK if self.toolbar.isHidden() else NOBODY_ENROLLED)
+        if self._speech_problem and self.statusBar().isHidden():
+            notices.append(self._speech_line())
+        self.video.set_notices(notices)
 
     def _on_learned(self, outcome) -> None:
         if outcome.learned:
@@ -377,6 +416,7 @@ class MainWindow(QMainWindow):
     def _update_people_count(self) -> None:
         if self.gallery is not None:
             self.people_label.setText(f"Enrolled: {len(self.gallery.people)}")
+        self._update_notices()
 
     def gallery_changed(self) -> None:
         """Called by the dialogs after they changed the gallery (it is live at once: no restart)."""
@@ -506,6 +546,7 @@ class MainWindow(QMainWindow):
             self.toolbar.hide()
             self.statusBar().hide()
             self.showFullScreen()
+        self._update_notices()
 
     def closeEvent(self, event) -> None:
         if self.isFullScreen() and self.admin.is_set() and not self.require_admin():

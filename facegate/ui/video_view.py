@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
@@ -24,13 +25,21 @@ BANNER_SECONDS = 4.0
 BANNER_FADE_SECONDS = 1.0
 # The person at the kiosk is the largest face (of those not Unknown); faces at least this fraction of its width get
 # a label too (two people at the desk, a stranger at the desk), smaller ones (the room behind) only a thin box.
+# "Please come closer" is said only to the largest face in view: a larger face is nearer the kiosk than this one.
 LABELLED_WIDTH_FRACTION = 0.6
+# A track the detector did not find in this frame is still drawn this long after it was last found (by the frames'
+# own times): one missed detection does not make a box blink, and a face that left (a cut, someone walking off)
+# leaves no box on the empty picture for the tracker's whole max_age_s (0.7 s). Not drawn at all where a face found
+# in this frame overlaps it.
+UNSEEN_GRACE_S = 0.25
 MAX_MESSAGE_LINES = 4
 # The band round the window painted in the screen-light sequence's colour (facegate/liveness/screen_light.py): wide
 # enough to light a face at arm's length, as a share of the window's smaller side.
 LIGHT_BORDER_FRACTION = 0.12
 LIGHT_REPAINT_MS = 8  # repaint at least once per refresh (120 Hz), so each colour is painted on its first frame
 ZERO_WIDTH_SPACE = "\u200b"
+DEMONSTRATION = "DEMONSTRATION - not a door"
+WRAPPED = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
 
 
 def to_qimage(image_rgb: np.ndarray) -> QImage:
@@ -40,6 +49,12 @@ def to_qimage(image_rgb: np.ndarray) -> QImage:
     return QImage(image.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    """Two boxes (x, y, w, h) share some area: an unseen track overlapped by a face found in this frame has been
+    taken over by a new track (a face moving fast), and two boxes on one face would be drawn."""
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
 class VideoView(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -47,6 +62,8 @@ class VideoView(QWidget):
         self.setMinimumSize(320, 240)
         self._image: QImage | None = None
         self._tracks: list = []
+        self._seen_at: dict[int, float] = {}  # track id -> the frame time its face was last detected
+        self._frame_time = -math.inf  # the shown frame's own time (Frame.time)
         self._last_frame_at = 0.0  # wall-clock time of the picture shown
         self.stale = False  # the picture is old: the source is lost, stalled or ended
         # Shown as a mirror (a camera at a desk): the picture and the boxes are flipped; "left" in a request is
@@ -55,10 +72,16 @@ class VideoView(QWidget):
         # What the last paint drew, for the window's own checks and the tests: track id -> label rectangle, and
         # the message's box.
         self.labels: dict[int, QRectF] = {}
+        self.boxes: dict[int, QRectF] = {}  # track id -> the box drawn (cut to the picture)
         self.arrows: dict[int, str] = {}  # track id -> the screen direction its arrow points
         self.message_rect = QRectF()
         self.prompt_rect = QRectF()
         self.banner_rect = QRectF()
+        self.banner_font = QFont(self.font())  # the fonts the banner and the prompt were last drawn in
+        self.prompt_font = QFont(self.font())
+        # Lines that stay on the picture until the window takes them back (nobody enrolled, speech not working).
+        self.notices: list[str] = []
+        self.notice_rect = QRectF()
         self.message_font = QFont(self.font())
         self.message = "Starting..."
         self.prompt = ""
@@ -86,7 +109,16 @@ class VideoView(QWidget):
         self._image = to_qimage(image[:, ::-1] if self.mirrored else image)
         self._last_frame_at = time.time()
         self.stale = False
-        self._tracks = result.tracks
+        now = result.frame.time
+        if now < self._frame_time:  # a file that looped, a new source: the times start again
+            self._seen_at = {}
+        self._frame_time = now
+        current = {t.id for t in result.tracks}
+        self._seen_at = {i: at for i, at in self._seen_at.items() if i in current}
+        self._seen_at.update((t.id, now) for t in result.tracks if t.in_view)
+        found = [t.box for t in result.tracks if t.in_view]
+        self._tracks = [t for t in result.tracks if t.in_view or (
+            now - self._seen_at.get(t.id, -math.inf) <= UNSEEN_GRACE_S and not any(_overlap(t.box, b) for b in found))]
         # A liveness request is also shown large at the bottom, for as long as it is pending.
         self.prompt = next((t.instruction for t in self._tracks if t.instruction and not t.waiting), "")
         self.update()
@@ -97,6 +129,13 @@ class VideoView(QWidget):
         self.message = text
         self.setToolTip(text)
         self.update()
+
+    def set_notices(self, lines: list[str]) -> None:
+        """Lines kept on the picture (small, at the top or the bottom, never over the person at the kiosk) until
+        they are set again: what the receptionist must know and would not see elsewhere in kiosk mode."""
+        if lines != self.notices:
+            self.notices = list(lines)
+            self.update()
 
     def mark_stale(self, reason: str) -> None:
         """The source is lost, stalled or ended: the boxes and names go at once (a guard must never read an old
@@ -204,30 +243,40 @@ class VideoView(QWidget):
                 painter.fillRect(target, QColor(0, 0, 0, 170))
             else:
                 self._draw_tracks(painter, target)
-        # The prompt and the banner never cover the face being checked (or the person at the kiosk).
+        # The notices, the prompt and the banner never cover the face being checked (or the person at the kiosk),
+        # nor each other.
         face = self._main_face_rect()
-        self.prompt_rect = self.banner_rect = self.message_rect = QRectF()
+        self.prompt_rect = self.banner_rect = self.message_rect = self.notice_rect = QRectF()
+        demonstration = self._demonstration_rect() if self.demonstration else QRectF()
         if self.message:
             self._draw_message(painter)
-        elif self.prompt:
-            self._draw_prompt(painter, face)
+        if self.notices:
+            self._draw_notices(painter, [face, self.message_rect, demonstration])
+        if self.prompt and not self.message:
+            self._draw_prompt(painter, [face, self.notice_rect])
         opacity = self._banner_opacity()
         if opacity > 0:
-            self._draw_banner(painter, opacity, [face, self.prompt_rect, self.message_rect])
+            self._draw_banner(painter, opacity, [face, self.prompt_rect, self.message_rect, self.notice_rect])
         self._draw_light(painter)
         self.demonstration_rect = self._draw_demonstration(painter) if self.demonstration else QRectF()
         painter.end()
 
-    def _draw_demonstration(self, painter: QPainter) -> QRectF:
-        """DEMONSTRATION in the top left corner, over everything: the people at the desk know this kiosk's decisions
-        may come from a recording."""
+    def _demonstration_font(self) -> QFont:
         font = QFont(self.font())
         font.setBold(True)
         font.setPointSizeF(max(9.0, self.height() / 40))
-        painter.setFont(font)
-        text = "DEMONSTRATION - not a door"
-        size = painter.fontMetrics().boundingRect(text)
-        rect = QRectF(8, 8, size.width() + 20, size.height() + 10)
+        return font
+
+    def _demonstration_rect(self) -> QRectF:
+        size = QFontMetrics(self._demonstration_font()).boundingRect(DEMONSTRATION)
+        return QRectF(8, 8, size.width() + 20, size.height() + 10)
+
+    def _draw_demonstration(self, painter: QPainter) -> QRectF:
+        """DEMONSTRATION in the top left corner, over everything: the people at the desk know this kiosk's decisions
+        may come from a recording."""
+        painter.setFont(self._demonstration_font())
+        text = DEMONSTRATION
+        rect = self._demonstration_rect()
         painter.fillRect(rect, QColor(150, 20, 140, 220))
         painter.setPen(QColor(255, 255, 255))
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, text)
@@ -260,6 +309,16 @@ class VideoView(QWidget):
         inside = [c for c in candidates if c.top() >= 0 and c.bottom() <= self.height()]
         return next((c for c in inside if not any(c.intersects(a) for a in avoid if not a.isEmpty())), ends[0])
 
+    def _labelled(self, track: TrackView, widest: float, largest: float) -> bool:
+        """Whether a face gets words (else only a thin box: the room behind). A request always; "Please come closer"
+        only on the largest face in view (a larger face is nearer the kiosk); other words on faces at least
+        LABELLED_WIDTH_FRACTION of the person at the kiosk's width (`widest`)."""
+        if track.instruction:
+            return True
+        if track.too_far:
+            return track.box[2] >= largest
+        return track.box[2] >= LABELLED_WIDTH_FRACTION * widest
+
     def _draw_tracks(self, painter: QPainter, target: QRectF) -> None:
         assert self._image is not None  # paintEvent draws the tracks only over a picture
         font = QFont(self.font())
@@ -270,34 +329,45 @@ class VideoView(QWidget):
         metrics = painter.fontMetrics()
         person = self._person_at_kiosk()
         widest = person.box[2] if person is not None else 0.0
-        labels: list[QRectF] = []
-        self.labels, self.arrows = {}, {}
-        # The labelled faces last, so that a thin box behind never crosses a label.
-        for track in sorted(self._tracks, key=lambda t: t.box[2]):
-            colour = STATE_COLOURS[track.verdict.value]
-            box = self.face_rect(track, target)
-            painter.setBrush(Qt.BrushStyle.NoBrush)
-            # "Please come closer" is for the person at the kiosk, not for every small face in the room.
-            background = track.box[2] < LABELLED_WIDTH_FRACTION * widest or (track.too_far and track.box[2] < widest)
-            if background and not track.instruction:
-                painter.setPen(QPen(colour, 1))  # the room behind: seen, not labelled
-                painter.drawRect(box)
-                continue
-            painter.setPen(QPen(colour, 3))
-            painter.drawRect(box)
-            if track.icon:
-                self.arrows[track.id] = self._draw_icon(painter, track.icon, box, colour)
+        largest = max((t.box[2] for t in self._tracks), default=0.0)
+        labelled = [t for t in self._tracks if self._labelled(t, widest, largest)]
+        boxes = {t.id: self.face_rect(t, target) for t in self._tracks}
+        # The labels first, the face being checked and the nearer faces before the others: where two would meet,
+        # the smaller face goes without words rather than have them written over another face's.
+        placed: dict[int, tuple[QRectF, str]] = {}
+        for track in sorted(labelled, key=lambda t: (not t.instruction, -t.box[2])):
             caption = captions.caption(track)
             if self.show_distance and track.distance is not None and np.isfinite(track.distance):
                 caption += f"  {track.distance:.2f}"
             if not caption:
                 continue
             caption = metrics.elidedText(caption, Qt.TextElideMode.ElideRight, int(target.width()) - 12)
-            label = self._place_label(box, metrics.horizontalAdvance(caption) + 12, metrics.height() + 6, target,
-                                      labels)
-            labels.append(label)
-            self.labels[track.id] = label
-            painter.fillRect(label, colour)
+            others = [boxes[t.id] for t in labelled if t.id != track.id]
+            label = self._place_label(boxes[track.id], metrics.horizontalAdvance(caption) + 12, metrics.height() + 6,
+                                      target, [label for label, _ in placed.values()], others)
+            if label is not None:
+                placed[track.id] = (label, caption)
+        self.labels = {track_id: label for track_id, (label, _) in placed.items()}
+        self.boxes, self.arrows = {}, {}
+        ids = {t.id for t in labelled}
+        # The boxes smallest first and the labels last, so that a thin box behind never crosses a label; a box is
+        # cut to the picture (a detector's box may reach past the frame's edge).
+        for track in sorted(self._tracks, key=lambda t: t.box[2]):
+            colour = STATE_COLOURS[track.verdict.value]
+            box = self.boxes[track.id] = boxes[track.id].intersected(target)
+            painter.save()
+            painter.setClipRect(target)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(QPen(colour, 3 if track.id in ids else 1))
+            painter.drawRect(box)
+            painter.restore()
+            if track.id in ids and track.icon:
+                self.arrows[track.id] = self._draw_icon(painter, track.icon, box, colour)
+        for track in labelled:
+            if track.id not in placed:
+                continue
+            label, caption = placed[track.id]
+            painter.fillRect(label, STATE_COLOURS[track.verdict.value])
             painter.setPen(QColor(0, 0, 0) if track.verdict is Verdict.PENDING else QColor(255, 255, 255))
             painter.drawText(label, Qt.AlignmentFlag.AlignCenter, caption)
 
@@ -312,16 +382,21 @@ class VideoView(QWidget):
         return QRectF(target.x() + x * scale, target.y() + y * scale, w * scale, h * scale)
 
     @staticmethod
-    def _place_label(box: QRectF, width: float, height: float, target: QRectF, taken: list[QRectF]) -> QRectF:
-        """Under the box, else above it; always inside the picture, and not over a label already drawn."""
+    def _place_label(box: QRectF, width: float, height: float, target: QRectF, taken: list[QRectF],
+                     faces: list[QRectF]) -> QRectF | None:
+        """Under the box, else above it, else a line further; always inside the picture and never over a label
+        already placed; over no other labelled face where there is room. None: no room left for it."""
         width = min(max(width, box.width() + 3), target.width())
         left = min(max(box.x() - 1.5, target.left()), target.right() - width)
+        candidates = []
         for top in (box.bottom(), box.top() - height, box.bottom() + height, box.top() - 2 * height):
             top = min(max(top, target.top()), target.bottom() - height)
-            label = QRectF(left, top, width, height)
-            if not any(label.intersects(other) for other in taken):
-                return label
-        return label
+            candidates.append(QRectF(left, top, width, height))
+        for avoid in (taken + faces, taken):
+            free = next((c for c in candidates if not any(c.intersects(other) for other in avoid)), None)
+            if free is not None:
+                return free
+        return None
 
     def _draw_icon(self, painter: QPainter, icon: str, box: QRectF, colour: QColor) -> str:
         """An arrow, an eye or an open mouth above the face box, so the request is understood at a glance; returns
@@ -369,13 +444,37 @@ class VideoView(QWidget):
             font.setPointSize(size)
             painter.setFont(font)
 
-    def _draw_prompt(self, painter: QPainter, face: QRectF) -> None:
-        self._set_fitting_font(painter, self.prompt, max(16, self.height() // 24), margin=40)
-        height = painter.fontMetrics().height() + 24
-        box = self.prompt_rect = self._free_band(height, [face], top_first=False)
-        painter.fillRect(box, QColor(255, 176, 0, 230))
-        painter.setPen(QColor(0, 0, 0))
-        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, self.prompt)
+    def _draw_band(self, painter: QPainter, text: str, points: int, avoid: list[QRectF], top_first: bool,
+                   margin: float, fill: QColor, ink: QColor) -> QRectF:
+        """`text` in a full-width band sized from the font's metrics (wrapped if it is still too wide at the smallest
+        size): every line fits whole, whatever the font and the window."""
+        self._set_fitting_font(painter, text, points, margin=60)
+        inner = max(100, self.width() - 60)
+        needed = painter.fontMetrics().boundingRect(0, 0, inner, 100000, int(WRAPPED), text)
+        box = self._free_band(needed.height() + 24, avoid, top_first=top_first, margin=margin)
+        painter.fillRect(box, fill)
+        painter.setPen(ink)
+        painter.drawText(box.adjusted(30, 12, -30, -12), WRAPPED, text)
+        return box
+
+    def _draw_prompt(self, painter: QPainter, avoid: list[QRectF]) -> None:
+        self.prompt_rect = self._draw_band(painter, self.prompt, max(16, self.height() // 24), avoid, top_first=False,
+                                           margin=16.0, fill=QColor(255, 176, 0, 230), ink=QColor(0, 0, 0))
+        self.prompt_font = QFont(painter.font())
+
+    def _draw_notices(self, painter: QPainter, avoid: list[QRectF]) -> None:
+        """The notices in a smaller font, amber on a dark band: something to act on, not an alarm."""
+        font = QFont(self.font())
+        font.setBold(True)
+        font.setPointSizeF(min(18.0, max(11.0, self.height() / 50)))
+        painter.setFont(font)
+        text = "\n".join(self.notices)
+        inner = max(100, self.width() - 40)
+        needed = painter.fontMetrics().boundingRect(0, 0, inner, 100000, int(WRAPPED), text)
+        box = self.notice_rect = self._free_band(needed.height() + 16, avoid, top_first=True, margin=8.0)
+        painter.fillRect(box, QColor(0, 0, 0, 200))
+        painter.setPen(QColor(255, 205, 80))
+        painter.drawText(box.adjusted(20, 8, -20, -8), WRAPPED, text)
 
     def _draw_message(self, painter: QPainter) -> None:
         """The message wrapped to the window (paths may break after a slash), in a smaller font when it would take
@@ -402,11 +501,9 @@ class VideoView(QWidget):
         painter.drawText(self.message_rect, flags, text)
 
     def _draw_banner(self, painter: QPainter, opacity: float, avoid: list[QRectF]) -> None:
-        self._set_fitting_font(painter, self._banner_text, max(14, self.height() // 16), margin=60)
-        height = painter.fontMetrics().height() + 30
-        box = self.banner_rect = self._free_band(height, avoid, top_first=True, margin=24.0)
         painter.setOpacity(opacity)
-        painter.fillRect(box, QColor(198, 40, 40, 235) if self._banner_alert else QColor(20, 140, 70, 225))
-        painter.setPen(QColor(255, 255, 255))
-        painter.drawText(box, Qt.AlignmentFlag.AlignCenter, self._banner_text)
+        fill = QColor(198, 40, 40, 235) if self._banner_alert else QColor(20, 140, 70, 225)
+        self.banner_rect = self._draw_band(painter, self._banner_text, max(14, self.height() // 16), avoid,
+                                           top_first=True, margin=24.0, fill=fill, ink=QColor(255, 255, 255))
+        self.banner_font = QFont(painter.font())
         painter.setOpacity(1.0)
