@@ -7,7 +7,7 @@ import time
 
 import pytest
 from helpers import ADMIN_PIN as PIN
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QRectF, QTimer
 from PySide6.QtWidgets import QApplication, QInputDialog
 from test_ui import _open_window, answer_next_dialog
 
@@ -93,3 +93,31 @@ def test_the_access_log_shows_the_guard_alert(window, qtbot):
     qtbot.waitUntil(lambda: not dialog.loading, timeout=30_000)
     cells = [dialog.table.item(r, 2).text() for r in range(dialog.table.rowCount())]
     assert "Refused - guard alert (3 failed checks)" in cells
+
+
+def test_no_label_or_band_is_put_under_the_alert(qtbot):
+    """A face at the top of the picture, under the panel: its label goes below its box, the prompt elsewhere."""
+    import numpy as np
+
+    from facegate.capture import Frame
+    from facegate.pipeline import FrameResult, TrackView
+    from facegate.ui.guard_alert import GuardAlert, GuardAlertPanel
+    from facegate.ui.video_view import VideoView
+
+    view = VideoView()
+    qtbot.addWidget(view)
+    view.resize(800, 450)
+    view.show()
+    view.set_message("")
+    panel = GuardAlertPanel(view)
+    panel.add(GuardAlert(NAME, 3, time.time()))
+    assert panel.isVisible()
+    asked = TrackView(1, (260.0, 0.0, 40.0, 22.0), Verdict.PENDING, None, 0.4, 0.2,
+                      instruction="Please open your mouth", icon="mouth", countdown=4.0)
+    stranger = TrackView(2, (60.0, 0.0, 36.0, 20.0), Verdict.UNKNOWN, None, 0.7, 0.1)
+    view.show_result(FrameResult(Frame(np.full((360, 640, 3), 90, np.uint8), 1, 0.0), [asked, stranger], []))
+    view.grab()
+    covered = QRectF(panel.geometry())
+    assert len(view.labels) == 2, view.labels
+    for label in [*view.labels.values(), view.prompt_rect]:
+        assert not label.intersects(covered), (label, covered)

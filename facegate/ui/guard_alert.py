@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from PySide6.QtCore import QEvent, QObject, Signal
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QLabel, QPushButton, QWidget
 
 MARGIN = 8
 
@@ -52,13 +52,12 @@ class GuardAlertPanel(QFrame):
         self.lift.clicked.connect(self._lift_clicked)
         for button in (self.acknowledge, self.lift):
             button.setAutoDefault(False)  # Enter typed elsewhere never acknowledges an alert
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
-        buttons.addWidget(self.lift)
-        buttons.addWidget(self.acknowledge)
-        layout = QVBoxLayout(self)
-        layout.addWidget(self.text)
-        layout.addLayout(buttons)
+        # One row, the text beside the buttons: the panel hides as little of the picture as it can.
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(10, 6, 10, 6)
+        layout.addWidget(self.text, 1)
+        layout.addWidget(self.lift)
+        layout.addWidget(self.acknowledge)
         parent.installEventFilter(self)
         self.hide()
 
@@ -87,7 +86,7 @@ class GuardAlertPanel(QFrame):
             self.hide()
             return
         ordered = sorted(self.alerts.values(), key=lambda a: a.time, reverse=True)
-        self.text.setText("\n".join(alert_text(a) for a in ordered) + "\nCheck the person at the door.")
+        self.text.setText("\n".join(alert_text(a) for a in ordered) + ". Check the person at the door.")
         self.lift.setText(f"Let {ordered[0].person} try again now")
         self._place()
         self.show()

@@ -38,6 +38,7 @@ MAX_MESSAGE_LINES = 4
 LIGHT_BORDER_FRACTION = 0.12
 LIGHT_REPAINT_MS = 8  # repaint at least once per refresh (120 Hz), so each colour is painted on its first frame
 ZERO_WIDTH_SPACE = "\u200b"
+DIRECT_CHILDREN = Qt.FindChildOption.FindDirectChildrenOnly
 DEMONSTRATION = "DEMONSTRATION - not a door"
 WRAPPED = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
 
@@ -246,20 +247,27 @@ class VideoView(QWidget):
         # The notices, the prompt and the banner never cover the face being checked (or the person at the kiosk),
         # nor each other.
         face = self._main_face_rect()
+        covered = self._covered()
         self.prompt_rect = self.banner_rect = self.message_rect = self.notice_rect = QRectF()
         demonstration = self._demonstration_rect() if self.demonstration else QRectF()
         if self.message:
             self._draw_message(painter)
         if self.notices:
-            self._draw_notices(painter, [face, self.message_rect, demonstration])
+            self._draw_notices(painter, [face, self.message_rect, demonstration, *covered])
         if self.prompt and not self.message:
-            self._draw_prompt(painter, [face, self.notice_rect])
+            self._draw_prompt(painter, [face, self.notice_rect, *covered])
         opacity = self._banner_opacity()
         if opacity > 0:
-            self._draw_banner(painter, opacity, [face, self.prompt_rect, self.message_rect, self.notice_rect])
+            self._draw_banner(painter, opacity, [face, self.prompt_rect, self.message_rect, self.notice_rect,
+                                                 *covered])
         self._draw_light(painter)
         self.demonstration_rect = self._draw_demonstration(painter) if self.demonstration else QRectF()
         painter.end()
+
+    def _covered(self) -> list[QRectF]:
+        """Where widgets shown over the picture (the guard alert) hide it: no label or band is put there."""
+        return [QRectF(child.geometry()) for child in self.findChildren(QWidget, options=DIRECT_CHILDREN)
+                if child.isVisible()]
 
     def _demonstration_font(self) -> QFont:
         font = QFont(self.font())
@@ -344,7 +352,7 @@ class VideoView(QWidget):
             caption = metrics.elidedText(caption, Qt.TextElideMode.ElideRight, int(target.width()) - 12)
             others = [boxes[t.id] for t in labelled if t.id != track.id]
             label = self._place_label(boxes[track.id], metrics.horizontalAdvance(caption) + 12, metrics.height() + 6,
-                                      target, [label for label, _ in placed.values()], others)
+                                      target, [*self._covered(), *(label for label, _ in placed.values())], others)
             if label is not None:
                 placed[track.id] = (label, caption)
         self.labels = {track_id: label for track_id, (label, _) in placed.items()}
@@ -389,7 +397,9 @@ class VideoView(QWidget):
         width = min(max(width, box.width() + 3), target.width())
         left = min(max(box.x() - 1.5, target.left()), target.right() - width)
         candidates = []
-        for top in (box.bottom(), box.top() - height, box.bottom() + height, box.top() - 2 * height):
+        # Further down last: under a panel over the picture's top (the guard alert), a face's words go below it.
+        for top in (box.bottom(), box.top() - height, box.bottom() + height, box.top() - 2 * height,
+                    box.bottom() + 2 * height, box.bottom() + 3 * height):
             top = min(max(top, target.top()), target.bottom() - height)
             candidates.append(QRectF(left, top, width, height))
         for avoid in (taken + faces, taken):
