@@ -2,8 +2,9 @@
 photo, which of the three poses it fills, and when the face has been held long enough to take it.
 
 The person nearest the camera (the largest face) is the one enrolled; faces in the background narrower than
-`gallery.AMBIGUOUS_SECOND_FACE` of its width are ignored (the same rule the gallery applies to a photo file), a
-second face about as large blocks the shot: which of the two is enrolling cannot be told.
+`BYSTANDER_WIDTH` of its width are ignored, a second face about as large blocks the shot: which of the two is
+enrolling cannot be told. The photo stored is a crop around the enrollee, so a bystander is not stored with them
+(and the gallery's own rule for a photo with two faces, gallery.AMBIGUOUS_SECOND_FACE, still applies to it).
 
 Three shots, each of one pose: straight at the camera, turned slightly one way, turned slightly the other way. The
 kiosk matches a face to the nearest enrolled photo, and people do not walk up to a door looking straight into the
@@ -20,11 +21,14 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from facegate.gallery import AMBIGUOUS_SECOND_FACE
 from facegate.pipeline import face_crop
 from facegate.vision.detect import Face
 from facegate.vision.engine import sharpness
 
+# A face narrower than this share of the enrollee's is someone farther back (at 60 % about 1.7 times as far from
+# the camera) and does not block a shot. On the clip's 640x360 frames the smallest faces the detector finds beside
+# an 80 px face are 40-47 px (0.5-0.6); someone at the enrollee's side is 0.8-1.2.
+BYSTANDER_WIDTH = 0.6
 # The brightness of the face (mean grey, 0-255) and the sharpness of its 150 px chip a reference photo needs.
 MIN_BRIGHTNESS = 60.0
 MAX_BRIGHTNESS = 215.0
@@ -72,11 +76,11 @@ def head_turn(landmarks: np.ndarray) -> float:
 
 def choose_enrollee(faces: list[Face]) -> tuple[Face | None, str | None]:
     """(the face to enroll, None), or (None, what the person should do). The largest face is the person nearest the
-    camera; a face at least AMBIGUOUS_SECOND_FACE as wide is someone else just as near."""
+    camera; a face at least BYSTANDER_WIDTH as wide is someone else about as near."""
     if not faces:
         return None, "No face in view: please stand in front of the camera"
     largest = max(faces, key=lambda f: f.width)
-    others = [f for f in faces if f is not largest and f.width >= AMBIGUOUS_SECOND_FACE * largest.width]
+    others = [f for f in faces if f is not largest and f.width >= BYSTANDER_WIDTH * largest.width]
     if others:
         return None, "Two people close to the camera: only the person enrolling, please"
     return largest, None

@@ -163,6 +163,8 @@ class EnrollDialog(QDialog):
         super().reject()
 
     def _on_frame(self, result) -> None:
+        if not self._watching:  # a frame queued before the dialog closed
+            return
         self.preview.show_result(result)
         if self.session.complete or self._saved:
             return
