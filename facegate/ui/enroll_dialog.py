@@ -222,6 +222,7 @@ class EnrollDialog(QDialog):
             return
         shot.embedding = embedding
         self.session.add(shot)
+        self.hint_label.setText(f"Photo taken: {shot.pose.value.lower()}")
         self._update_step()
 
     def _update_step(self) -> None:
