@@ -50,11 +50,11 @@ def test_detection_rate_on_all_of_lfw(engine, lfw):
 
 
 def test_enrollment_poses_are_read_from_the_landmarks(engine, clips):
-    """The enrollment dialog's pose check on real frames of the clip (Alex Lacamoire, frames 24, 39 and 42:
-    straight, turned to one side, turned to the other): each step accepts only the pose it asks for."""
+    """Snapshot enrollment's pose reading on real frames of the clip (Alex Lacamoire, frames 24, 39 and 42:
+    straight, turned to one side, turned to the other): each frame fills only the pose it shows."""
     import cv2
 
-    from facegate.ui.enroll_dialog import head_turn, pose_problem
+    from facegate.enrollment import Pose, head_turn, pose_of
 
     video = cv2.VideoCapture(str(clips / "short_hamilton_clip.mp4"))
     turns = {}
@@ -65,9 +65,7 @@ def test_enrollment_poses_are_read_from_the_landmarks(engine, clips):
             turns[index] = head_turn(engine.detect(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))[0].landmarks)
     video.release()
     straight, one_side, other_side = turns[24], turns[42], turns[39]
-    assert pose_problem(straight, []) is None
-    assert pose_problem(one_side, []) == "Please look straight at the camera"
-    assert pose_problem(straight, [straight]) == "Turn your head a little more"  # a second straight shot
-    assert pose_problem(one_side, [straight]) is None
-    assert pose_problem(one_side, [straight, one_side]) == "Now turn your head slightly the other way"
-    assert pose_problem(other_side, [straight, one_side]) is None
+    assert pose_of(straight, None) is Pose.STRAIGHT
+    assert pose_of(one_side, straight) is not None and pose_of(other_side, straight) is not None
+    assert {pose_of(one_side, straight), pose_of(other_side, straight)} == {Pose.ONE_SIDE, Pose.OTHER_SIDE}
+    assert pose_of(straight, straight) is Pose.STRAIGHT  # the same straight face is no turned shot

@@ -104,12 +104,9 @@ def test_enroll_from_the_live_picture_then_granted(close_up_window, qtbot):
     dialog = EnrollDialog(window)
     qtbot.addWidget(dialog)
     dialog.show()
-    for shot in range(3):
-        qtbot.waitUntil(dialog.capture_button.isEnabled, timeout=40_000)  # alone, large, turned as asked
-        qtbot.mouseClick(dialog.capture_button, Qt.MouseButton.LeftButton)
-        assert len(dialog.shots) == shot + 1
-        qtbot.wait(300)
-    straight, one_side, other_side = dialog.turns  # the turned shots lie on opposite sides of the straight one
+    qtbot.waitUntil(lambda: dialog.session.complete, timeout=60_000)  # taken by themselves, each as asked
+    straight, one_side, other_side = [shot.turn for shot in dialog.session.ordered()]
+    # the turned shots lie on opposite sides of the straight one
     assert abs(straight) <= 0.12 and (one_side - straight) * (other_side - straight) < 0
     assert not dialog.capture_button.isEnabled()
     qtbot.keyClicks(dialog.name_edit, NAME)

@@ -1,21 +1,29 @@
-"""Enroll a person by snapshot: guided shots from the live picture (or photo files), a name, a duplicate check.
+"""Enroll a person by snapshot: three shots taken by themselves from the live picture (or photo files), a name,
+a duplicate check.
 
-The dialog tells the person in front of the camera what to do until the picture is usable (one face, large,
-sharp, lit, and turned as asked: one shot straight, one turned to each side, so that the enrolled photos cover
-the head poses the kiosk will see). Encoding and saving run on a worker thread so the video keeps moving.
+The dialog tells the person in front of the camera what to do until the picture is usable, and takes each shot by
+itself once the face has been held good and in a pose still missing (facegate/enrollment.py judges the frames: the
+person nearest the camera is enrolled, small faces behind them are ignored). The shots show as thumbnails, each
+with its Retake. Checking a shot, encoding and saving run on worker threads so the video keeps moving. Cancel (or
+Escape) closes it with nothing written.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import cv2
 import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
+    QCheckBox,
     QDialog,
     QFileDialog,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -25,80 +33,29 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from facegate.enrollment import POSES, Judgement, Pose, Shot, SnapshotSession
 from facegate.errors import FaceGateError
 from facegate.gallery import validate_name
-from facegate.pipeline import face_crop
 from facegate.policy import PolicySettings
 from facegate.ui.host import DialogHost, host_widget
 from facegate.ui.jobs import BackgroundJob
 from facegate.ui.mixed_identity import ask_mixed_identity, mixed_identity_doubts
-from facegate.ui.video_view import VideoView
-from facegate.vision.detect import Face
-from facegate.vision.engine import sharpness
+from facegate.ui.video_view import VideoView, to_qimage
 
 if TYPE_CHECKING:
     from facegate.gallery import Gallery
 
-SHOTS = ("Look straight at the camera", "Turn your head slightly to one side",
-         "Now turn your head slightly to the other side")
-# Enrollment wants a closer, clearer face than recognition does: these photos are the reference.
-MIN_ENROLL_FACE = 90
-MIN_BRIGHTNESS = 60.0
-MAX_BRIGHTNESS = 215.0
-MIN_ENROLL_SHARPNESS = 20.0
-# Head turn = how far the nose base sits beside the midpoint of the eyes, in eye distances (image x; the sign
-# says which side). On the test clip: about 0.05 looking straight, 0.15-0.25 for a slight turn, 0.4-0.6 near
-# profile. Whose left is whose depends on whether the picture is mirrored, so the turned shots are only
-# required to be on opposite sides of the straight one.
-MAX_STRAIGHT_TURN = 0.12
-MIN_TURN = 0.12  # a turned shot differs from the straight one by at least this
-MAX_TURN = 0.5  # and is not near profile: the kiosk does not grant in profile either
+THUMBNAIL_SIDE = 110
 
 
-def head_turn(landmarks: np.ndarray) -> float:
-    """Signed head turn from dlib's 5 points (0 = straight at the camera)."""
-    right_eye, left_eye = landmarks[:2].mean(0), landmarks[2:4].mean(0)
-    eyes = (right_eye + left_eye) / 2
-    return float((landmarks[4][0] - eyes[0]) / max(np.linalg.norm(right_eye - left_eye), 1e-6))
-
-
-def pose_problem(turn: float, taken: list[float]) -> str | None:
-    """What the person should do so that this shot has the pose the next step asks for; None when it has."""
-    if not taken:
-        return None if abs(turn) <= MAX_STRAIGHT_TURN else "Please look straight at the camera"
-    change = turn - taken[0]
-    if abs(turn) > MAX_TURN:
-        return "Not so far: turn back a little towards the camera"
-    if len(taken) == 1:
-        return None if abs(change) >= MIN_TURN else "Turn your head a little more"
-    first_side = np.sign(taken[1] - taken[0])
-    if np.sign(change) == first_side or abs(change) < MIN_TURN:
-        return "Now turn your head slightly the other way"
-    return None
-
-
-def guidance(result) -> str | None:
-    """What the person should do for a usable shot, or None when the current frame is good."""
-    faces = [t for t in result.tracks]
-    if not faces:
-        return "No face in view: please stand in front of the camera"
-    if len(faces) > 1:
-        return "Only one person in view, please"
-    face = faces[0]
-    if face.box[2] < MIN_ENROLL_FACE:
-        return "Please move closer to the camera"
-    crop = face_crop(result.frame.image, face.box, grow=0.0)
-    if crop.size == 0:
-        return "Please move to the middle of the picture"
-    brightness = float(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY).mean())
-    if brightness < MIN_BRIGHTNESS:
-        return "Too dark: turn on a light or face the window"
-    if brightness > MAX_BRIGHTNESS:
-        return "Too bright: move out of the direct light"
-    chip = cv2.resize(crop, (150, 150))
-    if sharpness(chip) < MIN_ENROLL_SHARPNESS:
-        return "Hold still, please"
-    return None
+def _button(text: str, slot: Callable[[], None]) -> QPushButton:
+    """A button Enter never presses: in a dialog Qt makes the focused button the default, and an Enter meant for
+    another window (the PIN just typed) would start capturing again, or open a file chooser."""
+    button = QPushButton(text)
+    button.setAutoDefault(False)
+    button.setDefault(False)
+    button.clicked.connect(slot)
+    return button
 
 
 class EnrollDialog(QDialog):
@@ -107,13 +64,18 @@ class EnrollDialog(QDialog):
         self.main_window: DialogHost = window  # not self.window: that is QWidget.window()
         self.setWindowTitle("Enroll a person")
         self.setObjectName("enroll_dialog")
-        self.shots: list[np.ndarray] = []
-        self.turns: list[float] = []  # head turn of each shot taken
-        self._latest_turn: float | None = None
-        self._latest = None
+        self.session = SnapshotSession(min_face_width=window.settings.min_face_width)
+        self._judgement: Judgement | None = None
+        self._judged_image: np.ndarray | None = None
+        self._checking: Shot | None = None  # a shot the gallery is checking on the shot worker
+        self._generation = 0  # bumped by Retake and Start again: a shot checked before them is dropped
+        self._shot_thread: threading.Thread | None = None
+        self._saved = False  # a person was just saved: no more shots until Start again
         self._busy = False
         self.worker = BackgroundJob("enrollment", self)
         self.worker.done.connect(self._job_done)
+        self.shot_worker = BackgroundJob("enrollment-shot", self)
+        self.shot_worker.done.connect(self._shot_checked)
         self._pending_job: Callable[[Any], None] | None = None
 
         self.preview = VideoView()
@@ -124,20 +86,39 @@ class EnrollDialog(QDialog):
         self.hint_label = QLabel("Waiting for the camera...")
         self.hint_label.setStyleSheet("font-size: 15px")
         self.progress = QProgressBar()
-        self.progress.setRange(0, len(SHOTS))
-        self.capture_button = QPushButton("Capture")
+        self.progress.setRange(0, len(POSES))
+        self.progress.setFormat("Photos taken: %v of %m")  # photo counts, not a percentage
+
+        self.thumbnails: dict[Pose, QLabel] = {}
+        self.retake_buttons: dict[Pose, QPushButton] = {}
+        shots_grid = QGridLayout()
+        for column, pose in enumerate(POSES):
+            thumbnail = QLabel(pose.value)
+            thumbnail.setObjectName(f"shot_{pose.name.lower()}")
+            thumbnail.setFixedSize(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
+            thumbnail.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            thumbnail.setWordWrap(True)
+            thumbnail.setStyleSheet("border: 1px solid gray; color: gray")
+            retake = _button("Retake", partial(self.retake, pose))
+            retake.setToolTip(f"Take the photo '{pose.value}' again")
+            shots_grid.addWidget(thumbnail, 0, column, Qt.AlignmentFlag.AlignCenter)
+            shots_grid.addWidget(retake, 1, column, Qt.AlignmentFlag.AlignCenter)
+            self.thumbnails[pose], self.retake_buttons[pose] = thumbnail, retake
+
+        self.auto_check = QCheckBox("Take the photos automatically")
+        self.auto_check.setChecked(True)
+        self.auto_check.setToolTip("Each photo is taken once the face has been held still in the pose asked for")
+        self.capture_button = _button("Capture", self.capture)
         self.capture_button.setEnabled(False)
-        self.capture_button.clicked.connect(self.capture)
-        self.retake_button = QPushButton("Start again")
-        self.retake_button.clicked.connect(self.restart)
-        self.from_file_button = QPushButton("From photo file...")
-        self.from_file_button.clicked.connect(self.enroll_from_files)
+        self.retake_button = _button("Start again", self.restart)
+        self.from_file_button = _button("From photo file...", self.enroll_from_files)
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("Full name, as it should be greeted")
         self.name_edit.textChanged.connect(self._update_buttons)
-        self.save_button = QPushButton("Save person")
+        self.name_edit.returnPressed.connect(self._save_on_enter)
+        self.save_button = _button("Save person", self.save)
         self.save_button.setEnabled(False)
-        self.save_button.clicked.connect(self.save)
+        self.cancel_button = _button("Cancel", self.reject)
         self.result_label = QLabel("")
         self.result_label.setWordWrap(True)
 
@@ -146,7 +127,9 @@ class EnrollDialog(QDialog):
         layout.addWidget(self.step_label)
         layout.addWidget(self.hint_label)
         layout.addWidget(self.progress)
+        layout.addLayout(shots_grid)
         row = QHBoxLayout()
+        row.addWidget(self.auto_check)
         row.addWidget(self.capture_button)
         row.addWidget(self.retake_button)
         row.addStretch()
@@ -156,6 +139,7 @@ class EnrollDialog(QDialog):
         name_row.addWidget(QLabel("Name:"))
         name_row.addWidget(self.name_edit, 1)
         name_row.addWidget(self.save_button)
+        name_row.addWidget(self.cancel_button)
         layout.addLayout(name_row)
         layout.addWidget(self.result_label)
         window.bridge.frame_ready.connect(self._on_frame)
@@ -168,31 +152,100 @@ class EnrollDialog(QDialog):
         if self._watching:  # finished can come more than once (closed, then rejected at shutdown)
             self._watching = False
             self.main_window.bridge.frame_ready.disconnect(self._on_frame)
+            if self._shot_thread is not None:  # a shot being checked: its answer must not outlive the dialog
+                self._shot_thread.join(10.0)
+
+    def reject(self) -> None:
+        """Cancel: close with nothing enrolled. Not while the gallery is being written (it would be half done)."""
+        if self._busy:
+            self.result_label.setText("Saving... please wait; the dialog can be closed once it is saved.")
+            return
+        super().reject()
 
     def _on_frame(self, result) -> None:
-        self._latest = result
+        if not self._watching:  # a frame queued before the dialog closed
+            return
         self.preview.show_result(result)
-        if len(self.shots) < len(SHOTS):
-            problem = guidance(result) or self._pose_problem(result)
-            self.hint_label.setText(problem or "Good - press Capture")
-            self.capture_button.setEnabled(problem is None and not self._busy)
-
-    def _pose_problem(self, result) -> str | None:
-        """Landmarks of the one face in view (a usable frame: guidance passed), its turn, and what to change."""
+        if self.session.complete or self._saved:
+            return
         engine = self.main_window.engine
         if engine is None:
-            return "Loading the face models..."
-        face = Face(tuple(result.tracks[0].box), 1.0)
-        engine.locate_landmarks(result.frame.image, [face])
-        assert face.landmarks is not None  # locate_landmarks sets them
-        self._latest_turn = head_turn(face.landmarks)
-        return pose_problem(self._latest_turn, self.turns)
+            self.hint_label.setText("Loading the face models...")
+            return
+        image = result.frame.image
+        # The dialog finds the faces itself: the pipeline's tracks outlive a face by a moment (a box on an empty
+        # picture after a cut), and enrollment needs each face's landmarks.
+        faces = engine.detect(image, max_side=self.main_window.settings.detect_max_side)
+        judgement = self._judgement = self.session.judge(image, faces, result.frame.time)
+        self._judged_image = image
+        if self._checking is not None:
+            self.capture_button.setEnabled(False)
+            return
+        self.hint_label.setText(judgement.advice if not judgement.good or self.auto_check.isChecked()
+                                else f"{judgement.advice} Good - press Capture")
+        self.capture_button.setEnabled(judgement.good and not self._busy)
+        if judgement.ready and self.auto_check.isChecked():
+            self._take(judgement)
+
+    def capture(self) -> None:
+        """Take the shot now (the hold not waited for), when the current frame is good for a missing pose."""
+        if self._judgement is not None and self._judgement.good and self._checking is None:
+            self._take(self._judgement)
+
+    def _take(self, judgement: Judgement) -> None:
+        assert self._judged_image is not None  # judged with this frame
+        shot = self._checking = self.session.take(self._judged_image, judgement)
+        self.capture_button.setEnabled(False)
+        self.hint_label.setText(f"{shot.pose.value}: taking the photo...")
+        gallery, generation = self.gallery, self._generation
+        # The gallery's own analysis, as saving will do it: a shot it would leave out is not shown as taken.
+        self._shot_thread = self.shot_worker.run(lambda: (generation, gallery.analyse_photo(shot.photo)))
+
+    def _shot_checked(self, outcome) -> None:
+        shot, self._checking, self._shot_thread = self._checking, None, None
+        if not self._watching or shot is None:
+            return
+        if isinstance(outcome, FaceGateError):
+            self.hint_label.setText(f"The photo could not be checked: {outcome}")
+            return
+        generation, (embedding, problem) = outcome
+        if generation != self._generation:
+            return  # Retake or Start again was pressed meanwhile
+        if embedding is None:
+            self.hint_label.setText(f"Photo not usable ({problem}): taking another")
+            return
+        stranger = self.session.unlike_shots(embedding, PolicySettings.from_settings(self.main_window.settings)
+                                             .unknown_distance)
+        if stranger is not None:
+            self.hint_label.setText(f"Not the person in the photos taken (distance {stranger:.2f}): only the person "
+                                    "enrolling, please - or Start again")
+            return
+        shot.embedding = embedding
+        self.session.add(shot)
+        self.hint_label.setText(f"Photo taken: {shot.pose.value.lower()}")
+        self._update_step()
 
     def _update_step(self) -> None:
-        taken = len(self.shots)
+        taken = len(self.session.shots)
         self.progress.setValue(taken)
-        if taken < len(SHOTS):
-            self.step_label.setText(f"Photo {taken + 1} of {len(SHOTS)}: {SHOTS[taken]}")
+        for pose in POSES:
+            shot = self.session.shots.get(pose)
+            thumbnail = self.thumbnails[pose]
+            if shot is None:
+                thumbnail.setPixmap(QPixmap())
+                thumbnail.setText(pose.value)
+            else:
+                thumbnail.setPixmap(QPixmap.fromImage(to_qimage(shot.photo)).scaled(
+                    THUMBNAIL_SIDE, THUMBNAIL_SIDE, Qt.AspectRatioMode.KeepAspectRatio,
+                    Qt.TransformationMode.SmoothTransformation))
+            self.retake_buttons[pose].setEnabled(shot is not None and not self._busy)
+        if self._saved:
+            self.step_label.setText("Saved. To enroll another person, press Start again.")
+            self.hint_label.setText("")
+            self.capture_button.setEnabled(False)
+        elif self.session.missing:
+            wanted = self.session.missing[0]
+            self.step_label.setText(f"Photo {taken + 1} of {len(POSES)}: {wanted.instruction}")
         else:
             self.step_label.setText("All photos taken. Type the name and press Save.")
             self.hint_label.setText("")
@@ -200,20 +253,26 @@ class EnrollDialog(QDialog):
         self._update_buttons()
 
     def _update_buttons(self) -> None:
-        self.save_button.setEnabled(bool(self.shots) and bool(self.name_edit.text().strip()) and not self._busy)
+        self.save_button.setEnabled(bool(self.session.shots) and bool(self.name_edit.text().strip())
+                                    and not self._busy)
+        self.cancel_button.setEnabled(not self._busy)
 
-    def capture(self) -> None:
-        if self._latest is None or guidance(self._latest) is not None or self._pose_problem(self._latest):
-            return
-        assert self._latest_turn is not None  # _pose_problem measured it for this frame
-        self.shots.append(self._latest.frame.image.copy())
-        self.turns.append(self._latest_turn)
+    def _save_on_enter(self) -> None:
+        """Enter in the name field saves, as the person typing it asks; nowhere else does Enter start anything."""
+        if self.save_button.isEnabled():
+            self.save()
+
+    def retake(self, pose: Pose) -> None:
+        self._generation += 1
+        self.session.retake(pose)
         self._update_step()
 
     def restart(self) -> None:
-        self.shots.clear()
-        self.turns.clear()
+        self._generation += 1
+        self._saved = False
+        self.session.clear()
         self.result_label.setText("")
+        self.cancel_button.setText("Cancel")
         self._update_step()
 
     # ------------------------------------------------------------------ saving
@@ -262,7 +321,7 @@ class EnrollDialog(QDialog):
         except FaceGateError as exc:
             self.result_label.setText(str(exc))
             return
-        photos = list(photos) if photos else list(self.shots)
+        photos = list(photos) if photos else [shot.photo for shot in self.session.ordered()]
         self._run(lambda: self._check(name, photos), lambda checked: self._confirm_and_enroll(name, photos, *checked))
 
     def _check(self, name: str, photos):
@@ -300,8 +359,11 @@ class EnrollDialog(QDialog):
         lines = [f"Saved {len(saved)} photo(s) of {name}. They are recognised from now on."]
         lines += [f"Left out {p.path.name}: {p.reason}" for p in problems]
         self.result_label.setText("\n".join(lines))
-        self.shots.clear()
-        self.turns.clear()
+        # Saved: no more shots of the same face until Start again (for the next person).
+        self._generation += 1
+        self.session.clear()
+        self._saved = True
+        self.cancel_button.setText("Close")
         self._update_step()
         self.main_window.gallery_changed()
 
