@@ -47,6 +47,9 @@ HOLD_S = 0.3
 # skips do not break a hold; the detector's own jitter is about 0.1, a person shifting on their feet 0.2-0.3. Blur
 # from moving is the sharpness check's to catch, on each frame.
 MAX_DRIFT = 0.5
+# A hold survives a frame or two off the pose for this long (s): a head that sways a little around a pose (the clip's
+# singer, anyone talking) holds it for a second with brief slips, and restarting at every slip never completes.
+HOLD_GAP_S = 0.2
 # The photo stored is the face with this much context around it (as pipeline.face_crop grows it): the gallery
 # finds the face again in it, and no bystander's face is stored with it.
 PHOTO_GROW = 1.0
@@ -151,6 +154,7 @@ class SnapshotSession:
     _hold_pose: Pose | None = None
     _hold_since: float | None = None
     _hold_box: tuple[float, float, float, float] | None = None  # where the hold began
+    _hold_seen: float | None = None  # the last frame that kept the hold
 
     @property
     def missing(self) -> list[Pose]:
@@ -168,7 +172,12 @@ class SnapshotSession:
         return straight.turn if straight is not None else None
 
     def reset_hold(self) -> None:
-        self._hold_pose = self._hold_since = self._hold_box = None
+        self._hold_pose = self._hold_since = self._hold_box = self._hold_seen = None
+
+    def _slip(self, now: float) -> None:
+        """A frame off the hold: it ends only when the slip lasts longer than HOLD_GAP_S."""
+        if self._hold_seen is None or now - self._hold_seen > HOLD_GAP_S:
+            self.reset_hold()
 
     def judge(self, image: np.ndarray, faces: list[Face], now: float) -> Judgement:
         """Judge one frame (faces with landmarks, from the engine's detector). `now` is the frame's time."""
@@ -178,17 +187,18 @@ class SnapshotSession:
             return Judgement(None, None, problem or "", False)
         problem = face_problem(image, face, self.min_face_width)
         if problem is not None or face.landmarks is None:
-            self.reset_hold()
+            self._slip(now)
             return Judgement(face, None, problem or "Please look at the camera", False)
         turn = head_turn(face.landmarks)
         pose = pose_of(turn, self._straight_turn())
         if pose is None or pose in self.shots:
-            self.reset_hold()
+            self._slip(now)
             return Judgement(face, None, self.pose_advice(turn), False)
         steady = (self._hold_pose is pose and self._hold_box is not None
                   and _shift(self._hold_box, face.box) <= MAX_DRIFT)
         if not steady:  # the hold (re)starts here
             self._hold_pose, self._hold_since, self._hold_box = pose, now, face.box
+        self._hold_seen = now
         assert self._hold_since is not None
         ready = now - self._hold_since >= HOLD_S
         return Judgement(face, pose, f"{pose.value}: hold still...", True, ready)
