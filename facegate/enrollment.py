@@ -119,7 +119,12 @@ def pose_of(turn: float, straight_turn: float | None) -> Pose | None:
     if abs(turn) > MAX_TURN:
         return None
     change = turn - (straight_turn if straight_turn is not None else 0.0)
-    if abs(change) < MIN_TURN:
+    # Turned enough: MIN_TURN from the straight shot; or, when the straight shot itself leans that way (a camera
+    # a little to one side), half of it from the shot and MIN_TURN from square on. Without the second, a
+    # straight shot at 0.10 asked for 0.22 the other way, more than the clip's singer ever turns to that side.
+    leaning = (straight_turn is not None and abs(change) >= MIN_TURN / 2 and abs(turn) >= MIN_TURN
+               and turn * change > 0)
+    if abs(change) < MIN_TURN and not leaning:
         return None
     return Pose.ONE_SIDE if change < 0 else Pose.OTHER_SIDE
 

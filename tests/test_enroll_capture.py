@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from helpers import ADMIN_PIN
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtWidgets import QDialog, QPushButton
 
 from facegate.config import Settings
@@ -30,6 +30,14 @@ TWO_PEOPLE = "Two people close to the camera: only the person enrolling, please"
 # Widths to paste Barack Obama's face (with its margin) at beside the enlarged Lin-Manuel: found as a face about
 # 0.36, and about 0.8, as wide as his.
 SMALL_PASTE, BESIDE_PASTE = 70, 200
+
+
+def dispose(widget) -> None:
+    """Delete `widget` now, in this module. The window outlives each test here (module scope): a dialog left to
+    qtbot's deferred delete was deleted a second time with the window, in a later module's event loop (a crash in
+    the next test that ran a dialog)."""
+    widget.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +62,7 @@ def window(qapp, tmp_path_factory, clips):
         yield win
         win.shutdown()
         win.close()
+        dispose(win)
 
 
 @pytest.fixture()
@@ -61,11 +70,11 @@ def dialog(window, qtbot):
     from facegate.ui.enroll_dialog import EnrollDialog
 
     opened = EnrollDialog(window)
-    qtbot.addWidget(opened)
     opened.show()
     yield opened
     if opened.isVisible():
         opened.reject()
+    dispose(opened)
 
 
 def gallery_files(window) -> list[tuple[str, int]]:
@@ -207,7 +216,6 @@ def test_item3_on_the_real_window_a_small_face_behind_does_not_block_and_one_bes
             writer.release()
             window.apply_settings(replace(original, source=str(path)))
             dialog = EnrollDialog(window)
-            qtbot.addWidget(dialog)
             dialog.show()
             try:
                 if name == "small":
@@ -219,6 +227,7 @@ def test_item3_on_the_real_window_a_small_face_behind_does_not_block_and_one_bes
                     assert dialog.hint_label.text() == TWO_PEOPLE
             finally:
                 dialog.reject()
+                dispose(dialog)
     finally:
         window.apply_settings(original)
 
