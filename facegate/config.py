@@ -9,6 +9,7 @@ import os
 import socket
 import string
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
@@ -453,26 +454,31 @@ def _is_url(text: str, schemes: tuple[str, ...]) -> bool:
         return False
 
 
-def action_problems(settings: Settings) -> list[str]:
-    """Door, MQTT and webhook settings that cannot work, in plain words (secrets never repeated)."""
+def action_problems(settings: Settings, labels: Mapping[str, str] | None = None) -> list[str]:
+    """Door, MQTT and webhook settings that cannot work, in plain words (secrets never repeated). Each names its
+    setting's key, or with `labels` (key -> the field's label on screen) the label: "Broker: must look like...".
+    """
     import shlex
+
+    def named(key: str, text: str) -> str:
+        return f"{labels[key]}: {text}" if labels and key in labels else f"{_key(key)} {text}"
 
     problems = []
     for key in ("door_command", "door_close_command"):
         try:
             shlex.split(getattr(settings, key))
         except ValueError as exc:
-            problems.append(f"{_key(key)} cannot be read as a command ({exc})")
+            problems.append(named(key, f"cannot be read as a command ({exc})"))
     for key in ("door_serial_open", "door_serial_close"):
         try:
             if not bytes.fromhex(getattr(settings, key)):
                 raise ValueError
         except ValueError:
-            problems.append(f"{_key(key)} must be bytes in hex, like \"A00101A2\"")
+            problems.append(named(key, "must be bytes in hex, like \"A00101A2\""))
     if settings.mqtt_url.strip() and not _is_url(settings.mqtt_url.strip(), ("mqtt", "mqtts")):
-        problems.append("\"mqtt_url\" must look like mqtt://HOST:PORT (mqtts:// for TLS)")
+        problems.append(named("mqtt_url", "must look like mqtt://HOST:PORT (mqtts:// for TLS)"))
     if settings.webhook_url.strip() and not _is_url(settings.webhook_url.strip(), ("http", "https")):
-        problems.append("\"webhook_url\" must be an http:// or https:// URL")
+        problems.append(named("webhook_url", "must be an http:// or https:// URL"))
     return problems
 
 

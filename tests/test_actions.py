@@ -719,12 +719,13 @@ def test_the_door_and_building_dialog(qtbot):
     dialog.edits["webhook_secret"].setText(SECRET)
     dialog.open_spin.setValue(4.0)
     dialog._accept()
-    assert "mqtt_url" in dialog.error_label.text() and dialog.result() == 0  # refused, stays open
+    assert "Broker:" in dialog.error_label.text() and dialog.result() == 0  # refused, stays open
     dialog.edits["mqtt_url"].setText("mqtt://kiosk:pw@127.0.0.1:1883")
     dialog._accept()
     chosen = dialog.chosen()
     assert dialog.result() == 1 and not settings_problems(chosen)
     assert (chosen.door_command, chosen.door_open_s, chosen.webhook_secret) == ("usbrelay-pulse 1 {seconds}", 4.0,
                                                                                  SECRET)
-    for name in ("mqtt_url", "webhook_secret"):  # never shown in clear on the kiosk's screen
-        assert dialog.edits[name].echoMode() == QLineEdit.EchoMode.PasswordEchoOnEdit
+    assert chosen.mqtt_url == "mqtt://kiosk:pw@127.0.0.1:1883"
+    for edit in (dialog.mqtt_password_edit, dialog.edits["webhook_secret"]):  # never shown in clear on the screen
+        assert edit.echoMode() == QLineEdit.EchoMode.PasswordEchoOnEdit

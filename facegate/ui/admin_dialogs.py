@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QFormLayout, QLabel, QLineEdit, QMessageBox, QVBoxLayout
 
 from facegate.admin import MIN_PIN_LENGTH, AdminPin
 from facegate.errors import FaceGateError
+from facegate.ui.modal import quiet_action_buttons
+
+# Room a window manager's title bar takes besides the title: the window's icon and its close, maximise and minimise
+# buttons (about 30 px each on common desktops), with margins.
+TITLE_BAR_EXTRA = 160
+MIN_WIDTH = 340
 
 
 class PinDialog(QDialog):
     def __init__(self, parent, title: str, prompt: str, confirm: bool = False):
         super().__init__(parent)
         self.setWindowTitle(title)
+        # A small dialog is as wide as its prompt: the title bar cut "Set the administrator PIN" short. The title
+        # bar's font is the desktop's; the application's, in bold, stands in for it.
+        title_font = self.font()
+        title_font.setBold(True)
+        self.setMinimumWidth(max(MIN_WIDTH, QFontMetrics(title_font).horizontalAdvance(title) + TITLE_BAR_EXTRA))
         layout = QVBoxLayout(self)
         self.prompt = QLabel(prompt)
         self.prompt.setWordWrap(True)
@@ -34,11 +46,12 @@ class PinDialog(QDialog):
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
+        quiet_action_buttons(self)
 
 
 def ask_pin(parent, admin: AdminPin) -> bool:
     """True when the right PIN was typed. Wrong PINs are refused with a growing delay (see AdminPin)."""
-    dialog = PinDialog(parent, "Administrator", "Enter the administrator PIN.")
+    dialog = PinDialog(parent, "Administrator PIN", "Enter the administrator PIN.")
     dialog.setObjectName("pin_dialog")
     try:
         while dialog.exec() == QDialog.DialogCode.Accepted:

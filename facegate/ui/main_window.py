@@ -147,6 +147,13 @@ class MainWindow(QMainWindow):
         self.kiosk_action.setShortcut(QKeySequence(Qt.Key.Key_F11))
         self.kiosk_action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
         self.addAction(self.kiosk_action)  # F11 works while the toolbar is hidden
+        # Escape in kiosk mode asks for the PIN and leaves it, as F11 does; outside kiosk mode it does nothing. Only
+        # while the window itself is active: in a dialog, Escape still closes the dialog.
+        self.leave_kiosk_action = QAction("Leave kiosk mode (Esc)", self)
+        self.leave_kiosk_action.setShortcut(QKeySequence(Qt.Key.Key_Escape))
+        self.leave_kiosk_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
+        self.leave_kiosk_action.triggered.connect(self.leave_kiosk)
+        self.addAction(self.leave_kiosk_action)
         for action in (self.enroll_action, self.people_action):
             action.setEnabled(False)  # until the model is loaded
 
@@ -547,6 +554,11 @@ class MainWindow(QMainWindow):
             self.statusBar().hide()
             self.showFullScreen()
         self._update_notices()
+
+    def leave_kiosk(self) -> None:
+        """Escape: in kiosk mode, the PIN and back to the window; otherwise nothing."""
+        if self.isFullScreen():
+            self.toggle_kiosk()
 
     def closeEvent(self, event) -> None:
         if self.isFullScreen() and self.admin.is_set() and not self.require_admin():

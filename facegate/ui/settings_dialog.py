@@ -1,4 +1,5 @@
-"""Settings, in plain words: which camera, how strict the recognition is, what is said, where the files live.
+"""Settings, in plain words: which camera, how strict the recognition is, how a live person is told from a photo
+(with what each mode stops and costs), what is said, where the files live.
 
 OK checks every value and says what is wrong in the dialog; only then the new settings are saved and applied
 (the camera restarts, the models stay loaded). Cancel changes nothing. Looking for cameras, listing the
@@ -18,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 import cv2
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -39,13 +40,13 @@ from PySide6.QtWidgets import (
 )
 
 from facegate.capture import SourceKind, parse_source
-from facegate.config import RANGES, Settings, default_door, greeting_problem, setting
+from facegate.config import CHOICES, RANGES, Settings, default_door, greeting_problem, setting
 from facegate.errors import FaceGateError
 from facegate.site.schema import redact
 from facegate.speech import render_greeting
 from facegate.ui.host import DialogHost, host_widget
 from facegate.ui.jobs import BackgroundJob
-from facegate.ui.modal import run_modal
+from facegate.ui.modal import refit, run_modal
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,25 @@ VIDEO_FILTER = "Videos (*.mp4 *.avi *.mkv *.mov *.webm);;All files (*)"
 CHOOSE_FILE = "\0file"
 CHOOSE_URL = "\0url"
 _URL_PASSWORD = re.compile(r"(://[^:/@]+:)[^@/]+@")
+
+# The `liveness` setting's modes as offered, with what each stops and what it costs a person at the door, from the
+# README's measured figures (Liveness: what a webcam can and cannot stop). Off and passive are shown as warnings.
+LIVENESS_MODES: dict[str, tuple[str, str, bool]] = {
+    "adaptive": ("Adaptive (recommended)",
+                 "Most people are let in within a second and asked nothing; only when the camera is unsure are "
+                 "they asked to open their mouth or turn their head. Stops printed photos and phone replays; not a "
+                 "half mask or a 3D mask.", True),
+    "challenge": ("Requests for everyone (challenge)",
+                  "Everyone is asked to open their mouth and turn or nod: about 2.5 s or more at the door, and "
+                  "talking or smiling may mean trying again. Stops printed photos; not a 3D puppet that answers the "
+                  "requests, nor a half mask.", True),
+    "passive": ("Blink and movement (passive, not recommended)",
+                "Waits for a natural blink, asking nothing: it turns most real people away after up to 10 s (a "
+                "blink was counted for none of 19 people in tests). Stops only a photo held still.", False),
+    "off": ("Off (recognition alone)",
+            "The fastest (about 0.3 s), and it stops nothing: a photo or a phone showing an enrolled person's face "
+            "opens the door.", False),
+}
 
 
 def threshold_explanation(value: float) -> tuple[str, bool]:
@@ -191,6 +211,18 @@ class SettingsDialog(QDialog):
         self.learn_check.setToolTip(f"{setting('learn_from_visits').help} (at most 3 each, one an hour; see People "
                                     "to forget them). Helps people enrolled from other photos.")
 
+        self.liveness_combo = QComboBox()
+        self.liveness_combo.setObjectName("liveness_combo")
+        self.liveness_combo.setToolTip(setting("liveness").help)
+        for mode in CHOICES["liveness"]:
+            self.liveness_combo.addItem(LIVENESS_MODES.get(mode, (mode, "", True))[0], mode)
+        self.liveness_combo.setCurrentIndex(max(0, self.liveness_combo.findData(settings.liveness)))
+        self.liveness_explanation = QLabel()
+        self.liveness_explanation.setObjectName("liveness_explanation")
+        self.liveness_explanation.setWordWrap(True)
+        self.liveness_combo.currentIndexChanged.connect(self._explain_liveness)
+        self._explain_liveness()
+
         # --- greeting
         self.greeting_edit = QLineEdit(settings.greeting_template)
         self.greeting_edit.setObjectName("greeting_edit")
@@ -276,6 +308,8 @@ class SettingsDialog(QDialog):
         form.addRow("Strictness (distance):", row)
         form.addRow("", self.threshold_explanation)
         form.addRow("", self.learn_check)
+        form.addRow("Live person check:", self.liveness_combo)
+        form.addRow("", self.liveness_explanation)
         layout.addWidget(recognition)
         greeting = QGroupBox("Greeting")
         form = QFormLayout(greeting)
@@ -308,19 +342,8 @@ class SettingsDialog(QDialog):
 
         self._voice_worker.run(SpeechWorker.voices)
 
-    def _fit(self) -> None:
-        """Grow to fit explanations that got longer (wrapped lines), so nothing is squashed or cut."""
-        layout = self.layout()
-        if layout is None:
-            return
-        layout.activate()
-        needed = layout.totalHeightForWidth(self.width()) if layout.hasHeightForWidth() else -1
-        needed = max(needed, layout.totalMinimumSize().height())
-        if needed > self.height():
-            self.resize(self.width(), needed)
-
     def _refit(self) -> None:
-        QTimer.singleShot(0, self._fit)  # once Qt has laid out the new text
+        refit(self)  # grow to fit explanations that got longer (wrapped lines), so nothing is squashed or cut
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
@@ -414,6 +437,17 @@ class SettingsDialog(QDialog):
         text, allowed = threshold_explanation(self.threshold_spin.value())
         self.threshold_explanation.setText(text)
         self.threshold_explanation.setStyleSheet("" if allowed else "color: #c62828")
+        self._refit()
+
+    def liveness_mode(self) -> str:
+        """The `liveness` setting's word for the mode chosen."""
+        return str(self.liveness_combo.currentData())
+
+    def _explain_liveness(self) -> None:
+        """What the chosen mode stops and what it costs a person at the door; off and passive in red."""
+        _, text, advisable = LIVENESS_MODES.get(self.liveness_mode(), ("", "", True))
+        self.liveness_explanation.setText(text)
+        self.liveness_explanation.setStyleSheet("" if advisable else "color: #c62828")
         self._refit()
 
     def calibrate(self) -> None:
@@ -606,6 +640,7 @@ class SettingsDialog(QDialog):
                        greeting_template=self.greeting_edit.text(), greeting_cooldown_s=cooldown,
                        speech=self.speech_check.isChecked(), voice=self._voices[self.voice_combo.currentIndex()],
                        learn_from_visits=self.learn_check.isChecked(), mirror_preview=self.mirror_check.isChecked(),
+                       liveness=self.liveness_mode(),
                        gallery=self.gallery_edit.text().strip(), log_dir=self.log_edit.text().strip(),
                        **self.action_settings,
                        database_url=self.site_url(), door_name=self.door_edit.text().strip())
