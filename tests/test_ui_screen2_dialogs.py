@@ -320,3 +320,22 @@ def test_item12_the_pin_dialogs_title_fits_its_title_bar(window, qtbot, confirm)
     assert title in ("Administrator PIN", "Set the administrator PIN")
     # A title bar holds the window's icon and three buttons beside the title: about 30 px each.
     assert width >= title_width + 4 * 30, (title, width, title_width)
+
+
+def test_settings_fit_a_short_screen_with_ok_in_view(window, qtbot):
+    """The Settings dialog grew past 900 px with the liveness row; on a shorter screen (offscreen: 600 lines) its
+    groups scroll and OK / Cancel stay on the screen."""
+    from facegate.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    screen = dialog.screen().availableGeometry()
+    qtbot.waitUntil(lambda: dialog.groups_scroll.minimumHeight() > 0, timeout=5_000)
+    qtbot.wait(100)  # the refit after the layout
+    assert dialog.height() <= screen.height()
+    assert dialog.groups.sizeHint().height() > dialog.groups_scroll.viewport().height()  # it does scroll here
+    ok = dialog.ok_button
+    assert ok.isVisible() and dialog.rect().contains(ok.geometry().translated(ok.parentWidget().pos()))
+    dialog.groups_scroll.ensureWidgetVisible(dialog.door_edit)
+    assert dialog.groups_scroll.verticalScrollBar().value() > 0

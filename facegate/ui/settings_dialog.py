@@ -19,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 import cv2
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QInputDialog,
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -55,6 +57,8 @@ log = logging.getLogger(__name__)
 THRESHOLD_MIN, THRESHOLD_MAX = RANGES["threshold"]
 COOLDOWN_MIN_MINUTES, COOLDOWN_MAX_MINUTES = (seconds / 60.0 for seconds in RANGES["greeting_cooldown_s"])
 CAMERA_INDICES = range(5)  # cameras probed: 0-4
+SCREEN_MARGIN = 80  # room left on the screen above and below the dialog (the title bar, a panel)
+MIN_SCROLL_HEIGHT = 240
 PREVIEW_NAME = "Ada Lovelace"
 VIDEO_FILTER = "Videos (*.mp4 *.avi *.mkv *.mov *.webm);;All files (*)"
 # Pseudo-values of the camera list's last two entries: choosing them asks for the file or the URL.
@@ -290,8 +294,19 @@ class SettingsDialog(QDialog):
         self.buttons.accepted.connect(self.save)
         self.buttons.rejected.connect(self.reject)
 
-        layout = QVBoxLayout(self)
+        # The groups scroll when the screen is too short for them all (a 768-line laptop: the dialog is ~920 px
+        # tall); the door button, the errors and OK / Cancel stay in view below them.
+        outer = QVBoxLayout(self)
         self.setMinimumWidth(600)
+        self.groups = QWidget()
+        layout = self._groups_layout = QVBoxLayout(self.groups)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.groups_scroll = QScrollArea()
+        self.groups_scroll.setWidgetResizable(True)
+        self.groups_scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.groups_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.groups_scroll.setWidget(self.groups)
+        outer.addWidget(self.groups_scroll, 1)
         camera = QGroupBox("Camera")
         form = QFormLayout(camera)
         form.addRow("Picture from:", self.source_combo)
@@ -330,12 +345,13 @@ class SettingsDialog(QDialog):
         form.addRow("Site server:", self.site_edit)
         form.addRow("This door:", self.door_edit)
         layout.addWidget(site)
+        layout.addStretch(1)
         row = QHBoxLayout()
         row.addWidget(self.actions_button)
         row.addStretch()
-        layout.addLayout(row)
-        layout.addWidget(self.error_label)
-        layout.addWidget(self.buttons)
+        outer.addLayout(row)
+        outer.addWidget(self.error_label)
+        outer.addWidget(self.buttons)
 
         self._camera_worker.run(find_cameras)
         from facegate.speech import SpeechWorker
@@ -343,7 +359,26 @@ class SettingsDialog(QDialog):
         self._voice_worker.run(SpeechWorker.voices)
 
     def _refit(self) -> None:
-        refit(self)  # grow to fit explanations that got longer (wrapped lines), so nothing is squashed or cut
+        """Show every group without scrolling where the screen allows (explanations that got longer wrap onto more
+        lines), else as many as fit: the rest scrolls."""
+        if not hasattr(self, "groups_scroll"):
+            return  # an explanation set while the dialog is being built: fitted once it is shown
+        self.groups.adjustSize()
+        needed = self._groups_layout.totalHeightForWidth(self.groups_scroll.viewport().width() or self.width())
+        screen = self.screen().availableGeometry().height() if self.screen() is not None else 0
+        room = screen - (self.height() - self.groups_scroll.height()) - SCREEN_MARGIN if screen else needed
+        self.groups_scroll.setMinimumHeight(max(MIN_SCROLL_HEIGHT, min(needed, room)))
+        refit(self)
+        QTimer.singleShot(0, self, self._keep_on_screen)
+
+    def _keep_on_screen(self) -> None:
+        """Move up so that OK / Cancel are on the screen (placed over the window, the dialog may reach below it)."""
+        screen = self.screen()
+        if screen is None:
+            return
+        below = self.frameGeometry().bottom() - screen.availableGeometry().bottom()
+        if below > 0:
+            self.move(self.x(), max(screen.availableGeometry().top(), self.y() - below))
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
