@@ -12,8 +12,8 @@ is that a box lands on at a cut, and whether a running kiosk logs any decision w
 2. `facegate run --headless --loop` on the clip in real time for --seconds with the default settings (liveness
    adaptive; --liveness challenge fails his checks, as the issue's walk-through did), Lin-Manuel Miranda and
    Barack Obama (in the audience after the cut) enrolled from their photos, a fresh access log. Each logged
-   decision's snapshot is encoded again: a decision naming a person whose snapshot is a face that matches another
-   enrolled person better (under the kiosk's threshold) is counted as wrong.
+   decision's snapshot is encoded again: a decision naming a person whose snapshot is a face nearer another
+   enrolled person than them, or one the policy would call a stranger to them (0.6 or more), is counted as wrong.
 """
 
 from __future__ import annotations
@@ -80,9 +80,9 @@ def self_distances(engine, clip: Path, report: Report) -> None:
 
 def kiosk_run(engine, clips: Path, seconds: float, liveness: str, report: Report) -> None:
     from facegate.access_log import AccessLog
-    from facegate.config import DEFAULT_THRESHOLD
     from facegate.gallery import Gallery
     from facegate.imageio import load_image
+    from facegate.policy import PolicySettings
 
     home = Path(tempfile.mkdtemp(prefix="facegate-track-identity-"))
     try:
@@ -101,6 +101,7 @@ def kiosk_run(engine, clips: Path, seconds: float, liveness: str, report: Report
             pass  # ran its time: the log is durable at each decision
         gallery = Gallery(gallery_dir, engine)
         gallery.refresh()
+        stranger = PolicySettings().unknown_distance  # the policy's "confidently nobody"
         with AccessLog(home / "log") as log:
             rows = log.recent(limit=None)
         wrong, checked = [], 0
@@ -112,9 +113,13 @@ def kiosk_run(engine, clips: Path, seconds: float, liveness: str, report: Report
             if not faces:
                 continue
             checked += 1
-            match = gallery.match(engine.embed(snapshot, faces)[0])
-            if match.name != row.person and match.distance < DEFAULT_THRESHOLD:
-                wrong.append((row.person, row.decision.value, match.name, round(match.distance, 3)))
+            names, distances = gallery.distances_to_people(engine.embed(snapshot, faces))
+            by_name = dict(zip(names, distances[0].tolist(), strict=True))
+            own = by_name.get(row.person, float("inf"))
+            closest = min(by_name, key=by_name.__getitem__)
+            # Another face: nearer another enrolled person than the one named, or a stranger to the one named.
+            if closest != row.person or own >= stranger:
+                wrong.append((row.person, row.decision.value, closest, round(by_name[closest], 3), round(own, 3)))
         decisions = {d: sum(1 for r in rows if r.decision.value == d) for d in ("granted", "denied", "unknown")}
         report.say(f"2. `facegate run --headless --loop --liveness {liveness}` for {seconds:.0f} s: {len(rows)} "
                    f"decisions {decisions}; {checked} naming a person with a face in their snapshot",
