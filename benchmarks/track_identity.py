@@ -8,7 +8,8 @@ is that a box lands on at a cut, and whether a running kiosk logs any decision w
    kiosk's tracker, every face encoded on every frame. For each encoding, its distance to the nearest of the
    track's previous RECENT_EMBEDDINGS encodings: the largest of these within one face (profiles, 45 px faces),
    and at the frames where the tracker kept a box across a cut onto another face. The pipeline splits a track
-   above PipelineSettings.same_face_distance: it must lie between the two.
+   above PipelineSettings.same_face_distance: it must lie between the two. The same for the bona fide clips of
+   real people (benchmarks/bona_fide): none may reach it.
 2. `facegate run --headless --loop` on the clip in real time for --seconds with the default settings (liveness
    adaptive; --liveness challenge fails his checks, as the issue's walk-through did), Lin-Manuel Miranda and
    Barack Obama (in the audience after the cut) enrolled from their photos, a fresh access log. Each logged
@@ -34,40 +35,54 @@ from facegate_dev.bench import Report, bench_parser, need_clips  # noqa: E402
 CLIP = "short_hamilton_clip.mp4"
 PEOPLE = {"Lin-Manuel Miranda": "lin-manuel-miranda.png", "Barack Obama": "obama.jpg"}
 CUT_FRAMES = (82, 211)  # the clip's cuts where the tracker keeps a box on another face (first frame after each)
+BONA_FIDE = Path(__file__).resolve().parent / "bona_fide"  # real people's clips (benchmarks/liveness_bona_fide.py)
 
 
-def self_distances(engine, clip: Path, report: Report) -> None:
+def track_self_distances(engine, video: Path, cut_frames: tuple[int, ...] = ()) -> tuple[list[float], list[float],
+                                                                                        int]:
+    """(one face's distances, distances at `cut_frames` where the box jumped, frames) of a video: every face the
+    kiosk would encode (min_face_width) on every frame, against its track's last RECENT_EMBEDDINGS encodings."""
     import cv2
 
     from facegate.pipeline import PipelineSettings
     from facegate.tracking import RECENT_EMBEDDINGS, Tracker
 
-    capture = cv2.VideoCapture(str(clip))
+    capture = cv2.VideoCapture(str(video))
+    fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
     tracker = Tracker()
     history: dict[int, list[np.ndarray]] = {}
-    same_face, at_cut = [], []
+    same_face: list[float] = []
+    at_cut: list[float] = []
     index = 0
     while True:
         ok, bgr = capture.read()
         if not ok:
             break
         image = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        tracks, _ = tracker.update(engine.detect(image, max_side=320, landmarks=False), index / 30.0)
-        seen = [t for t in tracks if t.seen_in_frame]
+        tracks, _ = tracker.update(engine.detect(image, max_side=320, landmarks=False), index / fps)
+        seen = [t for t in tracks if t.seen_in_frame and t.face.width >= PipelineSettings().min_face_width]
         if seen:
             engine.locate_landmarks(image, [t.face for t in seen])
             for track, embedding in zip(seen, engine.embed(image, [t.face for t in seen]), strict=True):
                 recent = history.setdefault(track.id, [])
                 if recent:
                     distance = float(np.linalg.norm(np.array(recent[-RECENT_EMBEDDINGS:]) - embedding, axis=1).min())
-                    (at_cut if index in CUT_FRAMES and track.jumped else same_face).append(distance)
+                    (at_cut if index in cut_frames and track.jumped else same_face).append(distance)
                 recent.append(embedding)
                 track.jumped = False
         index += 1
     capture.release()
+    return same_face, at_cut, index
+
+
+def self_distances(engine, clip: Path, report: Report) -> None:
+    from facegate.pipeline import PipelineSettings
+    from facegate.tracking import RECENT_EMBEDDINGS
+
+    same_face, at_cut, frames = track_self_distances(engine, clip, CUT_FRAMES)
     bound = PipelineSettings().same_face_distance
-    report.say(f"1. {index} frames, {len(same_face)} encodings compared with their track's last {RECENT_EMBEDDINGS}:",
-               frames=index, compared=len(same_face))
+    report.say(f"1. The clip: {frames} frames, {len(same_face)} encodings compared with their track's last "
+               f"{RECENT_EMBEDDINGS}:", frames=frames, compared=len(same_face))
     report.say(f"   one face:     median {np.median(same_face):.3f}, 99th percentile "
                f"{np.percentile(same_face, 99):.3f}, largest {max(same_face):.3f}",
                same_face_median=float(np.median(same_face)), same_face_p99=float(np.percentile(same_face, 99)),
@@ -76,6 +91,18 @@ def self_distances(engine, clip: Path, report: Report) -> None:
     report.say(f"   split above:  {bound}", same_face_distance=bound)
     report.check(bool(at_cut) and max(same_face) < bound < min(at_cut),
                  "the split bound lies between one face's encodings and the faces at the cuts")
+    bona_fide = sorted(p for p in BONA_FIDE.glob("*.mp4"))
+    if not bona_fide:
+        return
+    report.say(f"   The bona fide clips ({BONA_FIDE.relative_to(BONA_FIDE.parent.parent)}: 19 real people talking, "
+               "turning, walking), the largest distance per clip:")
+    largest = []
+    for path in bona_fide:
+        own, _, frames = track_self_distances(engine, path)
+        largest.append(max(own, default=0.0))
+        report.row("bona_fide", f"     {path.stem:<32} {frames:4d} frames, {len(own):4d} compared, largest "
+                   f"{largest[-1]:.3f}", clip=path.stem, frames=frames, compared=len(own), largest=largest[-1])
+    report.check(max(largest) < bound, f"no real person's track would be split (largest {max(largest):.3f})")
 
 
 def kiosk_run(engine, clips: Path, seconds: float, liveness: str, report: Report) -> None:
