@@ -88,12 +88,17 @@ def _follow(engine, gallery, clips, sequence, *, curl, axis=0, turn_deg=55.0):
 def test_a_curled_print_turned_on_request_is_refused(engine, gallery, clips):
     """The red team's attack: a print curled 0.3 about one axis, turned or tilted at the moment each request
     appears. It still answers the head movement (its parallax passes for a head's: the check does not read shape),
-    but every challenge also asks to open the mouth, and a sheet cannot part its printed lips."""
+    but every challenge also asks to open the mouth, and a sheet cannot part its printed lips. Curled about the
+    other axis and turned at once, the print reads as another face (0.66 from its last encodings): its track starts
+    afresh (issue 29), and the new check, with requests of its own, refuses it when a request goes unanswered."""
     for sequence, axis in (((Action.NOD, Action.OPEN_MOUTH), 0), ((Action.TURN_LEFT, Action.NOD, Action.OPEN_MOUTH), 0),
                            ((Action.OPEN_MOUTH, Action.TURN_RIGHT), 1)):
         decision = _follow(engine, gallery, clips, sequence, curl=0.3, axis=axis)
         assert decision is not None and decision.verdict is Verdict.DENIED, (sequence, axis, decision)
-        assert Action.OPEN_MOUTH.value in decision.reason, decision.reason  # refused at the mouth
+        if axis == 0:
+            assert Action.OPEN_MOUTH.value in decision.reason, decision.reason  # refused at the mouth
+        else:
+            assert "liveness check failed" in decision.reason and decision.details["liveness"]["asked"], decision
 
 
 def test_a_print_with_the_mouth_cut_out_is_refused(engine, gallery, clips):

@@ -3,12 +3,15 @@ of its own, named for the job, and its result comes back to the UI thread as a Q
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
 from facegate.errors import FaceGateError
+
+log = logging.getLogger(__name__)
 
 # Every job's thread is named so: the tests check that none outlives them, and a stack dump says which job it is.
 THREAD_PREFIX = "facegate-"
@@ -25,12 +28,18 @@ class BackgroundJob(QObject):
         self.name = name
 
     def run(self, job: Callable[[], object]) -> threading.Thread:
+        name = self.name
+
         def target() -> None:
             try:
-                self.done.emit(job())
+                result: object = job()
             except Exception as exc:  # noqa: BLE001 - reported in the dialog, not lost
-                self.done.emit(exc if isinstance(exc, FaceGateError) else FaceGateError(str(exc)))
+                result = exc if isinstance(exc, FaceGateError) else FaceGateError(str(exc))
+            try:
+                self.done.emit(result)
+            except RuntimeError:  # the dialog that asked was closed (and deleted) meanwhile: nobody to tell
+                log.info("%s finished after its dialog closed; its result is dropped", name)
 
-        thread = threading.Thread(target=target, name=THREAD_PREFIX + self.name, daemon=True)
+        thread = threading.Thread(target=target, name=THREAD_PREFIX + name, daemon=True)
         thread.start()
         return thread
