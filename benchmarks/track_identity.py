@@ -45,12 +45,11 @@ def track_self_distances(engine, video: Path, cut_frames: tuple[int, ...] = ()) 
     import cv2
 
     from facegate.pipeline import PipelineSettings
-    from facegate.tracking import RECENT_EMBEDDINGS, Tracker
+    from facegate.tracking import Tracker
 
     capture = cv2.VideoCapture(str(video))
     fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
     tracker = Tracker()
-    history: dict[int, list[np.ndarray]] = {}
     same_face: list[float] = []
     at_cut: list[float] = []
     index = 0
@@ -64,11 +63,10 @@ def track_self_distances(engine, video: Path, cut_frames: tuple[int, ...] = ()) 
         if seen:
             engine.locate_landmarks(image, [t.face for t in seen])
             for track, embedding in zip(seen, engine.embed(image, [t.face for t in seen]), strict=True):
-                recent = history.setdefault(track.id, [])
-                if recent:
-                    distance = float(np.linalg.norm(np.array(recent[-RECENT_EMBEDDINGS:]) - embedding, axis=1).min())
+                if track.recent_embeddings:  # the distance the pipeline splits on (never split here: measured)
+                    distance = track.distance_to_recent(embedding)
                     (at_cut if index in cut_frames and track.jumped else same_face).append(distance)
-                recent.append(embedding)
+                track.recent_embeddings.append(embedding)
                 track.jumped = False
         index += 1
     capture.release()

@@ -259,11 +259,9 @@ class Pipeline:
                             attempts: list[LivenessAttempt]) -> Track:
         """`track` if `embedding` agrees with its recent encodings; else a new track for this face, the old one
         ended. The embedding is kept on the track returned."""
-        if track.recent_embeddings:
-            recent = np.asarray(track.recent_embeddings)
-            if float(np.linalg.norm(recent - embedding, axis=1).min()) > self.settings.same_face_distance:
-                self._end_track(track, now, attempts)
-                track = self.tracker.split(track, now)
+        if track.recent_embeddings and track.distance_to_recent(embedding) > self.settings.same_face_distance:
+            self._end_track(track, now, attempts)
+            track = self.tracker.split(track, now)
         track.recent_embeddings.append(np.asarray(embedding))
         track.jumped = False
         return track

@@ -58,6 +58,12 @@ class Track:
     def box(self) -> tuple[float, float, float, float]:
         return self.face.box
 
+    def distance_to_recent(self, embedding: np.ndarray) -> float:
+        """The distance from `embedding` to the nearest of this face's recent embeddings (inf before the first)."""
+        if not self.recent_embeddings:
+            return float("inf")
+        return float(np.linalg.norm(np.asarray(self.recent_embeddings) - embedding, axis=1).min())
+
 
 class Tracker:
     def __init__(self, min_iou: float = 0.3, max_age_s: float = 0.7, steady_iou: float = 0.5):
@@ -88,9 +94,7 @@ class Tracker:
             used_faces.add(fi)
         for fi, face in enumerate(faces):
             if fi not in used_faces:
-                track = Track(self._next_id, face, now, now)
-                self.tracks[track.id] = track
-                self._next_id += 1
+                self._start(face, now)
         ended = [t for t in self.tracks.values() if now - t.last_seen > self.max_age_s]
         for track in ended:
             del self.tracks[track.id]
@@ -100,10 +104,13 @@ class Tracker:
         """`track`'s face is not the face it followed: end it and start a new track, with nothing carried over, for
         the face it holds now."""
         del self.tracks[track.id]
-        fresh = Track(self._next_id, track.face, now, now, seen_in_frame=track.seen_in_frame)
-        self.tracks[fresh.id] = fresh
+        return self._start(track.face, now, seen_in_frame=track.seen_in_frame)
+
+    def _start(self, face: Face, now: float, seen_in_frame: bool = True) -> Track:
+        track = Track(self._next_id, face, now, now, seen_in_frame=seen_in_frame)
+        self.tracks[track.id] = track
         self._next_id += 1
-        return fresh
+        return track
 
     def clear(self) -> list[Track]:
         ended = list(self.tracks.values())

@@ -40,6 +40,7 @@ from facegate.policy import PolicySettings
 from facegate.ui.host import DialogHost, host_widget
 from facegate.ui.jobs import BackgroundJob
 from facegate.ui.mixed_identity import ask_mixed_identity, mixed_identity_doubts
+from facegate.ui.modal import quiet_action_buttons
 from facegate.ui.video_view import VideoView, to_qimage
 
 if TYPE_CHECKING:
@@ -49,11 +50,7 @@ THUMBNAIL_SIDE = 110
 
 
 def _button(text: str, slot: Callable[[], None]) -> QPushButton:
-    """A button Enter never presses: in a dialog Qt makes the focused button the default, and an Enter meant for
-    another window (the PIN just typed) would start capturing again, or open a file chooser."""
     button = QPushButton(text)
-    button.setAutoDefault(False)
-    button.setDefault(False)
     button.clicked.connect(slot)
     return button
 
@@ -145,6 +142,9 @@ class EnrollDialog(QDialog):
         window.bridge.frame_ready.connect(self._on_frame)
         self._watching = True
         self.finished.connect(self._stop_watching)
+        # Enter never presses a button here (an Enter meant for the PIN just typed would start capturing again, or
+        # open a file chooser), however the dialog is opened.
+        quiet_action_buttons(self)
         self._update_step()
 
     # ------------------------------------------------------------------ live guidance

@@ -50,8 +50,6 @@ class GuardAlertPanel(QFrame):
         self.lift = QPushButton("Let them try again now")
         self.lift.setToolTip("Lifts the wait before the next check; needs the administrator's PIN")
         self.lift.clicked.connect(self._lift_clicked)
-        for button in (self.acknowledge, self.lift):
-            button.setAutoDefault(False)  # Enter typed elsewhere never acknowledges an alert
         # One row, the text beside the buttons: the panel hides as little of the picture as it can.
         layout = QHBoxLayout(self)
         layout.setContentsMargins(10, 6, 10, 6)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:  # at run time these are imported where they are used, once th
     from facegate.access_log import AccessLog
     from facegate.gallery import Gallery
     from facegate.kiosk import Kiosk
+    from facegate.pipeline import Pipeline
     from facegate.session import KioskSession
     from facegate.site.admin import SiteLog
     from facegate.site.sync import SiteSync
@@ -188,6 +189,11 @@ class MainWindow(QMainWindow):
     @property
     def session(self) -> KioskSession | None:
         return self.kiosk.session if self.kiosk is not None else None
+
+    @property
+    def pipeline(self) -> Pipeline | None:
+        """The running kiosk's pipeline (its liveness waits are lifted here), None while none runs."""
+        return self.session.pipeline if self.session is not None else None
 
     @property
     def site(self) -> SiteSync | None:
@@ -454,7 +460,7 @@ class MainWindow(QMainWindow):
     def lift_wait(self, person: str) -> bool:
         """Let `person` try again now: their failed checks are forgotten, so no wait and no longer challenge (PIN).
         Their guard alert, if any, is acknowledged with it."""
-        pipeline = self.session.pipeline if self.session is not None else None
+        pipeline = self.pipeline
         if pipeline is None or not self.require_admin():
             return False
         lifted = pipeline.lift_lockout(person)
@@ -466,8 +472,7 @@ class MainWindow(QMainWindow):
 
     def choose_wait_to_lift(self) -> None:
         """The identities waiting after failed liveness checks, to let one try again now (PIN)."""
-        pipeline = self.session.pipeline if self.session is not None else None
-        waits = pipeline.lockouts() if pipeline is not None else []
+        waits = self.pipeline.lockouts() if self.pipeline is not None else []
         if not waits:
             QMessageBox.information(self, "Lift a wait", "Nobody is waiting after failed liveness checks.")
             return

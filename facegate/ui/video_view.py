@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from facegate.liveness.screen_light import LightSequence
 from facegate.pipeline import TrackView
 from facegate.policy import Verdict
+from facegate.tracking import iou
 from facegate.ui import captions
 
 STATE_COLOURS = {
@@ -48,12 +49,6 @@ def to_qimage(image_rgb: np.ndarray) -> QImage:
     image = np.ascontiguousarray(image_rgb)
     # .copy(): the QImage must own its pixels; the numpy buffer goes away with the frame.
     return QImage(image.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
-
-
-def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
-    """Two boxes (x, y, w, h) share some area: an unseen track overlapped by a face found in this frame has been
-    taken over by a new track (a face moving fast), and two boxes on one face would be drawn."""
-    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
 
 
 class VideoView(QWidget):
@@ -118,8 +113,10 @@ class VideoView(QWidget):
         self._seen_at = {i: at for i, at in self._seen_at.items() if i in current}
         self._seen_at.update((t.id, now) for t in result.tracks if t.in_view)
         found = [t.box for t in result.tracks if t.in_view]
+        # An unseen track that a face found in this frame overlaps has been taken over by a new track (a face moving
+        # fast): drawn too, it would put two boxes on one face.
         self._tracks = [t for t in result.tracks if t.in_view or (
-            now - self._seen_at.get(t.id, -math.inf) <= UNSEEN_GRACE_S and not any(_overlap(t.box, b) for b in found))]
+            now - self._seen_at.get(t.id, -math.inf) <= UNSEEN_GRACE_S and not any(iou(t.box, b) > 0 for b in found))]
         # A liveness request is also shown large at the bottom, for as long as it is pending.
         self.prompt = next((t.instruction for t in self._tracks if t.instruction and not t.waiting), "")
         self.update()
@@ -237,17 +234,17 @@ class VideoView(QWidget):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         painter.fillRect(self.rect(), QColor(20, 20, 24))
         target = self._picture_rect()
+        covered = self._covered()
         self.labels = {}
         if self._image is not None:
             painter.drawImage(target, self._image)
             if self.stale:
                 painter.fillRect(target, QColor(0, 0, 0, 170))
             else:
-                self._draw_tracks(painter, target)
+                self._draw_tracks(painter, target, covered)
         # The notices, the prompt and the banner never cover the face being checked (or the person at the kiosk),
         # nor each other.
         face = self._main_face_rect()
-        covered = self._covered()
         self.prompt_rect = self.banner_rect = self.message_rect = self.notice_rect = QRectF()
         demonstration = self._demonstration_rect() if self.demonstration else QRectF()
         if self.message:
@@ -327,7 +324,7 @@ class VideoView(QWidget):
             return track.box[2] >= largest
         return track.box[2] >= LABELLED_WIDTH_FRACTION * widest
 
-    def _draw_tracks(self, painter: QPainter, target: QRectF) -> None:
+    def _draw_tracks(self, painter: QPainter, target: QRectF, covered: list[QRectF]) -> None:
         assert self._image is not None  # paintEvent draws the tracks only over a picture
         font = QFont(self.font())
         # Readable from 1.5 m on a kiosk screen (about 24 pt at 1080 lines), never tiny in a small window.
@@ -352,7 +349,7 @@ class VideoView(QWidget):
             caption = metrics.elidedText(caption, Qt.TextElideMode.ElideRight, int(target.width()) - 12)
             others = [boxes[t.id] for t in labelled if t.id != track.id]
             label = self._place_label(boxes[track.id], metrics.horizontalAdvance(caption) + 12, metrics.height() + 6,
-                                      target, [*self._covered(), *(label for label, _ in placed.values())], others)
+                                      target, [*covered, *(label for label, _ in placed.values())], others)
             if label is not None:
                 placed[track.id] = (label, caption)
         self.labels = {track_id: label for track_id, (label, _) in placed.items()}
@@ -454,17 +451,21 @@ class VideoView(QWidget):
             font.setPointSize(size)
             painter.setFont(font)
 
-    def _draw_band(self, painter: QPainter, text: str, points: int, avoid: list[QRectF], top_first: bool,
-                   margin: float, fill: QColor, ink: QColor) -> QRectF:
-        """`text` in a full-width band sized from the font's metrics (wrapped if it is still too wide at the smallest
-        size): every line fits whole, whatever the font and the window."""
-        self._set_fitting_font(painter, text, points, margin=60)
-        inner = max(100, self.width() - 60)
+    def _draw_band(self, painter: QPainter, text: str, font: int | QFont, avoid: list[QRectF], top_first: bool,
+                   margin: float, fill: QColor, ink: QColor, pad: tuple[int, int] = (30, 12)) -> QRectF:
+        """`text` in a full-width band sized from the font's metrics (wrapped if it is still too wide): every line
+        fits whole, whatever the font and the window. `font`: a point size to fit the text to (as large as the
+        window allows), or the font itself; `pad`: room round the text (sides, top and bottom)."""
+        if isinstance(font, QFont):
+            painter.setFont(font)
+        else:
+            self._set_fitting_font(painter, text, font, margin=2 * pad[0])
+        inner = max(100, self.width() - 2 * pad[0])
         needed = painter.fontMetrics().boundingRect(0, 0, inner, 100000, int(WRAPPED), text)
-        box = self._free_band(needed.height() + 24, avoid, top_first=top_first, margin=margin)
+        box = self._free_band(needed.height() + 2 * pad[1], avoid, top_first=top_first, margin=margin)
         painter.fillRect(box, fill)
         painter.setPen(ink)
-        painter.drawText(box.adjusted(30, 12, -30, -12), WRAPPED, text)
+        painter.drawText(box.adjusted(pad[0], pad[1], -pad[0], -pad[1]), WRAPPED, text)
         return box
 
     def _draw_prompt(self, painter: QPainter, avoid: list[QRectF]) -> None:
@@ -477,14 +478,8 @@ class VideoView(QWidget):
         font = QFont(self.font())
         font.setBold(True)
         font.setPointSizeF(min(18.0, max(11.0, self.height() / 50)))
-        painter.setFont(font)
-        text = "\n".join(self.notices)
-        inner = max(100, self.width() - 40)
-        needed = painter.fontMetrics().boundingRect(0, 0, inner, 100000, int(WRAPPED), text)
-        box = self.notice_rect = self._free_band(needed.height() + 16, avoid, top_first=True, margin=8.0)
-        painter.fillRect(box, QColor(0, 0, 0, 200))
-        painter.setPen(QColor(255, 205, 80))
-        painter.drawText(box.adjusted(20, 8, -20, -8), WRAPPED, text)
+        self.notice_rect = self._draw_band(painter, "\n".join(self.notices), font, avoid, top_first=True, margin=8.0,
+                                           fill=QColor(0, 0, 0, 200), ink=QColor(255, 205, 80), pad=(20, 8))
 
     def _draw_message(self, painter: QPainter) -> None:
         """The message wrapped to the window (paths may break after a slash), in a smaller font when it would take
