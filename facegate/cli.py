@@ -400,6 +400,35 @@ def cmd_site_log(args) -> int:
     return 0
 
 
+def cmd_site_door(args) -> int:
+    """The door registry: which kiosk login writes which door's log rows; its last contact and silence."""
+    import time
+
+    from facegate.site.admin import SiteAdmin
+
+    def clock(epoch: float | None) -> str:
+        return "never" if epoch is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(epoch))
+
+    with SiteAdmin(_site_url(args, load_settings())) as site:
+        if args.door_action == "add":
+            site.add_door(args.login, args.door)
+            print(f"{args.login} writes the log of the door {' '.join(args.door.split())!r} (its rows are that "
+                  "door's, whatever it sends)")
+        elif args.door_action == "remove":
+            door = site.remove_door(args.login)
+            print(f"{args.login} no longer has a door (was {door!r}): its decisions wait at the kiosk until it has one")
+        elif args.door_action == "alerts":
+            for alert in site.door_alerts(args.limit):
+                what = "silent (last contact " + clock(alert["last_contact"]) + ")" if alert["kind"] == "silent" \
+                    else "back"
+                print(f"{clock(alert['at'])}  {alert['door']}  {what}  noticed by {alert['raised_by']}")
+        else:
+            for entry in site.door_registry():
+                state = f"SILENT, reported at {clock(entry['silent_since'])}" if entry["silent_since"] else "ok"
+                print(f"{entry['door']}  login {entry['login']}  last contact {clock(entry['last_contact'])}  {state}")
+    return 0
+
+
 def cmd_check(args) -> int:
     from facegate.vision.weights import ALL_WEIGHTS, locate, verify
 
@@ -564,6 +593,21 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--person", help="only this person's decisions")
     q.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     q.set_defaults(func=cmd_site_log)
+    q = site_sub.add_parser("door", help="the door registry: which kiosk login writes which door's log rows, and "
+                                         "each door's last contact (as a login in facegate_admin)")
+    door_sub = q.add_subparsers(dest="door_action", required=True)
+    d = door_sub.add_parser("add", help="tie a kiosk login to its door (again: rename its door)")
+    d.add_argument("login", help="the kiosk's login role on the server, e.g. front_door")
+    d.add_argument("door", help='the door\'s name in the log, e.g. "Front door"')
+    d.set_defaults(func=cmd_site_door)
+    d = door_sub.add_parser("list", help="every door: its login, last contact, and whether it is silent")
+    d.set_defaults(func=cmd_site_door)
+    d = door_sub.add_parser("remove", help="untie a kiosk login from its door (it can then write no log row)")
+    d.add_argument("login")
+    d.set_defaults(func=cmd_site_door)
+    d = door_sub.add_parser("alerts", help="doors that fell silent and came back, newest first")
+    d.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
+    d.set_defaults(func=cmd_site_door)
 
     p = sub.add_parser("report", help="figures from the access log: liveness trial (BPCER, time to grant)")
     report_sub = p.add_subparsers(dest="report_command", required=True)

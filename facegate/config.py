@@ -137,6 +137,10 @@ class Settings:
     door_name: str = _setting(
         "", "This door's name in the site's access log and in MQTT, Home Assistant and webhook messages; empty: the "
             "computer's name")
+    # Kiosks beat every 5 s; a door silent this long is reported once by another kiosk (log, MQTT, webhook).
+    door_silent_after_s: float = _setting(
+        60.0, "A site's door not heard from for this long raises an alert (the server's door_alerts, MQTT, webhook); "
+              "0: this kiosk does not watch the other doors", low=0.0, high=3600.0, unit="s")
     # --- door and building actions (facegate/actions/) ---
     # With any of the actions below, the video must come from a physical camera (facegate/camera_trust.py): a file,
     # folder, URL or virtual camera would let anyone feed the kiosk a rendered face.

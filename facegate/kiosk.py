@@ -26,6 +26,7 @@ from typing import Any
 
 from facegate.access_log import AccessEvent, AccessLog, AttemptRow
 from facegate.actions.listener import ActionsListener, build_actions
+from facegate.actions.payload import door_silent_event
 from facegate.actions.worker import ActionEvent, ActionHealth
 from facegate.camera_trust import SourceTrust, assess_source
 from facegate.capture import SourceSpec, parse_source
@@ -42,7 +43,7 @@ from facegate.pipeline import CueFactory, FrameResult, Pipeline, PipelineSetting
 from facegate.policy import AccessPolicy, Decision, PolicySettings, Verdict
 from facegate.session import KioskSession, ReaderFactory, SessionListener
 from facegate.site.admin import SiteGallery
-from facegate.site.sync import SiteEvent, SiteSync, default_replica_folder
+from facegate.site.sync import DoorAlert, SiteEvent, SiteSync, default_replica_folder
 from facegate.speech import SpeechWorker, render_greeting
 from facegate.vision.engine import FaceEngine
 
@@ -350,8 +351,8 @@ def assemble_kiosk(settings: Settings, engine: FaceEngine, gallery: Gallery, vie
     words) when it cannot run: a site without its access log, a door, MQTT or webhook setting that cannot work."""
     require_site_log(settings, access_log)
     url = settings.database_url.strip()
-    site = SiteSync(url, gallery, access_log, settings.door(), on_change=view.on_site_event) \
-        if url and access_log is not None else None
+    site = SiteSync(url, gallery, access_log, settings.door(), on_change=view.on_site_event,
+                    silent_after_s=settings.door_silent_after_s) if url and access_log is not None else None
     session = build_session(settings, engine, gallery, source=source, realtime=realtime, loop=loop,
                             listeners=[view] + ([site] if site is not None else []),
                             access_log=access_log, speech=speech,
@@ -360,4 +361,21 @@ def assemble_kiosk(settings: Settings, engine: FaceEngine, gallery: Gallery, vie
                             on_action_health=view.on_action_health, on_tailgating=view.on_tailgating,
                             source_trust=source_trust,
                             screen_light=screen_light if settings.liveness_screen_light and realtime else None)
-    return Kiosk(settings, session, site, access_log, speech)
+    kiosk = Kiosk(settings, session, site, access_log, speech)
+    if site is not None:
+        site.on_door_alert = door_alerts_to_actions(kiosk.actions)
+    return kiosk
+
+
+def door_alerts_to_actions(actions: ActionsListener | None) -> Callable[[DoorAlert], None]:
+    """A silent (or returning) door the site link noticed, handed to this kiosk's MQTT and webhook actions (the
+    door relay ignores it); each outcome goes into the access log's action outcomes, as a decision's does."""
+
+    def tell(alert: DoorAlert) -> None:
+        if actions is None:
+            return
+        event = door_silent_event(alert.door, alert.silent, alert.last_contact, alert.raised_by, time.time())
+        for action in actions.actions:
+            action.submit(event)
+
+    return tell

@@ -37,9 +37,11 @@ def pg():
 _sites = iter(range(1, 1000))
 
 
-def new_site(server: TempPostgres, name: str, enroll_lin_from: Path | None = None) -> dict[str, str]:
-    """A fresh site database on `server`, initialised, with owner, admin and two kiosk logins (their URLs); with
-    Lin-Manuel Miranda enrolled from `enroll_lin_from` (the clips folder) when given."""
+def new_site(server: TempPostgres, name: str, enroll_lin_from: Path | None = None,
+             doors: bool = True) -> dict[str, str]:
+    """A fresh site database on `server`, initialised, with owner, admin and two kiosk logins (their URLs), the
+    kiosk logins registered as the doors "front" and "side" unless doors=False; with Lin-Manuel Miranda enrolled
+    from `enroll_lin_from` (the clips folder) when given."""
     from facegate.gallery import Gallery
     from facegate.site.admin import SiteAdmin
     from facegate.site.schema import init_site
@@ -47,6 +49,10 @@ def new_site(server: TempPostgres, name: str, enroll_lin_from: Path | None = Non
     urls = server.create_site(name)
     init_site(urls["owner"])
     server.grant_roles(name)
+    if doors:
+        with SiteAdmin(urls["admin"]) as admin:
+            admin.add_door(f"{name}_kiosk", "front")
+            admin.add_door(f"{name}_kiosk2", "side")
     if enroll_lin_from is not None:
         with SiteAdmin(urls["admin"]) as admin, tempfile.TemporaryDirectory() as unused:
             admin.enroll(Gallery(unused), LIN, [enroll_lin_from / "lin-manuel-miranda.png"])

@@ -5,6 +5,7 @@ Topics (mqtt_topic = facegate/frontdoor, say):
                                       lost network shows the kiosk unavailable in Home Assistant)
     facegate/frontdoor/decision       JSON per decision (QoS 1), the same object the webhook gets
     facegate/frontdoor/tailgating     JSON per alert (QoS 1)
+    facegate/frontdoor/door_silent    JSON when a site's door falls silent or is back (QoS 1; any kiosk may say it)
     facegate/frontdoor/door           "open" / "closed" (retained): the door pulse
     facegate/frontdoor/last_person    name of the last person granted (retained)
 With mqtt_discovery_prefix (Home Assistant's "homeassistant"), retained discovery messages announce a device

@@ -63,6 +63,19 @@ def tailgating_event(door: str, now: float, granted: str | None, new_tracks: int
     return ActionEvent(EventKind.TAILGATING, key, payload, None, granted, True)
 
 
+def door_silent_event(door: str, silent: bool, last_contact: float | None, raised_by: str, now: float) -> ActionEvent:
+    """A site's door has not been heard from for longer than door_silent_after_s (silent), or is back: told once for
+    the site, by the kiosk that noticed (`raised_by`)."""
+    key = str(uuid.uuid4())
+    payload = {"type": "door_silent", "key": key, "door": door, "silent": silent, "time": iso_time(now),
+               "epoch": round(now, 3), "last_contact": None if last_contact is None else iso_time(last_contact),
+               "silent_for_s": None if last_contact is None or not silent else round(now - last_contact, 1),
+               "raised_by": raised_by,
+               "reason": "no heartbeat from this door: offline, switched off or cut from the network" if silent
+               else "the door is back in contact with the site server"}
+    return ActionEvent(EventKind.DOOR_SILENT, key, payload)
+
+
 def redact_url(url: str) -> str:
     """A URL fit for logs and the status bar: the password (and any query) replaced by ***."""
     try:

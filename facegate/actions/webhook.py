@@ -66,7 +66,7 @@ class WebhookAction(ActionWorker):
             log.warning("webhook to %s has no webhook_secret: requests are not signed", self.shown_url)
 
     def handle(self, event: ActionEvent) -> None:
-        if event.kind not in (EventKind.DECISION, EventKind.TAILGATING):
+        if event.kind not in (EventKind.DECISION, EventKind.TAILGATING, EventKind.DOOR_SILENT):
             return
         self.outbox.add(event.key, to_json(event.payload))  # committed before the first attempt
         self.outcome(event, "queued", f"{len(self.outbox)} waiting")

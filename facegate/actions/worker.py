@@ -39,6 +39,7 @@ class EventKind(str, enum.Enum):
     DECISION = "decision"  # a decision on a face (facegate.policy.Decision)
     TAILGATING = "tailgating"  # a face appeared while the door was open for a grant
     DOOR = "door"  # the door's pulse began or ended (told to MQTT's door sensor)
+    DOOR_SILENT = "door_silent"  # a site's door stopped beating (or is back): facegate.site.sync.DoorAlert
 
 
 @dataclass(frozen=True)

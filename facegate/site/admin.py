@@ -18,6 +18,7 @@ from facegate.policy import Verdict
 from facegate.site.schema import (
     ADMIN_ROLE,
     FORWARD_BATCH,
+    KIOSK_ROLE,
     SiteError,
     check_schema,
     connect,
@@ -140,6 +141,59 @@ class SiteAdmin:
 
     def doors(self) -> list[str]:
         return [door for (door,) in self.conn.execute("SELECT DISTINCT door FROM events ORDER BY door")]
+
+    # ---- the door registry: which kiosk login writes which door's rows (README, Several doors)
+    def add_door(self, login: str, door: str) -> None:
+        """Tie the kiosk login `login` to `door`: its decisions go into the log as that door's, whatever it sends.
+        Again for a login already there: its door is renamed (its earlier rows keep their door)."""
+        psycopg = psycopg_module()
+        door = " ".join((door or "").split())
+        if not door or len(door) > 100 or any(ord(c) < 32 for c in door):
+            raise SiteError(f"{door!r} is not a door name: give one line of at most 100 characters, e.g. "
+                            "\"Front door\".")
+        row = self.conn.execute("SELECT pg_has_role(rolname, %s, 'MEMBER') FROM pg_roles WHERE rolname = %s",
+                                (KIOSK_ROLE, login)).fetchone()
+        if row is None:
+            raise SiteError(f"There is no login role {login!r} on the site server: create it (CREATE ROLE {login} "
+                            f"LOGIN PASSWORD '...'; GRANT {KIOSK_ROLE} TO {login}), then add its door.")
+        if not row[0]:
+            raise SiteError(f"{login!r} is not a kiosk login: GRANT {KIOSK_ROLE} TO {login} first (README, Several "
+                            "doors).")
+        try:
+            with self.conn.transaction():
+                taken = self.conn.execute("SELECT login FROM doors WHERE lower(door) = lower(%s) AND login <> %s",
+                                          (door, login)).fetchone()
+                if taken is not None:
+                    raise SiteError(f"The door {door!r} is already {taken[0]}'s: each door has one kiosk login "
+                                    f"(remove it first: facegate site door remove {taken[0]}).")
+                self.conn.execute("INSERT INTO doors(login, door) VALUES (%s, %s) ON CONFLICT (login) DO UPDATE "
+                                  "SET door = EXCLUDED.door", (login, door))
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise self._refused(exc, f"register the door {door!r}") from None
+
+    def remove_door(self, login: str) -> str:
+        """Untie `login` from its door (it can write no row until it has one again). Returns the door it had."""
+        psycopg = psycopg_module()
+        try:
+            row = self.conn.execute("DELETE FROM doors WHERE login = %s RETURNING door", (login,)).fetchone()
+        except psycopg.errors.InsufficientPrivilege as exc:
+            raise self._refused(exc, f"remove {login}'s door") from None
+        if row is None:
+            raise SiteError(f"{login!r} has no door in the site's door registry (facegate site door list).")
+        return str(row[0])
+
+    def door_registry(self) -> list[dict]:
+        """Each kiosk login with its door, last contact and silence (epoch seconds or None), by door."""
+        rows = self.conn.execute("SELECT login, door, extract(epoch FROM last_contact)::float8, "
+                                 "extract(epoch FROM silent_since)::float8 FROM doors ORDER BY lower(door)")
+        return [dict(zip(("login", "door", "last_contact", "silent_since"), row, strict=True)) for row in rows]
+
+    def door_alerts(self, limit: int = 50) -> list[dict]:
+        """The server's log of doors that fell silent and came back, newest first."""
+        rows = self.conn.execute("SELECT extract(epoch FROM at)::float8, door, kind, "
+                                 "extract(epoch FROM last_contact)::float8, raised_by FROM door_alerts "
+                                 "ORDER BY id DESC LIMIT %s", (int(limit),))
+        return [dict(zip(("at", "door", "kind", "last_contact", "raised_by"), row, strict=True)) for row in rows]
 
     def import_folder(self, gallery, access_log, door: str) -> dict[str, int]:
         """Copy a gallery folder (every photo file, with the embeddings its cache holds) and an access log (every

@@ -95,6 +95,143 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER events_person_enrolled BEFORE INSERT ON events
         FOR EACH ROW EXECUTE FUNCTION facegate_event_person_enrolled();
     """,
+    # Issue 30 (doors): the door registry (a kiosk login -> its door), events tied to the door of the login that
+    # wrote them with the server's own receive time, the people change log (notifications become hints), and each
+    # door's heartbeat with the silent-door alerts. Self-contained: its grants are here, not in _GRANTS_SQL.
+    f"""
+    CREATE TABLE doors(
+        login text PRIMARY KEY,
+        door text NOT NULL CHECK (length(btrim(door)) > 0),
+        added_at timestamptz NOT NULL DEFAULT now(),
+        last_contact timestamptz,
+        silent_since timestamptz  -- an alert was raised for this silence; cleared by the door's next heartbeat
+    );
+    CREATE UNIQUE INDEX doors_door_folded ON doors (lower(door));
+    CREATE TABLE door_alerts(
+        id bigserial PRIMARY KEY,
+        door text NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('silent', 'back')),
+        at timestamptz NOT NULL DEFAULT clock_timestamp(),
+        last_contact timestamptz,
+        raised_by text NOT NULL DEFAULT session_user
+    );
+    CREATE TABLE people_changes(
+        seq bigserial PRIMARY KEY,
+        name text NOT NULL,
+        changed_at timestamptz NOT NULL DEFAULT clock_timestamp()
+    );
+    CREATE INDEX people_changes_at ON people_changes(changed_at);
+
+    -- One writer at a time until its commit: sequence numbers become visible in their order, so a kiosk that read
+    -- up to n never misses an n - 1 committed later. Rows older than an hour go (a connected kiosk reads them
+    -- within a second; one that reconnects compares the whole list).
+    CREATE FUNCTION facegate_note_change(who text) RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $$
+    DECLARE
+        noted bigint;
+    BEGIN
+        LOCK TABLE people_changes IN SHARE ROW EXCLUSIVE MODE;
+        DELETE FROM people_changes WHERE changed_at < clock_timestamp() - interval '1 hour';
+        INSERT INTO people_changes(name) VALUES (who) RETURNING seq INTO noted;
+        PERFORM pg_notify('{NOTIFY_CHANNEL}', noted::text);
+    END $$;
+    CREATE OR REPLACE FUNCTION facegate_people_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP <> 'INSERT' THEN PERFORM facegate_note_change(OLD.name); END IF;
+        IF TG_OP <> 'DELETE' THEN PERFORM facegate_note_change(NEW.name); END IF;
+        RETURN NULL;
+    END $$;
+    CREATE OR REPLACE FUNCTION facegate_photos_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        who text;
+    BEGIN
+        SELECT name INTO who FROM people
+            WHERE id = CASE WHEN TG_OP = 'DELETE' THEN OLD.person_id ELSE NEW.person_id END;
+        IF who IS NOT NULL THEN PERFORM facegate_note_change(who); END IF;
+        RETURN NULL;
+    END $$;
+
+    -- A kiosk login (in {KIOSK_ROLE}, not {ADMIN_ROLE}) writes rows for its own door only: the registry's door
+    -- replaces whatever the row said; none registered: refused, saying what the administrator does. Every row gets
+    -- the server's own receive time. The administrator (an import) names the door.
+    CREATE FUNCTION facegate_event_door() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+    DECLARE
+        registered text;
+    BEGIN
+        NEW.received_at := clock_timestamp();
+        IF pg_has_role(session_user, '{KIOSK_ROLE}', 'MEMBER')
+                AND NOT pg_has_role(session_user, '{ADMIN_ROLE}', 'MEMBER') THEN
+            SELECT d.door INTO registered FROM doors d WHERE d.login = session_user;
+            IF registered IS NULL THEN
+                RAISE EXCEPTION 'the login % has no door in the site''s door registry', session_user
+                    USING ERRCODE = 'insufficient_privilege',
+                          HINT = format('an administrator runs: facegate site door add %s "Door name"', session_user);
+            END IF;
+            NEW.door := registered;
+        END IF;
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER events_door BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION facegate_event_door();
+
+    -- A door's heartbeat, for the calling login's own row only. Returns the login, its door (NULL: none
+    -- registered), whether the login is tied to a door (a kiosk login), and when its silence had been reported
+    -- (NULL: it was not): that claim is cleared and a 'back' row logged.
+    CREATE FUNCTION facegate_door_heartbeat()
+        RETURNS TABLE(login text, registered_door text, tied boolean, was_silent_since timestamptz)
+        LANGUAGE plpgsql SECURITY DEFINER AS $$
+    DECLARE
+        found_door text;
+        was timestamptz;
+    BEGIN
+        SELECT d.door, d.silent_since INTO found_door, was FROM doors d WHERE d.login = session_user FOR UPDATE;
+        IF found_door IS NOT NULL THEN
+            UPDATE doors d SET last_contact = clock_timestamp(), silent_since = NULL WHERE d.login = session_user;
+            IF was IS NOT NULL THEN
+                INSERT INTO door_alerts(door, kind, last_contact) VALUES (found_door, 'back', clock_timestamp());
+            END IF;
+        END IF;
+        RETURN QUERY SELECT session_user::text, found_door,
+            pg_has_role(session_user, '{KIOSK_ROLE}', 'MEMBER')
+                AND NOT pg_has_role(session_user, '{ADMIN_ROLE}', 'MEMBER'),
+            was;
+    END $$;
+
+    -- Doors (other than the caller's) that beat once and then fell silent longer than bound_s, claimed at once
+    -- (row locks: of two callers at the same moment, one gets each door) and logged in door_alerts; the caller
+    -- tells them to its actions. At least 1 s.
+    CREATE FUNCTION facegate_claim_silent_doors(bound_s double precision)
+        RETURNS TABLE(silent_door text, last_contact_at timestamptz) LANGUAGE plpgsql SECURITY DEFINER AS $$
+    BEGIN
+        RETURN QUERY
+        WITH claimed AS (
+            UPDATE doors d SET silent_since = clock_timestamp()
+            WHERE d.silent_since IS NULL AND d.last_contact IS NOT NULL AND d.login <> session_user
+              AND d.last_contact < clock_timestamp() - make_interval(secs => greatest(coalesce(bound_s, 1), 1))
+            RETURNING d.door, d.last_contact
+        ), logged AS (
+            INSERT INTO door_alerts(door, kind, last_contact) SELECT c.door, 'silent', c.last_contact FROM claimed c
+        )
+        SELECT c.door, c.last_contact FROM claimed c;
+    END $$;
+
+    -- SECURITY DEFINER functions resolve names in the site's schema only, never in a caller's temporary tables.
+    DO $$
+    DECLARE
+        fn text;
+    BEGIN
+        FOREACH fn IN ARRAY ARRAY['facegate_note_change(text)', 'facegate_event_door()', 'facegate_door_heartbeat()',
+                                  'facegate_claim_silent_doors(double precision)'] LOOP
+            EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', fn, current_schema());
+            EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', fn);
+        END LOOP;
+    END $$;
+    REVOKE ALL ON doors, door_alerts, people_changes FROM PUBLIC;
+    GRANT SELECT ON people_changes TO {KIOSK_ROLE}, {ADMIN_ROLE};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON doors TO {ADMIN_ROLE};
+    GRANT SELECT ON door_alerts TO {ADMIN_ROLE};
+    GRANT EXECUTE ON FUNCTION facegate_note_change(text) TO {ADMIN_ROLE};
+    GRANT EXECUTE ON FUNCTION facegate_door_heartbeat(), facegate_claim_silent_doors(double precision)
+        TO {KIOSK_ROLE}, {ADMIN_ROLE};
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -8,7 +8,7 @@ import enum
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,6 +47,8 @@ class SiteEvent(str, enum.Enum):
     CONNECTED = "connected"  # payload: waiting
     OFFLINE = "offline"  # payload: problem, waiting
     REPLICA = "replica"  # a person copied or erased here; payload: name, change (a ReplicaChange's value)
+    DOOR = "door"  # this kiosk's entry in the door registry; payload: login, door (None: none), problem, note
+    DOOR_SILENT = "door_silent"  # a door fell silent or is back; payload: door, silent, last_contact, raised_by
 
 
 class ReplicaChange(str, enum.Enum):
@@ -63,6 +65,23 @@ RETRY_MAX_S = 4.0
 FORWARD_EVERY_S = 1.0
 # A full comparison (at each connection) that changed more people than this reports them as one count.
 FULL_COPY_NAMED = 20
+# How often the kiosk beats (its last contact in the door registry), claims doors silent past the bound, and reads
+# the people change log even without a hint.
+HEARTBEAT_S = 5.0
+# A burst of notifications is drained for at most this long before the change log is read: anyone with a login
+# may send them, so they are hints, never work items (a flood of 20,000 costs a few reads, not 20,000).
+DRAIN_S = 0.05
+
+
+@dataclass(frozen=True)
+class DoorAlert:
+    """A door that fell silent (no heartbeat for longer than the bound; claimed by this kiosk, so raised once for
+    the site) or that is back (this kiosk's own door, whose silence had been reported)."""
+
+    door: str
+    silent: bool
+    last_contact: float | None  # epoch seconds of the door's last heartbeat before the silence
+    raised_by: str  # the door (or login) that noticed
 
 
 def default_replica_folder() -> Path:
@@ -90,12 +109,16 @@ class SiteStatus:
     connected: bool
     offline_since: float | None  # epoch seconds; None while connected (or before the first try)
     waiting: int  # decisions in the local log not yet on the server
-    problem: str = ""  # why it is offline (the password never appears)
+    problem: str = ""  # why it is offline, or why decisions wait while connected (the password never appears)
+    door_note: str = ""  # the door registry names this kiosk otherwise than its door_name (the registry wins)
 
     def line(self) -> str:
         waiting = f"{self.waiting} event{'s' if self.waiting != 1 else ''} waiting"
         if self.connected:
-            return "Site server: connected" + (f", {waiting}" if self.waiting else "")
+            if self.problem:  # e.g. no door registered for this login: decisions wait, people still follow
+                return f"Site server: connected, {waiting}: {self.problem}"
+            return "Site server: connected" + (f", {waiting}" if self.waiting else "") + \
+                (f"; {self.door_note}" if self.door_note else "")
         if self.offline_since is None:
             return f"Site server: connecting, {waiting}"
         return f"Site server: offline since {time.strftime('%H:%M', time.localtime(self.offline_since))}, {waiting}"
@@ -105,12 +128,24 @@ class SiteSync(SessionListener):
     """The kiosk's link to the site server, on a thread of its own: keeps `gallery` (the replica folder) like the
     server's people, forwards `access_log`'s decisions. A SessionListener (pass it in `listeners=`); call
     start() before the session starts. on_change(kind, payload) hears "connected", "offline" and "replica"
-    (payload: {"name", "change"}), on the sync thread."""
+    (payload: {"name", "change"}), "door" and "door_silent", on the sync thread.
+
+    Every `heartbeat_s` it beats (the door registry's last contact for its login's own row) and, with
+    `silent_after_s`, claims the doors silent longer than that: each claimed door is told once, for the whole site,
+    to on_door_alert (the kiosk's actions: MQTT, webhook) and on_change."""
 
     def __init__(self, url: str, gallery: Gallery, access_log: AccessLog, door: str,
-                 on_change: Callable[[SiteEvent, dict[str, Any]], None] | None = None):
+                 on_change: Callable[[SiteEvent, dict[str, Any]], None] | None = None, *,
+                 silent_after_s: float | None = None, on_door_alert: Callable[[DoorAlert], None] | None = None,
+                 heartbeat_s: float = HEARTBEAT_S):
         self.url, self.gallery, self.access_log, self.door = url, gallery, access_log, door
         self.on_change = on_change
+        self.silent_after_s, self.on_door_alert, self.heartbeat_s = silent_after_s, on_door_alert, heartbeat_s
+        self._applied = 0  # the last people change (people_changes.seq) this replica has applied
+        self._registered: str | None = None  # this login's door in the registry
+        self._tied = False  # a kiosk login: its rows are its registered door's, and none without one
+        self._door_problem = ""
+        self._door_note = ""
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._lock = threading.Lock()
@@ -161,7 +196,8 @@ class SiteSync(SessionListener):
         except Exception:  # noqa: BLE001 - the status line must not fail; the log reports its own problems
             waiting = -1
         with self._lock:
-            return SiteStatus(self._connected, self._offline_since, waiting, self._problem)
+            problem = self._door_problem if self._connected else self._problem
+            return SiteStatus(self._connected, self._offline_since, waiting, problem, self._door_note)
 
     def _tell(self, kind: SiteEvent, payload: dict[str, Any]) -> None:
         if self.on_change is not None:
@@ -213,30 +249,107 @@ class SiteSync(SessionListener):
         conn = self._conn = connect(self.url, keepalive=True)
         check_schema(conn, self.url)
         conn.execute(f"LISTEN {NOTIFY_CHANNEL}")  # before the full copy: a change during it is heard after it
+        # the change log's end before the full copy: a change committed during it is read again after it
+        self._applied = conn.execute("SELECT coalesce(max(seq), 0) FROM people_changes").fetchone()[0]
         self._reconcile_all(conn)
+        self._beat(conn)
         with self._lock:
             self._connected, self._offline_since, self._problem = True, None, ""
         log.info("Site server %s connected", redact(self.url))
         self._forward(conn)
         self._tell(SiteEvent.CONNECTED, {"waiting": self.status().waiting})
-        last_forward = time.monotonic()
+        last_forward = last_beat = time.monotonic()
         while not self._stop.is_set():
-            # notifications that came during the copy or a forward are kept by psycopg (3.3) and come first here
-            names = {notify.payload for notify in conn.notifies(timeout=0.2)}
-            for name in sorted(names):
-                self._reconcile(conn, name)
+            if self._hinted(conn):
+                self._apply_changes(conn)
             if self._wake.is_set() or time.monotonic() - last_forward >= FORWARD_EVERY_S:
                 self._wake.clear()
                 self._forward(conn)
                 last_forward = time.monotonic()
+            if time.monotonic() - last_beat >= self.heartbeat_s:
+                last_beat = time.monotonic()
+                self._beat(conn)
+                self._apply_changes(conn)  # a lost hint costs at most one heartbeat
+                self._claim_silent_doors(conn)
+
+    @staticmethod
+    def _hinted(conn) -> bool:
+        """Whether a notification came within 0.2 s. Those waiting behind it are drained (at most DRAIN_S)
+        without reading their payloads: notifications only say "read the change log"."""
+        # notifications that came during a query are kept by psycopg (3.3) and come first here
+        if not _count(conn.notifies(timeout=0.2, stop_after=1)):
+            return False
+        deadline = time.monotonic() + DRAIN_S
+        while time.monotonic() < deadline and _count(conn.notifies(timeout=0)):
+            pass  # each call takes all psycopg holds, then what the socket has now
+        return True
+
+    def _apply_changes(self, conn) -> None:
+        """The people changed since the last change applied here, each copied or erased once (one query)."""
+        rows = conn.execute("SELECT seq, name FROM people_changes WHERE seq > %s ORDER BY seq",
+                            (self._applied,)).fetchall()
+        for name in dict.fromkeys(name for _, name in rows):
+            try:
+                validate_name(name)
+            except FaceGateError:
+                log.error("site: the server's person %r has a name FaceGate cannot store as a folder; left out", name)
+                continue
+            self._reconcile(conn, name)
+        if rows:
+            self._applied = rows[-1][0]
+
+    def _beat(self, conn) -> None:
+        """This door's heartbeat; notes what the door registry says of this login (its door, or none)."""
+        login, registered, tied, was_silent = conn.execute(
+            "SELECT login, registered_door, tied, was_silent_since FROM facegate_door_heartbeat()").fetchone()
+        problem = note = ""
+        if registered is None and tied:
+            problem = (f"the login {login} has no door in the site's door registry; decisions wait here until an "
+                       f"administrator runs: facegate site door add {login} \"{self.door}\"")
+        elif registered is not None and registered != self.door:
+            note = f"this kiosk is {registered!r} in the site's door registry (door_name says {self.door!r})"
+        with self._lock:
+            changed = (registered, problem, note) != (self._registered, self._door_problem, self._door_note)
+            self._registered, self._tied, self._door_problem, self._door_note = registered, tied, problem, note
+        if changed:
+            if problem or note:
+                log.warning("site: %s", problem or note)
+            self._tell(SiteEvent.DOOR, {"login": login, "door": registered, "problem": problem, "note": note})
+        if was_silent is not None and registered is not None:
+            log.info("site: this door (%s) is back; its silence had been reported at %s", registered,
+                     time.strftime("%H:%M:%S", time.localtime(was_silent.timestamp())))
+            self._door_alert(DoorAlert(registered, False, time.time(), registered))
+
+    def _claim_silent_doors(self, conn) -> None:
+        """Doors silent past the bound, claimed here (each once for the whole site) and told."""
+        if not self.silent_after_s:
+            return
+        bound = max(float(self.silent_after_s), 2 * self.heartbeat_s)  # never shorter than two heartbeats
+        rows = conn.execute("SELECT silent_door, last_contact_at FROM facegate_claim_silent_doors(%s)",
+                            (bound,)).fetchall()
+        for door, last_contact in rows:
+            log.warning("site: the door %s has not been heard from since %s (more than %g s)", door,
+                        time.strftime("%H:%M:%S", time.localtime(last_contact.timestamp())), bound)
+            self._door_alert(DoorAlert(door, True, last_contact.timestamp(), self._registered or self.door))
+
+    def _door_alert(self, alert: DoorAlert) -> None:
+        if self.on_door_alert is not None:
+            try:
+                self.on_door_alert(alert)
+            except Exception:  # noqa: BLE001 - a listener's bug must not stop the sync
+                log.exception("site: the door alert listener failed")
+        self._tell(SiteEvent.DOOR_SILENT, {"door": alert.door, "silent": alert.silent,
+                                           "last_contact": alert.last_contact, "raised_by": alert.raised_by})
 
     def _forward(self, conn, final: bool = False) -> None:
         self.access_log.flush(0.5)  # a decision queued a moment ago (an Unknown is logged without waiting) goes too
+        if self._tied and self._registered is None:
+            return  # the server would refuse them: they wait here (the status line says what to do)
         while final or not self._stop.is_set():
             batch = self.access_log.outgoing(FORWARD_BATCH)
             if not batch:
                 return
-            insert_events(conn, batch, self.door)
+            insert_events(conn, batch, self._registered or self.door)  # a kiosk login's rows: its door, whatever
             self.access_log.mark_forwarded([event.id for event in batch])  # after the server's commit
             self.forwarded += len(batch)
 
@@ -274,6 +387,10 @@ class SiteSync(SessionListener):
         if change is not None:
             self._tell(SiteEvent.REPLICA, {"name": name, "change": change.value,
                                            "seconds": round(time.monotonic() - began, 3)})
+
+
+def _count(items: Iterable[object]) -> int:
+    return sum(1 for _ in items)
 
 
 def copy_person(conn: psycopg.Connection, gallery: Gallery, name: str, listing: dict[str, list[Path]] | None = None,
