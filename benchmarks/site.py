@@ -12,7 +12,10 @@ person every `--enroll-every` seconds; the benchmark measures
     gallery holding the person, ready to recognise them (median, p99);
   - event write latency: from a decision's local record to its row committed on the server (median, p99);
   - server CPU: CPU seconds of every PostgreSQL process over the run, per wall-clock second;
-  - the kiosk's own frame rate: the real pipeline on the clip, alone and with its SiteSync running in the load.
+  - the kiosk's own frame rate: the real pipeline on the clip, alone and with its SiteSync running in the load;
+  - a removal under a flood (--flood, issue 30 item 3): after the load, a login sends that many notifications on
+    the people channel (in batches of 2,000) and, amid them, the administrator removes a person: from the
+    removal's commit to each kiosk hearing of it (median, max).
 
     PYTHONPATH=. .venv/bin/python benchmarks/site.py                 # 20 kiosks, 1 event/s, 10 min, 10,000 people
     PYTHONPATH=. .venv/bin/python benchmarks/site.py --kiosks 20 --seconds 60 --people 1000   # a short run
@@ -128,6 +131,7 @@ class SimulatedKiosk:
         self.gallery = Gallery(folder / "replica", engine)
         self.enrolled, self.propagation, self.lock = enrolled, propagation, lock
         self.arrivals: list[tuple[str, str, float]] = []
+        self.removals: dict[str, float] = {}  # name -> when this kiosk heard of its removal
         self.sync = (SiteSync if replica else ListeningSync)(url, self.gallery, self.access_log, self.door,
                                                              on_change=self._changed)
         self.ready = threading.Event()
@@ -136,6 +140,8 @@ class SimulatedKiosk:
         now = time.time()
         if kind is SiteEvent.CONNECTED:
             self.ready.set()
+        if kind is SiteEvent.REPLICA and payload.get("change") in (ReplicaChange.REMOVED.value, "heard"):
+            self.removals.setdefault(payload["name"], now)  # the first news of a name after its removal counts
         if kind is SiteEvent.REPLICA and payload.get("change") in (ReplicaChange.UPDATED.value, "heard"):
             with self.lock:  # (name, when): compared with the commit's time after the run (a kiosk may hear of
                 self.arrivals.append((payload["change"], payload["name"], now))  # it before the admin notes it)
@@ -170,6 +176,10 @@ class LoadResult:
     wall_s: float = 0.0
     fps_alone: float | None = None
     fps_loaded: float | None = None
+    flood: int = 0  # notifications sent around the removal
+    flood_removal_s: list[float] = field(default_factory=list)  # removal commit -> each kiosk heard of it
+    flood_replicas_s: list[float] = field(default_factory=list)  # ... at the kiosks with a replica (erased there)
+    flood_removed: str | None = None  # the person removed amid the flood (their removal is no propagation)
 
 
 @contextlib.contextmanager
@@ -250,6 +260,15 @@ def run_load(report: Report, args, url: str, postmaster: int | None, work: Path)
         for thread in deciders:
             thread.join(10)
         time.sleep(3.0)  # the last enrollment's propagation, the last decisions' forwarding
+        if args.flood and enrolled:
+            result.flood = args.flood
+            removed = min(enrolled)
+            heard = removal_under_flood(admin, url, kiosks, removed, args.flood)
+            result.flood_removal_s = heard
+            result.flood_replicas_s = [seconds for kiosk, seconds in zip(kiosks, heard, strict=True)
+                                       if isinstance(kiosk.sync, SiteSync) and not isinstance(kiosk.sync,
+                                                                                                ListeningSync)]
+            result.flood_removed = removed
         cpu_after, wall_after = server_cpu_seconds(postmaster), time.perf_counter()
         for kiosk in kiosks:
             kiosk.sync.stop(120)
@@ -264,12 +283,49 @@ def run_load(report: Report, args, url: str, postmaster: int | None, work: Path)
     result.decisions_on_server, result.decisions_sent = len(rows), sum(sent)
     for kiosk in kiosks:
         for change, name, when in kiosk.arrivals:
-            if name in enrolled:
+            if name in enrolled and (name != result.flood_removed or name not in kiosk.removals
+                                     or when < kiosk.removals[name]):
                 result.propagation[change].append(when - enrolled[name])
     if cpu_before is not None and cpu_after is not None:
         result.server_cpu_s = cpu_after - cpu_before
     result.wall_s = wall_after - wall_before
     return result
+
+
+def removal_under_flood(admin, url: str, kiosks: list[SimulatedKiosk], name: str, count: int) -> list[float]:
+    """Remove `name` amid `count` notifications sent on the people channel by another connection; seconds from
+    the removal's commit to each kiosk hearing of it (a kiosk that never does within 30 s counts as inf)."""
+    import psycopg
+
+    from facegate.site.schema import NOTIFY_CHANNEL
+
+    sent = [0]
+    started = threading.Event()
+
+    def flood() -> None:
+        with psycopg.connect(url, autocommit=True) as conn:
+            started.set()
+            while sent[0] < count:
+                batch = min(2000, count - sent[0])
+                conn.execute("SELECT pg_notify(%s, 'Flood ' || (%s + g)) FROM generate_series(1, %s) g",
+                             (NOTIFY_CHANNEL, sent[0], batch))
+                sent[0] += batch
+
+    thread = threading.Thread(target=flood, daemon=True)
+    thread.start()
+    started.wait(30)
+    deadline = time.monotonic() + 30
+    while sent[0] < count // 3 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    for kiosk in kiosks:
+        kiosk.removals.pop(name, None)
+    admin.execute("DELETE FROM people WHERE name = %s", (name,))
+    removed = time.time()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(name not in kiosk.removals for kiosk in kiosks):
+        time.sleep(0.01)
+    thread.join(120)
+    return [kiosk.removals.get(name, float("inf")) - removed for kiosk in kiosks]
 
 
 def decide(kiosks: list[SimulatedKiosk], index: int, args, snapshot: np.ndarray, sent: list[int],
@@ -332,6 +388,16 @@ def print_load(report: Report, args, r: LoadResult) -> None:
         share = 100 * r.server_cpu_s / r.wall_s
         report.say(f"server CPU: {r.server_cpu_s:.1f} CPU s over {r.wall_s:.0f} s = {share:.1f} % of one core",
                    server_cpu_s=r.server_cpu_s, server_wall_s=r.wall_s, server_cpu_percent_of_a_core=share)
+    if r.flood_removal_s:
+        median, most = statistics.median(r.flood_removal_s), max(r.flood_removal_s)
+        erased = max(r.flood_replicas_s) if r.flood_replicas_s else float("nan")
+        report.say(f"removal under a flood of {r.flood:,} notifications: heard at {len(r.flood_removal_s)} kiosks, "
+                   f"median {1000 * median:.0f} ms, max {1000 * most:.0f} ms after its commit (erased from the "
+                   f"{len(r.flood_replicas_s)} replicas by {1000 * erased:.0f} ms; this one process parses every "
+                   f"kiosk's {r.flood:,} notifications under one GIL, where each real kiosk has its own CPU)",
+                   flood=r.flood,
+                   flood_removal_median_ms=1000 * median, flood_removal_max_ms=1000 * most,
+                   flood_replica_max_ms=1000 * erased)
     if r.fps_alone is not None:
         report.say(f"kiosk frame rate (clip, every frame): alone {r.fps_alone:.1f} fps; with its SiteSync amid the "
                    f"load {r.fps_loaded:.1f} fps (the simulated kiosks share this machine's cores)",
@@ -347,6 +413,8 @@ def main(argv=None) -> int:
     parser.add_argument("--people", type=int, default=10_000, help="people enrolled before the load")
     parser.add_argument("--enroll-every", type=float, default=5.0, help="seconds between enrollments during the load")
     parser.add_argument("--fps-seconds", type=float, default=20.0, help="length of each frame-rate run (0: skip)")
+    parser.add_argument("--flood", type=int, default=20_000,
+                        help="notifications sent around a removal after the load (0: skip)")
     parser.add_argument("--database", help="an initialised site's admin URL (default: a server of its own)")
     args = parser.parse_args(argv)
     report = Report("site", args.json)

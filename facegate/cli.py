@@ -429,6 +429,50 @@ def cmd_site_door(args) -> int:
     return 0
 
 
+def cmd_site_watch(args) -> int:
+    """The reception's watch over the doors when no kiosk may be online: every few seconds, claims the doors
+    silent past door_silent_after_s (as the kiosks do) and tells this computer's MQTT and webhook settings."""
+    import time
+    from dataclasses import replace
+
+    from facegate.actions.listener import build_actions
+    from facegate.kiosk import door_alerts_to_actions
+    from facegate.site.schema import SiteError, check_schema, connect, psycopg_module, redact
+    from facegate.site.sync import HEARTBEAT_S, claim_silent_doors
+
+    settings = load_settings()
+    url = _site_url(args, settings)
+    bound = args.after if args.after is not None else settings.door_silent_after_s
+    if bound <= 0:
+        raise FaceGateError("door_silent_after_s is 0 (no watch): give --after SECONDS or set it in the settings")
+    # no door relay here: a silent door is told, never opened
+    actions = build_actions(replace(settings, door_command="", door_serial=""))
+    tell = door_alerts_to_actions(actions)
+    print(f"watching the doors of {redact(url)}: a door silent for more than {bound:g} s is reported"
+          + ("" if actions else " (no MQTT or webhook set: here and in the server's log only)"), flush=True)
+    psycopg = psycopg_module()
+    try:
+        while True:
+            try:
+                with connect(url, keepalive=True) as conn:
+                    check_schema(conn, url)
+                    while True:
+                        for alert in claim_silent_doors(conn, max(bound, 2 * HEARTBEAT_S), "reception"):
+                            when = time.strftime("%H:%M:%S", time.localtime(alert.last_contact or 0))
+                            print(f"SILENT: {alert.door} (last contact {when})", flush=True)
+                            tell(alert)
+                        time.sleep(HEARTBEAT_S)
+            except (SiteError, psycopg.Error) as exc:
+                print(f"site server unreachable ({redact(url)}: {' '.join(str(exc).split())}); trying again",
+                      file=sys.stderr, flush=True)
+                time.sleep(HEARTBEAT_S)
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        if actions is not None:
+            actions.stop(5)
+
+
 def cmd_check(args) -> int:
     from facegate.vision.weights import ALL_WEIGHTS, locate, verify
 
@@ -608,6 +652,10 @@ def build_parser() -> argparse.ArgumentParser:
     d = door_sub.add_parser("alerts", help="doors that fell silent and came back, newest first")
     d.add_argument("--limit", type=int, default=50, help="at most this many (default 50)")
     d.set_defaults(func=cmd_site_door)
+    q = site_sub.add_parser("watch", help="report doors that fall silent (the server's log, and this computer's "
+                                          "MQTT and webhook settings), also when no kiosk is online; Ctrl+C stops")
+    q.add_argument("--after", type=float, help="seconds of silence (default: door_silent_after_s)")
+    q.set_defaults(func=cmd_site_watch)
 
     p = sub.add_parser("report", help="figures from the access log: liveness trial (BPCER, time to grant)")
     report_sub = p.add_subparsers(dest="report_command", required=True)

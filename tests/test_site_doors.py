@@ -285,3 +285,28 @@ def test_a_silent_door_raises_one_alert_in_the_log_mqtt_and_the_webhook_and_none
         subscriber.close()
         receiver.stop()
         broker.stop()
+
+
+def test_site_watch_reports_a_door_silent_while_no_kiosk_is_online(site, tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    with psycopg.connect(site["kiosk2"], autocommit=True) as side:
+        side.execute("SELECT * FROM facegate_door_heartbeat()")  # the side door beat once ...
+    with psycopg.connect(site["owner"], autocommit=True) as owner:  # ... an hour ago
+        owner.execute("UPDATE doors SET last_contact = now() - interval '1 hour' WHERE door = 'side'")
+    env = dict(__import__("os").environ, FACEGATE_HOME=str(tmp_path / "home"))
+    watch = subprocess.Popen([sys.executable, "-m", "facegate", "--database", site["admin"], "site", "watch",
+                              "--after", "30"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        lines = [watch.stdout.readline(), watch.stdout.readline()]
+    finally:
+        watch.send_signal(signal.SIGINT)
+        out, err = watch.communicate(timeout=30)
+    assert lines[0].startswith("watching the doors of") and "admin-pw" not in "".join(lines) + out + err
+    assert lines[1].startswith("SILENT: side (last contact"), (lines, err)
+    assert watch.returncode == 0, err
+    with SiteAdmin(site["admin"]) as admin:
+        assert [(a["door"], a["kind"], a["raised_by"]) for a in admin.door_alerts()] == \
+            [("side", "silent", site["admin"].split("//")[1].split(":")[0])]

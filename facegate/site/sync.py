@@ -325,12 +325,8 @@ class SiteSync(SessionListener):
         if not self.silent_after_s:
             return
         bound = max(float(self.silent_after_s), 2 * self.heartbeat_s)  # never shorter than two heartbeats
-        rows = conn.execute("SELECT silent_door, last_contact_at FROM facegate_claim_silent_doors(%s)",
-                            (bound,)).fetchall()
-        for door, last_contact in rows:
-            log.warning("site: the door %s has not been heard from since %s (more than %g s)", door,
-                        time.strftime("%H:%M:%S", time.localtime(last_contact.timestamp())), bound)
-            self._door_alert(DoorAlert(door, True, last_contact.timestamp(), self._registered or self.door))
+        for alert in claim_silent_doors(conn, bound, self._registered or self.door):
+            self._door_alert(alert)
 
     def _door_alert(self, alert: DoorAlert) -> None:
         if self.on_door_alert is not None:
@@ -387,6 +383,18 @@ class SiteSync(SessionListener):
         if change is not None:
             self._tell(SiteEvent.REPLICA, {"name": name, "change": change.value,
                                            "seconds": round(time.monotonic() - began, 3)})
+
+
+def claim_silent_doors(conn, bound_s: float, raised_by: str) -> list[DoorAlert]:
+    """The doors (other than this login's) silent longer than `bound_s`, claimed by this caller: of every caller
+    at once, each door goes to one, and the server logs it (door_alerts). Warned in the app's log too."""
+    alerts = []
+    for door, last_contact in conn.execute("SELECT silent_door, last_contact_at FROM facegate_claim_silent_doors(%s)",
+                                           (float(bound_s),)).fetchall():
+        log.warning("site: the door %s has not been heard from since %s (more than %g s)", door,
+                    time.strftime("%H:%M:%S", time.localtime(last_contact.timestamp())), bound_s)
+        alerts.append(DoorAlert(door, True, last_contact.timestamp(), raised_by))
+    return alerts
 
 
 def _count(items: Iterable[object]) -> int:

@@ -424,7 +424,7 @@ class MainWindow(QMainWindow):
         status = self.site.status()
         self.site_label.setText(status.line())
         self.site_label.setToolTip(status.problem)
-        self.site_label.setStyleSheet("" if status.connected else "color: #c62828")
+        self.site_label.setStyleSheet("" if status.connected and not status.problem else "color: #c62828")
 
     def _update_people_count(self) -> None:
         if self.gallery is not None:
