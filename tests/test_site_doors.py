@@ -310,3 +310,34 @@ def test_site_watch_reports_a_door_silent_while_no_kiosk_is_online(site, tmp_pat
     with SiteAdmin(site["admin"]) as admin:
         assert [(a["door"], a["kind"], a["raised_by"]) for a in admin.door_alerts()] == \
             [("side", "silent", site["admin"].split("//")[1].split(":")[0])]
+
+
+def test_an_existing_site_migrates_keeping_its_log_and_its_kiosks_wait_for_their_doors(pg, tmp_path,  # noqa: F811
+                                                                                         monkeypatch):
+    import facegate.site.schema as schema
+
+    urls = pg.create_site("migrated")
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 1)  # the site as the previous FaceGate made it
+    assert schema.init_site(urls["owner"]) == (0, 1)
+    pg.grant_roles("migrated")
+    add_person(urls["admin"], "Ann")
+    with psycopg.connect(urls["kiosk"], autocommit=True) as kiosk:
+        kiosk.execute("INSERT INTO events(event_id, door, time, track_id, person, decision) VALUES "
+                      "(gen_random_uuid(), 'front', 1.0, 1, 'Ann', 'granted')")
+    monkeypatch.undo()
+    assert schema.init_site(urls["owner"]) == (1, schema.SCHEMA_VERSION)
+    assert [row[:2] for row in server_rows(urls["admin"])] == [("front", "Ann")]  # the log as it was
+    link = Link(tmp_path / "front", urls["kiosk"], "front").start()
+    try:
+        assert sorted(link.gallery.photos()) == ["Ann"]  # people still follow the server
+        link.decide("Ann")
+        assert wait_until(lambda: "facegate site door add migrated_kiosk" in link.sync.status().line(), 10)
+        with SiteAdmin(urls["admin"]) as admin:
+            admin.add_door("migrated_kiosk", "front")
+        assert wait_until(lambda: link.log.waiting() == 0, 15), link.sync.status()
+        assert [row[:2] for row in server_rows(urls["admin"])] == [("front", "Ann"), ("front", "Ann")]
+        with SiteAdmin(urls["admin"]) as admin:
+            admin.remove("Ann")  # a change after the migration reaches the kiosk through the change log
+        assert wait_until(lambda: link.told(SiteEvent.REPLICA, name="Ann", change="removed"), 5)
+    finally:
+        link.close()
