@@ -17,7 +17,7 @@ import numpy as np
 
 from facegate.access_log import AccessLog
 from facegate.config import default_data_dir
-from facegate.errors import FaceGateError
+from facegate.errors import FaceGateError, GalleryError
 from facegate.gallery import CACHE_FORMAT, REPLICA_MARKER, Gallery, validate_name
 from facegate.pipeline import FrameResult
 from facegate.policy import Decision
@@ -415,7 +415,13 @@ def copy_person(conn: psycopg.Connection, gallery: Gallery, name: str, listing: 
     if not rows:
         if local is None:
             return None
-        Gallery.mirror_person(gallery, name, {})
+        try:
+            Gallery.mirror_person(gallery, name, {})
+        except GalleryError:
+            if name in gallery.photos():
+                raise
+            # erased meanwhile by another thread: the window's own removal and the sync link, hearing of it at
+            # once, race for the same folder; either way the person is gone here
         return ReplicaChange.REMOVED
     local_files = {p.name for p in local or []}
     missing = [row[0] for row in rows if row[1] not in local_files]
