@@ -21,6 +21,7 @@ from facegate.site.schema import (
     SiteError,
     check_schema,
     connect,
+    driver_message,
     embedding_bytes,
     insert_events,
     psycopg_module,
@@ -52,7 +53,7 @@ class SiteAdmin:
         self.close()
 
     def _refused(self, exc: Exception, what: str) -> SiteError:
-        return SiteError(f"The site server {redact(self.url)} refused to {what}: {' '.join(str(exc).split())}. "
+        return SiteError(f"The site server {redact(self.url)} refused to {what}: {driver_message(exc, self.url)}. "
                          f"Connect with a login role in {ADMIN_ROLE} (the kiosk role may not change people).")
 
     def people(self) -> dict[str, int]:
@@ -229,9 +230,9 @@ class SiteLog:
                                    unknown_only=unknown_only)
         except psycopg.errors.InsufficientPrivilege as exc:
             raise SiteError(f"The site's access log may not be read with {redact(self.url)} "
-                            f"({' '.join(str(exc).split())}): connect with a login role in {ADMIN_ROLE}.") from None
+                            f"({driver_message(exc, self.url)}): connect with a login role in {ADMIN_ROLE}.") from None
         except psycopg.Error as exc:
-            raise SiteError(f"The site's access log could not be read: {' '.join(str(exc).split())}") from None
+            raise SiteError(f"The site's access log could not be read: {driver_message(exc, self.url)}") from None
         return [SiteLogRow(r["event_id"], r["time"], r["track_id"], r["person"], r["distance"], r["margin"],
                            Verdict(r["decision"]), None if r["snapshot"] is None else bytes(r["snapshot"]),
                            r["source"], r["details"] or {}, r["door"]) for r in rows]

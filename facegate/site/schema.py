@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from facegate.errors import FaceGateError
+from facegate.redaction import redact_connection as redact  # the site's name for it
+from facegate.redaction import redact_message
 
 NOTIFY_CHANNEL = "facegate_people"
 KIOSK_ROLE = "facegate_kiosk"
@@ -130,28 +132,9 @@ def psycopg_module() -> ModuleType:
     return psycopg
 
 
-def redact(url: str) -> str:
-    """The connection URL as it may be shown or logged: the password (in the URL or as password=) is replaced."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    text = (url or "").strip()
-    if "://" in text:
-        try:
-            parts = urlsplit(text)
-            netloc = parts.netloc
-            if "@" in netloc:
-                user, host = netloc.rsplit("@", 1)
-                if ":" in user:
-                    netloc = f"{user.split(':', 1)[0]}:***@{host}"
-            query = "&".join(("password=***" if item.lower().startswith("password=") else item)
-                             for item in parts.query.split("&")) if parts.query else ""
-            return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-        except ValueError:
-            return "<a database URL that cannot be read>"
-    words = []
-    for word in text.split():
-        words.append("password=***" if word.lower().startswith("password=") else word)
-    return " ".join(words)
+def driver_message(exc: BaseException, url: str) -> str:
+    """A driver's error on one line, fit to show: libpq may quote the connection string, password and all."""
+    return redact_message(str(exc), url) or type(exc).__name__
 
 
 def _advice(message: str) -> str:
@@ -184,10 +167,10 @@ def connect(url: str, *, autocommit: bool = True, keepalive: bool = False):
         return psycopg.connect(url, autocommit=autocommit, **extra)
     except psycopg.ProgrammingError as exc:  # not a conninfo string at all
         raise SiteError(f"database_url {redact(url)!r} is not a PostgreSQL connection URL "
-                        f"({' '.join(str(exc).split())}); write it as "
+                        f"({driver_message(exc, url)}); write it as "
                         "postgresql://user@host:5432/dbname?sslmode=require") from None
     except psycopg.OperationalError as exc:
-        detail = " ".join(str(exc).split()).rstrip(".")
+        detail = driver_message(exc, url).rstrip(".")
         advice = _advice(detail)
         raise SiteError(f"Cannot connect to the site server {redact(url)}: {detail}. {advice[0].upper()}{advice[1:]}."
                         ) from None
@@ -235,7 +218,7 @@ def init_site(url: str) -> tuple[int, int]:
                 conn.execute(_GRANTS_SQL)
         except psycopg.errors.InsufficientPrivilege as exc:
             raise SiteError(f"`site init` needs the database's owner with the right to create roles; "
-                            f"{redact(url)} may not: {' '.join(str(exc).split())}") from None
+                            f"{redact(url)} may not: {driver_message(exc, url)}") from None
     return before, SCHEMA_VERSION
 
 

@@ -28,6 +28,7 @@ from facegate.site.schema import (
     SiteError,
     check_schema,
     connect,
+    driver_message,
     embedding_array,
     insert_events,
     psycopg_module,
@@ -148,7 +149,7 @@ class SiteSync(SessionListener):
                         exc)
         except psycopg_module().Error as exc:
             log.warning("Site server %s failed at the end (%s); the decisions not sent yet go at the next start.",
-                        redact(self.url), " ".join(str(exc).split()))
+                        redact(self.url), driver_message(exc, self.url))
         return self.access_log.waiting()
 
     def start(self) -> SiteSync:
@@ -193,7 +194,7 @@ class SiteSync(SessionListener):
             except SiteError as exc:
                 self._went_offline(str(exc))
             except psycopg.Error as exc:
-                self._went_offline(f"{redact(self.url)}: {' '.join(str(exc).split()) or type(exc).__name__}")
+                self._went_offline(f"{redact(self.url)}: {driver_message(exc, self.url)}")
             except Exception as exc:  # noqa: BLE001 - e.g. the replica folder cannot be written: said, retried
                 log.exception("site: sync failed")
                 self._went_offline(f"{type(exc).__name__}: {exc}")
