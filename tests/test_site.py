@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -522,17 +523,12 @@ class TcpProxy:
 
     @staticmethod
     def _pump(source, sink) -> None:
-        try:
+        with contextlib.suppress(OSError):  # the other side was closed (cut)
             while data := source.recv(65536):
                 sink.sendall(data)
-        except OSError:
-            pass  # the other side was closed (cut)
-        finally:
-            for sock in (source, sink):
-                try:
-                    sock.close()
-                except OSError:
-                    pass
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.close()
 
     def cut(self) -> None:
         import socket
@@ -541,11 +537,9 @@ class TcpProxy:
         with self.lock:
             sockets, self.sockets = self.sockets, []
         for sock in sockets:
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
-            except OSError:
-                pass
 
     def restore(self) -> None:
         self.open = True
@@ -616,9 +610,9 @@ def test_a_removal_while_a_door_is_offline_keeps_its_later_decisions_as_security
     printed = facegate("--database", urls["admin"], "site", "log", "--person", LIN, home=tmp_path / "admin")
     assert printed.returncode == 0, printed.stderr
     removal = time.strftime("%H:%M", time.localtime(removed_at))
+    since = time.strftime("%H:%M", time.localtime(rows[0][2]["after_removal"]["offline_since"]))
     assert printed.stdout.count(f"SECURITY EVENT: granted after removal at {removal}; the door was offline since "
-                                f"{time.strftime('%H:%M', time.localtime(rows[0][2]['after_removal']['offline_since']))}"
-                                ) == len(rows), printed.stdout
+                                f"{since}") == len(rows), printed.stdout
 
 
 def test_an_offline_door_refuses_everyone_after_its_bound_and_grants_again_once_back(pg, clips, tmp_path):
@@ -683,3 +677,28 @@ def test_a_security_events_snapshot_is_deleted_after_its_retention_and_a_kiosk_c
     assert kept == [("Gone", True, False, True), ("Gone", False, True, True), ("Ann", False, False, False)]
     with SiteAdmin(site["admin"]) as admin:
         assert len(admin.events(None)) == 3
+
+
+def test_a_late_event_about_a_removed_person_is_dropped_from_before_the_removal_and_kept_after_it(site):
+    """Issue 30 item 1a, at the server: for a kiosk login and for an administrator's window (whose own log is
+    forwarded with an admin login) alike, a decision from while the person was enrolled stays erased, and one from
+    after their removal is kept, marked with the removal's time and since when the door was offline."""
+    from facegate.site.admin import SiteAdmin
+
+    with SiteAdmin(site["admin"]) as admin:
+        admin.conn.execute("INSERT INTO people(name) VALUES ('Bob')")
+        time.sleep(0.05)
+        enrolled_during = time.time()
+        time.sleep(0.05)
+        admin.remove("Bob")
+    after = time.time() + 1
+    for login in ("kiosk", "admin"):
+        with psycopg.connect(site[login], autocommit=True) as conn:
+            for when in (enrolled_during, after):
+                conn.execute("INSERT INTO events(event_id, door, time, track_id, person, decision, details) VALUES "
+                             "(gen_random_uuid(), %s, %s, 1, 'Bob', 'granted', %s)",
+                             (login, when, json.dumps({"site_offline_since": enrolled_during - 5})))
+    with SiteAdmin(site["admin"]) as admin:
+        rows = sorted((e["door"], e["time"], e["details"]["after_removal"]["offline_since"])
+                      for e in admin.events(None) if e["person"] == "Bob")
+    assert rows == [("admin", after, enrolled_during - 5), ("kiosk", after, enrolled_during - 5)]

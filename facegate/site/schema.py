@@ -19,7 +19,8 @@ CONNECT_TIMEOUT_S = 3
 # Events sent to the server in one transaction (a kiosk forwarding, an import).
 FORWARD_BATCH = 100
 # A security event's snapshot (a decision a door made for someone after their removal, README "Privacy") is
-# deleted this long after the decision; the row (who, when, which door, the removal's time) stays.
+# deleted this long after the decision; the row (who, when, which door, the removal's time) stays. The server's
+# function holds the number (MIGRATIONS[1]): changing it takes a new migration.
 SECURITY_SNAPSHOT_DAYS = 90
 # The details key that marks a security event: {"removed_at": epoch, "offline_since": epoch or null}.
 AFTER_REMOVAL = "after_removal"
@@ -123,32 +124,36 @@ MIGRATIONS: list[str] = [
     CREATE TRIGGER people_removed AFTER DELETE ON people
         FOR EACH ROW EXECUTE FUNCTION facegate_person_removed();
 
-    -- The removal (epoch seconds) that a decision about `who` at `decided` came after, or NULL when they were
-    -- enrolled then (or never were). A kiosk may ask it of one name at a time; it cannot read the tombstones.
+    -- For a decision about `who` (not enrolled now) at `decided`: the removal (epoch seconds) it came after, -1
+    -- when they were enrolled then, NULL when no removal of theirs is known. A kiosk may ask it of one name at a
+    -- time; it cannot read the tombstones.
     CREATE FUNCTION facegate_removed_before(who text, decided double precision) RETURNS double precision
         LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
-        SELECT extract(epoch FROM max(r.removed_at))::double precision FROM removals r
-        WHERE r.name = who AND r.removed_at <= to_timestamp(decided)
-          AND NOT EXISTS (SELECT 1 FROM removals e WHERE e.name = who
-                          AND to_timestamp(decided) >= e.enrolled_at AND to_timestamp(decided) < e.removed_at)
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM removals e WHERE e.name = who
+                                 AND to_timestamp(decided) >= e.enrolled_at AND to_timestamp(decided) < e.removed_at)
+                    THEN -1
+                    ELSE (SELECT extract(epoch FROM max(r.removed_at))::double precision FROM removals r
+                          WHERE r.name = who AND r.removed_at <= to_timestamp(decided)) END
     $$;
     REVOKE ALL ON FUNCTION facegate_removed_before(text, double precision) FROM PUBLIC;
-    GRANT EXECUTE ON FUNCTION facegate_removed_before(text, double precision) TO {KIOSK_ROLE};
+    GRANT EXECUTE ON FUNCTION facegate_removed_before(text, double precision) TO {KIOSK_ROLE}, {ADMIN_ROLE};
 
     CREATE OR REPLACE FUNCTION facegate_event_person_enrolled() RETURNS trigger LANGUAGE plpgsql AS $$
     DECLARE
+        admin boolean := pg_has_role(current_user, '{ADMIN_ROLE}', 'MEMBER');
         removed double precision;
     BEGIN
-        IF pg_has_role(current_user, '{ADMIN_ROLE}', 'MEMBER') THEN
-            RETURN NEW;  -- an administrator's import is taken as it is
+        IF NOT admin THEN
+            NEW.details := NEW.details - '{AFTER_REMOVAL}';  -- only the server marks a security event
         END IF;
-        NEW.details := NEW.details - '{AFTER_REMOVAL}';  -- only the server marks a security event
         IF NEW.person IS NULL OR EXISTS (SELECT 1 FROM people WHERE name = NEW.person) THEN
             RETURN NEW;
         END IF;
         removed := facegate_removed_before(NEW.person, NEW.time);
-        IF removed IS NULL THEN
-            RETURN NULL;
+        IF removed = -1 THEN
+            RETURN NULL;  -- decided while they were enrolled: their erasure holds (an administrator's window too)
+        ELSIF removed IS NULL THEN  -- no removal of theirs known: an administrator's import is taken as it is
+            RETURN CASE WHEN admin THEN NEW ELSE NULL END;
         END IF;
         NEW.details := NEW.details || jsonb_build_object('{AFTER_REMOVAL}', jsonb_build_object(
             'removed_at', removed, 'offline_since', NEW.details -> '{OFFLINE_SINCE}'));
