@@ -391,12 +391,14 @@ def cmd_report_liveness(args) -> int:
 def cmd_site_log(args) -> int:
     import time
 
-    from facegate.site.admin import SiteAdmin
+    from facegate.site.admin import SiteAdmin, security_event_words
 
     with SiteAdmin(_site_url(args, load_settings())) as site:
         for row in site.events(args.limit, person=args.person, door=args.door):
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["time"]))
-            print(f"{when}  {row['door']}  {row['decision']}  {row['person'] or 'Unknown'}")
+            security = security_event_words(row["decision"], row["time"], row["details"] or {})
+            print(f"{when}  {row['door']}  {row['decision']}  {row['person'] or 'Unknown'}"
+                  + (f"  SECURITY EVENT: {security}" if security else ""))
     return 0
 
 

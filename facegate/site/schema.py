@@ -20,6 +20,14 @@ ADMIN_ROLE = "facegate_admin"
 CONNECT_TIMEOUT_S = 3
 # Events sent to the server in one transaction (a kiosk forwarding, an import).
 FORWARD_BATCH = 100
+# A security event's snapshot (a decision a door made for someone after their removal, README "Privacy") is
+# deleted this long after the decision; the row (who, when, which door, the removal's time) stays. The server's
+# function holds the number (MIGRATIONS[1]): changing it takes a new migration.
+SECURITY_SNAPSHOT_DAYS = 90
+# The details key that marks a security event: {"removed_at": epoch, "offline_since": epoch or null}.
+AFTER_REMOVAL = "after_removal"
+# The details key a kiosk stamps on a decision made while it could not reach the server (epoch seconds).
+OFFLINE_SINCE = "site_offline_since"
 
 # Each migration brings the schema from version i to i + 1, in one transaction; never edit one that shipped.
 MIGRATIONS: list[str] = [
@@ -96,6 +104,89 @@ MIGRATIONS: list[str] = [
     END $$;
     CREATE TRIGGER events_person_enrolled BEFORE INSERT ON events
         FOR EACH ROW EXECUTE FUNCTION facegate_event_person_enrolled();
+    """,
+    # A removal leaves a tombstone (the name and two times, nothing biometric). A kiosk's late event naming someone
+    # no longer enrolled is dropped when it was decided while they were enrolled (the erasure holds) and kept as a
+    # security event, flagged in details, when it was decided after their removal (a door that had not heard of it).
+    f"""
+    CREATE TABLE removals(
+        name text NOT NULL,
+        enrolled_at timestamptz NOT NULL,
+        removed_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX removals_name ON removals(name, removed_at);
+    GRANT SELECT ON removals TO {ADMIN_ROLE};
+
+    CREATE FUNCTION facegate_person_removed() RETURNS trigger LANGUAGE plpgsql
+        SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    BEGIN
+        INSERT INTO removals(name, enrolled_at) VALUES (OLD.name, OLD.created_at);
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER people_removed AFTER DELETE ON people
+        FOR EACH ROW EXECUTE FUNCTION facegate_person_removed();
+
+    -- For a decision about `who` (not enrolled now) at `decided`: the removal (epoch seconds) it came after, -1
+    -- when they were enrolled then, NULL when no removal of theirs is known. A kiosk may ask it of one name at a
+    -- time; it cannot read the tombstones.
+    CREATE FUNCTION facegate_removed_before(who text, decided double precision) RETURNS double precision
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM removals e WHERE e.name = who
+                                 AND to_timestamp(decided) >= e.enrolled_at AND to_timestamp(decided) < e.removed_at)
+                    THEN -1
+                    ELSE (SELECT extract(epoch FROM max(r.removed_at))::double precision FROM removals r
+                          WHERE r.name = who AND r.removed_at <= to_timestamp(decided)) END
+    $$;
+    REVOKE ALL ON FUNCTION facegate_removed_before(text, double precision) FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION facegate_removed_before(text, double precision) TO {KIOSK_ROLE}, {ADMIN_ROLE};
+
+    CREATE OR REPLACE FUNCTION facegate_event_person_enrolled() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        admin boolean := pg_has_role(current_user, '{ADMIN_ROLE}', 'MEMBER');
+        removed double precision;
+    BEGIN
+        IF NOT admin THEN
+            NEW.details := NEW.details - '{AFTER_REMOVAL}';  -- only the server marks a security event
+        END IF;
+        IF NEW.person IS NULL OR EXISTS (SELECT 1 FROM people WHERE name = NEW.person) THEN
+            RETURN NEW;
+        END IF;
+        removed := facegate_removed_before(NEW.person, NEW.time);
+        IF removed = -1 THEN
+            RETURN NULL;  -- decided while they were enrolled: their erasure holds (an administrator's window too)
+        ELSIF removed IS NULL THEN  -- no removal of theirs known: an administrator's import is taken as it is
+            RETURN CASE WHEN admin THEN NEW ELSE NULL END;
+        END IF;
+        NEW.details := NEW.details || jsonb_build_object('{AFTER_REMOVAL}', jsonb_build_object(
+            'removed_at', removed, 'offline_since', NEW.details -> '{OFFLINE_SINCE}'));
+        RETURN NEW;
+    END $$;
+
+    -- A security event's snapshot is kept {SECURITY_SNAPSHOT_DAYS} days after the decision: cleared whenever events
+    -- arrive (every door sends some each day) and whenever an administrator reads the log.
+    CREATE INDEX events_security_snapshots ON events(time)
+        WHERE snapshot IS NOT NULL AND details ? '{AFTER_REMOVAL}';
+    CREATE FUNCTION facegate_expire_security_snapshots() RETURNS integer LANGUAGE plpgsql
+        SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    DECLARE
+        cleared integer;
+    BEGIN
+        UPDATE events SET snapshot = NULL
+            WHERE snapshot IS NOT NULL AND details ? '{AFTER_REMOVAL}'
+              AND time < extract(epoch FROM now()) - {SECURITY_SNAPSHOT_DAYS} * 86400;
+        GET DIAGNOSTICS cleared = ROW_COUNT;
+        RETURN cleared;
+    END $$;
+    REVOKE ALL ON FUNCTION facegate_expire_security_snapshots() FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION facegate_expire_security_snapshots() TO {ADMIN_ROLE};
+    CREATE FUNCTION facegate_events_arrived() RETURNS trigger LANGUAGE plpgsql
+        SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    BEGIN
+        PERFORM facegate_expire_security_snapshots();
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER events_expire_security_snapshots AFTER INSERT ON events
+        FOR EACH STATEMENT EXECUTE FUNCTION facegate_events_arrived();
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -117,6 +117,8 @@ class SiteSync(SessionListener):
         self._lock = threading.Lock()
         self._connected = False
         self._offline_since: float | None = None
+        self._started = time.time()  # a kiosk that never reached the server counts as offline from here
+        self._was_connected = False
         self._problem = ""
         self._conn = None
         self._thread = threading.Thread(target=self._run, name="facegate-site-sync", daemon=True)
@@ -153,8 +155,17 @@ class SiteSync(SessionListener):
         return self.access_log.waiting()
 
     def start(self) -> SiteSync:
+        self._started = time.time()
         self._thread.start()
         return self
+
+    def offline_since(self) -> float | None:
+        """Since when this kiosk has been without the server (epoch seconds; None while connected): from its
+        start when it has not connected since. Cheap (the access rule asks it on the video path)."""
+        with self._lock:
+            if self._connected:
+                return None
+            return self._offline_since if self._offline_since is not None else self._started
 
     def status(self) -> SiteStatus:
         try:
@@ -176,7 +187,7 @@ class SiteSync(SessionListener):
             was = self._connected or self._offline_since is None
             self._connected = False
             if self._offline_since is None:
-                self._offline_since = time.time()
+                self._offline_since = time.time() if self._was_connected else self._started
             changed = problem != self._problem
             self._problem = problem
         if was or changed:
@@ -214,9 +225,10 @@ class SiteSync(SessionListener):
         conn = self._conn = connect(self.url, keepalive=True)
         check_schema(conn, self.url)
         conn.execute(f"LISTEN {NOTIFY_CHANNEL}")  # before the full copy: a change during it is heard after it
-        self._reconcile_all(conn)
+        self._reconcile_all(conn)  # sends what waits before it erases anyone removed meanwhile
         with self._lock:
             self._connected, self._offline_since, self._problem = True, None, ""
+            self._was_connected = True
         log.info("Site server %s connected", redact(self.url))
         self._forward(conn)
         self._tell(SiteEvent.CONNECTED, {"waiting": self.status().waiting})
@@ -252,12 +264,20 @@ class SiteSync(SessionListener):
                 log.error("site: the server's person %r has a name FaceGate cannot store as a folder; left out", name)
                 continue
             change = copy_person(conn, self.gallery, name, listing, refresh=False)
-            if change is ReplicaChange.REMOVED:
-                self.access_log.erase_person(name)
             if change is not None:
                 changed.append((name, change))
         if changed:
             self.gallery.refresh()  # once, after every person is copied
+        removed = [name for name, change in changed if change is ReplicaChange.REMOVED]
+        # rows of someone the server no longer has, whose erasure here an outage interrupted (after the copy forgot
+        # them, before the log was sent), are erased now
+        removed += sorted(set(self.access_log.people()) - server - set(removed))
+        if removed:
+            # What was decided until the copy forgot them reaches the server first: it keeps a decision made after
+            # the removal as a security event, and drops those from before it (the erasure holds).
+            self._forward(conn, final=True)
+            for name in removed:
+                self.access_log.erase_person(name)
         if len(changed) > FULL_COPY_NAMED:  # a first copy of a large site: one line, not thousands
             self._tell(SiteEvent.REPLICA, {"name": None, "change": ReplicaChange.COPIED.value, "people": len(changed)})
             return
@@ -269,6 +289,7 @@ class SiteSync(SessionListener):
         began = time.monotonic()
         change = copy_person(conn, self.gallery, name)
         if change is ReplicaChange.REMOVED:
+            self._forward(conn, final=True)  # first: a decision made after the removal is a security event there
             erased = self.access_log.erase_person(name)
             log.info("site: %s was removed at the server; erased here (photos, embeddings, %d log entries)",
                      name, erased)

@@ -336,6 +336,8 @@ class MainWindow(QMainWindow):
             from facegate.speech import render_greeting
 
             self.video.show_banner(render_greeting(self.settings.greeting_template, decision.name))
+        if decision.details.get("rule"):  # an access rule refused a recognised person: the reason, on screen
+            self.video.show_banner(decision.reason, alert=True)
         if decision.details.get("tailgating"):
             text = f"Tailgating: {decision.name} was let in with someone not granted in view"
             self.video.show_banner(text, alert=True)
