@@ -91,7 +91,12 @@ def distances_with_learned(probes: np.ndarray, embeddings: np.ndarray, starts: n
     if not learned.any():
         return every
     squared[:, learned] = np.inf
-    enrolled = _closest_per_person(squared, starts, probes)
+    return learned_only_under(_closest_per_person(squared, starts, probes), every, threshold)
+
+
+def learned_only_under(enrolled: np.ndarray, every: np.ndarray, threshold: float) -> np.ndarray:
+    """The rule of distances_with_learned on distances already computed: `every` (learned photos included) where
+    `enrolled` (without them) is under `threshold`, else `enrolled`."""
     return np.where(enrolled < threshold, every, enrolled)
 
 
