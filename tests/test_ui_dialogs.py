@@ -130,7 +130,8 @@ def test_people_dialog_shows_and_forgets_learned_photos(window, qtbot, gallery_f
     window.apply_settings(replace(window.settings, threshold=0.3))
     assert window.gallery.threshold == 0.3
     dialog.reload()
-    assert item_named(dialog, "obama").text().endswith("CHECK: learned photos drift from the enrolled ones; forget them")
+    drift = "CHECK: learned photos drift from the enrolled ones; forget them"
+    assert item_named(dialog, "obama").text().endswith(drift)
     select(dialog, "biden")
     assert not dialog.forget_button.isEnabled()  # nothing learned of him
     select(dialog, "obama")
