@@ -27,7 +27,7 @@ def _gallery(args: argparse.Namespace) -> tuple[Gallery, Settings]:
     from facegate.gallery import Gallery
 
     settings = load_settings()
-    gallery = Gallery(Path(args.gallery) if args.gallery else settings.gallery_path())
+    gallery = Gallery(Path(args.gallery) if args.gallery else settings.gallery_path(), threshold=settings.threshold)
     return gallery, settings
 
 
@@ -84,6 +84,7 @@ def cmd_identify(args) -> int:
     threshold = args.threshold if args.threshold is not None else settings.threshold
     if args.threshold is not None:
         check_safe(replace(settings, threshold=threshold), "--threshold")
+    gallery.threshold = threshold  # learned photos count only under it
     gallery.refresh()
     image = load_image(args.photo)
     faces = gallery.engine.detect(image)

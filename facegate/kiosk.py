@@ -215,6 +215,8 @@ def build_session(settings: Settings, engine: FaceEngine, gallery: Gallery, *, s
     spec = source if isinstance(source, SourceSpec) else parse_source(source)
     if actions:
         require_trusted_source(settings, spec, source_trust)
+    # Learned photos count only under the threshold the policy grants at (facegate/learning.py's guarantee).
+    gallery.threshold = settings.threshold
     pipeline = Pipeline(engine, gallery, AccessPolicy(PolicySettings.from_settings(settings), rules=rules),
                         PipelineSettings.from_settings(settings),
                         liveness if liveness is not None else LivenessSettings.from_settings(settings), rng,
@@ -252,9 +254,10 @@ def open_gallery(settings: Settings, engine: FaceEngine, folder: Path | None = N
     """The enrolled people: the gallery folder (`folder`, else the settings'); at a site (database_url), the
     replica of the server's people (`folder`, else site-gallery/ in the data folder), whose enroll and remove go
     to the server. Not refreshed yet."""
-    if settings.database_url:
-        return SiteGallery(folder or default_replica_folder(), engine, settings.database_url)
-    return Gallery(folder or settings.gallery_path(), engine)
+    gallery = (SiteGallery(folder or default_replica_folder(), engine, settings.database_url) if settings.database_url
+               else Gallery(folder or settings.gallery_path(), engine))
+    gallery.threshold = settings.threshold  # what learned photos may match under (facegate/learning.py)
+    return gallery
 
 
 def open_access_log(settings: Settings, folder: Path | None = None) -> AccessLog:

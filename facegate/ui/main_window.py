@@ -524,6 +524,8 @@ class MainWindow(QMainWindow):
             self.gallery = open_gallery(settings, self.engine)
             self.gallery.refresh()
             self._update_people_count()
+        if self.gallery is not None:  # learned photos count only under the threshold in force (learning.py)
+            self.gallery.threshold = settings.threshold
         if settings.log_path() != old.log_path() and self.access_log is not None:
             self.access_log.close()
             self.access_log = None
