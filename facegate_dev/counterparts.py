@@ -23,6 +23,7 @@ import subprocess
 import sys
 import threading
 import time
+from email.message import Message
 from pathlib import Path
 
 from facegate.actions.webhook_verify import MAX_AGE_S, LateRequest, WebhookRefused, verify
@@ -149,7 +150,7 @@ class Receiver:
         self.processed: dict[str, dict] = {}  # idempotency key -> payload, once each
         self.order: list[str] = []
         self.attempts: list[tuple[float, str, int]] = []  # (perf_counter, key, status)
-        self.requests: list[tuple[dict[str, str], bytes]] = []  # (headers, body), as they came
+        self.requests: list[tuple[Message, bytes]] = []  # (headers: names in any case, body), as they came
         self.refusals: list[str] = []  # verify()'s reasons, late requests' included
         self.late: list[LateRequest] = []
         self.bad_signatures = 0
@@ -172,7 +173,7 @@ class Receiver:
                 status = 200
                 with receiver._lock:
                     mode = receiver.mode
-                    receiver.requests.append((dict(self.headers.items()), body))
+                    receiver.requests.append((self.headers, body))
                     try:
                         request = verify(self.headers, body, receiver.secret, time.time(), receiver.max_age_s)
                     except LateRequest as late:  # genuine but too old to act on: taken, not processed
