@@ -69,13 +69,11 @@ class Outbox:
             self._conn.execute("INSERT OR IGNORE INTO outbox(key, created, body, topic) VALUES (?, ?, ?, ?)",
                                (key, time.time(), body, topic))
 
-    def oldest(self, limit: int = 50, after: int = 0) -> list[Pending]:
-        """The events waiting, oldest first; `after`: only those added after the one of that seq (already in
-        the hands of a sender that has not heard back yet)."""
+    def oldest(self, limit: int = 50) -> list[Pending]:
         with self._lock:
             rows = self._conn.execute(
-                "SELECT seq, key, created, body, attempts, topic FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
-                (int(after), int(limit))).fetchall()
+                "SELECT seq, key, created, body, attempts, topic FROM outbox ORDER BY seq LIMIT ?", (int(limit),)
+            ).fetchall()
         return [Pending(seq, key, created, bytes(body), attempts, topic)
                 for seq, key, created, body, attempts, topic in rows]
 

@@ -72,14 +72,16 @@ def logged(folder, since=None, until=None) -> list[tuple]:
 class HeadlessKiosk:
     """`facegate run --headless --loop` on the real clip, its JSON lines read as they come."""
 
-    def __init__(self, tmp_path, clips, broker_url):
+    def __init__(self, tmp_path, clips, broker_url, name):
         self.lines: list[dict] = []
-        env = {**os.environ, "FACEGATE_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT)}
+        self.errors = tmp_path / f"{name}.stderr"  # the app's log, for a failure's message
+        env = {**os.environ, "FACEGATE_HOME": str(tmp_path / "home"), "PYTHONPATH": str(ROOT),
+               "PYTHONFAULTHANDLER": "1"}
         self.process = subprocess.Popen(
             [sys.executable, "-m", "facegate", "run", "--headless", "--fast", "--loop", "--no-speech",
              "--no-learning", "--liveness", "off", "--gallery", str(tmp_path / "gallery"), "--log-dir",
              str(tmp_path / "log"), "--source", str(clips / "short_hamilton_clip.mp4"), "--mqtt", broker_url,
-             "--demonstration"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env, cwd=ROOT)
+             "--demonstration"], stdout=subprocess.PIPE, stderr=self.errors.open("w"), text=True, env=env, cwd=ROOT)
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self):
@@ -94,10 +96,10 @@ class HeadlessKiosk:
             self.process.send_signal(how)
         try:
             self.process.wait(30)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-                self.process.wait(5)
+        except subprocess.TimeoutExpired:
+            self.process.send_signal(signal.SIGABRT)  # PYTHONFAULTHANDLER: every thread's stack into the log
+            self.process.wait(10)
+            raise AssertionError(f"the kiosk did not stop: {self.errors.read_text()[-6000:]}") from None
 
 
 def test_mqtt_decisions_survive_a_killed_kiosk_while_the_broker_is_down(tmp_path, clips, broker, subscriber):
@@ -111,7 +113,7 @@ def test_mqtt_decisions_survive_a_killed_kiosk_while_the_broker_is_down(tmp_path
     (tmp_path / "home" / "config.json").write_text(json.dumps({"mqtt_topic": "facegate/kill",
                                                                "mqtt_discovery_prefix": ""}))
     broker.stop()
-    first = HeadlessKiosk(tmp_path, clips, broker.url)
+    first = HeadlessKiosk(tmp_path, clips, broker.url, "first")
     try:
         assert wait_until(lambda: first.decisions() >= 5, 120), first.lines
         # Frozen (SIGSTOP) where the log and the MQTT outbox agree, then killed: a decision handed to the action's
@@ -129,7 +131,7 @@ def test_mqtt_decisions_survive_a_killed_kiosk_while_the_broker_is_down(tmp_path
     before = logged(tmp_path / "log", until=killed_at)
     assert len(before) >= 5
 
-    second = HeadlessKiosk(tmp_path, clips, broker.url)
+    second = HeadlessKiosk(tmp_path, clips, broker.url, "second")
     try:
         assert wait_until(lambda: any(line.get("type") == "source" for line in second.lines), 120)  # running
         broker.start()

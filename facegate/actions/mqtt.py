@@ -129,7 +129,9 @@ class MqttAction(ActionWorker):
         # EARLY_ACK_KEEP_S (message ids wrap at 65,535: an old one must not pass for a new message's).
         self._acked_early: dict[int, float] = {}
         self._acked_keys: list[str] = []  # acknowledged by the broker; deleted from the outbox on the action's thread
-        self._sent_seq = 0  # outbox rows up to this seq are in paho's hands (or acknowledged)
+        # Outbox rows in paho's hands, not acknowledged or not deleted yet (seq numbers are not kept for this: SQLite
+        # gives a new row the number of a deleted last one).
+        self._handed: set[str] = set()
         self._more_waiting = True  # the outbox may hold rows not handed to paho yet
         self._publish_failing = False
         self._door_open_until = 0.0  # monotonic end of the door's pulse, as the door action told it
@@ -217,24 +219,29 @@ class MqttAction(ActionWorker):
         if event.payload.get(GUARD_ALERT):
             self.outbox.add(f"{event.key}/{GUARD_ALERT}", body, f"{self.base}/{GUARD_ALERT}")
         self._more_waiting = True
+        if not self.connected.is_set():
+            self.outcome(event, "waiting", f"broker {self.shown_url} unreachable; published when it is back")
         self.send_due()
         if event.verdict is Verdict.GRANTED and event.person:
             self.client.publish(f"{self.base}/last_person", event.person, qos=1, retain=True)
 
     def send_due(self) -> None:
-        """Hand the outbox's waiting messages to paho, oldest first, up to IN_FLIGHT_MAX not yet acknowledged.
-        paho sends them now, or when the broker is back."""
+        """While connected, hand the outbox's waiting messages to paho, oldest first, up to IN_FLIGHT_MAX not yet
+        acknowledged. While the broker is away they wait in the outbox only, where erasing a person reaches them
+        (paho resends by itself only what it had in hand when the connection broke)."""
         self._forget_acknowledged()
-        while self._more_waiting:
+        while self._more_waiting and self.connected.is_set():
             with self._unacked_lock:
                 room = IN_FLIGHT_MAX - len(self._unacked)
             if room <= 0:
                 return
-            batch = self.outbox.oldest(min(room, 100), after=self._sent_seq)
+            wanted = min(room, 100)
+            rows = self.outbox.oldest(len(self._handed) + wanted)
+            batch = [pending for pending in rows if pending.key not in self._handed][:wanted]
             for pending in batch:
                 if not self._publish(pending):
                     return  # tried again at the next idle
-            self._more_waiting = len(batch) == min(room, 100)
+            self._more_waiting = len(batch) == wanted
 
     def _publish(self, pending: Pending) -> bool:
         person = _person(pending.body)
@@ -250,7 +257,7 @@ class MqttAction(ActionWorker):
             self.report(HealthState.DOWN, f"cannot publish: {paho.error_string(info.rc)}")
             return False
         self._publish_failing = False
-        self._sent_seq = pending.seq
+        self._handed.add(pending.key)
         sent = _InFlight(pending.key, person, sent_at)
         with self._unacked_lock:
             acked = self._acked_early.pop(info.mid, None) is not None
@@ -269,6 +276,7 @@ class MqttAction(ActionWorker):
             keys, self._acked_keys = self._acked_keys, []
         if keys:
             self.outbox.delivered(*keys)
+            self._handed.difference_update(keys)
 
     def _record(self, key: str, person: str | None, outcome: str, detail: str) -> None:
         self.outcome(ActionEvent(EventKind.DECISION, key, {}, person=person), outcome, detail)
