@@ -345,8 +345,9 @@ class Kiosk:
         return self
 
     def stop(self, final: bool = False) -> int:
-        """Stop the session (its listeners, the site link among them). Returns how many decisions wait for the
-        site server (0 without a site, or without `final`)."""
+        """Stop the session: its last frame's decisions reach every listener (the access log, the actions' outboxes),
+        then the listeners stop, the site link among them. Returns how many decisions wait for the site server (0
+        without a site, or without `final`)."""
         self.session.stop()
         if final and self.site is not None:
             return self.site.drain()
