@@ -49,7 +49,8 @@ without a track template (the mean embedding of the frames) that must agree.
 G. Lever 4, learning from visits (facegate/learning.py): sites of 100 people x 3 photos (people with at least 5);
 first a stream of visits in random order (half of each enrolled person's other photos, and one photo of every
 stranger), each learned or not by the app's rule as the templates stand at that moment; then the enrolled
-people's remaining photos and the strangers' other photos are matched at the app's default threshold and margin.
+people's remaining photos and the strangers' other photos are matched at the app's default threshold and margin,
+a learned photo counting only where the enrolled photos are under the threshold (as the gallery matches).
 Deterministic: the photos enrolled are chosen with a seeded generator (--seed).
 
     .venv/bin/python benchmarks/openset.py [--cache DIR] [--limit-people N] [--seed S]
@@ -78,7 +79,7 @@ from facegate.calibration import (  # noqa: E402
     percent,
 )
 from facegate.config import Settings  # noqa: E402
-from facegate.matching import per_person_distances  # noqa: E402
+from facegate.matching import learned_only_under, per_person_distances  # noqa: E402
 from facegate.policy import PolicySettings  # noqa: E402
 from facegate_dev.bench import Report, bench_parser, need_lfw  # noqa: E402
 
@@ -548,11 +549,12 @@ def _learning_site(embeddings: np.ndarray, people: dict[str, list[str]], index: 
 
 
 def _with_learned(to_enrolled: np.ndarray, to_stream: np.ndarray, learned: np.ndarray) -> np.ndarray:
-    """Per-person distances with each person's learned photos (stream positions in `learned`, -1 empty)."""
+    """Per-person distances with each person's learned photos (stream positions in `learned`, -1 empty), as the
+    gallery matches them: only where the enrolled photos are under the threshold (matching.learned_only_under)."""
     if learned.shape[1] == 0:
         return to_enrolled
     d = np.where(learned[None] >= 0, to_stream[:, np.maximum(learned, 0)], np.inf).min(2)
-    return np.minimum(to_enrolled, d)
+    return learned_only_under(to_enrolled, np.minimum(to_enrolled, d), FACEGATE_DEFAULT)
 
 
 def learning_outcome(embeddings: np.ndarray, site, rule: LearningRule) -> dict:

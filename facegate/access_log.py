@@ -708,9 +708,9 @@ class AccessLog:
             if busy:
                 log.error("access log: another connection kept the journal open; the erased name may remain "
                           "in %s-wal until the next checkpoint", self.db_path.name)
-        dropped = erase_waiting(self.folder, name)  # the webhook's events still waiting name the person too
+        dropped = erase_waiting(self.folder, name)  # the webhook's and MQTT's events still waiting name them too
         if dropped:
-            log.info("access log: %d webhook events about the erased person will not be sent", dropped)
+            log.info("access log: %d waiting webhook/MQTT events about the erased person will not be sent", dropped)
         log.info("access log: erased %d decisions%s", count, " and their snapshots" if snapshots else "")
         return count
 

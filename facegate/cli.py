@@ -27,7 +27,7 @@ def _gallery(args: argparse.Namespace) -> tuple[Gallery, Settings]:
     from facegate.gallery import Gallery
 
     settings = load_settings()
-    gallery = Gallery(Path(args.gallery) if args.gallery else settings.gallery_path())
+    gallery = Gallery(Path(args.gallery) if args.gallery else settings.gallery_path(), threshold=settings.threshold)
     return gallery, settings
 
 
@@ -84,6 +84,7 @@ def cmd_identify(args) -> int:
     threshold = args.threshold if args.threshold is not None else settings.threshold
     if args.threshold is not None:
         check_safe(replace(settings, threshold=threshold), "--threshold")
+    gallery.threshold = threshold  # learned photos count only under it
     gallery.refresh()
     image = load_image(args.photo)
     faces = gallery.engine.detect(image)
@@ -391,12 +392,14 @@ def cmd_report_liveness(args) -> int:
 def cmd_site_log(args) -> int:
     import time
 
-    from facegate.site.admin import SiteAdmin
+    from facegate.site.admin import SiteAdmin, security_event_words
 
     with SiteAdmin(_site_url(args, load_settings())) as site:
         for row in site.events(args.limit, person=args.person, door=args.door):
             when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row["time"]))
-            print(f"{when}  {row['door']}  {row['decision']}  {row['person'] or 'Unknown'}")
+            security = security_event_words(row["decision"], row["time"], row["details"] or {})
+            print(f"{when}  {row['door']}  {row['decision']}  {row['person'] or 'Unknown'}"
+                  + (f"  SECURITY EVENT: {security}" if security else ""))
     return 0
 
 

@@ -134,6 +134,12 @@ class Settings:
     database_url: str = _setting(
         "", "PostgreSQL server shared by several doors (postgresql://user@host:5432/db?sslmode=require); "
             "empty: this kiosk alone, with its own folder and log")
+    # A removal reaches a connected door in under a second; this is the time a cut cable gives a removed person
+    # (README "Several doors": why 10 minutes).
+    site_offline_grant_s: float = _setting(
+        600.0, "A door that cannot reach the site server keeps granting from its copy of the people this long, then "
+               "refuses everyone until the server is back (0: at once)", low=0.0, high=86400.0, unit="s",
+        advice="300-1800 s suits most doors")
     door_name: str = _setting(
         "", "This door's name in the site's access log and in MQTT, Home Assistant and webhook messages; empty: the "
             "computer's name")

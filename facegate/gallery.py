@@ -5,8 +5,9 @@ Layout (the one face_recognition's examples made familiar):
     <gallery>/<Person Name>.jpg             one photo, the name is the file name
     <gallery>/<Person Name>/learned-<UTC time>-<hash>.jpg
                                             a face the kiosk itself captured on a confident, liveness-passed visit
-                                            (facegate/learning.py): matched like any photo, only while the person
-                                            has an enrolled photo of their own; bounded, and forgotten on request
+                                            (facegate/learning.py): used only while the person has an enrolled
+                                            photo of their own, and only for a face those already put under the
+                                            threshold; bounded, and forgotten on request
 
 Embeddings are cached beside the folder in `.<gallery>.embeddings.npz`, keyed by the SHA-256 of each photo's
 bytes, so adding, replacing or removing a photo costs one encoding, and a renamed person costs none. The cache
@@ -51,9 +52,18 @@ from typing import TypeVar
 import cv2
 import numpy as np
 
+from facegate.config import DEFAULT_THRESHOLD
 from facegate.errors import GalleryError, ImageError
 from facegate.imageio import file_problem, is_image_name, load_image, metadata_bytes
-from facegate.matching import Match, Resemblance, best_two, group_starts, per_person_distances, resemblance
+from facegate.matching import (
+    Match,
+    Resemblance,
+    best_two,
+    distances_with_learned,
+    group_starts,
+    per_person_distances,
+    resemblance,
+)
 from facegate.storage import (
     atomic_write_bytes,
     describe_os_error,
@@ -238,8 +248,12 @@ def _jpeg_pixels(data: bytes) -> np.ndarray:
 
 
 class Gallery:
-    def __init__(self, folder: str | Path, engine=None, cache_path: str | Path | None = None):
+    def __init__(self, folder: str | Path, engine=None, cache_path: str | Path | None = None,
+                 threshold: float = DEFAULT_THRESHOLD):
         self.folder = Path(folder).expanduser()
+        # The grant threshold in force (Settings.threshold; kiosk.open_gallery and build_session set it): a learned
+        # photo counts only for a face that the person's enrolled photos already put under it (matching.py).
+        self.threshold = threshold
         self.cache_path = Path(cache_path) if cache_path else self.folder.parent / f".{self.folder.name}.embeddings.npz"
         if engine is None:
             from facegate.vision.engine import FaceEngine
@@ -697,13 +711,14 @@ class Gallery:
     # ----------------------------------------------------------------------------------- matching
     def distances_to_people(self, probes: np.ndarray) -> tuple[list[str], np.ndarray]:
         """The enrolled people, and each probe embedding's distance to each person's closest photo (a (probes,
-        people) array), from one snapshot of the gallery: what the kiosk matches on."""
+        people) array), from one snapshot of the gallery: what the kiosk matches on. A learned photo counts only
+        where the person's enrolled photos are under `threshold` (matching.distances_with_learned)."""
         index = self._index
         probes = np.asarray(probes, np.float32).reshape(-1, EMBEDDING_SIZE)
         if not index.names:
             return [], np.zeros((len(probes), 0), np.float32)
-        return index.names, per_person_distances(probes, index.embeddings, index.starts,
-                                                 squared_norms=index.squared_norms)
+        return index.names, distances_with_learned(probes, index.embeddings, index.starts, index.learned,
+                                                   self.threshold, squared_norms=index.squared_norms)
 
     def match_many(self, probes: np.ndarray) -> list[Match]:
         """Best person, distance and margin to the second-best person, for each probe embedding."""

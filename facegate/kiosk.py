@@ -6,9 +6,10 @@ call it, and differ only in how they show what it says (their `KioskView`).
         access log (a decision is durable before anything announces it), door and building actions, template
         learner, speech, then the view, then the site link (which forwards what the log holds)
 
-Rules kept here, once: a site kiosk (database_url) needs its access log (the log is the outbox of the server's
-copy) and learns nothing (a site's people are the server's: what one door learned would be its own); its gallery
-is the replica of the server's people.
+Rules kept here, once: the door's access rules (`access_rules`: what may still refuse a recognised person; at a
+site, the offline bound), on one clock; a site kiosk (database_url) needs its access log (the log is the outbox of
+the server's copy) and learns nothing (a site's people are the server's: what one door learned would be its own);
+its gallery is the replica of the server's people.
 
 `build_session` wires a session without a view or a site: the tests and benchmarks use it directly.
 """
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from facegate.access_log import AccessEvent, AccessLog, AttemptRow
+from facegate.access_rules import AccessRule, AccessRules, Clock, OfflineBound
 from facegate.actions.listener import ActionsListener, build_actions
 from facegate.actions.payload import door_silent_event
 from facegate.actions.worker import ActionEvent, ActionHealth
@@ -43,6 +45,7 @@ from facegate.pipeline import CueFactory, FrameResult, Pipeline, PipelineSetting
 from facegate.policy import AccessPolicy, Decision, PolicySettings, Verdict
 from facegate.session import KioskSession, ReaderFactory, SessionListener
 from facegate.site.admin import SiteGallery
+from facegate.site.schema import OFFLINE_SINCE
 from facegate.site.sync import DoorAlert, SiteEvent, SiteSync, default_replica_folder
 from facegate.speech import SpeechWorker, render_greeting
 from facegate.vision.engine import FaceEngine
@@ -64,10 +67,14 @@ SITE_NEEDS_LOG = ("A site kiosk keeps its decisions in its local access log unti
 class AccessLogListener(SessionListener):
     """Every decision into the access log; a grant or denial is on the disk before later listeners announce it."""
 
-    def __init__(self, access_log: AccessLog, source: str, demonstration: bool = False, trial: bool = False):
+    def __init__(self, access_log: AccessLog, source: str, demonstration: bool = False, trial: bool = False,
+                 context: Callable[[], dict] | None = None):
         self.access_log = access_log
         self.source = source
         self.stamp = {"demonstration": True} if demonstration else {}  # a demonstration kiosk's rows say so
+        # What the door's circumstances add to each row when it is decided (a site kiosk: since when it has been
+        # offline, which the server reads if the decision names someone removed meanwhile).
+        self.context = context
         # A liveness trial keeps every attempt (Settings.liveness_trial), written on a thread of its own: the
         # video path never waits for the disk.
         self._trial = ThreadPoolExecutor(1, thread_name_prefix="facegate-trial") if trial else None
@@ -95,7 +102,7 @@ class AccessLogListener(SessionListener):
             time=time.time(), track_id=decision.track_id, person=decision.name, distance=decision.distance,
             margin=decision.margin, decision=decision.verdict, source=self.source,
             details={"frame": result.frame.index, "greeted": decision.greet, "reason": decision.reason,
-                     **decision.details, **self.stamp},
+                     **decision.details, **self.stamp, **(self.context() if self.context is not None else {})},
             snapshot=result.snapshots.get(decision.track_id))
         if decision.verdict in ACTED_ON:
             # On the disk before anyone hears or sees it (a door opens on it): a crash or power cut right after
@@ -124,7 +131,8 @@ class LearningListener(SessionListener):
 
 
 class SpeechListener(SessionListener):
-    """Greets once per visit and speaks liveness requests, never over a greeting for someone else."""
+    """Greets once per visit, says why an access rule refused a recognised person, and speaks liveness requests,
+    never over a greeting for someone else."""
 
     def __init__(self, speech: SpeechWorker, greeting_template: str = "Welcome {name}"):
         self.speech = speech
@@ -135,6 +143,8 @@ class SpeechListener(SessionListener):
         if decision.greet and decision.name is not None:  # a greeting grant always names the person
             self._last_greeting = time.monotonic()
             self.speech.say(render_greeting(self.greeting_template, decision.name))
+        elif decision.verdict is Verdict.DENIED and decision.details.get("rule"):
+            self.speech.say(decision.reason)
 
     def on_result(self, result: FrameResult) -> None:
         if result.prompts and time.monotonic() - self._last_greeting >= PROMPT_AFTER_GREETING_S:
@@ -188,7 +198,8 @@ def build_session(settings: Settings, engine: FaceEngine, gallery: Gallery, *, s
                   reader_factory: ReaderFactory | None = None, actions: bool = True,
                   on_action_health: Callable[[ActionHealth], None] | None = None,
                   on_tailgating: Callable[[ActionEvent], None] | None = None,
-                  source_trust: SourceTrust | None = None, screen_light: ScreenLight | None = None) -> KioskSession:
+                  source_trust: SourceTrust | None = None, screen_light: ScreenLight | None = None,
+                  rules: AccessRules | None = None, log_context: Callable[[], dict] | None = None) -> KioskSession:
     """A kiosk session wired the one way the app, `run --headless`, the benchmarks and the tests use.
 
     Listeners hear the session after the built-in ones, in this order: the access log (a decision is durable
@@ -200,18 +211,21 @@ def build_session(settings: Settings, engine: FaceEngine, gallery: Gallery, *, s
     webhook the settings ask for, refused (FaceGateError) unless the source is a physical camera or the settings
     mark a demonstration; on_action_health and on_tailgating are called on the actions' threads (Kiosk.actions
     finds that listener among the session's). source_trust: the source's assessment, when already made.
-    screen_light: the window's colour sequences for the screen-light cue (None: no screen, or not turned on)."""
+    screen_light: the window's colour sequences for the screen-light cue (None: no screen, or not turned on).
+    rules: the door's access rules (`access_rules`); log_context: what each access log row adds when decided."""
     spec = source if isinstance(source, SourceSpec) else parse_source(source)
     if actions:
         require_trusted_source(settings, spec, source_trust)
-    pipeline = Pipeline(engine, gallery, AccessPolicy(PolicySettings.from_settings(settings)),
+    # Learned photos count only under the threshold the policy grants at (facegate/learning.py's guarantee).
+    gallery.threshold = settings.threshold
+    pipeline = Pipeline(engine, gallery, AccessPolicy(PolicySettings.from_settings(settings), rules=rules),
                         PipelineSettings.from_settings(settings),
                         liveness if liveness is not None else LivenessSettings.from_settings(settings), rng,
                         liveness_cues(engine, gallery, screen_light))
     built_in: list[SessionListener] = []
     if access_log is not None:
         built_in.append(AccessLogListener(access_log, str(spec), demonstration=settings.demonstration,
-                                          trial=settings.liveness_trial))
+                                          trial=settings.liveness_trial, context=log_context))
     if actions:
         action_listener = build_actions(settings, access_log=access_log, on_health=on_action_health,
                                         on_alert=on_tailgating)
@@ -241,9 +255,10 @@ def open_gallery(settings: Settings, engine: FaceEngine, folder: Path | None = N
     """The enrolled people: the gallery folder (`folder`, else the settings'); at a site (database_url), the
     replica of the server's people (`folder`, else site-gallery/ in the data folder), whose enroll and remove go
     to the server. Not refreshed yet."""
-    if settings.database_url:
-        return SiteGallery(folder or default_replica_folder(), engine, settings.database_url)
-    return Gallery(folder or settings.gallery_path(), engine)
+    gallery = (SiteGallery(folder or default_replica_folder(), engine, settings.database_url) if settings.database_url
+               else Gallery(folder or settings.gallery_path(), engine))
+    gallery.threshold = settings.threshold  # what learned photos may match under (facegate/learning.py)
+    return gallery
 
 
 def open_access_log(settings: Settings, folder: Path | None = None) -> AccessLog:
@@ -331,23 +346,43 @@ class Kiosk:
         return self
 
     def stop(self, final: bool = False) -> int:
-        """Stop the session (its listeners, the site link among them). Returns how many decisions wait for the
-        site server (0 without a site, or without `final`)."""
+        """Stop the session: its last frame's decisions reach every listener (the access log, the actions' outboxes),
+        then the listeners stop, the site link among them. Returns how many decisions wait for the site server (0
+        without a site, or without `final`)."""
         self.session.stop()
         if final and self.site is not None:
             return self.site.drain()
         return 0
 
 
+def access_rules(settings: Settings, site: SiteSync | None, clock: Clock = time.time) -> AccessRules:
+    """The door's access rules, asked in this order when a recognised person would be granted (facegate/
+    access_rules.py), all on `clock`: at a site, the offline bound (settings.site_offline_grant_s)."""
+    rules: list[AccessRule] = []
+    if site is not None:
+        rules.append(OfflineBound(site.offline_since, settings.site_offline_grant_s))
+    return AccessRules(rules, clock)
+
+
+def offline_context(site: SiteSync) -> Callable[[], dict]:
+    """What a site kiosk's log rows add: since when the door has been without the server, while it is."""
+    def context() -> dict:
+        since = site.offline_since()
+        return {} if since is None else {OFFLINE_SINCE: since}
+    return context
+
+
 def assemble_kiosk(settings: Settings, engine: FaceEngine, gallery: Gallery, view: KioskView, *,
                    source: str | int | Path | SourceSpec, access_log: AccessLog | None,
                    speech: SpeechWorker | None, realtime: bool = True, loop: bool = False, learn: bool = True,
                    rng: random.Random | None = None, reader_factory: ReaderFactory | None = None,
-                   source_trust: SourceTrust | None = None, screen_light: ScreenLight | None = None) -> Kiosk:
+                   source_trust: SourceTrust | None = None, screen_light: ScreenLight | None = None,
+                   clock: Clock = time.time) -> Kiosk:
     """The kiosk the settings describe, not started yet. `view` hears everything (the window, the JSON lines);
     learn=False turns learning off whatever the settings say (`run --no-learning`). screen_light: how the view shows
     a colour sequence (the window), used when settings.liveness_screen_light and frames come in real time (the
-    cue compares the camera's clock with the screen's). FaceGateError (in plain
+    cue compares the camera's clock with the screen's). clock: the time the access rules read (a test sets it).
+    FaceGateError (in plain
     words) when it cannot run: a site without its access log, a door, MQTT or webhook setting that cannot work."""
     require_site_log(settings, access_log)
     url = settings.database_url.strip()
@@ -360,7 +395,9 @@ def assemble_kiosk(settings: Settings, engine: FaceEngine, gallery: Gallery, vie
                             on_learned=view.on_learned, rng=rng, reader_factory=reader_factory,
                             on_action_health=view.on_action_health, on_tailgating=view.on_tailgating,
                             source_trust=source_trust,
-                            screen_light=screen_light if settings.liveness_screen_light and realtime else None)
+                            screen_light=screen_light if settings.liveness_screen_light and realtime else None,
+                            rules=access_rules(settings, site, clock),
+                            log_context=offline_context(site) if site is not None else None)
     kiosk = Kiosk(settings, session, site, access_log, speech)
     if site is not None:
         site.on_door_alert = door_alerts_to_actions(kiosk.actions)

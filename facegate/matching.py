@@ -2,8 +2,9 @@
 
 One rule, used by the kiosk (gallery), the access decision (policy), learning from visits and calibration: a
 probe's distance to a person is its distance to that person's closest photo, and the best match must beat the
-second-best *person* (not photo) by a margin. The gallery, the policy, learning and calibration all call the
-functions here, so a change of the rule changes all of them at once.
+second-best *person* (not photo) by a margin; a photo learned from visits counts only for a face that the
+person's enrolled photos already put under the threshold (`distances_with_learned`). The gallery, the policy,
+learning and calibration all call the functions here, so a change of the rule changes all of them at once.
 """
 
 from __future__ import annotations
@@ -69,14 +70,47 @@ def per_person_distances(probes: np.ndarray, embeddings: np.ndarray, starts: np.
     of `embeddings` from their `starts` entry to the next one. `exclude_rows[i]` is a row of `embeddings` that
     probe i may not match (itself: leave-one-out), or -1. `squared_norms`: each row's squared length, when the
     caller keeps them (the gallery does). Computed in the dtype of the inputs."""
+    squared = _partial_squared(probes, embeddings, squared_norms)
+    if exclude_rows is not None:
+        keep = exclude_rows >= 0
+        squared[np.flatnonzero(keep), exclude_rows[keep]] = np.inf
+    return _closest_per_person(squared, starts, probes)
+
+
+def distances_with_learned(probes: np.ndarray, embeddings: np.ndarray, starts: np.ndarray, learned: np.ndarray,
+                           threshold: float, squared_norms: np.ndarray | None = None) -> np.ndarray:
+    """per_person_distances where the rows flagged in `learned` (photos learned from visits, facegate/learning.py)
+    count only for a probe that the person's other (enrolled) photos already put under `threshold`.
+
+    So a probe's distance to a person is under `threshold` exactly when its distance to their enrolled photos is:
+    learned photos make a face that the enrolled photos accept closer (a surer match, a wider margin), and can
+    never bring a face they refuse under the threshold, however far learning drifted. One matrix product; a second
+    per-person minimum only when something was learned."""
+    squared = _partial_squared(probes, embeddings, squared_norms)
+    every = _closest_per_person(squared, starts, probes)
+    if not learned.any():
+        return every
+    squared[:, learned] = np.inf
+    return learned_only_under(_closest_per_person(squared, starts, probes), every, threshold)
+
+
+def learned_only_under(enrolled: np.ndarray, every: np.ndarray, threshold: float) -> np.ndarray:
+    """The rule of distances_with_learned on distances already computed: `every` (learned photos included) where
+    `enrolled` (without them) is under `threshold`, else `enrolled`."""
+    return np.where(enrolled < threshold, every, enrolled)
+
+
+def _partial_squared(probes: np.ndarray, embeddings: np.ndarray, squared_norms: np.ndarray | None) -> np.ndarray:
+    """(probes, rows) squared distances less each probe's own squared length (added per person, after the minimum)."""
     # |p - e|^2 = |e|^2 - 2 p.e + |p|^2, in place: at 100k embeddings the cost is memory traffic. |p|^2 is the
     # same for every photo, so it is added after the per-person minimum (fewer columns).
     squared = probes @ embeddings.T
     squared *= -2.0
     squared += ((embeddings ** 2).sum(1) if squared_norms is None else squared_norms)[None, :]
-    if exclude_rows is not None:
-        keep = exclude_rows >= 0
-        squared[np.flatnonzero(keep), exclude_rows[keep]] = np.inf
+    return squared
+
+
+def _closest_per_person(squared: np.ndarray, starts: np.ndarray, probes: np.ndarray) -> np.ndarray:
     per_person = np.minimum.reduceat(squared, starts, axis=1)
     per_person += (probes ** 2).sum(1)[:, None]
     return np.sqrt(np.maximum(per_person, 0.0))

@@ -1,10 +1,12 @@
-"""The webhook's durable outbox: events waiting for their receiver, in SQLite, owner-only (they name people).
-It lives in the access log's folder, beside the log, and an erasure from the log erases here too.
+"""The actions' durable outboxes: events waiting for their receiver, in SQLite, owner-only (they name people).
+One file per action (the webhook's outbox.sqlite3, MQTT's mqtt-outbox.sqlite3), in the access log's folder,
+beside the log; an erasure from the log erases in every one.
 
 An event is committed here (WAL, synchronous=FULL) before the first attempt to send it, and deleted only after
-the receiver answered 2xx. A kill at any moment therefore loses nothing: the next start sends what is left.
-The one duplicate that remains possible (the receiver took it, FaceGate died before deleting it) carries the
-same idempotency key, so a receiver that keeps the keys it has seen processes every event exactly once.
+the receiver took it (the webhook's 2xx, the broker's PUBACK). A kill at any moment therefore loses nothing: the
+next start sends what is left. The one duplicate that remains possible (the receiver took it, FaceGate died
+before deleting it) carries the same idempotency key, so a receiver that keeps the keys it has seen processes
+every event exactly once.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from pathlib import Path
 from facegate.storage import create_private_file, ensure_private_dir
 
 OUTBOX_NAME = "outbox.sqlite3"  # in the access log's folder, when a webhook is configured
+MQTT_OUTBOX_NAME = "mqtt-outbox.sqlite3"  # the same, for MQTT
+OUTBOX_NAMES = (OUTBOX_NAME, MQTT_OUTBOX_NAME)  # every outbox an erasure must reach
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS outbox(
@@ -26,7 +30,8 @@ CREATE TABLE IF NOT EXISTS outbox(
     created REAL NOT NULL,
     body BLOB NOT NULL,
     attempts INTEGER NOT NULL DEFAULT 0,
-    last_error TEXT NOT NULL DEFAULT ''
+    last_error TEXT NOT NULL DEFAULT '',
+    topic TEXT NOT NULL DEFAULT ''
 );
 """
 
@@ -38,14 +43,15 @@ class Pending:
     created: float
     body: bytes
     attempts: int
+    topic: str = ""  # where it goes, for an action with several (MQTT); "" for the webhook
 
 
 class Outbox:
     """Events in the order they were added; one connection, used from the webhook's thread (and tests)."""
 
-    def __init__(self, folder: str | Path):
+    def __init__(self, folder: str | Path, name: str = OUTBOX_NAME):
         folder = ensure_private_dir(Path(folder))
-        self.path = create_private_file(folder / OUTBOX_NAME)
+        self.path = create_private_file(folder / name)
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(self.path, timeout=10.0, check_same_thread=False, isolation_level="DEFERRED")
         self._conn.execute("PRAGMA journal_mode=WAL")
@@ -53,22 +59,28 @@ class Outbox:
         self._conn.execute("PRAGMA secure_delete=ON")  # a delivered or erased event's name is overwritten
         with self._conn:
             self._conn.executescript(_SCHEMA)
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(outbox)")}
+            if "topic" not in columns:  # a file from before MQTT had an outbox: its events keep going as they were
+                self._conn.execute("ALTER TABLE outbox ADD COLUMN topic TEXT NOT NULL DEFAULT ''")
 
-    def add(self, key: str, body: bytes) -> None:
+    def add(self, key: str, body: bytes, topic: str = "") -> None:
         """Commit an event (a key already there is kept as it was: the same event is never sent twice)."""
         with self._lock, self._conn:
-            self._conn.execute("INSERT OR IGNORE INTO outbox(key, created, body) VALUES (?, ?, ?)",
-                               (key, time.time(), body))
+            self._conn.execute("INSERT OR IGNORE INTO outbox(key, created, body, topic) VALUES (?, ?, ?, ?)",
+                               (key, time.time(), body, topic))
 
     def oldest(self, limit: int = 50) -> list[Pending]:
         with self._lock:
-            rows = self._conn.execute("SELECT seq, key, created, body, attempts FROM outbox ORDER BY seq LIMIT ?",
-                                      (int(limit),)).fetchall()
-        return [Pending(seq, key, created, bytes(body), attempts) for seq, key, created, body, attempts in rows]
+            rows = self._conn.execute(
+                "SELECT seq, key, created, body, attempts, topic FROM outbox ORDER BY seq LIMIT ?", (int(limit),)
+            ).fetchall()
+        return [Pending(seq, key, created, bytes(body), attempts, topic)
+                for seq, key, created, body, attempts, topic in rows]
 
-    def delivered(self, key: str) -> None:
+    def delivered(self, *keys: str) -> None:
+        """The receiver took these events: they go (one transaction for all)."""
         with self._lock, self._conn:
-            self._conn.execute("DELETE FROM outbox WHERE key = ?", (key,))
+            self._conn.executemany("DELETE FROM outbox WHERE key = ?", [(key,) for key in keys])
 
     def failed(self, key: str, error: str) -> None:
         with self._lock, self._conn:
@@ -96,11 +108,14 @@ class Outbox:
 
 
 def erase_waiting(folder: Path, name: str) -> int:
-    """Drop the events about `name` from the outbox in `folder`, if there is one; how many were dropped."""
-    if not (Path(folder) / OUTBOX_NAME).exists():
-        return 0
-    outbox = Outbox(folder)
-    try:
-        return outbox.erase_person(name)
-    finally:
-        outbox.close()
+    """Drop the events about `name` from every outbox in `folder` (the webhook's, MQTT's); how many were dropped."""
+    dropped = 0
+    for file_name in OUTBOX_NAMES:
+        if not (Path(folder) / file_name).exists():
+            continue
+        outbox = Outbox(folder, file_name)
+        try:
+            dropped += outbox.erase_person(name)
+        finally:
+            outbox.close()
+    return dropped

@@ -71,6 +71,7 @@ class TrackView:
     countdown: float | None = None  # seconds left for the request (or the wait)
     waiting: bool = False  # `instruction` is the wait after failed checks of this face's identity, not a request
     in_view: bool = True  # detected in this frame; False: a track kept a moment after its face was last seen
+    refusal: str = ""  # DENIED by an access rule: its reason in plain words (facegate.access_rules)
 
 
 class AttemptOutcome(str, enum.Enum):
@@ -240,7 +241,8 @@ class Pipeline:
                 too_far=verdict is Verdict.PENDING and track.face.width < self.settings.min_face_width,
                 instruction=request.instruction if request else "", icon=request.icon if request else "",
                 countdown=request.remaining_s if request and request.instruction else None,
-                waiting=request is not None and request.state is CheckState.WAITING, in_view=track.seen_in_frame))
+                waiting=request is not None and request.state is CheckState.WAITING, in_view=track.seen_in_frame,
+                refusal=refusal.reason if (refusal := self.policy.refusal(track.id)) is not None else ""))
         seen = {t.id for t in tracks if t.seen_in_frame}
         decisions = [_flag_tailgating(d, views, seen) for d in decisions]
         return FrameResult(frame, views, decisions, snapshots, len(due), time.perf_counter() - started,

@@ -11,6 +11,11 @@ PENDING with fresh evidence, so a face swap between tracks or a person turning t
 few frames. Nothing is greeted while Pending or Unknown. With `liveness_required`, a passed identity vote waits
 (Pending) for the liveness check and a fresh vote for the same person after it; a failed check is DENIED.
 
+Access rules (facegate.access_rules, `rules`): a face that would be granted is first put to the door's rules, when
+its identity vote passes (before any liveness check) and again at the grant. A refusal is DENIED with the rule's
+reason, for as long as the rule refuses: the next vote that would grant asks again, and a door back online grants
+the person still in view. It is not a failed liveness check.
+
 Greeting: once per visit. A person granted again is greeted only after `greeting_cooldown_s`, or when they had
 left the view for at least `absence_reset_s` (a new visit).
 """
@@ -21,6 +26,7 @@ import enum
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
+from facegate.access_rules import AccessRules, Refusal
 from facegate.config import DEFAULT_THRESHOLD, Settings
 from facegate.matching import Match
 
@@ -100,6 +106,7 @@ class _TrackVotes:
     live_checked: bool = False  # liveness passed on this track (kept while the track lives)
     confirm_after: float | None = None  # liveness passed at this time: grant on the next vote for the same person
     liveness: dict = field(default_factory=dict)
+    refusal: Refusal | None = None  # DENIED by an access rule (asked again on the next vote that would grant)
 
 
 @dataclass
@@ -114,6 +121,8 @@ class AccessPolicy:
     # When True a passed identity vote is not a grant yet: the track waits (Pending) for `liveness_passed`
     # and a fresh encoding of the same person after it, or is refused by `deny`.
     liveness_required: bool = False
+    # The door's access rules, asked when a recognised face would be granted (None: no rules).
+    rules: AccessRules | None = None
 
     def __post_init__(self) -> None:
         self._tracks: dict[int, _TrackVotes] = {}
@@ -141,8 +150,8 @@ class AccessPolicy:
                        or (state.verdict is Verdict.UNKNOWN and vote.name is not None))
         if contradicts:
             state.votes.clear()
-        if state.verdict is Verdict.DENIED:
-            return None
+        if state.verdict is Verdict.DENIED and state.refusal is None:
+            return None  # a failed liveness check: refused for as long as the track lives
         state.votes.append(vote)
         named = Counter(v.name for v in state.votes if v.name is not None)
         nobody = sum(1 for v in state.votes if v.nobody)
@@ -152,24 +161,58 @@ class AccessPolicy:
             verdict, name = Verdict.GRANTED, named.most_common(1)[0][0]
         elif nobody >= s.unknown_votes:
             verdict = Verdict.UNKNOWN
+        if state.refusal is not None and verdict is Verdict.PENDING:
+            return None  # refused by a rule: shown so until a vote grants (asking the rules again) or finds nobody
         if verdict is Verdict.GRANTED and self.liveness_required and not state.live_checked:
-            state.verdict, state.name, state.identified = Verdict.PENDING, None, name
+            assert name is not None
+            refusal = self._refusal(name)
+            if refusal is not None:  # refused before the liveness check: nobody is asked for requests in vain
+                return self._refuse(state, track_id, name, refusal, vote, now)
+            state.verdict, state.name, state.identified, state.refusal = Verdict.PENDING, None, name, None
             return None
         return self._settle(state, track_id, verdict, name, vote, now)
 
     def _settle(self, state: _TrackVotes, track_id: int, verdict: Verdict, name: str | None, vote: Vote,
                 now: float, details: dict | None = None) -> Decision | None:
         """Set a track's verdict. A Decision the first time the track reaches it (Pending is never reported);
-        a grant that starts a visit greets."""
-        state.verdict, state.name = verdict, name
+        a grant that starts a visit greets; a grant an access rule refuses is DENIED instead."""
         if verdict is Verdict.GRANTED:
             assert name is not None  # add_vote and _vote_during_liveness grant a named person only
+            granted_already = state.verdict is Verdict.GRANTED and state.name == name  # the door opened: not asked
+            refusal = None if granted_already else self._refusal(name)
+            if refusal is not None:
+                return self._refuse(state, track_id, name, refusal, vote, now, details)
+        state.refusal = None
+        state.verdict, state.name = verdict, name
+        if verdict is Verdict.GRANTED:
+            assert name is not None
             self._visits.setdefault(name, _Visit(last_seen=now))
         if verdict is Verdict.PENDING or (verdict, name) in state.announced:
             return None
         state.announced.add((verdict, name))
         greet = verdict is Verdict.GRANTED and name is not None and self._starts_visit(name, now)
         return Decision(track_id, verdict, name, vote.distance, vote.margin, now, greet, details=details or {})
+
+    def _refusal(self, name: str) -> Refusal | None:
+        return self.rules.check(name) if self.rules is not None else None
+
+    def _refuse(self, state: _TrackVotes, track_id: int, name: str, refusal: Refusal, vote: Vote, now: float,
+                details: dict | None = None) -> Decision | None:
+        """An access rule refused `name`: DENIED with its reason; reported once per track and rule."""
+        state.verdict, state.name, state.refusal = Verdict.DENIED, name, refusal
+        state.identified, state.confirm_after = None, None
+        key = (Verdict.DENIED, name, refusal.rule)
+        if key in state.announced:
+            return None
+        state.announced.add(key)
+        state.announced.discard((Verdict.GRANTED, name))  # granted again once the rule lets them in: reported
+        return Decision(track_id, Verdict.DENIED, name, vote.distance, vote.margin, now, False, refusal.reason,
+                        {**(details or {}), "rule": refusal.rule})
+
+    def refusal(self, track_id: int) -> Refusal | None:
+        """The access rule's refusal a track is showing, if any."""
+        state = self._tracks.get(track_id)
+        return state.refusal if state else None
 
     def _vote_during_liveness(self, state: _TrackVotes, track_id: int, vote: Vote, now: float) -> Decision | None:
         """While a liveness check runs, the face may turn away (unsure votes are expected); only a confident vote

@@ -107,12 +107,17 @@ class KioskSession:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
+        """Stop reading frames, let the worker finish the frame in hand, then stop the listeners: a decision made
+        on that last frame is logged and handed to every listener (the actions) while they still take it."""
         self._stop.set()
         self.capture.stop(timeout)
-        for listener in self.listeners:
-            listener.stop(timeout)
         if self._worker.is_alive() and threading.current_thread() is not self._worker:
             self._worker.join(timeout)
+            if self._worker.is_alive():
+                log.error("The pipeline worker did not finish its frame within %.1f s; the listeners stop without "
+                          "its decisions", timeout)
+        for listener in self.listeners:
+            listener.stop(timeout)
         if self._watcher.is_alive() and threading.current_thread() is not self._watcher:
             self._watcher.join(timeout)
 

@@ -3,16 +3,15 @@
 - `Broker`: a mosquitto process from the distribution (apt package mosquitto), on a free local port, with
   persistence so that queued QoS 1 messages survive a restart of the broker;
 - `Subscriber`: a paho client that records every message with the time it arrived;
-- `Receiver`: an HTTP server that checks the HMAC signature, keeps each idempotency key once, and can be told
-  to fail (500), hang, or go away and come back on the same port;
+- `Receiver`: an HTTP server that checks each request with the receivers' own function
+  (facegate.actions.webhook_verify.verify), keeps each idempotency key once, and can be told to fail (500),
+  hang, or go away and come back on the same port;
 - `relay_script`: writes a small program that acts like a relay with its own timer and records every switch,
   with timestamps, to a file.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import http.server
 import json
 import os
@@ -24,7 +23,10 @@ import subprocess
 import sys
 import threading
 import time
+from email.message import Message
 from pathlib import Path
+
+from facegate.actions.webhook_verify import MAX_AGE_S, LateRequest, WebhookRefused, verify
 
 
 def free_port() -> int:
@@ -136,16 +138,21 @@ class Subscriber:
 
 
 class Receiver:
-    """A webhook receiver. `mode`: "ok" (200), "fail" (500), "hang" (takes the event, then answers only after
-    `hang_s`, so the sender times out and retries the same key). Keys seen are kept: an event with a known key is
-    answered 200 and not processed again. Every request is recorded in `attempts`."""
+    """A webhook receiver, by the rule of facegate/actions/webhook_verify.py. `mode`: "ok" (200), "fail" (500),
+    "hang" (takes the event, then answers only after `hang_s`, so the sender times out and retries the same key).
+    A request verify() refuses is answered 401 (counted in bad_signatures); a late one (older than max_age_s) 200,
+    kept in `late` and not processed. Keys seen are kept: an event with a known key is answered 200 and not
+    processed again. Every request is recorded in `attempts`, and with its headers and body in `requests`."""
 
-    def __init__(self, secret: str, port: int = 0, hang_s: float = 3.0):
-        self.secret, self.hang_s = secret, hang_s
+    def __init__(self, secret: str, port: int = 0, hang_s: float = 3.0, max_age_s: float = MAX_AGE_S):
+        self.secret, self.hang_s, self.max_age_s = secret, hang_s, max_age_s
         self.mode = "ok"
         self.processed: dict[str, dict] = {}  # idempotency key -> payload, once each
         self.order: list[str] = []
         self.attempts: list[tuple[float, str, int]] = []  # (perf_counter, key, status)
+        self.requests: list[tuple[Message, bytes]] = []  # (headers: names in any case, body), as they came
+        self.refusals: list[str] = []  # verify()'s reasons, late requests' included
+        self.late: list[LateRequest] = []
         self.bad_signatures = 0
         self._lock = threading.Lock()
         self._port = port
@@ -163,20 +170,27 @@ class Receiver:
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 key = self.headers.get("Idempotency-Key", "")
-                stamp = self.headers.get("X-FaceGate-Timestamp", "")
-                expected = "sha256=" + hmac.new(receiver.secret.encode(), stamp.encode() + b"." + body,
-                                                hashlib.sha256).hexdigest()
                 status = 200
                 with receiver._lock:
                     mode = receiver.mode
-                    if not hmac.compare_digest(expected, self.headers.get("X-FaceGate-Signature", "")):
+                    receiver.requests.append((self.headers, body))
+                    try:
+                        request = verify(self.headers, body, receiver.secret, time.time(), receiver.max_age_s)
+                    except LateRequest as late:  # genuine but too old to act on: taken, not processed
+                        receiver.refusals.append(late.reason)
+                        receiver.late.append(late)
+                        request = None
+                    except WebhookRefused as refused:
+                        receiver.refusals.append(refused.reason)
                         receiver.bad_signatures += 1
-                        status = 401
+                        request, status = None, 401
+                    if request is None:
+                        pass
                     elif mode == "fail":
                         status = 500
-                    elif key not in receiver.processed:  # exactly once per key
-                        receiver.processed[key] = json.loads(body)
-                        receiver.order.append(key)
+                    elif request.key not in receiver.processed:  # exactly once per key
+                        receiver.processed[request.key] = request.payload
+                        receiver.order.append(request.key)
                     receiver.attempts.append((time.perf_counter(), key, status))
                 if mode == "hang" and status == 200:
                     time.sleep(receiver.hang_s)

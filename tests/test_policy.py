@@ -110,3 +110,48 @@ def test_invalid_settings_are_refused():
         PolicySettings(votes_needed=6, window=5)
     with pytest.raises(ValueError):
         PolicySettings(threshold=0.6, unknown_distance=0.5)
+
+
+def test_an_access_rule_refuses_a_recognised_person_before_the_liveness_check_and_lets_them_in_when_it_allows():
+    """Issue 30 item 1b, the seam: the offline bound, on a clock and a site link the test sets. A refusal is DENIED
+    with the rule's words and name, starts no liveness check (nobody is asked for requests in vain), is reported
+    once, and the same track is granted once the door is back online."""
+    from facegate.access_rules import OFFLINE_REASON, AccessRules, OfflineBound
+
+    now = [1000.0]
+    link = {"offline_since": 990.0}  # the door lost the server 10 s ago
+    rules = AccessRules([OfflineBound(lambda: link["offline_since"], bound_s=5.0)], clock=lambda: now[0])
+    policy = AccessPolicy(PolicySettings(votes_needed=3, window=5), liveness_required=True, rules=rules)
+    decisions = feed(policy, 1, [ADA] * 6)
+    assert [(d.verdict, d.name, d.reason, d.details) for d in decisions] == [
+        (Verdict.DENIED, "Ada", OFFLINE_REASON, {"rule": "offline_bound"})]
+    assert policy.awaiting_liveness(1) is None and policy.refusal(1).rule == "offline_bound"
+    assert not decisions[0].greet
+
+    link["offline_since"] = None  # back online: the next votes ask the rules again, and the check starts
+    assert feed(policy, 1, [ADA], start=2.0) == []
+    assert policy.awaiting_liveness(1) == "Ada" and policy.refusal(1) is None
+    policy.liveness_passed(1, 2.1, {"texture": 0.9})
+    [granted] = feed(policy, 1, [ADA], start=2.2)
+    assert granted.verdict is Verdict.GRANTED and granted.name == "Ada" and granted.greet
+
+
+def test_an_access_rule_is_asked_again_at_the_grant_and_not_while_a_granted_face_stays():
+    from facegate.access_rules import AccessRules, OfflineBound
+
+    now = [1000.0]
+    link = {"offline_since": None}
+    rules = AccessRules([OfflineBound(lambda: link["offline_since"], bound_s=5.0)], clock=lambda: now[0])
+    policy = AccessPolicy(PolicySettings(votes_needed=3, window=5), liveness_required=True, rules=rules)
+    assert feed(policy, 1, [ADA] * 3) == [] and policy.awaiting_liveness(1) == "Ada"
+    link["offline_since"], now[0] = 990.0, 1000.0  # the cable is cut during the check, past the bound
+    policy.liveness_passed(1, 1.0, {})
+    [refused] = feed(policy, 1, [ADA], start=1.1)
+    assert refused.verdict is Verdict.DENIED and refused.details["rule"] == "offline_bound"
+
+    link["offline_since"] = None
+    policy2 = AccessPolicy(PolicySettings(votes_needed=3, window=5), rules=rules)
+    [granted] = feed(policy2, 7, [ADA] * 3)
+    assert granted.verdict is Verdict.GRANTED
+    link["offline_since"] = 990.0  # offline past the bound while Ada is still at the door: the door opened already
+    assert feed(policy2, 7, [ADA] * 5, start=1.0) == [] and policy2.verdict(7) == (Verdict.GRANTED, "Ada")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -74,11 +75,14 @@ def facegate(*args, home: Path, timeout: float = 300) -> subprocess.CompletedPro
 class Kiosk:
     """A `facegate run --headless` process on the looped clip; its JSON lines kept with their arrival times."""
 
-    def __init__(self, folder: Path, url: str, clip: Path, door: str):
+    def __init__(self, folder: Path, url: str, clip: Path, door: str, settings: dict | None = None):
         self.folder, self.door = folder, door
         self.lines: list[tuple[float, dict]] = []
         self.log_dir = folder / "log"
         self.replica = folder / "replica"
+        if settings:  # saved settings the command line has no option for
+            (folder / "home").mkdir(parents=True, exist_ok=True)
+            (folder / "home" / "config.json").write_text(json.dumps(settings))
         env = dict(os.environ, FACEGATE_HOME=str(folder / "home"), TF_CPP_MIN_LOG_LEVEL="2")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "facegate", "--database", url, "run", "--headless", "--no-speech", "--liveness",
@@ -484,3 +488,224 @@ def test_sigkill_of_kiosk_and_server_at_random_moments_loses_and_duplicates_noth
                 kiosk.process.kill()
                 kiosk.process.wait(30)
         server.close()
+
+
+# ------------------------------------------------------------------------------------------ a cut cable
+class TcpProxy:
+    """A kiosk's network cable: forwards 127.0.0.1:`port` to the server's port until cut() drops every connection
+    (and refuses new ones, as a pulled cable would time them out) and restore() plugs it back."""
+
+    def __init__(self, target_port: int):
+        import socket
+
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.open = True
+        self.sockets: list = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def via(self, url: str) -> str:
+        """`url` through this proxy."""
+        return url.replace(f":{self.target_port}/", f":{self.port}/")
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return  # closed
+            if not self.open:
+                client.close()
+                continue
+            server = socket.create_connection(("127.0.0.1", self.target_port))
+            with self.lock:
+                self.sockets += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, sink) -> None:
+        with contextlib.suppress(OSError):  # the other side was closed (cut)
+            while data := source.recv(65536):
+                sink.sendall(data)
+        for sock in (source, sink):
+            with contextlib.suppress(OSError):
+                sock.close()
+
+    def cut(self) -> None:
+        import socket
+
+        self.open = False
+        with self.lock:
+            sockets, self.sockets = self.sockets, []
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+                sock.close()
+
+    def restore(self) -> None:
+        self.open = True
+
+    def close(self) -> None:
+        self.cut()
+        self.listener.close()
+
+
+def offline(line: dict) -> bool:
+    return line["type"] == "site" and line["event"] == "offline"
+
+
+def lin_decision(verdict: str):
+    return lambda line: line["type"] == "decision" and line["decision"] == verdict and line["name"] == LIN
+
+
+def test_a_removal_while_a_door_is_offline_keeps_its_later_decisions_as_security_events(pg, clips, tmp_path):
+    """Issue 30 item 1a: the door's cable is cut, Lin-Manuel Miranda is removed at the server, the door (within its
+    offline bound) keeps granting him; once it is back, the server holds those decisions as security events naming
+    him with the removal's time and the door's offline time, none of his rows from before the removal, and the
+    kiosk's log has erased him after sending them."""
+    import sqlite3
+
+    from facegate.site.admin import SiteAdmin
+
+    urls = new_site(pg, f"site{next(_sites)}", enroll_lin_from=clips)
+    proxy = TcpProxy(pg.port)
+    kiosk = Kiosk(tmp_path / "front", proxy.via(urls["kiosk"]), clips / CLIP, "front")
+    try:
+        kiosk.wait_for(connected, 240)
+        proxy.cut()
+        cut = time.time()
+        kiosk.wait_for(offline, 30, after=cut)
+        kiosk.wait_for(lin_decision("granted"), 30, after=cut)  # offline, before the removal: to be dropped
+        with SiteAdmin(urls["admin"]) as admin:
+            admin.remove(LIN)
+        removed = time.time()
+        kiosk.wait_for(lin_decision("granted"), 30, after=removed)  # the door has not heard of it
+        proxy.restore()
+        back = time.time()
+        kiosk.wait_for(lambda line: line["type"] == "site" and line["event"] == "replica" and line["name"] == LIN
+                       and line["change"] == "removed", 30, after=back)
+        kiosk.wait_for(connected, 30, after=back)
+    finally:
+        kiosk.stop()
+        proxy.close()
+    with psycopg.connect(urls["owner"]) as conn:
+        [(removed_at,)] = conn.execute("SELECT extract(epoch FROM removed_at)::float FROM removals WHERE name = %s",
+                                       (LIN,)).fetchall()
+        rows = conn.execute("SELECT time, decision, details, snapshot IS NOT NULL FROM events WHERE person = %s "
+                            "ORDER BY time", (LIN,)).fetchall()
+    assert removed - 5 < removed_at <= removed
+    after = [line for when, line in kiosk.decisions() if line["name"] == LIN and when > removed_at]
+    before = [line for when, line in kiosk.decisions(after=cut) if line["name"] == LIN and when < removed_at]
+    assert after and before, (after, before)
+    assert len(rows) == len(after), "every decision about him after the removal, and none from before it"
+    for decided, verdict, details, has_snapshot in rows:
+        assert decided >= removed_at and verdict == "granted" and has_snapshot
+        assert details["after_removal"]["removed_at"] == pytest.approx(removed_at, abs=1e-3)
+        assert cut - 10 < details["after_removal"]["offline_since"] <= cut + 1, (details, cut)
+    conn = sqlite3.connect(kiosk.log_dir / "access.sqlite3")
+    try:
+        assert conn.execute("SELECT count(*) FROM decisions WHERE person = ?", (LIN,)).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM decisions WHERE forwarded = 0").fetchone()[0] == 0
+    finally:
+        conn.close()
+    printed = facegate("--database", urls["admin"], "site", "log", "--person", LIN, home=tmp_path / "admin")
+    assert printed.returncode == 0, printed.stderr
+    removal = time.strftime("%H:%M", time.localtime(removed_at))
+    since = time.strftime("%H:%M", time.localtime(rows[0][2]["after_removal"]["offline_since"]))
+    assert printed.stdout.count(f"SECURITY EVENT: granted after removal at {removal}; the door was offline since "
+                                f"{since}") == len(rows), printed.stdout
+
+
+def test_an_offline_door_refuses_everyone_after_its_bound_and_grants_again_once_back(pg, clips, tmp_path):
+    """Issue 30 item 1b: with site_offline_grant_s = 2, a door whose cable is cut refuses Lin-Manuel Miranda with
+    the reason (Denied, the rule's name in the log, no failed liveness check), and grants him again once back."""
+    import sqlite3
+
+    from facegate.access_rules import OFFLINE_REASON
+
+    bound = 2.0
+    urls = new_site(pg, f"site{next(_sites)}", enroll_lin_from=clips)
+    proxy = TcpProxy(pg.port)
+    kiosk = Kiosk(tmp_path / "front", proxy.via(urls["kiosk"]), clips / CLIP, "front",
+                  settings={"site_offline_grant_s": bound})
+    try:
+        kiosk.wait_for(connected, 240)
+        proxy.cut()
+        cut = time.time()
+        kiosk.wait_for(offline, 30, after=cut)
+        kiosk.wait_for(lambda line: lin_decision("denied")(line) and line["reason"] == OFFLINE_REASON, 30,
+                       after=cut + bound)
+        proxy.restore()
+        back = kiosk.wait_for(connected, 30, after=time.time())
+        kiosk.wait_for(lin_decision("granted"), 30, after=back)
+    finally:
+        kiosk.stop()
+        proxy.close()
+    late = [line for when, line in kiosk.decisions(after=cut + bound + 0.5) if when < back - 0.5
+            and line["decision"] == "granted"]
+    assert late == [], f"granted while offline past the bound: {late}"
+    refused = [line for _, line in kiosk.decisions() if line["decision"] == "denied"]
+    assert refused and all("failed_checks" not in line and "guard_alert" not in line for line in refused)
+    conn = sqlite3.connect(kiosk.log_dir / "access.sqlite3")
+    try:
+        rows = [json.loads(details) for (details,) in conn.execute(
+            "SELECT details FROM decisions WHERE person = ? AND decision = 'denied'", (LIN,))]
+    finally:
+        conn.close()
+    assert rows and all(d["rule"] == "offline_bound" and d["reason"] == OFFLINE_REASON and d["site_offline_since"]
+                        for d in rows)
+
+
+def test_a_security_events_snapshot_is_deleted_after_its_retention_and_a_kiosk_cannot_forge_one(site):
+    """Issue 30 item 1a: SECURITY_SNAPSHOT_DAYS is enforced by the server; only the server marks a security event."""
+    from facegate.site.admin import SiteAdmin
+    from facegate.site.schema import SECURITY_SNAPSHOT_DAYS
+
+    old = time.time() - (SECURITY_SNAPSHOT_DAYS + 1) * 86400
+    with psycopg.connect(site["admin"], autocommit=True) as conn:
+        conn.execute("INSERT INTO people(name) VALUES ('Ann')")
+        for when in (old, time.time() - 86400):
+            conn.execute("INSERT INTO events(event_id, door, time, track_id, person, decision, details, snapshot) "
+                         "VALUES (gen_random_uuid(), 'front', %s, 1, 'Gone', 'granted', %s, 'jpeg')",
+                         (when, json.dumps({"after_removal": {"removed_at": old - 60, "offline_since": None}})))
+    with psycopg.connect(site["kiosk"], autocommit=True) as conn:  # any door's next event enforces it
+        conn.execute("INSERT INTO events(event_id, door, time, track_id, person, decision, details) VALUES "
+                     "(gen_random_uuid(), 'front', %s, 2, 'Ann', 'granted', %s)",
+                     (time.time(), json.dumps({"after_removal": {"removed_at": 1.0}})))
+    with psycopg.connect(site["owner"]) as conn:
+        kept = conn.execute("SELECT person, time < %s, snapshot IS NOT NULL, details ? 'after_removal' FROM events "
+                            "ORDER BY time", (old + 1,)).fetchall()
+    assert kept == [("Gone", True, False, True), ("Gone", False, True, True), ("Ann", False, False, False)]
+    with SiteAdmin(site["admin"]) as admin:
+        assert len(admin.events(None)) == 3
+
+
+def test_a_late_event_about_a_removed_person_is_dropped_from_before_the_removal_and_kept_after_it(site):
+    """Issue 30 item 1a, at the server: for a kiosk login and for an administrator's window (whose own log is
+    forwarded with an admin login) alike, a decision from while the person was enrolled stays erased, and one from
+    after their removal is kept, marked with the removal's time and since when the door was offline."""
+    from facegate.site.admin import SiteAdmin
+
+    with SiteAdmin(site["admin"]) as admin:
+        admin.conn.execute("INSERT INTO people(name) VALUES ('Bob')")
+        time.sleep(0.05)
+        enrolled_during = time.time()
+        time.sleep(0.05)
+        admin.remove("Bob")
+    after = time.time() + 1
+    for login in ("kiosk", "admin"):
+        with psycopg.connect(site[login], autocommit=True) as conn:
+            for when in (enrolled_during, after):
+                conn.execute("INSERT INTO events(event_id, door, time, track_id, person, decision, details) VALUES "
+                             "(gen_random_uuid(), %s, %s, 1, 'Bob', 'granted', %s)",
+                             (login, when, json.dumps({"site_offline_since": enrolled_during - 5})))
+    with SiteAdmin(site["admin"]) as admin:
+        rows = sorted((e["door"], e["time"], e["details"]["after_removal"]["offline_since"])
+                      for e in admin.events(None) if e["person"] == "Bob")
+    # the kiosk login's row is its registered door's ("front"), whatever it said (issue 30 item 2)
+    assert rows == [("admin", after, enrolled_during - 5), ("front", after, enrolled_during - 5)]

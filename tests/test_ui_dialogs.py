@@ -126,6 +126,12 @@ def test_people_dialog_shows_and_forgets_learned_photos(window, qtbot, gallery_f
     dialog.show()
     text = item_named(dialog, "obama").text()
     assert text.startswith("obama\n3 photos\n1 learned at the kiosk (0.") and "CHECK" not in text
+    # A stricter threshold in the settings: his learned photo (0.32 from his enrolled ones) is now drift
+    window.apply_settings(replace(window.settings, threshold=0.3))
+    assert window.gallery.threshold == 0.3
+    dialog.reload()
+    drift = "CHECK: learned photos drift from the enrolled ones; forget them"
+    assert item_named(dialog, "obama").text().endswith(drift)
     select(dialog, "biden")
     assert not dialog.forget_button.isEnabled()  # nothing learned of him
     select(dialog, "obama")

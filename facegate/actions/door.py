@@ -50,7 +50,7 @@ class DoorAction(ActionWorker):
 
     def __init__(self, command: str, close_command: str = "", *, open_s: float = 3.0,
                  command_timeout_s: float = 5.0, open_on_tailgating: bool = True,
-                 on_door: Callable[[str], None] | None = None, **kwargs):
+                 on_door: Callable[[str, float], None] | None = None, **kwargs):
         super().__init__(**kwargs)
         if not command.strip():
             raise ValueError("the door action needs a door_command")
@@ -85,12 +85,11 @@ class DoorAction(ActionWorker):
             self.outcome(event, "failed", error)
             self._close(event, f"door command {error}")
             return
-        was_open, self.is_open = self.is_open, True
+        self.is_open = True
         self.pulses += 1
         self.report(HealthState.OK)
         self.outcome(event, "extended" if extending else "opened", f"{_seconds_text(seconds)} s")
-        if not was_open:
-            self._tell("open")
+        self._tell("open", seconds)  # an extension too: the door's state is said with its end (MQTT's expiry)
 
     def next_wake(self) -> float:
         if self.is_open:
@@ -120,10 +119,11 @@ class DoorAction(ActionWorker):
         if was_open:
             self._tell("closed")
 
-    def _tell(self, state: str) -> None:
+    def _tell(self, state: str, seconds: float = 0.0) -> None:
+        """The door's state to the listener: "open" for `seconds` more (the pulse's end), or "closed"."""
         if self._on_door is not None:
             try:
-                self._on_door(state)
+                self._on_door(state, seconds)
             except Exception:  # noqa: BLE001
                 log.exception("door: a listener of the door state failed")
 

@@ -78,9 +78,10 @@ class ActionsListener(SessionListener):
             except Exception:  # noqa: BLE001
                 log.exception("tailgating alert listener failed")
 
-    def door_state(self, state: str) -> None:
-        """The door action's pulse began or ended: told to the other actions (MQTT's door sensor)."""
-        event = ActionEvent(EventKind.DOOR, "", {"state": state, "door": self.door})
+    def door_state(self, state: str, seconds: float = 0.0) -> None:
+        """The door action's pulse began, was extended (open for `seconds` more) or ended: told to the other
+        actions (MQTT's door sensor, whose "open" expires with the pulse)."""
+        event = ActionEvent(EventKind.DOOR, "", {"state": state, "door": self.door, "seconds": seconds})
         for action in self.actions:
             if action.name != "door":
                 action.submit(event)
@@ -137,17 +138,18 @@ def build_actions(settings: Settings, *, access_log: AccessLog | None = None, ou
                                       command_timeout_s=settings.door_command_timeout_s,
                                       open_on_tailgating=settings.door_on_tailgating, on_door=listener.door_state,
                                       **common))
+        folder = outbox_dir or (access_log.folder if access_log is not None else settings.log_path())
         if settings.mqtt_url.strip():
             from facegate.actions.mqtt import MqttAction
+            from facegate.outbox import MQTT_OUTBOX_NAME, Outbox
 
-            actions.append(MqttAction(settings.mqtt_url, settings.mqtt_topic, door,
+            actions.append(MqttAction(settings.mqtt_url, settings.mqtt_topic, door, Outbox(folder, MQTT_OUTBOX_NAME),
                                       discovery_prefix=settings.mqtt_discovery_prefix, snapshot=settings.mqtt_snapshot,
                                       **common))
         if settings.webhook_url.strip():
             from facegate.actions.webhook import WebhookAction
             from facegate.outbox import Outbox
 
-            folder = outbox_dir or (access_log.folder if access_log is not None else settings.log_path())
             actions.append(WebhookAction(settings.webhook_url, settings.webhook_secret, Outbox(folder),
                                          timeout_s=settings.webhook_timeout_s, retry_max_s=settings.webhook_retry_max_s,
                                          **common))

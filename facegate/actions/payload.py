@@ -47,6 +47,10 @@ def decision_event(decision: Decision, result: FrameResult, door: str, now: floa
         "distance": _number(decision.distance), "margin": _number(decision.margin),
         "liveness": decision.details.get("liveness"), "tailgating": tailgating,
         "others_in_view": decision.details.get("others_in_view", 0), "demonstration": demonstration,
+        # failed liveness checks as this person within the hour; guard_alert: this refusal alerts the guard (the
+        # pipeline's "GUARD ALERT"), published on <mqtt_topic>/guard_alert too
+        "guard_alert": bool(decision.details.get("guard_alert")),
+        "failed_checks": int(decision.details.get("failed_checks") or 0),
     }
     json.loads(to_json(payload))  # anything JSON cannot hold fails here, on the caller's side, with the reason
     return ActionEvent(EventKind.DECISION, key, payload, decision.verdict, decision.name, tailgating,

@@ -1,10 +1,11 @@
 """Webhook: POST each decision as JSON, signed, with an idempotency key, from a durable outbox, with back-off.
 
-Request headers:
+Request headers (a receiver checks them with facegate.actions.webhook_verify.verify, which states its rule):
     Content-Type: application/json
     Idempotency-Key: <uuid>             the same for every retry of one event: keep the keys you have seen
-    X-FaceGate-Timestamp: <unix s>      when this attempt was sent
-    X-FaceGate-Signature: sha256=<hex>  HMAC-SHA256 with webhook_secret over "<timestamp>." + body
+    X-FaceGate-Timestamp: <unix s>      the event's own time (the decision's), the same for every retry
+    X-FaceGate-Attempt: <n>             1, 2, 3 ... (not signed)
+    X-FaceGate-Signature: sha256=<hex>  HMAC-SHA256 with webhook_secret over "<timestamp>.<key>." + body
 A 2xx answer delivers the event; anything else (an error status, a refused connection, no answer within
 webhook_timeout_s, a redirect) is retried after 1, 2, 4 ... s, at most webhook_retry_max_s apart, in order,
 for as long as it takes (the outbox survives restarts).
@@ -12,8 +13,7 @@ for as long as it takes (the outbox survives restarts).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import json
 import logging
 import time
 import urllib.error
@@ -23,8 +23,16 @@ from http.client import HTTPMessage
 from typing import IO
 
 from facegate.actions.payload import redact_url, to_json
+from facegate.actions.webhook_verify import (
+    ATTEMPT_HEADER,
+    KEY_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    signature,
+    timestamp_text,
+)
 from facegate.actions.worker import ActionEvent, ActionWorker, EventKind, HealthState
-from facegate.outbox import Outbox
+from facegate.outbox import Outbox, Pending
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +40,6 @@ log = logging.getLogger(__name__)
 SLOW_DELIVERY_S = 2.0
 # Failures in a row after which the receiver counts as down, not just slow.
 DOWN_AFTER_FAILURES = 3
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    """The X-FaceGate-Signature value a receiver recomputes to check a request came from this kiosk."""
-    digest = hmac.new(secret.encode("utf-8"), timestamp.encode("ascii") + b"." + body, hashlib.sha256)
-    return "sha256=" + digest.hexdigest()
 
 
 class _NoRedirects(urllib.request.HTTPRedirectHandler):
@@ -91,12 +93,16 @@ class WebhookAction(ActionWorker):
                 if self.stopping or not self._send(pending) or self.has_queued():
                     return  # stopping, failed (back-off), or new events to commit to the outbox first
 
-    def _send(self, pending) -> bool:
-        timestamp = str(int(time.time()))
-        headers = {"Content-Type": "application/json", "Idempotency-Key": pending.key,
-                   "X-FaceGate-Timestamp": timestamp, "User-Agent": "FaceGate"}
+    def _send(self, pending: Pending) -> bool:
+        payload = _payload(pending.body)
+        # The event's own time, on every retry: a receiver sees how old it is (a grant delivered a minute late is
+        # not acted on), and it is signed with the key, so neither can be changed or replayed under a new key.
+        epoch = payload.get("epoch")
+        timestamp = timestamp_text(epoch if isinstance(epoch, (int, float)) else pending.created)
+        headers = {"Content-Type": "application/json", KEY_HEADER: pending.key, TIMESTAMP_HEADER: timestamp,
+                   ATTEMPT_HEADER: str(pending.attempts + 1), "User-Agent": "FaceGate"}
         if self._secret:
-            headers["X-FaceGate-Signature"] = signature(self._secret, timestamp, pending.body)
+            headers[SIGNATURE_HEADER] = signature(self._secret, timestamp, pending.key, pending.body)
         request = urllib.request.Request(self.url, data=pending.body, headers=headers, method="POST")
         started = time.monotonic()
         error = ""
@@ -115,7 +121,7 @@ class WebhookAction(ActionWorker):
             else:
                 error = f"cannot connect ({type(reason).__name__}: {getattr(reason, 'strerror', None) or reason})"
         took = time.monotonic() - started
-        person = _person(pending.body)
+        person = payload.get("name") or payload.get("granted")
         if error:
             self._failures += 1
             delay = min(self.retry_max_s, self.retry_base_s * 2 ** (self._failures - 1))
@@ -146,11 +152,11 @@ class WebhookAction(ActionWorker):
         self.outbox.close()
 
 
-def _person(body: bytes) -> str | None:
-    import json
-
+def _payload(body: bytes) -> dict:
+    """A waiting event's JSON (an outbox row is what payload.to_json wrote; {} if it cannot be read)."""
     try:
         payload = json.loads(body)
-        return payload.get("name") or payload.get("granted")
     except ValueError:
-        return None
+        log.error("webhook: a waiting event's body is not JSON; it is sent as it is")
+        return {}
+    return payload if isinstance(payload, dict) else {}

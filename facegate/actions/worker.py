@@ -96,7 +96,13 @@ class ActionWorker:
         self._health_listeners.append(listener)
 
     def submit(self, event: ActionEvent) -> bool:
-        """Hand `event` to the worker; never blocks, never raises. False (logged, counted) when the queue is full."""
+        """Hand `event` to the worker; never blocks, never raises. False (logged, counted) when the queue is full,
+        or when the worker has already stopped (a session stops its listeners after its last decision)."""
+        if self.stopping and not self._thread.is_alive():
+            self.dropped += 1
+            log.error("%s action has stopped: an event (%s) came after its stop and is not handled", self.name,
+                      event.kind.value)
+            return False
         try:
             self._queue.put_nowait(event)
             return True

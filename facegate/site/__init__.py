@@ -13,18 +13,22 @@ the network:
             (a SessionListener)    (recognition reads it) (every decision is committed here first)
 
 `SiteSync` LISTENs on one connection; a change to a person (enrolled, photos added, removed) is sent by the
-server's triggers at commit, and the kiosk copies that one person (or erases them: photos, embeddings, their
-rows and snapshots in the local log). On every (re)connection it compares the whole people list. Decisions are
-forwarded from the local log, oldest first, and marked forwarded only after the server committed them; a kiosk
-killed in between sends them again, and the server takes each event id once. While the server is unreachable the
-kiosk recognises from its replica and keeps its decisions in the local log; `status()` says since when and how
-many wait ("Site server: offline since 10:42, 17 events waiting").
+server's triggers at commit, and the kiosk copies that one person (or erases them: photos, embeddings, and, once
+its waiting decisions are sent, their rows and snapshots in the local log). On every (re)connection it compares
+the whole people list. Decisions are forwarded from the local log, oldest first, and marked forwarded only after
+the server committed them; a kiosk killed in between sends them again, and the server takes each event id once.
+While the server is unreachable the kiosk recognises from its replica and keeps its decisions in the local log;
+`status()` says since when and how many wait ("Site server: offline since 10:42, 17 events waiting").
 
 Roles (least privilege, made by `facegate site init`): `facegate_kiosk` reads people, photos and embeddings and
 inserts events, nothing else (it cannot delete or change a person, nor read any door's log); `facegate_admin`
 enrolls, removes and reads the log. Give each kiosk and each administrator a login role of their own in one of
-them. A kiosk's event naming someone the server no longer has (removed while the kiosk was offline) is dropped by
-a trigger: an erasure is not undone by a late kiosk.
+them. A removal leaves a tombstone (name, enrolled at, removed at; nothing biometric). A kiosk's late event naming
+someone the server no longer has is dropped by a trigger when it was decided while they were enrolled (an erasure
+is not undone by a late kiosk), and kept as a security event (`after_removal` in its details: the removal's time
+and since when the door was offline) when it was decided after the removal; its snapshot is deleted after
+SECURITY_SNAPSHOT_DAYS. The kiosk sends its waiting decisions before it erases a removed person's rows. A kiosk
+offline longer than `site_offline_grant_s` refuses everyone (facegate/access_rules.py, OfflineBound).
 
 The password is never printed or logged: every message shows the URL through `redact()`.
 

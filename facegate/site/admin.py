@@ -6,6 +6,7 @@ to the server first.
 from __future__ import annotations
 
 import hashlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,11 +18,13 @@ from facegate.imageio import is_image_name
 from facegate.policy import Verdict
 from facegate.site.schema import (
     ADMIN_ROLE,
+    AFTER_REMOVAL,
     FORWARD_BATCH,
     KIOSK_ROLE,
     SiteError,
     check_schema,
     connect,
+    driver_message,
     embedding_bytes,
     insert_events,
     psycopg_module,
@@ -29,6 +32,23 @@ from facegate.site.schema import (
 )
 from facegate.site.sync import copy_person, open_replica
 from facegate.vision.engine import FaceEngine
+
+
+def security_event_words(decision: str, time_of_decision: float, details: dict) -> str:
+    """ "granted after removal at 10:42; the door was offline since 10:40" for a security event (a door decided
+    about someone after their removal at the server), else "" (an ordinary row)."""
+    marked = details.get(AFTER_REMOVAL)
+    if not isinstance(marked, dict) or marked.get("removed_at") is None:
+        return ""
+
+    def clock(epoch: float) -> str:  # the day too, when it was not the decision's day
+        same_day = time.localtime(epoch)[:3] == time.localtime(time_of_decision)[:3]
+        return time.strftime("%H:%M" if same_day else "%Y-%m-%d %H:%M", time.localtime(epoch))
+
+    words = f"{decision} after removal at {clock(float(marked['removed_at']))}"
+    if marked.get("offline_since") is not None:
+        words += f"; the door was offline since {clock(float(marked['offline_since']))}"
+    return words
 
 
 class SiteAdmin:
@@ -53,7 +73,7 @@ class SiteAdmin:
         self.close()
 
     def _refused(self, exc: Exception, what: str) -> SiteError:
-        return SiteError(f"The site server {redact(self.url)} refused to {what}: {' '.join(str(exc).split())}. "
+        return SiteError(f"The site server {redact(self.url)} refused to {what}: {driver_message(exc, self.url)}. "
                          f"Connect with a login role in {ADMIN_ROLE} (the kiosk role may not change people).")
 
     def people(self) -> dict[str, int]:
@@ -98,7 +118,9 @@ class SiteAdmin:
 
     def remove(self, name: str) -> tuple[int, int]:
         """Erase `name` from the site: their photos and embeddings, and every door's events about them with
-        their snapshots. Every kiosk erases its own copies when it hears of it. Returns (photos, events)."""
+        their snapshots, except security events (decisions a door made after an earlier removal of theirs: they
+        follow SECURITY_SNAPSHOT_DAYS). Every kiosk erases its own copies when it hears of it; the server keeps a
+        tombstone (the name, when enrolled, when removed). Returns (photos, events)."""
         psycopg = psycopg_module()
         try:
             with self.conn.transaction():
@@ -107,7 +129,8 @@ class SiteAdmin:
                     raise GalleryError(f"{name!r} is not enrolled on the site server.")
                 photos = self.conn.execute("SELECT count(*) FROM photos WHERE person_id = %s", (row[0],)).fetchone()[0]
                 self.conn.execute("DELETE FROM people WHERE id = %s", (row[0],))
-                events = self.conn.execute("DELETE FROM events WHERE person = %s", (name,)).rowcount
+                events = self.conn.execute(f"DELETE FROM events WHERE person = %s AND NOT details ? '{AFTER_REMOVAL}'",
+                                           (name,)).rowcount
         except psycopg.errors.InsufficientPrivilege as exc:
             raise self._refused(exc, f"remove {name!r}") from None
         return int(photos), int(events)
@@ -115,7 +138,9 @@ class SiteAdmin:
     def events(self, limit: int | None = 100, person: str | None = None, door: str | None = None,
                since: float | None = None, until: float | None = None, unknown_only: bool = False) -> list[dict]:
         """Every door's decisions, newest first (dicts: event_id, door, time, person, decision, snapshot (JPEG
-        bytes or None), ...)."""
+        bytes or None), ...). A security event's details hold AFTER_REMOVAL (security_event_words says it);
+        their snapshots past SECURITY_SNAPSHOT_DAYS are deleted first."""
+        self.conn.execute("SELECT facegate_expire_security_snapshots()")
         where: list[str] = []
         params: list[Any] = []
         for clause, value in (("person = %s", person), ("door = %s", door), ("time >= %s", since),
@@ -283,9 +308,9 @@ class SiteLog:
                                    unknown_only=unknown_only)
         except psycopg.errors.InsufficientPrivilege as exc:
             raise SiteError(f"The site's access log may not be read with {redact(self.url)} "
-                            f"({' '.join(str(exc).split())}): connect with a login role in {ADMIN_ROLE}.") from None
+                            f"({driver_message(exc, self.url)}): connect with a login role in {ADMIN_ROLE}.") from None
         except psycopg.Error as exc:
-            raise SiteError(f"The site's access log could not be read: {' '.join(str(exc).split())}") from None
+            raise SiteError(f"The site's access log could not be read: {driver_message(exc, self.url)}") from None
         return [SiteLogRow(r["event_id"], r["time"], r["track_id"], r["person"], r["distance"], r["margin"],
                            Verdict(r["decision"]), None if r["snapshot"] is None else bytes(r["snapshot"]),
                            r["source"], r["details"] or {}, r["door"]) for r in rows]

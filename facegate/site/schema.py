@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 
 from facegate.errors import FaceGateError
+from facegate.redaction import redact_connection as redact  # the site's name for it
+from facegate.redaction import redact_message
 
 NOTIFY_CHANNEL = "facegate_people"
 KIOSK_ROLE = "facegate_kiosk"
@@ -18,6 +20,14 @@ ADMIN_ROLE = "facegate_admin"
 CONNECT_TIMEOUT_S = 3
 # Events sent to the server in one transaction (a kiosk forwarding, an import).
 FORWARD_BATCH = 100
+# A security event's snapshot (a decision a door made for someone after their removal, README "Privacy") is
+# deleted this long after the decision; the row (who, when, which door, the removal's time) stays. The server's
+# function holds the number (MIGRATIONS[1]): changing it takes a new migration.
+SECURITY_SNAPSHOT_DAYS = 90
+# The details key that marks a security event: {"removed_at": epoch, "offline_since": epoch or null}.
+AFTER_REMOVAL = "after_removal"
+# The details key a kiosk stamps on a decision made while it could not reach the server (epoch seconds).
+OFFLINE_SINCE = "site_offline_since"
 
 # Each migration brings the schema from version i to i + 1, in one transaction; never edit one that shipped.
 MIGRATIONS: list[str] = [
@@ -94,6 +104,89 @@ MIGRATIONS: list[str] = [
     END $$;
     CREATE TRIGGER events_person_enrolled BEFORE INSERT ON events
         FOR EACH ROW EXECUTE FUNCTION facegate_event_person_enrolled();
+    """,
+    # A removal leaves a tombstone (the name and two times, nothing biometric). A kiosk's late event naming someone
+    # no longer enrolled is dropped when it was decided while they were enrolled (the erasure holds) and kept as a
+    # security event, flagged in details, when it was decided after their removal (a door that had not heard of it).
+    f"""
+    CREATE TABLE removals(
+        name text NOT NULL,
+        enrolled_at timestamptz NOT NULL,
+        removed_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE INDEX removals_name ON removals(name, removed_at);
+    GRANT SELECT ON removals TO {ADMIN_ROLE};
+
+    CREATE FUNCTION facegate_person_removed() RETURNS trigger LANGUAGE plpgsql
+        SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    BEGIN
+        INSERT INTO removals(name, enrolled_at) VALUES (OLD.name, OLD.created_at);
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER people_removed AFTER DELETE ON people
+        FOR EACH ROW EXECUTE FUNCTION facegate_person_removed();
+
+    -- For a decision about `who` (not enrolled now) at `decided`: the removal (epoch seconds) it came after, -1
+    -- when they were enrolled then, NULL when no removal of theirs is known. A kiosk may ask it of one name at a
+    -- time; it cannot read the tombstones.
+    CREATE FUNCTION facegate_removed_before(who text, decided double precision) RETURNS double precision
+        LANGUAGE sql STABLE SECURITY DEFINER SET search_path FROM CURRENT AS $$
+        SELECT CASE WHEN EXISTS (SELECT 1 FROM removals e WHERE e.name = who
+                                 AND to_timestamp(decided) >= e.enrolled_at AND to_timestamp(decided) < e.removed_at)
+                    THEN -1
+                    ELSE (SELECT extract(epoch FROM max(r.removed_at))::double precision FROM removals r
+                          WHERE r.name = who AND r.removed_at <= to_timestamp(decided)) END
+    $$;
+    REVOKE ALL ON FUNCTION facegate_removed_before(text, double precision) FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION facegate_removed_before(text, double precision) TO {KIOSK_ROLE}, {ADMIN_ROLE};
+
+    CREATE OR REPLACE FUNCTION facegate_event_person_enrolled() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE
+        admin boolean := pg_has_role(current_user, '{ADMIN_ROLE}', 'MEMBER');
+        removed double precision;
+    BEGIN
+        IF NOT admin THEN
+            NEW.details := NEW.details - '{AFTER_REMOVAL}';  -- only the server marks a security event
+        END IF;
+        IF NEW.person IS NULL OR EXISTS (SELECT 1 FROM people WHERE name = NEW.person) THEN
+            RETURN NEW;
+        END IF;
+        removed := facegate_removed_before(NEW.person, NEW.time);
+        IF removed = -1 THEN
+            RETURN NULL;  -- decided while they were enrolled: their erasure holds (an administrator's window too)
+        ELSIF removed IS NULL THEN  -- no removal of theirs known: an administrator's import is taken as it is
+            RETURN CASE WHEN admin THEN NEW ELSE NULL END;
+        END IF;
+        NEW.details := NEW.details || jsonb_build_object('{AFTER_REMOVAL}', jsonb_build_object(
+            'removed_at', removed, 'offline_since', NEW.details -> '{OFFLINE_SINCE}'));
+        RETURN NEW;
+    END $$;
+
+    -- A security event's snapshot is kept {SECURITY_SNAPSHOT_DAYS} days after the decision: cleared whenever events
+    -- arrive (every door sends some each day) and whenever an administrator reads the log.
+    CREATE INDEX events_security_snapshots ON events(time)
+        WHERE snapshot IS NOT NULL AND details ? '{AFTER_REMOVAL}';
+    CREATE FUNCTION facegate_expire_security_snapshots() RETURNS integer LANGUAGE plpgsql
+        SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    DECLARE
+        cleared integer;
+    BEGIN
+        UPDATE events SET snapshot = NULL
+            WHERE snapshot IS NOT NULL AND details ? '{AFTER_REMOVAL}'
+              AND time < extract(epoch FROM now()) - {SECURITY_SNAPSHOT_DAYS} * 86400;
+        GET DIAGNOSTICS cleared = ROW_COUNT;
+        RETURN cleared;
+    END $$;
+    REVOKE ALL ON FUNCTION facegate_expire_security_snapshots() FROM PUBLIC;
+    GRANT EXECUTE ON FUNCTION facegate_expire_security_snapshots() TO {ADMIN_ROLE};
+    CREATE FUNCTION facegate_events_arrived() RETURNS trigger LANGUAGE plpgsql
+        SECURITY DEFINER SET search_path FROM CURRENT AS $$
+    BEGIN
+        PERFORM facegate_expire_security_snapshots();
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER events_expire_security_snapshots AFTER INSERT ON events
+        FOR EACH STATEMENT EXECUTE FUNCTION facegate_events_arrived();
     """,
     # Issue 30 (doors): the door registry (a kiosk login -> its door), events tied to the door of the login that
     # wrote them with the server's own receive time, the people change log (notifications become hints), and each
@@ -267,28 +360,9 @@ def psycopg_module() -> ModuleType:
     return psycopg
 
 
-def redact(url: str) -> str:
-    """The connection URL as it may be shown or logged: the password (in the URL or as password=) is replaced."""
-    from urllib.parse import urlsplit, urlunsplit
-
-    text = (url or "").strip()
-    if "://" in text:
-        try:
-            parts = urlsplit(text)
-            netloc = parts.netloc
-            if "@" in netloc:
-                user, host = netloc.rsplit("@", 1)
-                if ":" in user:
-                    netloc = f"{user.split(':', 1)[0]}:***@{host}"
-            query = "&".join(("password=***" if item.lower().startswith("password=") else item)
-                             for item in parts.query.split("&")) if parts.query else ""
-            return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
-        except ValueError:
-            return "<a database URL that cannot be read>"
-    words = []
-    for word in text.split():
-        words.append("password=***" if word.lower().startswith("password=") else word)
-    return " ".join(words)
+def driver_message(exc: BaseException, url: str) -> str:
+    """A driver's error on one line, fit to show: libpq may quote the connection string, password and all."""
+    return redact_message(str(exc), url) or type(exc).__name__
 
 
 def _advice(message: str) -> str:
@@ -321,10 +395,10 @@ def connect(url: str, *, autocommit: bool = True, keepalive: bool = False):
         return psycopg.connect(url, autocommit=autocommit, **extra)
     except psycopg.ProgrammingError as exc:  # not a conninfo string at all
         raise SiteError(f"database_url {redact(url)!r} is not a PostgreSQL connection URL "
-                        f"({' '.join(str(exc).split())}); write it as "
+                        f"({driver_message(exc, url)}); write it as "
                         "postgresql://user@host:5432/dbname?sslmode=require") from None
     except psycopg.OperationalError as exc:
-        detail = " ".join(str(exc).split()).rstrip(".")
+        detail = driver_message(exc, url).rstrip(".")
         advice = _advice(detail)
         raise SiteError(f"Cannot connect to the site server {redact(url)}: {detail}. {advice[0].upper()}{advice[1:]}."
                         ) from None
@@ -372,7 +446,7 @@ def init_site(url: str) -> tuple[int, int]:
                 conn.execute(_GRANTS_SQL)
         except psycopg.errors.InsufficientPrivilege as exc:
             raise SiteError(f"`site init` needs the database's owner with the right to create roles; "
-                            f"{redact(url)} may not: {' '.join(str(exc).split())}") from None
+                            f"{redact(url)} may not: {driver_message(exc, url)}") from None
     return before, SCHEMA_VERSION
 
 

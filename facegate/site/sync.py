@@ -28,6 +28,7 @@ from facegate.site.schema import (
     SiteError,
     check_schema,
     connect,
+    driver_message,
     embedding_array,
     insert_events,
     psycopg_module,
@@ -151,6 +152,8 @@ class SiteSync(SessionListener):
         self._lock = threading.Lock()
         self._connected = False
         self._offline_since: float | None = None
+        self._started = time.time()  # a kiosk that never reached the server counts as offline from here
+        self._was_connected = False
         self._problem = ""
         self._conn = None
         self._thread = threading.Thread(target=self._run, name="facegate-site-sync", daemon=True)
@@ -183,12 +186,21 @@ class SiteSync(SessionListener):
                         exc)
         except psycopg_module().Error as exc:
             log.warning("Site server %s failed at the end (%s); the decisions not sent yet go at the next start.",
-                        redact(self.url), " ".join(str(exc).split()))
+                        redact(self.url), driver_message(exc, self.url))
         return self.access_log.waiting()
 
     def start(self) -> SiteSync:
+        self._started = time.time()
         self._thread.start()
         return self
+
+    def offline_since(self) -> float | None:
+        """Since when this kiosk has been without the server (epoch seconds; None while connected): from its
+        start when it has not connected since. Cheap (the access rule asks it on the video path)."""
+        with self._lock:
+            if self._connected:
+                return None
+            return self._offline_since if self._offline_since is not None else self._started
 
     def status(self) -> SiteStatus:
         try:
@@ -211,7 +223,7 @@ class SiteSync(SessionListener):
             was = self._connected or self._offline_since is None
             self._connected = False
             if self._offline_since is None:
-                self._offline_since = time.time()
+                self._offline_since = time.time() if self._was_connected else self._started
             changed = problem != self._problem
             self._problem = problem
         if was or changed:
@@ -229,7 +241,7 @@ class SiteSync(SessionListener):
             except SiteError as exc:
                 self._went_offline(str(exc))
             except psycopg.Error as exc:
-                self._went_offline(f"{redact(self.url)}: {' '.join(str(exc).split()) or type(exc).__name__}")
+                self._went_offline(f"{redact(self.url)}: {driver_message(exc, self.url)}")
             except Exception as exc:  # noqa: BLE001 - e.g. the replica folder cannot be written: said, retried
                 log.exception("site: sync failed")
                 self._went_offline(f"{type(exc).__name__}: {exc}")
@@ -251,10 +263,11 @@ class SiteSync(SessionListener):
         conn.execute(f"LISTEN {NOTIFY_CHANNEL}")  # before the full copy: a change during it is heard after it
         # the change log's end before the full copy: a change committed during it is read again after it
         self._applied = conn.execute("SELECT coalesce(max(seq), 0) FROM people_changes").fetchone()[0]
-        self._reconcile_all(conn)
-        self._beat(conn)
+        self._beat(conn)  # before anything is forwarded: this login's door (none: its decisions wait)
+        self._reconcile_all(conn)  # sends what waits before it erases anyone removed meanwhile
         with self._lock:
             self._connected, self._offline_since, self._problem = True, None, ""
+            self._was_connected = True
         log.info("Site server %s connected", redact(self.url))
         self._forward(conn)
         self._tell(SiteEvent.CONNECTED, {"waiting": self.status().waiting})
@@ -360,12 +373,20 @@ class SiteSync(SessionListener):
                 log.error("site: the server's person %r has a name FaceGate cannot store as a folder; left out", name)
                 continue
             change = copy_person(conn, self.gallery, name, listing, refresh=False)
-            if change is ReplicaChange.REMOVED:
-                self.access_log.erase_person(name)
             if change is not None:
                 changed.append((name, change))
         if changed:
             self.gallery.refresh()  # once, after every person is copied
+        removed = [name for name, change in changed if change is ReplicaChange.REMOVED]
+        # rows of someone the server no longer has, whose erasure here an outage interrupted (after the copy forgot
+        # them, before the log was sent), are erased now
+        removed += sorted(set(self.access_log.people()) - server - set(removed))
+        if removed:
+            # What was decided until the copy forgot them reaches the server first: it keeps a decision made after
+            # the removal as a security event, and drops those from before it (the erasure holds).
+            self._forward(conn, final=True)
+            for name in removed:
+                self.access_log.erase_person(name)
         if len(changed) > FULL_COPY_NAMED:  # a first copy of a large site: one line, not thousands
             self._tell(SiteEvent.REPLICA, {"name": None, "change": ReplicaChange.COPIED.value, "people": len(changed)})
             return
@@ -377,6 +398,7 @@ class SiteSync(SessionListener):
         began = time.monotonic()
         change = copy_person(conn, self.gallery, name)
         if change is ReplicaChange.REMOVED:
+            self._forward(conn, final=True)  # first: a decision made after the removal is a security event there
             erased = self.access_log.erase_person(name)
             log.info("site: %s was removed at the server; erased here (photos, embeddings, %d log entries)",
                      name, erased)

@@ -25,6 +25,8 @@ def caption(view: TrackView) -> str:
         return f"{view.instruction} ({max(view.countdown or 0.0, 0.0):.0f} s)"
     if view.verdict is Verdict.GRANTED:
         return view.name or ""
+    if view.refusal:  # an access rule's words ("This door cannot reach the site server; ...")
+        return view.refusal
     if view.too_far:
         return TOO_FAR
     return WORDS[view.verdict]

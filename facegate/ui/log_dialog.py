@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from facegate.access_log import LogRow
 from facegate.errors import FaceGateError
-from facegate.site.admin import SiteLog, SiteLogRow
+from facegate.site.admin import SiteLog, SiteLogRow, security_event_words
 from facegate.ui.host import DialogHost, host_widget
 from facegate.ui.jobs import BackgroundJob
 from facegate.ui.video_view import to_qimage
@@ -82,9 +82,15 @@ def snapshot_thumbnail(path: Path | bytes | None, height: int = SNAPSHOT_HEIGHT)
     return cv2.cvtColor(cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB)
 
 
-def decision_words(decision: str, details: dict) -> str:
-    """ "Refused - guard alert": what the guard must not miss is in the Decision column, not only in the details."""
+def decision_words(decision: str, details: dict, when: float = 0.0) -> str:
+    """ "Refused - guard alert": what the guard must not miss is in the Decision column, not only in the details.
+    `when`: the decision's time (a security event says the removal's time beside it)."""
     words = DECISION_WORDS[decision]
+    security = security_event_words(decision, when, details)
+    if security:
+        return f"SECURITY EVENT: {security}"
+    if details.get("rule"):  # an access rule refused a recognised person (facegate/access_rules.py)
+        return f"{words} - {details.get('reason') or details['rule']}"
     if details.get("guard_alert"):
         return f"{words} - guard alert ({details.get('failed_checks', '?')} failed checks)"
     if details.get("tailgating"):
@@ -296,7 +302,8 @@ class LogDialog(QDialog):
             self._status(f"{len(self.rows)} {'entry' if len(self.rows) == 1 else 'entries'}.")
 
     def _fill_row(self, index: int, row, picture) -> None:
-        cells = [local_time(row.time), row.person or "Unknown", decision_words(row.decision.value, row.details),
+        cells = [local_time(row.time), row.person or "Unknown",
+                 decision_words(row.decision.value, row.details, row.time),
                  "" if row.distance is None else f"{row.distance:.2f}"]
         for column, text in enumerate(cells):
             self.table.setItem(index, column, QTableWidgetItem(text))

@@ -336,6 +336,8 @@ class MainWindow(QMainWindow):
             from facegate.speech import render_greeting
 
             self.video.show_banner(render_greeting(self.settings.greeting_template, decision.name))
+        if decision.details.get("rule"):  # an access rule refused a recognised person: the reason, on screen
+            self.video.show_banner(decision.reason, alert=True)
         if decision.details.get("tailgating"):
             text = f"Tailgating: {decision.name} was let in with someone not granted in view"
             self.video.show_banner(text, alert=True)
@@ -522,6 +524,8 @@ class MainWindow(QMainWindow):
             self.gallery = open_gallery(settings, self.engine)
             self.gallery.refresh()
             self._update_people_count()
+        if self.gallery is not None:  # learned photos count only under the threshold in force (learning.py)
+            self.gallery.threshold = settings.threshold
         if settings.log_path() != old.log_path() and self.access_log is not None:
             self.access_log.close()
             self.access_log = None

@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
 from facegate.capture import SourceKind, parse_source
 from facegate.config import CHOICES, RANGES, Settings, default_door, greeting_problem, setting
 from facegate.errors import FaceGateError
-from facegate.site.schema import redact
+from facegate.site.schema import driver_message, redact
 from facegate.speech import render_greeting
 from facegate.ui.host import DialogHost, host_widget
 from facegate.ui.jobs import BackgroundJob
@@ -655,7 +655,7 @@ class SettingsDialog(QDialog):
         try:
             conninfo_to_dict(url)  # parsed only: connecting is the kiosk's job, off this thread
         except Exception as exc:  # noqa: BLE001 - psycopg's ProgrammingError: the text is not a conninfo
-            return (f"Site server: {redact(url)!r} is not a PostgreSQL connection URL ({' '.join(str(exc).split())}); "
+            return (f"Site server: {redact(url)!r} is not a PostgreSQL connection URL ({driver_message(exc, url)}); "
                     "write it as postgresql://user@host:5432/dbname?sslmode=require, or leave it empty.")
         return ""
 
