@@ -610,10 +610,13 @@ class AccessLog:
         with self._connection() as conn, conn:
             conn.executemany("UPDATE decisions SET forwarded = 1 WHERE id = ?", [(int(i),) for i in ids])
 
-    def waiting(self) -> int:
-        """How many decisions are not yet marked forwarded."""
+    def waiting(self, person: str | None = None) -> int:
+        """How many decisions (about `person`, when given) are not yet marked forwarded."""
         with self._connection() as conn:
-            return int(conn.execute("SELECT count(*) FROM decisions WHERE forwarded = 0").fetchone()[0])
+            if person is None:
+                return int(conn.execute("SELECT count(*) FROM decisions WHERE forwarded = 0").fetchone()[0])
+            return int(conn.execute("SELECT count(*) FROM decisions WHERE forwarded = 0 AND person = ?",
+                                    (person,)).fetchone()[0])
 
     def _row(self, values: tuple) -> LogRow:
         id_, when, track, person, distance, margin, decision, snapshot, source, details = values
@@ -685,18 +688,21 @@ class AccessLog:
         log.info("access log: %d snapshots older than %g days deleted", len(names), older_than_days)
         return len(names)
 
-    def erase_person(self, name: str, snapshots: bool = True) -> int:
+    def erase_person(self, name: str, snapshots: bool = True, keep_unsent: bool = False) -> int:
         """Delete every decision about `name`, and with `snapshots` their pictures, leaving no trace of the
         name in the database files (secure_delete, VACUUM, WAL truncated). Returns the rows deleted.
-        `snapshots=False` keeps the picture files (e.g. handed over as evidence) without anything naming them."""
+        `snapshots=False` keeps the picture files (e.g. handed over as evidence) without anything naming them.
+        `keep_unsent`: a site kiosk keeps the decisions not yet on the server (one made after a removal is a
+        security event there); they are erased once sent."""
         self.flush()
+        which = "person = ?" + (" AND forwarded = 1" if keep_unsent else "")
         with self._connection() as conn:
             with conn:
                 files = [n for (n,) in conn.execute(
-                    "SELECT snapshot FROM decisions WHERE person = ? AND snapshot IS NOT NULL", (name,))]
+                    f"SELECT snapshot FROM decisions WHERE {which} AND snapshot IS NOT NULL", (name,))]
                 if snapshots:
                     conn.executemany("INSERT OR IGNORE INTO pending_files(path) VALUES (?)", [(n,) for n in files])
-                count = conn.execute("DELETE FROM decisions WHERE person = ?", (name,)).rowcount
+                count = conn.execute(f"DELETE FROM decisions WHERE {which}", (name,)).rowcount
                 conn.execute("DELETE FROM action_outcomes WHERE person = ?", (name,))  # what was done for them
                 conn.execute("DELETE FROM liveness_attempts WHERE person = ?", (name,))  # a trial's record of them
             if snapshots:

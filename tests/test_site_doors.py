@@ -347,3 +347,33 @@ def test_an_existing_site_migrates_keeping_its_log_and_its_kiosks_wait_for_their
         assert wait_until(lambda: link.told(SiteEvent.REPLICA, name="Ann", change="removed"), 5)
     finally:
         link.close()
+
+
+# ------------------------------------------------------------------------------------------ items 1a and 2 together
+def test_a_removal_at_a_door_without_a_registered_login_keeps_its_later_decisions_until_they_are_sent(site, tmp_path):
+    """A kiosk whose login has no door yet cannot send; a removal must not erase what it decided after it (item 1a's
+    security event): those rows wait, go once the door is registered, and are erased here only then."""
+    add_person(site["admin"], "Ann")
+    with SiteAdmin(site["admin"]) as admin:
+        admin.remove_door(site["login2"])
+    link = Link(tmp_path / "side", site["kiosk2"], "side").start()
+    try:
+        assert wait_until(lambda: "Ann" in link.gallery.photos(), 15)
+        link.decide("Ann")  # while she is enrolled: the erasure will hold for it
+        time.sleep(0.05)
+        with SiteAdmin(site["admin"]) as admin:
+            admin.remove("Ann")
+        assert wait_until(lambda: "Ann" not in link.gallery.photos(), 15)
+        link.decide("Ann")  # after the removal (as a door offline meanwhile decides): a security event
+        time.sleep(1.5)  # a forward round: nothing can go, nothing may be erased
+        assert link.log.waiting("Ann") == 2 and server_rows(site["admin"]) == []
+
+        with SiteAdmin(site["admin"]) as admin:
+            admin.add_door(site["login2"], "side")
+        assert wait_until(lambda: link.log.waiting() == 0, 20), link.sync.status()
+        assert wait_until(lambda: "Ann" not in link.log.people(), 10)  # erased here once sent
+        with psycopg.connect(site["admin"]) as conn:
+            rows = conn.execute("SELECT person, details FROM events").fetchall()
+        assert [(person, "after_removal" in details) for person, details in rows] == [("Ann", True)]
+    finally:
+        link.close()

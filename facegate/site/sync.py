@@ -158,6 +158,9 @@ class SiteSync(SessionListener):
         self._conn = None
         self._thread = threading.Thread(target=self._run, name="facegate-site-sync", daemon=True)
         self.forwarded = 0
+        # People removed at the server whose decisions here could not be sent yet (this login has no door): erased
+        # once sent, since one made after the removal is a security event there
+        self._erase_when_sent: set[str] = set()
 
     # ---- SessionListener
     def on_decision(self, decision: Decision, result: FrameResult) -> None:
@@ -357,10 +360,22 @@ class SiteSync(SessionListener):
         while final or not self._stop.is_set():
             batch = self.access_log.outgoing(FORWARD_BATCH)
             if not batch:
+                for name in sorted(self._erase_when_sent):  # everything is on the server now
+                    self._erase_removed(name)
                 return
             insert_events(conn, batch, self._registered or self.door)  # a kiosk login's rows: its door, whatever
             self.access_log.mark_forwarded([event.id for event in batch])  # after the server's commit
             self.forwarded += len(batch)
+
+    def _erase_removed(self, name: str) -> int:
+        """Erase a person the server removed from the local log, but for decisions not sent yet (they wait, and
+        are erased once sent). Returns the rows erased."""
+        erased = self.access_log.erase_person(name, keep_unsent=True)
+        if self.access_log.waiting(name):
+            self._erase_when_sent.add(name)
+        else:
+            self._erase_when_sent.discard(name)
+        return erased
 
     def _reconcile_all(self, conn) -> None:
         server = {name for (name,) in conn.execute("SELECT name FROM people")}
@@ -386,7 +401,7 @@ class SiteSync(SessionListener):
             # the removal as a security event, and drops those from before it (the erasure holds).
             self._forward(conn, final=True)
             for name in removed:
-                self.access_log.erase_person(name)
+                self._erase_removed(name)
         if len(changed) > FULL_COPY_NAMED:  # a first copy of a large site: one line, not thousands
             self._tell(SiteEvent.REPLICA, {"name": None, "change": ReplicaChange.COPIED.value, "people": len(changed)})
             return
@@ -399,7 +414,7 @@ class SiteSync(SessionListener):
         change = copy_person(conn, self.gallery, name)
         if change is ReplicaChange.REMOVED:
             self._forward(conn, final=True)  # first: a decision made after the removal is a security event there
-            erased = self.access_log.erase_person(name)
+            erased = self._erase_removed(name)
             log.info("site: %s was removed at the server; erased here (photos, embeddings, %d log entries)",
                      name, erased)
         if change is not None:
