@@ -339,3 +339,22 @@ def test_settings_fit_a_short_screen_with_ok_in_view(window, qtbot):
     assert ok.isVisible() and dialog.rect().contains(ok.geometry().translated(ok.parentWidget().pos()))
     dialog.groups_scroll.ensureWidgetVisible(dialog.door_edit)
     assert dialog.groups_scroll.verticalScrollBar().value() > 0
+
+
+def test_the_offline_bound_and_the_silent_door_alert_are_set_in_settings_and_saved(window, qtbot, home):
+    """Issue 30 items 1(b) and 1(c): the two site bounds are in Settings > Several doors, in minutes and seconds,
+    saved in seconds; left alone, a stored value is kept exactly."""
+    from facegate.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.offline_grant_spin.value() == 10.0 and dialog.door_silent_spin.value() == 60.0  # the defaults
+    assert dialog.new_settings().site_offline_grant_s == window.settings.site_offline_grant_s
+    dialog.offline_grant_spin.setValue(2.5)
+    dialog.door_silent_spin.setValue(90)
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert dialog.result() == 1, dialog.error_label.text()
+    saved = json.loads((home / "config.json").read_text(encoding="utf-8"))
+    assert saved["site_offline_grant_s"] == 150.0 and saved["door_silent_after_s"] == 90.0
+    assert window.settings.site_offline_grant_s == 150.0

@@ -280,6 +280,23 @@ class SettingsDialog(QDialog):
         self.site_edit.setPlaceholderText("empty: this kiosk alone; postgresql://user@host:5432/db?sslmode=require")
         self.site_edit.setToolTip("The PostgreSQL server of a site with several doors (README, Several doors). A "
                                   "password shown as *** is kept as it is; better keep it in ~/.pgpass.")
+        # How long an offline door trusts its copy of the people, and when another door's silence is an alert
+        # (README, Several doors): shown in minutes and seconds, stored in seconds.
+        self.offline_grant_spin = QDoubleSpinBox()
+        self.offline_grant_spin.setObjectName("offline_grant_spin")
+        self.offline_grant_spin.setRange(0.0, RANGES["site_offline_grant_s"][1] / 60.0)
+        self.offline_grant_spin.setDecimals(1)
+        self.offline_grant_spin.setSuffix(" minutes")
+        self.offline_grant_spin.setValue(settings.site_offline_grant_s / 60.0)
+        self.offline_grant_spin.setToolTip(setting("site_offline_grant_s").help)
+        self._initial_offline_grant = self.offline_grant_spin.value()
+        self.door_silent_spin = QDoubleSpinBox()
+        self.door_silent_spin.setObjectName("door_silent_spin")
+        self.door_silent_spin.setRange(*RANGES["door_silent_after_s"])
+        self.door_silent_spin.setDecimals(0)
+        self.door_silent_spin.setSuffix(" s")
+        self.door_silent_spin.setValue(settings.door_silent_after_s)
+        self.door_silent_spin.setToolTip(setting("door_silent_after_s").help)
         self.door_edit = QLineEdit(settings.door_name)
         self.door_edit.setObjectName("door_edit")
         self.door_edit.setPlaceholderText(default_door())
@@ -344,6 +361,8 @@ class SettingsDialog(QDialog):
         form = QFormLayout(site)
         form.addRow("Site server:", self.site_edit)
         form.addRow("This door:", self.door_edit)
+        form.addRow("Offline, grant for:", self.offline_grant_spin)
+        form.addRow("Alert on a door silent for:", self.door_silent_spin)
         layout.addWidget(site)
         layout.addStretch(1)
         row = QHBoxLayout()
@@ -668,6 +687,8 @@ class SettingsDialog(QDialog):
         # A value shown rounded and left alone keeps its exact stored value (e.g. 90 s shows as 1.5 minutes).
         cooldown = old.greeting_cooldown_s if self.cooldown_spin.value() == self._initial_cooldown \
             else round(self.cooldown_spin.value() * 60.0, 1)
+        offline_grant = old.site_offline_grant_s if self.offline_grant_spin.value() == self._initial_offline_grant \
+            else round(self.offline_grant_spin.value() * 60.0, 1)
         threshold = round(self.threshold_spin.value(), 2)
         if threshold == round(old.threshold, 2):
             threshold = old.threshold
@@ -678,7 +699,8 @@ class SettingsDialog(QDialog):
                        liveness=self.liveness_mode(),
                        gallery=self.gallery_edit.text().strip(), log_dir=self.log_edit.text().strip(),
                        **self.action_settings,
-                       database_url=self.site_url(), door_name=self.door_edit.text().strip())
+                       database_url=self.site_url(), door_name=self.door_edit.text().strip(),
+                       site_offline_grant_s=offline_grant, door_silent_after_s=self.door_silent_spin.value())
 
     def save(self) -> None:
         """OK: check, save and apply; on any problem the dialog stays open and says what to fix."""
