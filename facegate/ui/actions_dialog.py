@@ -15,7 +15,6 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
     QDialogButtonBox,
-    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QLabel,
@@ -23,8 +22,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from facegate.config import RANGES, Settings, action_problems, setting
-from facegate.ui.modal import refit
+from facegate.config import Settings, action_problems, setting
+from facegate.ui.modal import SettingSpin, refit
 
 ACTION_FIELDS = ("door_command", "door_close_command", "door_serial", "door_open_s", "door_on_tailgating",
                  "mqtt_url", "mqtt_topic", "webhook_url", "webhook_secret")
@@ -87,13 +86,7 @@ class ActionsDialog(QDialog):
         self.edits["door_command"].setPlaceholderText("e.g. usbrelay-pulse 1 {seconds}")
         self.edits["door_serial"].setPlaceholderText("e.g. /dev/ttyUSB0 (used when there is no open command)")
         self.edits["mqtt_url"].setPlaceholderText("mqtt://homeassistant.local:1883 or mqtt://user@host:1883")
-        self.open_spin = QDoubleSpinBox()
-        self.open_spin.setObjectName("door_open_spin")
-        self.open_spin.setRange(*RANGES["door_open_s"])
-        self.open_spin.setDecimals(1)
-        self.open_spin.setSuffix(" s")
-        self.open_spin.setValue(settings.door_open_s)
-        self.open_spin.setToolTip(setting("door_open_s").help)
+        self.open_spin = SettingSpin("door_open_s", settings.door_open_s, object_name="door_open_spin", suffix=" s")
         self.tailgating_check = QCheckBox("Open even while someone not granted is in view")
         self.tailgating_check.setObjectName("door_on_tailgating_check")
         self.tailgating_check.setChecked(settings.door_on_tailgating)

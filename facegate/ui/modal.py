@@ -1,10 +1,12 @@
-"""What several dialogs share: showing one modally without keeping it, Enter that starts nothing unasked, and
-growing to fit word-wrapped text."""
+"""What several dialogs share: showing one modally without keeping it, Enter that starts nothing unasked,
+growing to fit word-wrapped text, and a number setting in a spin box."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMessageBox, QPushButton, QWidget
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QDoubleSpinBox, QMessageBox, QPushButton, QWidget
+
+from facegate.config import RANGES, setting
 
 # The roles of a button box's buttons that only close the dialog (OK, Cancel, Close, Yes, No): the only ones Enter
 # may press.
@@ -61,3 +63,25 @@ def fit_to_contents(dialog: QWidget) -> None:
 def refit(dialog: QWidget) -> None:
     """fit_to_contents once Qt has laid out the new text."""
     QTimer.singleShot(0, dialog, lambda: fit_to_contents(dialog))
+
+
+class SettingSpin(QDoubleSpinBox):
+    """A number setting shown in its own unit, or `per` of them (minutes for a setting kept in seconds: per=60):
+    the range and help come from the setting's declaration. `stored(old)` is the value to save: `old` exactly while
+    the shown (rounded) value was left alone, e.g. 90 s shown as 1.5 minutes."""
+
+    def __init__(self, name: str, value: float, *, object_name: str, suffix: str, decimals: int = 1,
+                 per: float = 1.0):
+        super().__init__()
+        self.per = per
+        self.setObjectName(object_name)
+        low, high = RANGES[name]
+        self.setRange(low / per, high / per)
+        self.setDecimals(decimals)
+        self.setSuffix(suffix)
+        self.setValue(value / per)
+        self.setToolTip(setting(name).help)
+        self._initial = self.value()
+
+    def stored(self, old: float) -> float:
+        return old if self.value() == self._initial else round(self.value() * self.per, 1)

@@ -48,14 +48,13 @@ from facegate.site.schema import driver_message, redact
 from facegate.speech import render_greeting
 from facegate.ui.host import DialogHost, host_widget
 from facegate.ui.jobs import BackgroundJob
-from facegate.ui.modal import refit, run_modal
+from facegate.ui.modal import SettingSpin, refit, run_modal
 
 log = logging.getLogger(__name__)
 
-# The allowed ranges come from the settings' declarations (facegate/config.py): the threshold's, and the greeting
-# cool-down's, shown here in minutes.
+# The threshold's allowed range comes from its declaration (facegate/config.py); the other numbers' ranges too
+# (modal.SettingSpin).
 THRESHOLD_MIN, THRESHOLD_MAX = RANGES["threshold"]
-COOLDOWN_MIN_MINUTES, COOLDOWN_MAX_MINUTES = (seconds / 60.0 for seconds in RANGES["greeting_cooldown_s"])
 CAMERA_INDICES = range(5)  # cameras probed: 0-4
 SCREEN_MARGIN = 80  # room left on the screen above and below the dialog (the title bar, a panel)
 MIN_SCROLL_HEIGHT = 240
@@ -235,14 +234,8 @@ class SettingsDialog(QDialog):
         self.greeting_preview.setWordWrap(True)
         self.greeting_edit.textChanged.connect(self._preview_greeting)
         self._preview_greeting()
-        self.cooldown_spin = QDoubleSpinBox()
-        self.cooldown_spin.setObjectName("cooldown_spin")
-        self.cooldown_spin.setRange(COOLDOWN_MIN_MINUTES, COOLDOWN_MAX_MINUTES)
-        self.cooldown_spin.setDecimals(1)
-        self.cooldown_spin.setSuffix(" minutes")
-        self.cooldown_spin.setValue(settings.greeting_cooldown_s / 60.0)
-        self.cooldown_spin.setToolTip(setting("greeting_cooldown_s").help)
-        self._initial_cooldown = self.cooldown_spin.value()
+        self.cooldown_spin = SettingSpin("greeting_cooldown_s", settings.greeting_cooldown_s,
+                                         object_name="cooldown_spin", suffix=" minutes", per=60.0)
         self.speech_check = QCheckBox("Say the greeting aloud")
         self.speech_check.setObjectName("speech_check")
         self.speech_check.setChecked(settings.speech)
@@ -282,21 +275,10 @@ class SettingsDialog(QDialog):
                                   "password shown as *** is kept as it is; better keep it in ~/.pgpass.")
         # How long an offline door trusts its copy of the people, and when another door's silence is an alert
         # (README, Several doors): shown in minutes and seconds, stored in seconds.
-        self.offline_grant_spin = QDoubleSpinBox()
-        self.offline_grant_spin.setObjectName("offline_grant_spin")
-        self.offline_grant_spin.setRange(0.0, RANGES["site_offline_grant_s"][1] / 60.0)
-        self.offline_grant_spin.setDecimals(1)
-        self.offline_grant_spin.setSuffix(" minutes")
-        self.offline_grant_spin.setValue(settings.site_offline_grant_s / 60.0)
-        self.offline_grant_spin.setToolTip(setting("site_offline_grant_s").help)
-        self._initial_offline_grant = self.offline_grant_spin.value()
-        self.door_silent_spin = QDoubleSpinBox()
-        self.door_silent_spin.setObjectName("door_silent_spin")
-        self.door_silent_spin.setRange(*RANGES["door_silent_after_s"])
-        self.door_silent_spin.setDecimals(0)
-        self.door_silent_spin.setSuffix(" s")
-        self.door_silent_spin.setValue(settings.door_silent_after_s)
-        self.door_silent_spin.setToolTip(setting("door_silent_after_s").help)
+        self.offline_grant_spin = SettingSpin("site_offline_grant_s", settings.site_offline_grant_s,
+                                              object_name="offline_grant_spin", suffix=" minutes", per=60.0)
+        self.door_silent_spin = SettingSpin("door_silent_after_s", settings.door_silent_after_s,
+                                            object_name="door_silent_spin", suffix=" s", decimals=0)
         self.door_edit = QLineEdit(settings.door_name)
         self.door_edit.setObjectName("door_edit")
         self.door_edit.setPlaceholderText(default_door())
@@ -685,22 +667,20 @@ class SettingsDialog(QDialog):
             raise FaceGateError("\n".join(found))
         old = self.original
         # A value shown rounded and left alone keeps its exact stored value (e.g. 90 s shows as 1.5 minutes).
-        cooldown = old.greeting_cooldown_s if self.cooldown_spin.value() == self._initial_cooldown \
-            else round(self.cooldown_spin.value() * 60.0, 1)
-        offline_grant = old.site_offline_grant_s if self.offline_grant_spin.value() == self._initial_offline_grant \
-            else round(self.offline_grant_spin.value() * 60.0, 1)
         threshold = round(self.threshold_spin.value(), 2)
         if threshold == round(old.threshold, 2):
             threshold = old.threshold
         return replace(old, source=self.source_value(), threshold=threshold,
-                       greeting_template=self.greeting_edit.text(), greeting_cooldown_s=cooldown,
+                       greeting_template=self.greeting_edit.text(),
+                       greeting_cooldown_s=self.cooldown_spin.stored(old.greeting_cooldown_s),
                        speech=self.speech_check.isChecked(), voice=self._voices[self.voice_combo.currentIndex()],
                        learn_from_visits=self.learn_check.isChecked(), mirror_preview=self.mirror_check.isChecked(),
                        liveness=self.liveness_mode(),
                        gallery=self.gallery_edit.text().strip(), log_dir=self.log_edit.text().strip(),
                        **self.action_settings,
                        database_url=self.site_url(), door_name=self.door_edit.text().strip(),
-                       site_offline_grant_s=offline_grant, door_silent_after_s=self.door_silent_spin.value())
+                       site_offline_grant_s=self.offline_grant_spin.stored(old.site_offline_grant_s),
+                       door_silent_after_s=self.door_silent_spin.stored(old.door_silent_after_s))
 
     def save(self) -> None:
         """OK: check, save and apply; on any problem the dialog stays open and says what to fix."""
