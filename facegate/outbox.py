@@ -11,6 +11,8 @@ every event exactly once.
 
 from __future__ import annotations
 
+import json
+import logging
 import sqlite3
 import threading
 import time
@@ -18,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facegate.storage import create_private_file, ensure_private_dir
+
+log = logging.getLogger(__name__)
 
 OUTBOX_NAME = "outbox.sqlite3"  # in the access log's folder, when a webhook is configured
 MQTT_OUTBOX_NAME = "mqtt-outbox.sqlite3"  # the same, for MQTT
@@ -44,6 +48,23 @@ class Pending:
     body: bytes
     attempts: int
     topic: str = ""  # where it goes, for an action with several (MQTT); "" for the webhook
+
+    def payload(self) -> dict:
+        """The event's JSON (what actions.payload.to_json wrote); {} if it cannot be read (said in the log)."""
+        try:
+            payload = json.loads(self.body)
+        except ValueError:
+            log.error("outbox: the waiting event %s is not JSON; it is sent as it is", self.key)
+            return {}
+        return payload if isinstance(payload, dict) else {}
+
+    def person(self) -> str | None:
+        return person_of(self.payload())
+
+
+def person_of(payload: dict) -> str | None:
+    """Whom an event is about: a decision's name, a tailgating alert's granted person (what erase_person matches)."""
+    return payload.get("name") or payload.get("granted")
 
 
 class Outbox:

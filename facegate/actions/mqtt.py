@@ -25,7 +25,6 @@ meanwhile. The password in mqtt_url is never logged.
 from __future__ import annotations
 
 import base64
-import json
 import logging
 import math
 import re
@@ -199,11 +198,11 @@ class MqttAction(ActionWorker):
         took = f"{(time.monotonic() - sent.sent_at) * 1000:.0f} ms"
         if reason_code is not None and reason_code.is_failure:
             log.error("mqtt: the broker %s refused a message (%s)", self.shown_url, reason_code)
-            self._record(sent.key, sent.person, "failed", f"refused by the broker: {reason_code}")
+            self.row_outcome(sent.key, sent.person, "failed", f"refused by the broker: {reason_code}")
             self.report(HealthState.DOWN, f"the broker refuses messages ({reason_code})")
             return
         self.published += 1
-        self._record(sent.key, sent.person, "published", took)
+        self.row_outcome(sent.key, sent.person, "published", took)
 
     # ---- the action's thread ----
 
@@ -245,7 +244,7 @@ class MqttAction(ActionWorker):
             self._more_waiting = len(batch) == wanted
 
     def _publish(self, pending: Pending) -> bool:
-        person = _person(pending.body)
+        person = pending.person()
         sent_at = time.monotonic()
         # Not under our lock: paho's publish() takes its outgoing-message lock, and paho calls _acknowledged with
         # that lock held, which takes ours: holding ours here deadlocked both threads (seen once in CI).
@@ -269,7 +268,8 @@ class MqttAction(ActionWorker):
         if acked:
             self._taken(sent, None)
         elif info.rc == paho.MQTT_ERR_NO_CONN:
-            self._record(pending.key, person, "waiting", f"broker {self.shown_url} unreachable; sent when it is back")
+            self.row_outcome(pending.key, person, "waiting",
+                             f"broker {self.shown_url} unreachable; sent when it is back")
         return True
 
     def _forget_acknowledged(self) -> None:
@@ -278,9 +278,6 @@ class MqttAction(ActionWorker):
         if keys:
             self.outbox.delivered(*keys)
             self._handed.difference_update(keys)
-
-    def _record(self, key: str, person: str | None, outcome: str, detail: str) -> None:
-        self.outcome(ActionEvent(EventKind.DECISION, key, {}, person=person), outcome, detail)
 
     def _door_told(self, event: ActionEvent) -> None:
         """The door action's pulse began, was extended or ended. Published at once while connected; while the
@@ -352,14 +349,6 @@ class MqttAction(ActionWorker):
         finally:
             self.outbox.close()
 
-
-def _person(body: bytes) -> str | None:
-    """Who a waiting message is about (for the outcomes table)."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        return None
-    return (payload.get("name") or payload.get("granted")) if isinstance(payload, dict) else None
 
 
 def _jpeg_base64(image) -> str:

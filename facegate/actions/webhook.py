@@ -13,7 +13,6 @@ for as long as it takes (the outbox survives restarts).
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 import urllib.error
@@ -32,7 +31,7 @@ from facegate.actions.webhook_verify import (
     timestamp_text,
 )
 from facegate.actions.worker import ActionEvent, ActionWorker, EventKind, HealthState
-from facegate.outbox import Outbox, Pending
+from facegate.outbox import Outbox, Pending, person_of
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +93,7 @@ class WebhookAction(ActionWorker):
                     return  # stopping, failed (back-off), or new events to commit to the outbox first
 
     def _send(self, pending: Pending) -> bool:
-        payload = _payload(pending.body)
+        payload = pending.payload()
         # The event's own time, on every retry: a receiver sees how old it is (a grant delivered a minute late is
         # not acted on), and it is signed with the key, so neither can be changed or replayed under a new key.
         epoch = payload.get("epoch")
@@ -121,7 +120,7 @@ class WebhookAction(ActionWorker):
             else:
                 error = f"cannot connect ({type(reason).__name__}: {getattr(reason, 'strerror', None) or reason})"
         took = time.monotonic() - started
-        person = payload.get("name") or payload.get("granted")
+        person = person_of(payload)
         if error:
             self._failures += 1
             delay = min(self.retry_max_s, self.retry_base_s * 2 ** (self._failures - 1))
@@ -130,33 +129,20 @@ class WebhookAction(ActionWorker):
             waiting = len(self.outbox)
             log.warning("webhook %s: %s; %d event(s) waiting, next try in %.1f s", self.shown_url, error, waiting,
                         delay)
-            self._record(pending.key, person, "retrying", f"{error}; attempt {pending.attempts + 1}")
+            self.row_outcome(pending.key, person, "retrying", f"{error}; attempt {pending.attempts + 1}")
             state = HealthState.DOWN if self._failures >= DOWN_AFTER_FAILURES else HealthState.SLOW
             self.report(state, f"receiver {error}; {waiting} waiting")
             return False
         self.outbox.delivered(pending.key)
         self.delivered += 1
         self._failures, self._retry_at = 0, 0.0
-        self._record(pending.key, person, "delivered", f"{took * 1000:.0f} ms, attempt {pending.attempts + 1}")
+        self.row_outcome(pending.key, person, "delivered", f"{took * 1000:.0f} ms, attempt {pending.attempts + 1}")
         if took >= SLOW_DELIVERY_S:
             self.report(HealthState.SLOW, f"receiver slow ({took:.1f} s)")
         return True
-
-    def _record(self, key: str, person: str | None, outcome: str, detail: str) -> None:
-        self.outcome(ActionEvent(EventKind.DECISION, key, {}, person=person), outcome, detail)
 
     def close(self) -> None:
         waiting = len(self.outbox)
         if waiting:
             log.warning("webhook: %d event(s) not delivered yet; they are sent at the next start", waiting)
         self.outbox.close()
-
-
-def _payload(body: bytes) -> dict:
-    """A waiting event's JSON (an outbox row is what payload.to_json wrote; {} if it cannot be read)."""
-    try:
-        payload = json.loads(body)
-    except ValueError:
-        log.error("webhook: a waiting event's body is not JSON; it is sent as it is")
-        return {}
-    return payload if isinstance(payload, dict) else {}

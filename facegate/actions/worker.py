@@ -180,6 +180,10 @@ class ActionWorker:
         except Exception:  # noqa: BLE001
             log.exception("%s action: its outcome could not be recorded", self.name)
 
+    def row_outcome(self, key: str, person: str | None, outcome: str, detail: str = "") -> None:
+        """`outcome` for an outbox row (facegate/outbox.py: its key and person, the event itself is gone)."""
+        self.outcome(ActionEvent(EventKind.DECISION, key, {}, person=person), outcome, detail)
+
     def _run(self) -> None:
         try:
             while not (self.stopping and self._queue.empty()):
