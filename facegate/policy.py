@@ -182,11 +182,9 @@ class AccessPolicy:
             refusal = None if granted_already else self._refusal(name)
             if refusal is not None:
                 return self._refuse(state, track_id, name, refusal, vote, now, details)
+            self._visits.setdefault(name, _Visit(last_seen=now))
         state.refusal = None
         state.verdict, state.name = verdict, name
-        if verdict is Verdict.GRANTED:
-            assert name is not None
-            self._visits.setdefault(name, _Visit(last_seen=now))
         if verdict is Verdict.PENDING or (verdict, name) in state.announced:
             return None
         state.announced.add((verdict, name))
