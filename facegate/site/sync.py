@@ -304,12 +304,7 @@ class SiteSync(SessionListener):
         """The people changed since the last change applied here, each copied or erased once (one query)."""
         rows = conn.execute("SELECT seq, name FROM people_changes WHERE seq > %s ORDER BY seq",
                             (self._applied,)).fetchall()
-        for name in dict.fromkeys(name for _, name in rows):
-            try:
-                validate_name(name)
-            except FaceGateError:
-                log.error("site: the server's person %r has a name FaceGate cannot store as a folder; left out", name)
-                continue
+        for name in filter(_storable, dict.fromkeys(name for _, name in rows)):
             self._reconcile(conn, name)
         if rows:
             self._applied = rows[-1][0]
@@ -381,12 +376,7 @@ class SiteSync(SessionListener):
         server = {name for (name,) in conn.execute("SELECT name FROM people")}
         listing = self.gallery.photos()
         changed = []
-        for name in sorted(server | set(listing)):
-            try:
-                validate_name(name)
-            except FaceGateError:
-                log.error("site: the server's person %r has a name FaceGate cannot store as a folder; left out", name)
-                continue
+        for name in filter(_storable, sorted(server | set(listing))):
             change = copy_person(conn, self.gallery, name, listing, refresh=False)
             if change is not None:
                 changed.append((name, change))
@@ -420,6 +410,16 @@ class SiteSync(SessionListener):
         if change is not None:
             self._tell(SiteEvent.REPLICA, {"name": name, "change": change.value,
                                            "seconds": round(time.monotonic() - began, 3)})
+
+
+def _storable(name: str) -> bool:
+    """Whether the server's person `name` can be a folder of the replica (said in the log when not: left out)."""
+    try:
+        validate_name(name)
+    except FaceGateError:
+        log.error("site: the server's person %r has a name FaceGate cannot store as a folder; left out", name)
+        return False
+    return True
 
 
 def claim_silent_doors(conn, bound_s: float, raised_by: str) -> list[DoorAlert]:
