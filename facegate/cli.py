@@ -440,7 +440,7 @@ def cmd_site_watch(args) -> int:
 
     from facegate.actions.listener import build_actions
     from facegate.kiosk import door_alerts_to_actions
-    from facegate.site.schema import SiteError, check_schema, connect, psycopg_module, redact
+    from facegate.site.schema import SiteError, check_schema, connect, driver_message, psycopg_module, redact
     from facegate.site.sync import HEARTBEAT_S, claim_silent_doors
 
     settings = load_settings()
@@ -466,7 +466,7 @@ def cmd_site_watch(args) -> int:
                             tell(alert)
                         time.sleep(HEARTBEAT_S)
             except (SiteError, psycopg.Error) as exc:
-                print(f"site server unreachable ({redact(url)}: {' '.join(str(exc).split())}); trying again",
+                print(f"site server unreachable ({redact(url)}: {driver_message(exc, url)}); trying again",
                       file=sys.stderr, flush=True)
                 time.sleep(HEARTBEAT_S)
     except KeyboardInterrupt:

@@ -49,7 +49,8 @@ def redact_connection(connection: str) -> str:
     text = (connection or "").strip()
     text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}{m.group(3)}", text)
     text = _QUERY_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}", text)
-    return _KEYWORD_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}", text)
+    # a value already masked is left whole: redacting a message twice must not eat what follows "***" (": ...")
+    return _KEYWORD_PASSWORD.sub(lambda m: m.group(0) if m.group(2).startswith(MASK) else f"{m.group(1)}{MASK}", text)
 
 
 def redact_message(message: str, connection: str = "") -> str:

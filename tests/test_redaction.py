@@ -56,5 +56,8 @@ def test_item6_redaction_of_both_forms_keeps_the_rest_readable():
     # a driver message that quotes the decoded password, on several lines, is scrubbed too
     message = 'could not connect:\n  password "p@ss word!" rejected'
     assert "p@ss" not in redact_message(message, "postgresql://u:p%40ss%20word%21@h/db")
+    # a message redacted twice (a SiteError's text in another message) keeps what follows the mask
+    once = redact_message("server host=h password='a b': refused", "host=h password='a b'")
+    assert once == "server host=h password=***: refused" and redact_message(once, "host=h password='a b'") == once
     # nothing to hide: the message is unchanged
     assert redact_message("connection refused", "postgresql://u@h/db") == "connection refused"
