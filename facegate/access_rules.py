@@ -7,35 +7,32 @@ failed liveness check and waits for nothing: the next time the face would be gra
 door back online grants the person still standing there).
 
 The kiosk's assembly (facegate/kiosk.py) builds the rules from the settings, with one clock for all of them (a
-test sets it). Today: `OfflineBound` (a door that cannot reach the site server trusts its copy of the people only
-so long). A new rule (access groups, schedules, validity dates, visitors) is one more class with `name` and
-`check(person, now)`, added to the list there.
+test sets it), in this order: `PlanRule` (the access plan, facegate/access_plan.py: groups and their doors, weekly
+hours and holidays, validity dates, visitors), `AntiPassback` (an "in" door refuses a person already in), and at a
+site `OfflineBound` (a door that cannot reach the site server trusts its copy of the people only so long). A new
+rule is one more class with `name` and `check(person, now)`, added to the list there.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from facegate.access_plan import RULE_PASSBACK, AccessPlan, Refusal
+
 # The time every rule reads, in epoch seconds: time.time at a kiosk; a test passes its own.
 Clock = Callable[[], float]
-
-
-@dataclass(frozen=True)
-class Refusal:
-    """Why a rule refused a recognised person."""
-
-    rule: str  # the rule's name, kept in the log ("offline_bound")
-    reason: str  # in plain words, said and shown to the person at the door
 
 
 class AccessRule(Protocol):
     name: str
 
     def check(self, person: str, now: float) -> Refusal | None:
-        """None: this rule lets `person` in at `now`; else why not."""
+        """None: this rule lets `person` in at `now`; else why not (Refusal: the rule's name, kept in the log, and
+        the reason in plain words, said and shown to the person at the door)."""
 
 
 @dataclass
@@ -51,6 +48,94 @@ class AccessRules:
             refusal = rule.check(person, now)
             if refusal is not None:
                 return refusal
+        return None
+
+    def details(self, person: str) -> dict:
+        """What a grant of `person` adds to its decision (a visitor and their host), from the rules that say."""
+        found: dict = {}
+        for rule in self.rules:
+            describe = getattr(rule, "details", None)
+            if describe is not None:
+                found.update(describe(person))
+        return found
+
+
+# The access plan as it is now (AccessPlanFile.plan at a kiosk: read again when the file changes).
+PlanSource = Callable[[], AccessPlan]
+
+
+@dataclass
+class PlanRule:
+    """The access plan at this door: groups and their doors, hours and holidays, validity dates, visitors
+    (facegate/access_plan.py says what each means). greeter: a kiosk that greets and opens no door; its doors and
+    hours do not apply (validity does)."""
+
+    plan: PlanSource
+    door: str
+    greeter: bool = False
+    name: str = "access_plan"
+
+    def check(self, person: str, now: float) -> Refusal | None:
+        return self.plan().refusal(person, self.door, now, self.greeter)
+
+    def details(self, person: str) -> dict:
+        return self.plan().details(person)
+
+
+class Passages:
+    """The last grant of each person at each door: this kiosk's own grants (from its access log at start, then as
+    they happen) and, at a site, the other doors' (from the server). Thread-safe: the pipeline reads, the log
+    listener and the site link write."""
+
+    def __init__(self) -> None:
+        self._last: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+
+    def record(self, person: str, door: str, when: float) -> None:
+        key = (person, door.casefold())
+        with self._lock:
+            if when > self._last.get(key, float("-inf")):
+                self._last[key] = when
+
+    def merge(self, rows: Iterable[tuple[str, str, float]]) -> None:
+        for person, door, when in rows:
+            self.record(person, door, when)
+
+    def last(self, person: str, door: str) -> float | None:
+        with self._lock:
+            return self._last.get((person, door.casefold()))
+
+    def forget(self, person: str) -> None:
+        with self._lock:
+            for key in [key for key in self._last if key[0] == person]:
+                del self._last[key]
+
+
+@dataclass
+class AntiPassback:
+    """At a plan's "in" door (`passback in ... out ...`), a person granted in there is refused until a grant at the
+    pair's "out" door, or until the pair's reset time has passed: one face cannot let a second person in on its way
+    back."""
+
+    plan: PlanSource
+    door: str
+    passages: Passages
+    name: str = RULE_PASSBACK
+
+    def check(self, person: str, now: float) -> Refusal | None:
+        plan = self.plan()
+        for pair in plan.passbacks:
+            if pair.in_door.casefold() != self.door.casefold():
+                continue
+            went_in = self.passages.last(person, pair.in_door)
+            if went_in is None or now - went_in >= pair.reset_s:
+                continue
+            went_out = self.passages.last(person, pair.out_door)
+            if went_out is not None and went_out >= went_in:
+                continue
+            first = person.split()[0] if person.split() else person
+            return Refusal(self.name, f"Sorry {first}, you went in at {plan.local(went_in):%H:%M} and have not "
+                                      "been seen going out")
         return None
 
 

@@ -129,6 +129,11 @@ class Settings:
     log_retention_days: float = _setting(
         30.0, "Face snapshots in the access log are deleted after this long (the rows stay)", low=1.0, high=365.0,
         unit="days")
+    # --- who may enter where and when (facegate/access_plan.py; README "Who may enter where and when") ---
+    # The groups, hours, validity dates and visitors live in <gallery>.access.txt (a site: on the server).
+    greeter: bool = _setting(
+        False, "This kiosk only greets (it opens no door): the access groups' doors and hours refuse nobody here; "
+               "validity dates and visits that ended still do")
     # --- a site with several doors (facegate/site/; README "Several doors") ---
     # The password is never shown or logged; better kept in ~/.pgpass or PGPASSWORD than here.
     database_url: str = _setting(

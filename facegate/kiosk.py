@@ -18,15 +18,27 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from facegate.access_log import AccessEvent, AccessLog, AttemptRow
-from facegate.access_rules import AccessRule, AccessRules, Clock, OfflineBound
+from facegate.access_plan import AccessPlan, AccessPlanFile, plan_path_for
+from facegate.access_rules import (
+    AccessRule,
+    AccessRules,
+    AntiPassback,
+    Clock,
+    OfflineBound,
+    Passages,
+    PlanRule,
+    PlanSource,
+)
 from facegate.actions.listener import ActionsListener, build_actions
 from facegate.actions.payload import door_silent_event
 from facegate.actions.worker import ActionEvent, ActionHealth
@@ -68,9 +80,10 @@ class AccessLogListener(SessionListener):
     """Every decision into the access log; a grant or denial is on the disk before later listeners announce it."""
 
     def __init__(self, access_log: AccessLog, source: str, demonstration: bool = False, trial: bool = False,
-                 context: Callable[[], dict] | None = None):
+                 context: Callable[[], dict] | None = None, clock: Clock = time.time):
         self.access_log = access_log
         self.source = source
+        self.clock = clock  # a decision's time in the log: the access rules' clock (a test sets it)
         self.stamp = {"demonstration": True} if demonstration else {}  # a demonstration kiosk's rows say so
         # What the door's circumstances add to each row when it is decided (a site kiosk: since when it has been
         # offline, which the server reads if the decision names someone removed meanwhile).
@@ -99,7 +112,7 @@ class AccessLogListener(SessionListener):
 
     def on_decision(self, decision: Decision, result: FrameResult) -> None:
         event = AccessEvent(
-            time=time.time(), track_id=decision.track_id, person=decision.name, distance=decision.distance,
+            time=self.clock(), track_id=decision.track_id, person=decision.name, distance=decision.distance,
             margin=decision.margin, decision=decision.verdict, source=self.source,
             details={"frame": result.frame.index, "greeted": decision.greet, "reason": decision.reason,
                      **decision.details, **self.stamp, **(self.context() if self.context is not None else {})},
@@ -128,6 +141,19 @@ class LearningListener(SessionListener):
 
     def stop(self, timeout: float) -> None:
         self.learner.stop(timeout)
+
+
+class PassagesListener(SessionListener):
+    """Each grant at this door, into the passages anti-passback reads (facegate.access_rules.AntiPassback)."""
+
+    def __init__(self, passages: Passages, door: str, clock: Clock = time.time):
+        self.passages = passages
+        self.door = door
+        self.clock = clock
+
+    def on_decision(self, decision: Decision, result: FrameResult) -> None:
+        if decision.verdict is Verdict.GRANTED and decision.name is not None:
+            self.passages.record(decision.name, self.door, self.clock())
 
 
 class SpeechListener(SessionListener):
@@ -199,7 +225,8 @@ def build_session(settings: Settings, engine: FaceEngine, gallery: Gallery, *, s
                   on_action_health: Callable[[ActionHealth], None] | None = None,
                   on_tailgating: Callable[[ActionEvent], None] | None = None,
                   source_trust: SourceTrust | None = None, screen_light: ScreenLight | None = None,
-                  rules: AccessRules | None = None, log_context: Callable[[], dict] | None = None) -> KioskSession:
+                  rules: AccessRules | None = None, log_context: Callable[[], dict] | None = None,
+                  passages: Passages | None = None) -> KioskSession:
     """A kiosk session wired the one way the app, `run --headless`, the benchmarks and the tests use.
 
     Listeners hear the session after the built-in ones, in this order: the access log (a decision is durable
@@ -212,7 +239,8 @@ def build_session(settings: Settings, engine: FaceEngine, gallery: Gallery, *, s
     mark a demonstration; on_action_health and on_tailgating are called on the actions' threads (Kiosk.actions
     finds that listener among the session's). source_trust: the source's assessment, when already made.
     screen_light: the window's colour sequences for the screen-light cue (None: no screen, or not turned on).
-    rules: the door's access rules (`access_rules`); log_context: what each access log row adds when decided."""
+    rules: the door's access rules (`access_rules`), whose clock also times the log's rows; log_context: what each
+    access log row adds when decided; passages: where this door's grants go for anti-passback."""
     spec = source if isinstance(source, SourceSpec) else parse_source(source)
     if actions:
         require_trusted_source(settings, spec, source_trust)
@@ -225,7 +253,10 @@ def build_session(settings: Settings, engine: FaceEngine, gallery: Gallery, *, s
     built_in: list[SessionListener] = []
     if access_log is not None:
         built_in.append(AccessLogListener(access_log, str(spec), demonstration=settings.demonstration,
-                                          trial=settings.liveness_trial, context=log_context))
+                                          trial=settings.liveness_trial, context=log_context,
+                                          clock=rules.clock if rules is not None else time.time))
+    if passages is not None:
+        built_in.append(PassagesListener(passages, settings.door(), rules.clock if rules is not None else time.time))
     if actions:
         action_listener = build_actions(settings, access_log=access_log, on_health=on_action_health,
                                         on_alert=on_tailgating)
@@ -333,6 +364,8 @@ class Kiosk:
     site: SiteSync | None
     access_log: AccessLog | None
     speech: SpeechWorker | None
+    plan_file: AccessPlanFile | None = None  # the access plan this door follows
+    eraser: ExpiredAccessEraser | None = None  # a single kiosk's erasure of expired people (a site's: the server)
 
     @property
     def actions(self) -> ActionsListener | None:
@@ -342,6 +375,8 @@ class Kiosk:
     def start(self) -> Kiosk:
         if self.site is not None:
             self.site.start()  # before the first decision: it forwards from the log as they come
+        if self.eraser is not None:
+            self.eraser.start()
         self.session.start()
         return self
 
@@ -350,18 +385,96 @@ class Kiosk:
         then the listeners stop, the site link among them. Returns how many decisions wait for the site server (0
         without a site, or without `final`)."""
         self.session.stop()
+        if self.eraser is not None:
+            self.eraser.stop()
         if final and self.site is not None:
             return self.site.drain()
         return 0
 
 
-def access_rules(settings: Settings, site: SiteSync | None, clock: Clock = time.time) -> AccessRules:
+def access_rules(settings: Settings, site: SiteSync | None, clock: Clock = time.time,
+                 plan: PlanSource | None = None, passages: Passages | None = None) -> AccessRules:
     """The door's access rules, asked in this order when a recognised person would be granted (facegate/
-    access_rules.py), all on `clock`: at a site, the offline bound (settings.site_offline_grant_s)."""
+    access_rules.py), all on `clock`: at a site, the offline bound (settings.site_offline_grant_s: a door that cannot
+    trust its copy says so before anything else); the access plan (`plan`: groups, hours, validity, visitors); with
+    `passages`, anti-passback at the plan's "in" doors (not at a greeter, which opens no door)."""
     rules: list[AccessRule] = []
     if site is not None:
         rules.append(OfflineBound(site.offline_since, settings.site_offline_grant_s))
+    if plan is not None:
+        rules.append(PlanRule(plan, settings.door(), settings.greeter))
+        if passages is not None and not settings.greeter:
+            rules.append(AntiPassback(plan, settings.door(), passages))
     return AccessRules(rules, clock)
+
+
+def open_access_plan(gallery: Gallery) -> AccessPlanFile:
+    """The access plan a kiosk with this gallery follows: `<gallery>.access.txt` beside it (a site kiosk's replica:
+    the copy its site link writes from the server's tables)."""
+    return AccessPlanFile(plan_path_for(gallery.folder))
+
+
+def passages_from_log(access_log: AccessLog | None, door: str, now: float, within_s: float) -> Passages:
+    """This door's grants of the last `within_s` seconds, from its access log: anti-passback holds across a
+    restart."""
+    passages = Passages()
+    if access_log is not None:
+        for row in access_log.recent(limit=None, since=now - within_s):
+            if row.decision is Verdict.GRANTED and row.person is not None:
+                passages.record(row.person, door, row.time)
+    return passages
+
+
+class ExpiredAccessEraser:
+    """Erases the face data (photos, embeddings, learned photos) of people whose access ended longer ago than the
+    plan's retention (AccessPlan.due_for_erasure), checked every `every_s` on the rules' clock; their log rows stay.
+    A site kiosk leaves this to the server (facegate/site/), which erases them at every door."""
+
+    def __init__(self, plan_file: AccessPlanFile, gallery: Gallery, clock: Clock = time.time, every_s: float = 60.0,
+                 on_erased: Callable[[str], None] | None = None):
+        self.plan_file = plan_file
+        self.gallery = gallery
+        self.clock = clock
+        self.every_s = every_s
+        self.on_erased = on_erased
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def erase_due(self) -> list[str]:
+        """Erase whoever is due now; returns their names. A failure is logged and tried again next time."""
+        erased = []
+        for name in self.plan_file.plan().due_for_erasure(self.clock()):
+            try:
+                if name in self.gallery.people:
+                    self.gallery.remove(name)
+                self.plan_file.edit(partial(AccessPlan.after_erasure, name=name))
+            except (FaceGateError, OSError) as exc:
+                log.error("The face data of %s, whose access ended, could not be erased: %s", name, exc)
+                continue
+            log.info("Erased the face data of %s: their access ended longer ago than the retention", name)
+            erased.append(name)
+            if self.on_erased is not None:
+                self.on_erased(name)
+        return erased
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="facegate-expiry", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.erase_due()
+            self._stop.wait(self.every_s)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+def max_passback_reset_s(plan: AccessPlan) -> float:
+    """How far back a door's grants matter for anti-passback (the plan's longest reset; 0 without a pair)."""
+    return max((pair.reset_s for pair in plan.passbacks), default=0.0)
 
 
 def offline_context(site: SiteSync) -> Callable[[], dict]:
@@ -377,15 +490,17 @@ def assemble_kiosk(settings: Settings, engine: FaceEngine, gallery: Gallery, vie
                    speech: SpeechWorker | None, realtime: bool = True, loop: bool = False, learn: bool = True,
                    rng: random.Random | None = None, reader_factory: ReaderFactory | None = None,
                    source_trust: SourceTrust | None = None, screen_light: ScreenLight | None = None,
-                   clock: Clock = time.time) -> Kiosk:
+                   clock: Clock = time.time, plan_file: AccessPlanFile | None = None) -> Kiosk:
     """The kiosk the settings describe, not started yet. `view` hears everything (the window, the JSON lines);
     learn=False turns learning off whatever the settings say (`run --no-learning`). screen_light: how the view shows
     a colour sequence (the window), used when settings.liveness_screen_light and frames come in real time (the
-    cue compares the camera's clock with the screen's). clock: the time the access rules read (a test sets it).
-    FaceGateError (in plain
+    cue compares the camera's clock with the screen's). clock: the time the access rules and the log read (a test
+    sets it). plan_file: the access plan (default: open_access_plan, beside the gallery). FaceGateError (in plain
     words) when it cannot run: a site without its access log, a door, MQTT or webhook setting that cannot work."""
     require_site_log(settings, access_log)
     url = settings.database_url.strip()
+    plan_file = plan_file or open_access_plan(gallery)
+    passages = passages_from_log(access_log, settings.door(), clock(), max_passback_reset_s(plan_file.plan()))
     site = SiteSync(url, gallery, access_log, settings.door(), on_change=view.on_site_event,
                     silent_after_s=settings.door_silent_after_s) if url and access_log is not None else None
     session = build_session(settings, engine, gallery, source=source, realtime=realtime, loop=loop,
@@ -396,9 +511,10 @@ def assemble_kiosk(settings: Settings, engine: FaceEngine, gallery: Gallery, vie
                             on_action_health=view.on_action_health, on_tailgating=view.on_tailgating,
                             source_trust=source_trust,
                             screen_light=screen_light if settings.liveness_screen_light and realtime else None,
-                            rules=access_rules(settings, site, clock),
-                            log_context=offline_context(site) if site is not None else None)
-    kiosk = Kiosk(settings, session, site, access_log, speech)
+                            rules=access_rules(settings, site, clock, plan_file.plan, passages),
+                            log_context=offline_context(site) if site is not None else None, passages=passages)
+    eraser = ExpiredAccessEraser(plan_file, gallery, clock) if site is None else None
+    kiosk = Kiosk(settings, session, site, access_log, speech, plan_file, eraser)
     if site is not None:
         site.on_door_alert = door_alerts_to_actions(kiosk.actions)
     return kiosk

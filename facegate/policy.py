@@ -182,6 +182,8 @@ class AccessPolicy:
             refusal = None if granted_already else self._refusal(name)
             if refusal is not None:
                 return self._refuse(state, track_id, name, refusal, vote, now, details)
+            if not granted_already and self.rules is not None:
+                details = {**(details or {}), **self.rules.details(name)}  # a visitor and their host
             self._visits.setdefault(name, _Visit(last_seen=now))
         state.refusal = None
         state.verdict, state.name = verdict, name
