@@ -44,6 +44,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from facegate.errors import FaceGateError
@@ -687,6 +688,17 @@ def format_plan(plan: AccessPlan) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ the file
+class AccessPlanStore(Protocol):
+    """Where the People dialog, the visitor desk and `facegate access ...` read and change the plan: a single
+    kiosk's file (AccessPlanFile) or a site's tables (facegate.site.access.SiteAccessPlan)."""
+
+    def plan(self) -> AccessPlan:
+        """The plan as it is now."""
+
+    def edit(self, change: Callable[[AccessPlan], AccessPlan]) -> AccessPlan:
+        """Apply `change` to the plan as it is now and keep the result (AccessRulesError: nothing changed)."""
+
+
 def plan_path_for(gallery_folder: Path) -> Path:
     """Where a gallery's access rules live: beside it, `<gallery>.access.txt`."""
     folder = Path(gallery_folder)

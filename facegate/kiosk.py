@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from facegate.access_log import AccessEvent, AccessLog, AttemptRow
-from facegate.access_plan import AccessPlan, AccessPlanFile, plan_path_for
+from facegate.access_plan import AccessPlan, AccessPlanFile, AccessPlanStore, plan_path_for
 from facegate.access_rules import (
     AccessRule,
     AccessRules,
@@ -56,6 +56,7 @@ from facegate.liveness.whole_face import WholeFaceCue
 from facegate.pipeline import CueFactory, FrameResult, Pipeline, PipelineSettings
 from facegate.policy import AccessPolicy, Decision, PolicySettings, Verdict
 from facegate.session import KioskSession, ReaderFactory, SessionListener
+from facegate.site.access import SiteAccessPlan
 from facegate.site.admin import SiteGallery
 from facegate.site.schema import OFFLINE_SINCE
 from facegate.site.sync import DoorAlert, SiteEvent, SiteSync, default_replica_folder
@@ -412,6 +413,15 @@ def open_access_plan(gallery: Gallery) -> AccessPlanFile:
     """The access plan a kiosk with this gallery follows: `<gallery>.access.txt` beside it (a site kiosk's replica:
     the copy its site link writes from the server's tables)."""
     return AccessPlanFile(plan_path_for(gallery.folder))
+
+
+def access_plan_store(settings: Settings, gallery_folder: Path | None = None) -> AccessPlanStore:
+    """Where the People dialog, the visitor desk and `facegate access ...` change the access plan: at a site
+    (database_url, an admin login), the server's tables; else the file beside the gallery (`gallery_folder`, else
+    the settings')."""
+    if settings.database_url.strip():
+        return SiteAccessPlan(settings.database_url.strip())
+    return AccessPlanFile(plan_path_for(gallery_folder or settings.gallery_path()))
 
 
 def passages_from_log(access_log: AccessLog | None, door: str, now: float, within_s: float) -> Passages:

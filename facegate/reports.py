@@ -1,5 +1,8 @@
 """Figures a site learns from its own access log (`facegate report ...`).
 
+Presence (issue 31): who is still inside, from the grants: a person granted at a door that is not an "out" door
+of the access plan, and not granted at an "out" door since (`who_is_inside`).
+
 Liveness (issue 28 item 7): recordings of people answering a kiosk cannot be had in the lab, so a site measures its
 own. During a trial (Settings.liveness_trial) every liveness check on a recognised face is kept with its outcome,
 cues and timing, and nobody but genuine people is expected at the door: a refusal is then a bona fide presentation
@@ -16,6 +19,28 @@ from facegate.access_log import AttemptRow
 from facegate.pipeline import AttemptOutcome
 
 GRANTED, REFUSED, WALKED_AWAY = (outcome.value for outcome in AttemptOutcome)
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One grant: who, at which door, when (epoch seconds). From a kiosk's log (its own door) or a site's."""
+
+    person: str
+    door: str
+    time: float
+
+
+def who_is_inside(grants: Iterable[Passage], out_doors: Iterable[str], since: float) -> dict[str, Passage]:
+    """Who was granted in since `since` (the start of today, at the visitor desk) and not granted out since: each
+    person's latest grant, kept when its door is not one of `out_doors` (an anti-passback pair's "out"). Without
+    any "out" door, everyone granted today counts as inside: the kiosk cannot know who left."""
+    outs = {door.casefold() for door in out_doors}
+    latest: dict[str, Passage] = {}
+    for grant in grants:
+        if grant.time >= since and (grant.person not in latest or grant.time > latest[grant.person].time):
+            latest[grant.person] = grant
+    return {person: grant for person, grant in sorted(latest.items(), key=lambda item: item[1].time)
+            if grant.door.casefold() not in outs}
 
 
 @dataclass(frozen=True)
