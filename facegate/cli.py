@@ -129,10 +129,12 @@ def _site_gallery(args, url: str) -> int:
 
 
 def cmd_gallery(args) -> int:
+    from facegate.gallery import validate_name
+
     url = _site_url(args, load_settings())
     if url:
         return _site_gallery(args, url)
-    gallery, _ = _gallery(args)
+    gallery, settings = _gallery(args)
     problems = gallery.refresh()
     if args.action == "list":
         print(f"gallery {gallery.folder}: {len(gallery.people)} people")
@@ -150,12 +152,17 @@ def cmd_gallery(args) -> int:
             return 1
         count = gallery.remove(args.names[0])
         print(f"removed {args.names[0]} ({count} photo(s) and their embeddings)")
+        _plan_follows_gallery(settings, gallery.folder, args.names[0],
+                              lambda plan: plan.without_person(args.names[0]), f"removed {args.names[0]}")
         return 0
     if args.action == "rename":
         if len(args.names) != 2:
             raise FaceGateError("usage: facegate gallery rename OLD NEW")
         gallery.rename(args.names[0], args.names[1])
         print(f"renamed {args.names[0]} -> {args.names[1]}")
+        _plan_follows_gallery(settings, gallery.folder, args.names[0],
+                              lambda plan: plan.renamed(args.names[0], validate_name(args.names[1])),
+                              f"renamed {args.names[0]} -> {args.names[1]}")
         return 0
     if args.action == "forget-learned":
         if len(args.names) != 1:
@@ -386,6 +393,435 @@ def cmd_report_liveness(args) -> int:
             print(json.dumps({**dataclasses.asdict(f), "bpcer": f.bpcer}))
     else:
         print(format_liveness_report(figures))
+    return 0
+
+
+# ------------------------------------------------------------------ access rules (issue 31): who may enter where, when
+DEFAULT_REPORT_DAYS = 7  # as the Access log dialog: the last week, today included
+
+
+def _plan_store(args, settings):
+    """Where the access rules are read and changed (facegate.kiosk.access_plan_store): the site's tables with
+    --database or database_url, else the file beside the gallery (--gallery, else the settings')."""
+    from dataclasses import replace
+
+    from facegate.kiosk import access_plan_store
+
+    folder = Path(args.gallery).expanduser() if getattr(args, "gallery", None) else None
+    return access_plan_store(replace(settings, database_url=_site_url(args, settings)), folder)
+
+
+def _plan_where(store) -> str:
+    from facegate.access_plan import AccessPlanFile
+    from facegate.site.schema import redact
+
+    return str(store.path) if isinstance(store, AccessPlanFile) else f"the site server {redact(store.url)}"
+
+
+def _edit_plan(args, settings, change, done: str) -> int:
+    """Apply `change` to the access rules and say what was done, and where (AccessRulesError: nothing changed)."""
+    store = _plan_store(args, settings)
+    store.edit(change)
+    print(f"{done} ({_plan_where(store)})")
+    return 0
+
+
+def _date(text: str, option: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise FaceGateError(f"{option} {text!r} is not a date: write it as 2026-03-12") from None
+
+
+def _moment(text: str, option: str):
+    """A date (2026-03-12: the whole day) or a date and time (2026-03-12T17:00), in the plan's time zone."""
+    import datetime as dt
+
+    try:
+        return dt.datetime.fromisoformat(text) if "T" in text else dt.date.fromisoformat(text)
+    except ValueError:
+        raise FaceGateError(f"{option} {text!r} is not a date (2026-03-12) or a date and time "
+                            "(2026-03-12T17:00)") from None
+
+
+def _enrolled(args, settings) -> list[str]:
+    """The people enrolled: on the site server at a site, else in the gallery folder (its layout; nothing decoded)."""
+    url = _site_url(args, settings)
+    if url:
+        from facegate.site.admin import SiteAdmin
+
+        with SiteAdmin(url) as site:
+            return list(site.people())
+    from facegate.gallery import Gallery
+
+    return list(Gallery(Path(args.gallery).expanduser() if args.gallery else settings.gallery_path()).photos())
+
+
+def _access_words(plan, access) -> str:
+    """One person's access in words: groups, from when, until when (and a visitor's host)."""
+    from facegate.access_plan import _when_text
+
+    words = [f"groups {', '.join(access.groups)}"]
+    if access.visitor:
+        words.insert(0, f"visitor of {access.host}")
+    words.append("from " + (_when_text(access.valid_from) if access.valid_from is not None else "always"))
+    words.append("until " + (_when_text(access.valid_until) if access.valid_until is not None else "no end"))
+    return f"{access.name}: " + "; ".join(words)
+
+
+def _plan_follows_gallery(settings, gallery_folder: Path, name: str, change, done: str) -> None:
+    """A person removed or renamed in the gallery: their line in the access rules too (a site's server does its own)."""
+    from facegate.kiosk import access_plan_store
+
+    store = access_plan_store(settings, gallery_folder)
+    plan = store.plan()
+    if name in plan.people or any(access.host == name for access in plan.people.values()):
+        store.edit(change)
+        print(f"{done} in the access rules ({_plan_where(store)})")
+
+
+def cmd_access(args) -> int:
+    from facegate.access_plan import AccessPlanFile, AccessRulesError, format_plan, parse_plan, plan_path_for
+
+    settings = load_settings()
+    if args.access_action == "show":
+        store = _plan_store(args, settings)
+        plan = store.plan()
+        if isinstance(store, AccessPlanFile) and store.problem:
+            print(f"error: {store.problem}", file=sys.stderr)
+            return 1
+        if isinstance(store, AccessPlanFile) and not store.path.exists():
+            print(f"# No access rules file at {store.path} yet: everyone enrolled may pass every door at any hour. "
+                  "These are the default rules; `facegate group add ...` writes the file.")
+        print(format_plan(plan), end="")
+        return 0
+    path = Path(args.file).expanduser() if args.file else plan_path_for(
+        Path(args.gallery).expanduser() if args.gallery else settings.gallery_path())
+    if not path.exists():
+        if args.file:
+            print(f"error: {path} does not exist; give the access rules file (<gallery>.access.txt)", file=sys.stderr)
+            return 1
+        print(f"{path}: no access rules file: everyone enrolled may pass every door at any hour (the default)")
+        return 0
+    try:
+        plan = parse_plan(path.read_text(encoding="utf-8"), str(path))
+    except AccessRulesError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"error: {path} cannot be read ({exc}); it must be a UTF-8 text file", file=sys.stderr)
+        return 1
+    visitors = sum(access.visitor for access in plan.people.values())
+    print(f"{path}: ok: {len(plan.groups)} groups, {len(plan.people) - visitors} people, {visitors} visitors, "
+          f"{len(plan.holidays)} holidays, {len(plan.passbacks)} anti-passback pairs"
+          + (f"; time zone {plan.timezone}" if plan.timezone else "; this computer's time zone"))
+    return 0
+
+
+def _group_from_options(name: str, doors: list[str] | None, hours: str | None):
+    """The group the options describe, read as the rules file reads a group line (the same checks and words)."""
+    from facegate.access_plan import AccessRulesError, parse_plan
+
+    words = [f'group "{name}"']
+    if doors is not None:
+        words += ["doors", *(door if door in ("*", "-") else f'"{door}"' for door in doors)]
+    if hours is not None:
+        words += ["hours", hours]
+    try:
+        return parse_plan(" ".join(words), "--doors and --hours").groups[name]
+    except AccessRulesError as exc:  # one line, made here: its number says nothing
+        raise AccessRulesError(str(exc).replace(", line 1:", ":")) from None
+
+
+def cmd_group(args) -> int:
+    from dataclasses import replace
+
+    from facegate.access_plan import AccessRulesError
+
+    settings = load_settings()
+    name = args.name
+    if args.group_action == "list":
+        plan = _plan_store(args, settings).plan()
+        for group in plan.groups.values():
+            if name and group.name != name:
+                continue
+            members = sum(group.name in access.groups for access in plan.people.values())
+            hours = ("always" if group.hours is None else "never" if not group.hours
+                     else " ".join(window.text() for window in group.hours))
+            print(f"{group.name}: doors {', '.join(group.doors) or 'none'}; hours {hours}; {members} member(s)")
+        return 0
+    if not name:
+        raise FaceGateError(f"usage: facegate group {args.group_action} NAME")
+    if args.group_action == "remove":
+        def remove(plan):
+            if name not in plan.groups:
+                raise AccessRulesError(f"There is no group {name!r} (groups: {', '.join(plan.groups)}).")
+            return plan.without_group(name)
+        return _edit_plan(args, settings, remove, f"removed the group {name!r}")
+    described = _group_from_options(name, args.doors, args.hours)
+
+    def change(plan):
+        old = plan.groups.get(name)
+        if args.group_action == "add" and old is not None:
+            raise AccessRulesError(f"The group {name!r} exists already; change it with `facegate group set`.")
+        if args.group_action == "set" and old is None:
+            raise AccessRulesError(f"There is no group {name!r}; add it with `facegate group add`.")
+        if old is None:
+            return plan.with_group(described)
+        return plan.with_group(replace(old, doors=described.doors if args.doors is not None else old.doors,
+                                       hours=described.hours if args.hours is not None else old.hours))
+    return _edit_plan(args, settings, change, f"{'added' if args.group_action == 'add' else 'changed'} the group "
+                                              f"{name!r}")
+
+
+def cmd_holiday(args) -> int:
+    from dataclasses import replace
+
+    from facegate.access_plan import AccessRulesError
+
+    day = _date(args.date, "the holiday")
+
+    def change(plan):
+        holidays = dict(plan.holidays)
+        if args.holiday_action == "add":
+            holidays[day] = args.name or "a holiday"
+        elif holidays.pop(day, None) is None:
+            raise AccessRulesError(f"{day.isoformat()} is not a holiday in the rules (`facegate access show` "
+                                   "lists them).")
+        return replace(plan, holidays=holidays)
+    if args.holiday_action == "add":
+        done = f"{day.isoformat()} is a holiday: every window of hours that starts that day is closed"
+    else:
+        done = f"{day.isoformat()} is no longer a holiday"
+    return _edit_plan(args, load_settings(), change, done)
+
+
+def cmd_person_access(args) -> int:
+    from dataclasses import replace
+
+    from facegate.access_plan import PersonAccess
+
+    settings = load_settings()
+    name = args.name
+    if name not in _enrolled(args, settings):
+        raise FaceGateError(f"{name!r} is not enrolled; enroll them first (facegate enroll --name {name!r} PHOTO), "
+                            "then give them their access.")
+    updated: list = []
+
+    def change(plan):
+        access = plan.people.get(name) or PersonAccess(name)
+        if args.groups is not None:
+            access = replace(access, groups=tuple(args.groups))
+        if args.valid_from is not None:
+            access = replace(access, valid_from=_moment(args.valid_from, "--from"))
+        if args.until is not None:
+            access = replace(access, valid_until=_moment(args.until, "--until"))
+        if args.no_end:
+            access = replace(access, valid_until=None)
+        updated.append(access)
+        return plan.with_person(access)
+    plan = _plan_store(args, settings).edit(change) if (args.groups or args.valid_from or args.until
+                                                         or args.no_end) else None
+    if plan is None:
+        plan = _plan_store(args, settings).plan()
+        print(_access_words(plan, plan.access_of(name)))
+        return 0
+    print(_access_words(plan, updated[-1]))
+    return 0
+
+
+def _visit_until(text: str | None, plan, now: float):
+    """--until: a time today (17:30), a date (its end) or a date and time; default the end of today."""
+    import datetime as dt
+
+    from facegate.access_plan import PersonAccess
+
+    today = plan.local(now).date()
+    if text is None:
+        return today
+    if ":" in text and "T" not in text:
+        try:
+            until: dt.date | dt.datetime = dt.datetime.combine(today, dt.time.fromisoformat(text))
+        except ValueError:
+            raise FaceGateError(f"--until {text!r} is not a time of day (17:30), a date (2026-12-06) or a date and "
+                                "time (2026-12-06T17:30)") from None
+    else:
+        until = _moment(text, "--until")
+    ends = plan.ends(PersonAccess("", valid_until=until))
+    if ends is not None and ends <= now:
+        raise FaceGateError(f"--until {text} is already past; give a later time or date.")
+    return until
+
+
+def cmd_visitor(args) -> int:
+    import datetime as dt
+    import time
+
+    from facegate.access_plan import VISITORS, PersonAccess
+    from facegate.gallery import validate_name
+
+    settings = load_settings()
+    store = _plan_store(args, settings)
+    now = time.time()
+    if args.visitor_action == "list":
+        return _list_visitors(args, settings, store.plan(), now)
+    name = validate_name(args.name)
+    plan = store.plan()
+    listed = plan.people.get(name)
+    if name in _enrolled(args, settings) and (listed is None or not listed.visitor):
+        raise FaceGateError(f"{name!r} is enrolled already, not as a visitor; register the visitor under another "
+                            "name (add their company, say), or change their access with `facegate person access`.")
+    visit = PersonAccess(name, tuple(args.groups or (VISITORS,)), plan.local(now).replace(second=0, microsecond=0),
+                         _visit_until(args.until, plan, now), host=args.host)
+    # The visitor's line first: a face enrolled without it would be in "Everyone" (every door, for ever).
+    store.edit(lambda current: current.with_person(visit))
+    try:
+        stored, problems = _enroll_one(args, settings, name, Path(args.photo).expanduser())
+    except BaseException:
+        store.edit(lambda current: current.without_person(name) if current.people.get(name) == visit else current)
+        raise
+    for problem in problems:
+        print(f"skipped {problem}")
+    until = visit.valid_until
+    when = (f"{until:%H:%M}" if isinstance(until, dt.datetime) and until.date() == plan.local(now).date()
+            else "the end of today" if until == plan.local(now).date() else str(until))
+    print(f"registered the visitor {name} (host {args.host}; groups {', '.join(visit.groups)}) until {when}: "
+          f"{stored} photo(s) enrolled ({_plan_where(store)}); their face data is erased after the visit")
+    return 0
+
+
+def _enroll_one(args, settings, name: str, photo: Path) -> tuple[int, list]:
+    """Enroll `name` from one photo: on the site server at a site, else in the gallery. (photos stored, problems)"""
+    url = _site_url(args, settings)
+    if url:
+        from facegate.gallery import Gallery
+        from facegate.site.admin import SiteAdmin
+
+        with SiteAdmin(url) as site:
+            return site.enroll(Gallery(_replica_folder(args, settings)), name, [photo])
+    gallery, _ = _gallery(args)
+    gallery.refresh()
+    saved, problems = gallery.enroll(name, [photo])
+    return len(saved), problems
+
+
+def _decision_rows(args, settings, since: float, until: float | None) -> tuple[list, str]:
+    """The decisions from `since` to `until` (epoch seconds), oldest first, and where they were read: the site's
+    log at a site, else this kiosk's (--log-dir, else the settings')."""
+    url = _site_url(args, settings)
+    if url:
+        from facegate.site.admin import SiteLog
+        from facegate.site.schema import redact
+
+        return list(reversed(SiteLog(url).recent(limit=None, since=since, until=until))), \
+            f"the site server {redact(url)}"
+    from facegate.access_log import DB_NAME, AccessLog
+
+    log_dir = Path(args.log_dir).expanduser() if getattr(args, "log_dir", None) else settings.log_path()
+    if not (log_dir / DB_NAME).is_file():  # nothing is made there
+        raise FaceGateError(f"no access log in {log_dir}; give --log-dir, or run the kiosk with a log first")
+    with AccessLog(log_dir) as access_log:
+        return list(reversed(access_log.recent(limit=None, since=since, until=until))), str(log_dir)
+
+
+def _list_visitors(args, settings, plan, now: float) -> int:
+    """Today's visitors: host, until when, inside or not (granted in today, not granted out since)."""
+    import datetime as dt
+
+    from facegate.policy import Verdict
+    from facegate.reports import Passage, door_of, who_is_inside
+
+    today = plan.local(now).date()
+    visitors = plan.visitors_on(today)
+    if not visitors:
+        print(f"no visitors today ({today.isoformat()})")
+        return 0
+    start = plan.epoch(dt.datetime.combine(today, dt.time()))
+    try:
+        rows, _ = _decision_rows(args, settings, start, None)
+    except FaceGateError as exc:  # visitors registered before the kiosk ever ran: listed, nobody inside
+        print(f"({exc}: nobody counts as inside)", file=sys.stderr)
+        rows = []
+    grants = [Passage(row.person, door_of(row, settings.door()), row.time) for row in rows
+              if row.decision is Verdict.GRANTED and row.person is not None]
+    inside = who_is_inside(grants, [pair.out_door for pair in plan.passbacks], start)
+    for visit in visitors:
+        if args.inside and visit.name not in inside:
+            continue
+        until = visit.valid_until
+        when = f"{until:%H:%M}" if isinstance(until, dt.datetime) and until.date() == today else (
+            "the end of today" if until == today else str(until))
+        where = f"inside (in at {inside[visit.name].door}, {plan.local(inside[visit.name].time):%H:%M})" \
+            if visit.name in inside else "not inside"
+        print(f"{visit.name}  host {visit.host}  until {when}  {where}" + ("  (face data erased)" if visit.erased
+                                                                            else ""))
+    return 0
+
+
+def cmd_passback(args) -> int:
+    from dataclasses import replace
+
+    from facegate.access_plan import AccessRulesError, Passback
+
+    def same(pair) -> bool:
+        return (pair.in_door.casefold(), pair.out_door.casefold()) == (args.in_door.casefold(),
+                                                                       args.out_door.casefold())
+
+    def change(plan):
+        kept = tuple(pair for pair in plan.passbacks if not same(pair))
+        if args.passback_action == "remove":
+            if len(kept) == len(plan.passbacks):
+                raise AccessRulesError(f"There is no anti-passback pair in {args.in_door!r} out {args.out_door!r} "
+                                       "(`facegate access show` lists them).")
+            return replace(plan, passbacks=kept)
+        if args.reset is not None and args.reset <= 0:
+            raise AccessRulesError("--reset is a number of hours above 0 (e.g. 12)")
+        pair = Passback(args.in_door, args.out_door) if args.reset is None else \
+            Passback(args.in_door, args.out_door, args.reset * 3600.0)
+        return replace(plan, passbacks=(*kept, pair))
+    done = (f"anti-passback: a person let in at {args.in_door!r} is not let in there again until seen at "
+            f"{args.out_door!r}" if args.passback_action == "add" else
+            f"removed the anti-passback pair {args.in_door!r} / {args.out_door!r}")
+    return _edit_plan(args, load_settings(), change, done)
+
+
+def cmd_report_access(args) -> int:
+    """Attendance, doors per hour, or denials by rule, for whole local days of the plan's time zone."""
+    import datetime as dt
+    import time
+
+    from facegate import reports
+    from facegate.storage import atomic_write_bytes
+
+    settings = load_settings()
+    plan = _plan_store(args, settings).plan()
+    today = plan.local(time.time()).date()
+    first = _date(args.since, "--since") if args.since else today - dt.timedelta(days=DEFAULT_REPORT_DAYS - 1)
+    last = _date(args.until, "--until") if args.until else today
+    if first > last:
+        raise FaceGateError(f"--since {first} is after --until {last}; give a --since on or before --until")
+    since = plan.epoch(dt.datetime.combine(first, dt.time()))
+    until = plan.epoch(dt.datetime.combine(last + dt.timedelta(days=1), dt.time()))
+    rows, where = _decision_rows(args, settings, since, until)
+    if args.report_command == "attendance":
+        table = reports.attendance_table(reports.attendance(rows, settings.door(), plan.timezone))
+    elif args.report_command == "doors":
+        table = reports.door_hours_table(reports.door_hours(rows, settings.door(), plan.timezone))
+    else:
+        table = reports.denials_table(reports.denials(rows, plan.timezone))
+    period = f"{first.isoformat()} to {last.isoformat()}"
+    if args.csv:
+        path = Path(args.csv).expanduser()
+        try:
+            atomic_write_bytes(path, reports.table_csv(table).encode("utf-8"))
+        except OSError as exc:
+            raise FaceGateError(f"{path} cannot be written ({exc}); choose another file") from None
+        print(f"wrote {len(table.rows)} row(s) to {path} ({args.report_command}, {period}, from {where})")
+        return 0
+    print(f"{args.report_command}, {period}, from {where}:")
+    print(reports.format_table(table) if table.rows else "nothing in this period")
     return 0
 
 
@@ -660,7 +1096,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--after", type=float, help="seconds of silence (default: door_silent_after_s)")
     q.set_defaults(func=cmd_site_watch)
 
-    p = sub.add_parser("report", help="figures from the access log: liveness trial (BPCER, time to grant)")
+    p = sub.add_parser("report", help="figures from the access log: attendance, doors per hour, denials by rule; "
+                                      "liveness trial (BPCER, time to grant)")
     report_sub = p.add_subparsers(dest="report_command", required=True)
     q = report_sub.add_parser("liveness", help="per person and overall: checks, refusals of genuine people (BPCER), "
                                                "requests asked, median time to grant; from a trial "
@@ -669,6 +1106,80 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--days", type=float, help="only the last DAYS days (default: everything kept)")
     q.add_argument("--json", action="store_true", help="one JSON object per line instead of the table")
     q.set_defaults(func=cmd_report_liveness)
+    for kind, words in (("attendance", "per person per day: the first and last grant, how many, at which doors"),
+                        ("doors", "per door per hour: let in, refused, not recognised"),
+                        ("denials", "who was refused by which rule (schedule, holiday, doors, validity, visit_ended, "
+                                    "anti_passback, offline_bound, rules_invalid, liveness), how often, when last")):
+        q = with_gallery(report_sub.add_parser(kind, help=words + "; the site's log at a site"))
+        q.add_argument("--since", metavar="DATE", help="first day, 2026-03-01 (default: 6 days before today)")
+        q.add_argument("--until", metavar="DATE", help="last day, included (default: today)")
+        q.add_argument("--csv", metavar="FILE", help="save the report as a spreadsheet file instead of printing it")
+        q.add_argument("--log-dir", help="access log folder (default: from settings)")
+        q.set_defaults(func=cmd_report_access)
+
+    p = sub.add_parser("access", help="the access rules (groups, hours, people, visitors): show or "
+                                                   "check them", description="Who may enter where and when: the "
+                                    "rules file beside the gallery (<gallery>.access.txt), or the site's tables. "
+                                    "See README, Who may enter where and when.")
+    access_sub = p.add_subparsers(dest="access_action", required=True)
+    q = with_gallery(access_sub.add_parser("show", help="print the rules in force, as the rules file writes them"))
+    q.set_defaults(func=cmd_access)
+    q = with_gallery(access_sub.add_parser("check", help="check a rules file; names the line that is wrong (exit 1)"))
+    q.add_argument("file", nargs="?", help="the rules file (default: the one beside the gallery)")
+    q.set_defaults(func=cmd_access)
+
+    p = with_gallery(sub.add_parser("group", help="add, change, remove or list access groups (doors and hours)"))
+    p.add_argument("group_action", choices=["add", "set", "remove", "list"])
+    p.add_argument("name", nargs="?", help='the group, e.g. "Cleaning" (list: all groups when left out)')
+    p.add_argument("--doors", nargs="+", metavar="DOOR",
+                   help='the doors it may use, e.g. "Front door" "Side door"; * for every door, - for none '
+                        "(add: default every door)")
+    p.add_argument("--hours", help='weekly hours in the rules\' time zone, e.g. "Mon-Fri 07:00-19:00 Sat 08:00-12:00",'
+                                   " always or never (add: default always)")
+    p.set_defaults(func=cmd_group)
+
+    p = with_gallery(sub.add_parser("holiday", help="add or remove a holiday: a date on which no hours open"))
+    p.add_argument("holiday_action", choices=["add", "remove"])
+    p.add_argument("date", help="the date, 2026-12-25")
+    p.add_argument("name", nargs="?", help='its name, e.g. "Christmas Day"')
+    p.set_defaults(func=cmd_holiday)
+
+    p = sub.add_parser("person", help="an enrolled person's access: groups, from and until when")
+    person_sub = p.add_subparsers(dest="person_action", required=True)
+    q = with_gallery(person_sub.add_parser("access", help="show or change an enrolled person's access"))
+    q.add_argument("name")
+    q.add_argument("--groups", nargs="+", metavar="GROUP", help='their groups, e.g. "Staff" "IT"')
+    q.add_argument("--from", dest="valid_from", metavar="DATE", help="access starts: 2026-03-01 or 2026-03-01T09:00")
+    ends = q.add_mutually_exclusive_group()
+    ends.add_argument("--until", metavar="DATE", help="access ends after this day (2026-03-12) or at this time "
+                                                      "(2026-03-12T17:00)")
+    ends.add_argument("--no-end", action="store_true", help="access does not end")
+    q.set_defaults(func=cmd_person_access)
+
+    p = sub.add_parser("visitor", help="register a visitor at the desk, or list today's visitors")
+    visitor_sub = p.add_subparsers(dest="visitor_action", required=True)
+    q = with_gallery(visitor_sub.add_parser("add", help="enroll a visitor from one photo, for today (or until a "
+                                                        "time); their face data is erased after the visit"))
+    q.add_argument("name")
+    q.add_argument("--host", required=True, help="who they visit (told when they arrive)")
+    q.add_argument("--photo", required=True, help="one photo of the visitor alone")
+    q.add_argument("--until", metavar="TIME|DATE", help="17:30 today, a date, or 2026-12-07T12:00 (default: the end "
+                                                        "of today)")
+    q.add_argument("--groups", nargs="+", metavar="GROUP", help='their groups (default "Visitors")')
+    q.set_defaults(func=cmd_visitor)
+    q = with_gallery(visitor_sub.add_parser("list", help="today's visitors: host, until when, inside or not"))
+    q.add_argument("--inside", action="store_true", help="only those still inside (let in, not seen out)")
+    q.add_argument("--log-dir", help="access log folder (default: from settings)")
+    q.set_defaults(func=cmd_visitor)
+
+    p = with_gallery(sub.add_parser("passback", help="anti-passback: a person let in at an in door is not let in "
+                                                     "there again until seen at its out door"))
+    p.add_argument("passback_action", choices=["add", "remove"])
+    p.add_argument("--in", dest="in_door", required=True, metavar="DOOR", help='the "in" door, e.g. "Front door"')
+    p.add_argument("--out", dest="out_door", required=True, metavar="DOOR", help='the "out" door, e.g. "Front exit"')
+    p.add_argument("--reset", type=float, metavar="HOURS",
+                   help="after this many hours an \"in\" counts again without an \"out\" (default 12)")
+    p.set_defaults(func=cmd_passback)
 
     p = sub.add_parser("check", help="verify every model file against its pinned SHA-256, and the Qt binding")
     p.set_defaults(func=cmd_check)
