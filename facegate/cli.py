@@ -153,7 +153,8 @@ def cmd_gallery(args) -> int:
         count = gallery.remove(args.names[0])
         print(f"removed {args.names[0]} ({count} photo(s) and their embeddings)")
         _plan_follows_gallery(settings, gallery.folder, args.names[0],
-                              lambda plan: plan.without_person(args.names[0]), f"removed {args.names[0]}")
+                              lambda plan: plan.without_person(args.names[0]),
+                              f"removed {args.names[0]}'s line from the access rules")
         return 0
     if args.action == "rename":
         if len(args.names) != 2:
@@ -162,7 +163,7 @@ def cmd_gallery(args) -> int:
         print(f"renamed {args.names[0]} -> {args.names[1]}")
         _plan_follows_gallery(settings, gallery.folder, args.names[0],
                               lambda plan: plan.renamed(args.names[0], validate_name(args.names[1])),
-                              f"renamed {args.names[0]} -> {args.names[1]}")
+                              f"renamed {args.names[0]} -> {args.names[1]} in the access rules")
         return 0
     if args.action == "forget-learned":
         if len(args.names) != 1:
@@ -479,7 +480,7 @@ def _plan_follows_gallery(settings, gallery_folder: Path, name: str, change, don
     plan = store.plan()
     if name in plan.people or any(access.host == name for access in plan.people.values()):
         store.edit(change)
-        print(f"{done} in the access rules ({_plan_where(store)})")
+        print(f"{done} ({_plan_where(store)})")
 
 
 def cmd_access(args) -> int:

@@ -150,14 +150,17 @@ class DoorHour:
 def door_hours(rows: Iterable[DecisionRow], door: str = "", timezone: str | None = None) -> list[DoorHour]:
     """Per door per local hour with any decision, the granted, refused and unknown faces; door A to Z, then time."""
     local = local_clock(timezone)
-    counts: dict[tuple[str, dt.datetime], dict[Verdict, int]] = {}
+    # keyed by the hour's epoch: two datetimes in one zone compare by their wall clock, so the repeated 01:00 would
+    # fall into one hour
+    counts: dict[tuple[str, float], tuple[dt.datetime, dict[Verdict, int]]] = {}
     for row in rows:
         start = local(row.time).replace(minute=0, second=0, microsecond=0)
-        tally = counts.setdefault((door_of(row, door), start), {})
+        _, tally = counts.setdefault((door_of(row, door), start.timestamp()), (start, {}))
         tally[row.decision] = tally.get(row.decision, 0) + 1
     return [DoorHour(name, start, tally.get(Verdict.GRANTED, 0), tally.get(Verdict.DENIED, 0),
                      tally.get(Verdict.UNKNOWN, 0))
-            for (name, start), tally in sorted(counts.items(), key=lambda item: (item[0][0].casefold(), item[0][1]))]
+            for (name, _), (start, tally) in sorted(counts.items(), key=lambda item: (item[0][0].casefold(),
+                                                                                       item[0][1]))]
 
 
 def door_hours_table(hours: Sequence[DoorHour]) -> ReportTable:

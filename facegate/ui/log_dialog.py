@@ -1,6 +1,8 @@
 """The access log viewer: who came when, with the face picture taken at the door; filter and export to CSV.
 
 At a site (database_url) it shows every door's log on the server (facegate.site.admin.SiteLog), with a door filter.
+Its Reports row shows attendance, doors per hour and denials by rule (facegate.reports) for the chosen filters, and
+saves the attendance sheet as CSV.
 
 Reading the log and its snapshots, and writing the CSV, run on worker threads: a long log never freezes the
 kiosk. The table shows the newest rows only (MAX_ROWS); the export has no such limit.
@@ -16,7 +18,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 from PySide6.QtCore import QDate, QDateTime, Qt, QTime
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QFontDatabase, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -26,6 +28,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QPlainTextEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -33,9 +36,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from facegate import reports
 from facegate.access_log import LogRow
 from facegate.errors import FaceGateError
+from facegate.kiosk import access_plan_store
 from facegate.site.admin import SiteLog, SiteLogRow, security_event_words
+from facegate.storage import atomic_write_bytes
 from facegate.ui.host import DialogHost, host_widget
 from facegate.ui.jobs import BackgroundJob
 from facegate.ui.video_view import to_qimage
@@ -46,6 +52,12 @@ DEFAULT_DAYS = 7
 DECISION_WORDS = {"granted": "Let in", "unknown": "Not recognised", "denied": "Refused"}
 COLUMNS = ("Time", "Name", "Decision", "Distance", "Snapshot", "Door")
 ALL_DOORS = "All doors"
+# The Reports row: its choices, and how each turns the chosen rows into a table (door: this kiosk's; zone: the plan's)
+REPORTS = {
+    "Attendance": lambda rows, door, zone: reports.attendance_table(reports.attendance(rows, door, zone)),
+    "Doors per hour": lambda rows, door, zone: reports.door_hours_table(reports.door_hours(rows, door, zone)),
+    "Denials by rule": lambda rows, door, zone: reports.denials_table(reports.denials(rows, zone)),
+}
 
 
 @dataclass(frozen=True)
@@ -126,6 +138,9 @@ class LogDialog(QDialog):
         self._load_worker.done.connect(self._loaded)
         self._export_worker = BackgroundJob("log-export", self)
         self._export_worker.done.connect(self._exported)
+        self.reporting = False
+        self._report_worker = BackgroundJob("log-report", self)
+        self._report_worker.done.connect(self._reported)
 
         self.person_combo = QComboBox()
         self.person_combo.setObjectName("person_combo")
@@ -168,6 +183,23 @@ class LogDialog(QDialog):
         self.export_label.setObjectName("export_label")
         self.export_label.setWordWrap(True)
         self.export_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.report_combo = QComboBox()
+        self.report_combo.setObjectName("report_combo")
+        self.report_combo.addItems(list(REPORTS))
+        self.report_button = QPushButton("Show report")
+        self.report_button.setObjectName("report_button")
+        self.report_button.setToolTip("Attendance (first and last entry per person per day), entries per door per "
+                                      "hour, or who was refused by which rule, for the chosen filters")
+        self.report_button.clicked.connect(lambda: self.show_report())
+        self.attendance_button = QPushButton("Save attendance CSV...")
+        self.attendance_button.setObjectName("attendance_button")
+        self.attendance_button.clicked.connect(lambda: self.save_attendance())
+        self.report_view = QPlainTextEdit()
+        self.report_view.setObjectName("report_view")
+        self.report_view.setReadOnly(True)
+        self.report_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.report_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.report_view.setVisible(False)  # until a report is shown
 
         layout = QVBoxLayout(self)
         filters = QHBoxLayout()
@@ -192,6 +224,14 @@ class LogDialog(QDialog):
         bottom.addWidget(self.export_label, 1)
         bottom.addWidget(self.export_button)
         layout.addLayout(bottom)
+        report_row = QHBoxLayout()
+        report_row.addWidget(QLabel("Report:"))
+        report_row.addWidget(self.report_combo)
+        report_row.addWidget(self.report_button)
+        report_row.addStretch()
+        report_row.addWidget(self.attendance_button)
+        layout.addLayout(report_row)
+        layout.addWidget(self.report_view)
         self._fill_person_combo([])
 
         if self.access_log is None:
@@ -201,7 +241,8 @@ class LogDialog(QDialog):
                 "model has loaded; if this message stays, check the log folder in Settings "
                 f"({window.settings.log_path()}).")
             disabled: tuple[QWidget, ...] = (self.person_combo, self.from_date, self.to_date, self.refresh_button,
-                                             self.export_button)
+                                             self.export_button, self.report_combo, self.report_button,
+                                             self.attendance_button)
             for control in disabled:
                 control.setEnabled(False)
             return
@@ -324,13 +365,7 @@ class LogDialog(QDialog):
 
     # ------------------------------------------------------------------ export
     def choose_export_path(self) -> Path | None:
-        default = Path.home() / f"access-log-{time.strftime('%Y-%m-%d')}.csv"
-        path, _ = QFileDialog.getSaveFileName(self, "Export the access log", str(default),
-                                              "Spreadsheet (CSV) files (*.csv)")
-        if not path:
-            return None
-        chosen = Path(path)
-        return chosen if chosen.suffix.lower() == ".csv" else chosen.with_name(chosen.name + ".csv")
+        return self._choose_csv_path("Export the access log", f"access-log-{time.strftime('%Y-%m-%d')}.csv")
 
     def export_csv(self, path: str | Path | None = None) -> None:
         """Write every entry matching the filters to a CSV file; asks where when `path` is None."""
@@ -362,6 +397,71 @@ class LogDialog(QDialog):
     def _export_result(self, text: str, error: bool = False) -> None:
         self.export_label.setStyleSheet("color: #c62828" if error else "")
         self.export_label.setText(text)
+
+    # ------------------------------------------------------------------ reports
+    def show_report(self, name: str | None = None) -> None:
+        """Show a report (REPORTS: the combo's choice when `name` is None) of every entry matching the filters."""
+        if name is not None:
+            _choose(self.report_combo, name, "report")
+        self._run_report(self.report_combo.currentText(), None)
+
+    def save_attendance(self, path: str | Path | None = None) -> None:
+        """Save the attendance sheet of the chosen filters as CSV; asks where when `path` is None."""
+        if path is None:
+            path = self._choose_csv_path("Save the attendance sheet", f"attendance-{time.strftime('%Y-%m-%d')}.csv")
+            if path is None:
+                return
+        self._run_report("Attendance", Path(path))
+
+    def _run_report(self, name: str, path: Path | None) -> None:
+        if self.access_log is None:
+            return
+        try:
+            filters = self.filters()
+        except FaceGateError as exc:
+            self._export_result(str(exc), error=True)
+            return
+        access_log, settings = self.access_log, self.main_window.settings
+        gallery = self.main_window.gallery
+        self.reporting = True
+        for button in (self.report_button, self.attendance_button):
+            button.setEnabled(False)
+        self._export_result(f"Making the {name.lower()} report...")
+
+        def job() -> tuple[str, Path | None, reports.ReportTable]:
+            # the plan's time zone: its days and hours are the report's
+            zone = access_plan_store(settings, gallery.folder if gallery else None).plan().timezone
+            access_log.flush(timeout=2.0)  # include decisions made a moment ago
+            rows = list(reversed(access_log.recent(limit=None, **filters)))
+            table = REPORTS[name](rows, settings.door(), zone)
+            if path is not None:
+                atomic_write_bytes(path, reports.table_csv(table).encode("utf-8"))
+            return name, path, table
+
+        self._report_worker.run(job)
+
+    def _reported(self, outcome) -> None:
+        self.reporting = False
+        for button in (self.report_button, self.attendance_button):
+            button.setEnabled(True)
+        if isinstance(outcome, FaceGateError):
+            self._export_result(f"No report: {outcome}", error=True)
+            return
+        name, path, table = outcome
+        self.report_view.setPlainText(reports.format_table(table) if table.rows
+                                      else "Nothing for these filters.")
+        self.report_view.setVisible(True)
+        count = f"{len(table.rows)} {'row' if len(table.rows) == 1 else 'rows'}"
+        self._export_result(f"Saved the attendance sheet ({count}) to {path}." if path is not None
+                            else f"{name}: {count}.")
+
+    def _choose_csv_path(self, title: str, default_name: str) -> Path | None:
+        path, _ = QFileDialog.getSaveFileName(self, title, str(Path.home() / default_name),
+                                              "Spreadsheet (CSV) files (*.csv)")
+        if not path:
+            return None
+        chosen = Path(path)
+        return chosen if chosen.suffix.lower() == ".csv" else chosen.with_name(chosen.name + ".csv")
 
 
 def _refill(combo, labels: list[str], current: int) -> None:
