@@ -60,12 +60,19 @@ EVENTS = [
 
 
 @pytest.fixture(scope="module")
-def rows(tmp_path_factory):
-    """The events as the log reads them back (oldest first): the reports' input."""
-    with AccessLog(tmp_path_factory.mktemp("log")) as access_log:
+def log_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("log")
+    with AccessLog(folder) as access_log:
         for event in EVENTS:
             assert access_log.record(event)
         assert access_log.flush()
+    return folder
+
+
+@pytest.fixture(scope="module")
+def rows(log_folder):
+    """The events as the log reads them back (oldest first): the reports' input."""
+    with AccessLog(log_folder) as access_log:
         return list(reversed(access_log.recent(limit=None)))
 
 
@@ -129,3 +136,60 @@ def test_denials_per_rule_and_person_with_counts_last_time_and_reason(rows):
     sheet = list(csv.reader(io.StringIO(table_csv(denials_table(denials(rows, LONDON))))))
     assert sheet[1][:2] == ["liveness", "'=cmd()"]  # a name a spreadsheet would run is not a formula there
     assert sheet[2][:3] == ["liveness", "Ada Lovelace", "1"]
+
+
+def test_the_access_log_dialog_shows_the_reports_and_saves_the_attendance_sheet(log_folder, tmp_path, qtbot):
+    """The Access log dialog's Reports row, on the real log, in the time zone of the rules beside the gallery."""
+    from PySide6.QtCore import QDate
+    from PySide6.QtWidgets import QWidget
+
+    from facegate.access_plan import plan_path_for
+    from facegate.config import Settings
+    from facegate.ui.log_dialog import LogDialog
+
+    gallery = tmp_path / "gallery"
+    plan_path_for(gallery).write_text(f"timezone {LONDON}\n", encoding="utf-8")
+
+    class Window(QWidget):  # what the dialog reads of the window (ui/host.py's DialogHost)
+        def __init__(self, access_log):
+            super().__init__()
+            self.settings = Settings(gallery=str(gallery), log_dir=str(log_folder), door_name=DOOR)
+            self.access_log, self.site_log, self.gallery, self.engine = access_log, None, None, None
+
+    with AccessLog(log_folder) as access_log:
+        window = Window(access_log)
+        qtbot.addWidget(window)
+        dialog = LogDialog(window)
+        qtbot.addWidget(dialog)
+        dialog.show()
+        qtbot.waitUntil(lambda: not dialog.loading, timeout=30_000)
+        assert not dialog.report_view.isVisible()  # until a report is asked for
+        dialog.from_date.setDate(QDate(2026, 3, 28))
+        dialog.to_date.setDate(QDate(2026, 3, 31))
+        qtbot.waitUntil(lambda: not dialog.loading, timeout=30_000)
+
+        dialog.show_report("Attendance")
+        qtbot.waitUntil(lambda: not dialog.reporting, timeout=30_000)
+        lines = dialog.report_view.toPlainText().splitlines()
+        assert lines[0].split() == ["person", "date", "first", "last", "grants", "doors"]
+        assert lines[1].split() == ["Ada", "Lovelace", "2026-03-29", "00:30:00", "12:00:00", "3", "Front", "door"]
+        assert len(lines) == 4 and dialog.report_view.isVisible()
+        assert dialog.export_label.text() == "Attendance: 3 rows."
+
+        dialog.report_combo.setCurrentText("Denials by rule")
+        dialog.report_button.click()
+        qtbot.waitUntil(lambda: not dialog.reporting, timeout=30_000)
+        denied = [line.split()[:4] for line in dialog.report_view.toPlainText().splitlines()]
+        assert ["schedule", "Bob", "Builder", "2"] in denied and ["visit_ended", "Jane", "Doe", "1"] in denied
+
+        sheet = tmp_path / "attendance.csv"
+        dialog.save_attendance(sheet)
+        qtbot.waitUntil(lambda: not dialog.reporting, timeout=30_000)
+        assert dialog.export_label.text() == f"Saved the attendance sheet (3 rows) to {sheet}."
+        with open(sheet, newline="", encoding="utf-8") as handle:
+            saved = list(csv.DictReader(handle))
+        assert [(r["person"], r["date"], r["first"], r["last"]) for r in saved] == [
+            ("Ada Lovelace", "2026-03-29", "00:30:00", "12:00:00"), ("Bob Builder", "2026-03-30", "21:00:00",
+                                                                      "21:00:00"),
+            ("Bob Builder", "2026-03-31", "01:30:00", "01:30:00")]
+        dialog.close()
