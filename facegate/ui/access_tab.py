@@ -316,15 +316,16 @@ class AccessTab(QWidget):
                    ("Anti-passback", self.passbacks,
                     [_button("Add...", "add_passback_button", self.add_passback),
                      _button("Remove", "remove_passback_button", self.remove_passback)]))
-        for column, (title, widget, buttons) in enumerate(columns):
-            grid.addWidget(QLabel(title), 0, column)
-            grid.addWidget(widget, 1, column)
+        # The groups across the width (their lines are long), the holidays and the pairs side by side below.
+        for (title, widget, buttons), (top, column, span) in zip(columns, ((0, 0, 2), (3, 0, 1), (3, 1, 1)),
+                                                                 strict=True):
+            grid.addWidget(QLabel(title), top, column, 1, span)
+            grid.addWidget(widget, top + 1, column, 1, span)
             row = QHBoxLayout()
             for button in buttons:
                 row.addWidget(button)
             row.addStretch()
-            grid.addLayout(row, 2, column)
-        grid.setColumnStretch(0, 2)
+            grid.addLayout(row, top + 2, column, 1, span)
         self.message = QLabel("")
         self.message.setObjectName("access_message")
         self.message.setWordWrap(True)

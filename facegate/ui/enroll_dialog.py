@@ -247,7 +247,8 @@ class EnrollDialog(QDialog):
             wanted = self.session.missing[0]
             self.step_label.setText(f"Photo {taken + 1} of {len(self.session.poses)}: {wanted.instruction}")
         else:
-            self.step_label.setText("All photos taken. Type the name and press Save.")
+            self.step_label.setText("All photos taken. Type the name and press Save." if len(self.session.poses) > 1
+                                    else "Photo taken. Type the name and press Enter.")
             self.hint_label.setText("")
             self.capture_button.setEnabled(False)
         self._update_buttons()
