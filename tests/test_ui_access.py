@@ -7,13 +7,13 @@ file beside the gallery is read back with parse_plan. Modal dialogs are answered
 """
 
 import datetime as dt
-import shutil
 import time
 
 import cv2
 import pytest
 from helpers import ADMIN_PIN as PIN
-from PySide6.QtCore import QDate, Qt, QTimer
+from helpers import answer_modals, still_window
+from PySide6.QtCore import QDate, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QDialogButtonBox, QInputDialog, QLineEdit
 
@@ -26,7 +26,6 @@ from facegate.access_plan import (
     parse_plan,
     plan_path_for,
 )
-from facegate.config import Settings
 from facegate.imageio import load_image
 
 HOST = "Lin-Manuel Miranda"
@@ -36,20 +35,7 @@ STAFF_HOURS = "Mon-Fri 07:00-19:00"
 
 @pytest.fixture()
 def window(qtbot, home, clips, engine):
-    from facegate.kiosk import open_gallery
-    from facegate.ui.main_window import MainWindow
-
-    folder = home / "gallery"
-    folder.mkdir()
-    shutil.copy(clips / "lin-manuel-miranda.png", folder / f"{HOST}.png")
-    settings = Settings(source="7", gallery=str(folder), log_dir=str(home / "log"), speech=False)
-    win = MainWindow(settings, settings_path=home / "config.json", load_models=False)
-    win.show()
-    qtbot.addWidget(win)
-    win.gallery = open_gallery(settings, engine)
-    win.gallery.refresh()
-    win.bridge.engine_ready.emit(engine)  # as the model loader does once the models are in
-    qtbot.waitUntil(lambda: win.session is not None and win.access_log is not None, timeout=30_000)
+    win = still_window(qtbot, home, engine, {HOST: clips / "lin-manuel-miranda.png"})
     yield win
     win.shutdown()
 
@@ -65,38 +51,6 @@ def plan_file(window):
 
 def read_plan(window) -> AccessPlan:
     return parse_plan(plan_file(window).read_text(encoding="utf-8"))
-
-
-def answer_modals(handlers, timeout_s=30.0):
-    """Answer the next modal dialogs, one handler each (dialog kind, function that fills and closes it)."""
-    handlers = list(handlers)
-    answered, errors = [], []
-    deadline = time.monotonic() + timeout_s
-    last = []
-
-    def poll():
-        dialog = QApplication.activeModalWidget()
-        if last and dialog is not last[0]:
-            last.clear()
-        if dialog is None or not dialog.isVisible() or last:
-            if time.monotonic() > deadline:
-                errors.append(f"no dialog within {timeout_s} s")
-                return
-            QTimer.singleShot(50, poll)
-            return
-        last.append(dialog)
-        dialog.finished.connect(last.clear)
-        kind, handle = handlers.pop(0)
-        if not isinstance(dialog, kind):
-            errors.append(f"expected a {kind.__name__}, got {type(dialog).__name__} ({dialog.windowTitle()})")
-            dialog.reject()
-        else:
-            answered.append(handle(dialog))
-        if handlers:
-            QTimer.singleShot(50, poll)
-
-    QTimer.singleShot(50, poll)
-    return answered, errors
 
 
 def fill_group(name, doors, hours, close=True):
