@@ -155,6 +155,7 @@ class SnapshotSession:
     (`add`), and `retake` a pose to take it again."""
 
     min_face_width: float
+    poses: tuple[Pose, ...] = POSES  # the shots wanted (a visitor, for a day: the straight one is enough)
     shots: dict[Pose, Shot] = field(default_factory=dict)
     _hold_pose: Pose | None = None
     _hold_since: float | None = None
@@ -163,14 +164,14 @@ class SnapshotSession:
 
     @property
     def missing(self) -> list[Pose]:
-        return [p for p in POSES if p not in self.shots]
+        return [p for p in self.poses if p not in self.shots]
 
     @property
     def complete(self) -> bool:
         return not self.missing
 
     def ordered(self) -> list[Shot]:
-        return [self.shots[p] for p in POSES if p in self.shots]
+        return [self.shots[p] for p in self.poses if p in self.shots]
 
     def _straight_turn(self) -> float | None:
         straight = self.shots.get(Pose.STRAIGHT)

@@ -66,3 +66,64 @@ class MjpegCamera:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(5)
+
+
+# ---------------------------------------------------------------------------------------------------- the window
+def still_window(qtbot, home, engine, photos):
+    """The real window with the real models (the session's `engine`) and a gallery of `photos` ({name: photo file});
+    its camera is one that is not there, so no clip plays while dialogs are tested. Shut it down after the test."""
+    import shutil
+
+    from facegate.config import Settings
+    from facegate.kiosk import open_gallery
+    from facegate.ui.main_window import MainWindow
+
+    folder = home / "gallery"
+    folder.mkdir()
+    for name, photo in photos.items():
+        shutil.copy(photo, folder / f"{name}{photo.suffix}")
+    settings = Settings(source="7", gallery=str(folder), log_dir=str(home / "log"), speech=False)
+    win = MainWindow(settings, settings_path=home / "config.json", load_models=False)
+    win.show()
+    qtbot.addWidget(win)
+    win.gallery = open_gallery(settings, engine)
+    win.gallery.refresh()
+    win.bridge.engine_ready.emit(engine)  # as the model loader does once the models are in
+    qtbot.waitUntil(lambda: win.session is not None, timeout=30_000)
+    return win
+
+
+def answer_modals(handlers, timeout_s=30.0):
+    """Answer the next modal dialogs, one handler per dialog; each handler gets the dialog and closes it. Returns
+    the list of what the handlers returned and a list of errors (a dialog of another kind is rejected)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    handlers = list(handlers)
+    answered, errors = [], []
+    deadline = time.monotonic() + timeout_s
+    last = []  # the dialog just handled, until it has closed (a PIN prompt shown again is the same object)
+
+    def poll():
+        dialog = QApplication.activeModalWidget()
+        if last and dialog is not last[0]:
+            last.clear()
+        if dialog is None or not dialog.isVisible() or last:
+            if time.monotonic() > deadline:
+                errors.append(f"no dialog within {timeout_s} s")
+                return
+            QTimer.singleShot(50, poll)
+            return
+        last.append(dialog)
+        dialog.finished.connect(last.clear)  # closed: when shown again, it is the next dialog to answer
+        kind, handle = handlers.pop(0)
+        if not isinstance(dialog, kind):
+            errors.append(f"expected a {kind.__name__}, got {type(dialog).__name__} ({dialog.windowTitle()})")
+            dialog.reject()
+        else:
+            answered.append(handle(dialog))
+        if handlers:
+            QTimer.singleShot(50, poll)
+
+    QTimer.singleShot(50, poll)
+    return answered, errors

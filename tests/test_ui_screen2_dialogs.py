@@ -7,11 +7,10 @@ answered the way a person would, through QTimer: keys typed, buttons pressed.
 """
 
 import json
-import shutil
-import time
 
 import pytest
 from helpers import ADMIN_PIN as PIN
+from helpers import answer_modals, still_window
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFontMetrics
 from PySide6.QtTest import QTest
@@ -24,55 +23,9 @@ NAME = "Lin-Manuel Miranda"
 
 @pytest.fixture()
 def window(qtbot, home, clips, engine):
-    from facegate.kiosk import open_gallery
-    from facegate.ui.main_window import MainWindow
-
-    folder = home / "gallery"
-    folder.mkdir()
-    shutil.copy(clips / "lin-manuel-miranda.png", folder / f"{NAME}.png")
-    settings = Settings(source="7", gallery=str(folder), log_dir=str(home / "log"), speech=False)
-    win = MainWindow(settings, settings_path=home / "config.json", load_models=False)
-    win.show()
-    qtbot.addWidget(win)
-    win.gallery = open_gallery(settings, engine)
-    win.gallery.refresh()
-    win.bridge.engine_ready.emit(engine)  # as the model loader does once the models are in
-    qtbot.waitUntil(lambda: win.session is not None, timeout=30_000)
+    win = still_window(qtbot, home, engine, {NAME: clips / "lin-manuel-miranda.png"})
     yield win
     win.shutdown()
-
-
-def answer_modals(handlers, timeout_s=30.0):
-    """Answer the next modal dialogs, one handler per dialog; each handler gets the dialog and closes it. Returns
-    the list of what the handlers returned and a list of errors (a dialog of another kind is rejected)."""
-    handlers = list(handlers)
-    answered, errors = [], []
-    deadline = time.monotonic() + timeout_s
-    last = []  # the dialog just handled, until it has closed (a PIN prompt shown again is the same object)
-
-    def poll():
-        dialog = QApplication.activeModalWidget()
-        if last and dialog is not last[0]:
-            last.clear()
-        if dialog is None or not dialog.isVisible() or last:
-            if time.monotonic() > deadline:
-                errors.append(f"no dialog within {timeout_s} s")
-                return
-            QTimer.singleShot(50, poll)
-            return
-        last.append(dialog)
-        dialog.finished.connect(last.clear)  # closed: when shown again, it is the next dialog to answer
-        kind, handle = handlers.pop(0)
-        if not isinstance(dialog, kind):
-            errors.append(f"expected a {kind.__name__}, got {type(dialog).__name__} ({dialog.windowTitle()})")
-            dialog.reject()
-        else:
-            answered.append(handle(dialog))
-        if handlers:
-            QTimer.singleShot(50, poll)
-
-    QTimer.singleShot(50, poll)
-    return answered, errors
 
 
 def type_pin(pin):

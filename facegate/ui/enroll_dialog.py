@@ -56,12 +56,12 @@ def _button(text: str, slot: Callable[[], None]) -> QPushButton:
 
 
 class EnrollDialog(QDialog):
-    def __init__(self, window: DialogHost):
+    def __init__(self, window: DialogHost, poses: tuple[Pose, ...] = POSES):
         super().__init__(host_widget(window))
         self.main_window: DialogHost = window  # not self.window: that is QWidget.window()
         self.setWindowTitle("Enroll a person")
         self.setObjectName("enroll_dialog")
-        self.session = SnapshotSession(min_face_width=window.settings.min_face_width)
+        self.session = SnapshotSession(min_face_width=window.settings.min_face_width, poses=poses)
         self._judgement: Judgement | None = None
         self._judged_image: np.ndarray | None = None
         self._checking: Shot | None = None  # a shot the gallery is checking on the shot worker
@@ -83,13 +83,13 @@ class EnrollDialog(QDialog):
         self.hint_label = QLabel("Waiting for the camera...")
         self.hint_label.setStyleSheet("font-size: 15px")
         self.progress = QProgressBar()
-        self.progress.setRange(0, len(POSES))
+        self.progress.setRange(0, len(poses))
         self.progress.setFormat("Photos taken: %v of %m")  # photo counts, not a percentage
 
         self.thumbnails: dict[Pose, QLabel] = {}
         self.retake_buttons: dict[Pose, QPushButton] = {}
         shots_grid = QGridLayout()
-        for column, pose in enumerate(POSES):
+        for column, pose in enumerate(poses):
             thumbnail = QLabel(pose.value)
             thumbnail.setObjectName(f"shot_{pose.name.lower()}")
             thumbnail.setFixedSize(THUMBNAIL_SIDE, THUMBNAIL_SIDE)
@@ -132,7 +132,7 @@ class EnrollDialog(QDialog):
         row.addStretch()
         row.addWidget(self.from_file_button)
         layout.addLayout(row)
-        name_row = QHBoxLayout()
+        name_row = self.name_row = QHBoxLayout()
         name_row.addWidget(QLabel("Name:"))
         name_row.addWidget(self.name_edit, 1)
         name_row.addWidget(self.save_button)
@@ -228,7 +228,7 @@ class EnrollDialog(QDialog):
     def _update_step(self) -> None:
         taken = len(self.session.shots)
         self.progress.setValue(taken)
-        for pose in POSES:
+        for pose in self.session.poses:
             shot = self.session.shots.get(pose)
             thumbnail = self.thumbnails[pose]
             if shot is None:
@@ -245,9 +245,10 @@ class EnrollDialog(QDialog):
             self.capture_button.setEnabled(False)
         elif self.session.missing:
             wanted = self.session.missing[0]
-            self.step_label.setText(f"Photo {taken + 1} of {len(POSES)}: {wanted.instruction}")
+            self.step_label.setText(f"Photo {taken + 1} of {len(self.session.poses)}: {wanted.instruction}")
         else:
-            self.step_label.setText("All photos taken. Type the name and press Save.")
+            self.step_label.setText("All photos taken. Type the name and press Save." if len(self.session.poses) > 1
+                                    else "Photo taken. Type the name and press Enter.")
             self.hint_label.setText("")
             self.capture_button.setEnabled(False)
         self._update_buttons()
@@ -342,17 +343,27 @@ class EnrollDialog(QDialog):
                                       f"them in as {name}.")
             return
         if duplicate is not None and duplicate[0] != name:
-            answer = QMessageBox.question(
-                self, "Already enrolled?",
-                f"This face already matches {duplicate[0]} (distance {duplicate[1]:.2f}).\n\n"
-                f"Add these photos to {duplicate[0]} instead of creating {name}?",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel)
-            if answer == QMessageBox.StandardButton.Cancel:
+            chosen = self.resolve_duplicate(name, duplicate)
+            if chosen is None:
                 self.result_label.setText("Nothing saved.")
                 return
-            if answer == QMessageBox.StandardButton.Yes:
-                name = duplicate[0]
-        self._run(lambda: self.gallery.enroll(name, photos), lambda outcome: self._enrolled(name, outcome))
+            name = chosen
+        self._run(lambda: self.enroll_job(name, photos), lambda outcome: self._enrolled(name, outcome))
+
+    def resolve_duplicate(self, name: str, duplicate: tuple[str, float]) -> str | None:
+        """The face already matches `duplicate` (another name): whom to save the photos under; None: nothing."""
+        answer = QMessageBox.question(
+            self, "Already enrolled?",
+            f"This face already matches {duplicate[0]} (distance {duplicate[1]:.2f}).\n\n"
+            f"Add these photos to {duplicate[0]} instead of creating {name}?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No | QMessageBox.StandardButton.Cancel)
+        if answer == QMessageBox.StandardButton.Cancel:
+            return None
+        return duplicate[0] if answer == QMessageBox.StandardButton.Yes else name
+
+    def enroll_job(self, name: str, photos) -> tuple:
+        """The saving itself, on the worker thread: (photos saved, photos left out), as Gallery.enroll."""
+        return self.gallery.enroll(name, photos)
 
     def _enrolled(self, name: str, outcome) -> None:
         saved, problems = outcome

@@ -31,6 +31,9 @@ class DialogHost(Protocol):
     def apply_settings(self, settings: Settings) -> None:
         """Save and apply new settings (FaceGateError when they cannot be saved)."""
 
+    def require_admin(self) -> bool:
+        """Ask for the administrator PIN (unless given a moment ago); True when it was given. Every change asks."""
+
 
 def host_widget(host: DialogHost) -> QWidget:
     """The host as the dialog's Qt parent."""

@@ -140,6 +140,9 @@ class MainWindow(QMainWindow):
         self.toolbar = bar
         self.enroll_action = self._action(bar, "Enroll person", self.open_enroll)
         self.people_action = self._action(bar, "People", self.open_people)
+        self.visitor_action = self._action(bar, "Visitor...", self.open_visitor)
+        self.visitor_action.setToolTip("Register a visitor: name, host, one photo; let in until the end of today")
+        self.visitors_action = self._action(bar, "Visitors today", self.open_visitors_today)
         self.log_action = self._action(bar, "Access log", self.open_log)
         self.settings_action = self._action(bar, "Settings", self.open_settings)
         self.waits_action = self._action(bar, "Lift a wait...", self.choose_wait_to_lift)
@@ -155,7 +158,7 @@ class MainWindow(QMainWindow):
         self.leave_kiosk_action.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
         self.leave_kiosk_action.triggered.connect(self.leave_kiosk)
         self.addAction(self.leave_kiosk_action)
-        for action in (self.enroll_action, self.people_action):
+        for action in (self.enroll_action, self.people_action, self.visitor_action):
             action.setEnabled(False)  # until the model is loaded
 
     def _action(self, bar: QToolBar, text: str, slot) -> QAction:
@@ -221,6 +224,7 @@ class MainWindow(QMainWindow):
         self.model_label.setText("Model: ready")
         self.enroll_action.setEnabled(True)
         self.people_action.setEnabled(True)
+        self.visitor_action.setEnabled(True)
         self._update_people_count()
         self._open_sinks()
         self.start_session()
@@ -335,7 +339,11 @@ class MainWindow(QMainWindow):
         if decision.greet and decision.name:
             from facegate.speech import render_greeting
 
-            self.video.show_banner(render_greeting(self.settings.greeting_template, decision.name))
+            greeting = render_greeting(self.settings.greeting_template, decision.name)
+            if decision.details.get("visitor"):  # the receptionist sees whom to call
+                greeting = f"{greeting} — visitor for {decision.details.get('host')}"
+                self.statusBar().showMessage(f"Visitor {decision.name} arrived; host: {decision.details.get('host')}")
+            self.video.show_banner(greeting)
         if decision.details.get("rule"):  # an access rule refused a recognised person: the reason, on screen
             self.video.show_banner(decision.reason, alert=True)
         if decision.details.get("tailgating"):
@@ -496,6 +504,20 @@ class MainWindow(QMainWindow):
         from facegate.ui.people_dialog import PeopleDialog
 
         run_modal(PeopleDialog(self))
+
+    def open_visitor(self) -> None:
+        if self.engine is None or not self.require_admin():
+            return
+        from facegate.ui.visitor_dialog import VisitorDialog
+
+        run_modal(VisitorDialog(self))
+
+    def open_visitors_today(self) -> None:
+        if not self.require_admin():
+            return
+        from facegate.ui.visitor_dialog import VisitorsTodayDialog
+
+        run_modal(VisitorsTodayDialog(self))
 
     def open_log(self) -> None:
         if not self.require_admin():

@@ -32,9 +32,12 @@ from PySide6.QtWidgets import (
     QListWidgetItem,
     QMessageBox,
     QPushButton,
+    QTabWidget,
     QVBoxLayout,
+    QWidget,
 )
 
+from facegate.access_plan import AccessPlan, AccessPlanStore
 from facegate.errors import FaceGateError, GalleryError
 from facegate.gallery import Gallery, is_learned, validate_name
 from facegate.imageio import load_image
@@ -42,6 +45,7 @@ from facegate.learning import LearnedSummary, learned_summaries
 from facegate.matching import Resemblance
 from facegate.pipeline import face_crop
 from facegate.policy import PolicySettings
+from facegate.ui.access_tab import AccessTab
 from facegate.ui.captions import plural
 from facegate.ui.host import DialogHost, host_widget
 from facegate.ui.jobs import BackgroundJob
@@ -97,13 +101,27 @@ def _placeholder(size: int = THUMBNAIL_SIZE) -> QPixmap:
     return pixmap
 
 
+def follow_in_plan(store: AccessPlanStore, name: str, change: Callable[[AccessPlan], AccessPlan]) -> str:
+    """After a rename or a deletion in the gallery: the same in the access plan, when it names `name` (as a person
+    or a host). Returns "" or a sentence saying what could not be done (the gallery's change stands)."""
+    try:
+        plan = store.plan()
+        if name not in plan.people and not any(access.host == name for access in plan.people.values()):
+            return ""
+        store.edit(change)
+    except FaceGateError as exc:
+        log.error("The access rules do not follow the change of %s: %s", name, exc)
+        return f" The access rules could NOT be changed to match: {exc}"
+    return " The access rules follow."
+
+
 class PeopleDialog(QDialog):
     def __init__(self, window: DialogHost):
         super().__init__(host_widget(window))
         self.main_window: DialogHost = window  # not self.window: that is QWidget.window()
         self.setWindowTitle("People")
         self.setObjectName("people_dialog")
-        self.resize(560, 620)
+        self.resize(760, 640)
         self.busy = False
         self._learned: dict[str, LearnedSummary] = {}  # as of the last reload
         self._pending_job: Callable[[Any], None] | None = None
@@ -122,7 +140,7 @@ class PeopleDialog(QDialog):
         self.list.setObjectName("people_list")
         self.list.setIconSize(QSize(THUMBNAIL_SIZE, THUMBNAIL_SIZE))
         self.list.setSpacing(2)
-        self.list.currentItemChanged.connect(lambda *_: self._update_buttons())
+        self.list.currentItemChanged.connect(lambda *_: self._selection_changed())
         self.count_label = QLabel("")
         self.add_button = QPushButton("Add photos...")
         self.add_button.setObjectName("add_photos_button")
@@ -153,7 +171,8 @@ class PeopleDialog(QDialog):
         self.problems_list.setObjectName("problems_list")
         self.problems_list.setMaximumHeight(130)
 
-        layout = QVBoxLayout(self)
+        people_page = QWidget()
+        layout = QVBoxLayout(people_page)
         layout.addWidget(self.count_label)
         layout.addWidget(self.list, 1)
         row = QHBoxLayout()
@@ -167,6 +186,13 @@ class PeopleDialog(QDialog):
         layout.addWidget(self.result_label)
         layout.addWidget(self.problems_label)
         layout.addWidget(self.problems_list)
+        # Who may enter where and when: the chosen person's groups and dates, and the groups, holidays, pairs.
+        self.access_tab = AccessTab(window)
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("people_tabs")
+        self.tabs.addTab(people_page, "People")
+        self.tabs.addTab(self.access_tab, "Access")
+        QVBoxLayout(self).addWidget(self.tabs)
         self.reload()
 
     # ------------------------------------------------------------------ the list
@@ -281,6 +307,10 @@ class PeopleDialog(QDialog):
             self._thumbnail_key(f) in self._thumbnails for f in files.values() if f)
 
     # ------------------------------------------------------------------ background work
+    def _selection_changed(self) -> None:
+        self._update_buttons()
+        self.access_tab.show_person(self.selected_name())
+
     def _update_buttons(self) -> None:
         name = self.selected_name()
         selected = name is not None
@@ -417,11 +447,15 @@ class PeopleDialog(QDialog):
         if new == old:
             self._show(f"{old} keeps the same name.")
             return
-        gallery = self.gallery
-        self._run(lambda: gallery.rename(old, new),
-                  lambda _: self._changed(f"{old} is now called {new}. Earlier entries in the access log keep "
-                                          f"the old name.", select=new),
-                  f"Renaming {old}...", f"{old} was not renamed")
+        gallery, store = self.gallery, self.access_tab.store()
+
+        def job() -> str:
+            gallery.rename(old, new)
+            return follow_in_plan(store, old, lambda plan: plan.renamed(old, new))
+
+        self._run(job, lambda plan_problem: self._changed(
+            f"{old} is now called {new}. Earlier entries in the access log keep the old name.{plan_problem}",
+            select=new), f"Renaming {old}...", f"{old} was not renamed")
 
     # ------------------------------------------------------------------ forget learned photos
     def forget_learned(self) -> None:
@@ -468,22 +502,24 @@ class PeopleDialog(QDialog):
             self._show(f"{name} was not deleted.")
             return
         gallery, access_log = self.gallery, self.main_window.access_log if erase_log else None
+        store = self.access_tab.store()
 
-        def job() -> tuple[int, int | FaceGateError | None]:
+        def job() -> tuple[int, int | FaceGateError | None, str]:
             photos = gallery.remove(name)
+            plan_problem = follow_in_plan(store, name, lambda plan: plan.without_person(name))
             if access_log is None:
-                return photos, None
+                return photos, None, plan_problem
             try:
-                return photos, access_log.erase_person(name)
+                return photos, access_log.erase_person(name), plan_problem
             except Exception as exc:  # the person is gone already; report the log part on its own
                 log.exception("Could not erase %s from the access log", name)
-                return photos, FaceGateError(str(exc))
+                return photos, FaceGateError(str(exc)), plan_problem
 
         self._run(job, lambda outcome: self._deleted(name, *outcome), f"Deleting {name}...",
                   f"{name} was not deleted")
 
-    def _deleted(self, name: str, photos: int, log_outcome) -> None:
-        text = f"{name} was deleted ({plural(photos, 'photo')} and their face data erased)."
+    def _deleted(self, name: str, photos: int, log_outcome, plan_problem: str = "") -> None:
+        text = f"{name} was deleted ({plural(photos, 'photo')} and their face data erased).{plan_problem}"
         if isinstance(log_outcome, FaceGateError):
             self._changed(text, select="")
             self._show(f"{text}\nTheir access log entries could NOT be erased: {log_outcome}", error=True)
