@@ -282,3 +282,24 @@ def test_an_edit_is_saved_owner_only_and_reads_back(tmp_path):
     with pytest.raises(AccessRulesError, match="no group 'Nobody'"):
         rules_file.edit(lambda plan: plan.with_person(PersonAccess("Bob", ("Nobody",))))
     assert "Bob" not in rules_file.plan().people
+
+
+def test_a_granted_track_whose_votes_dip_and_come_back_is_not_refused_by_its_own_passage(office):
+    """The door opened for a track: when its votes drop to Pending (a turned head) and come back, the rules are not
+    asked again. (They were: anti-passback then refused the very grant it had just recorded, said "you went in at
+    10:00" to the person still at the door, and logged a Denied; seen on the clip, tests/test_access_pipeline.py.)"""
+    from facegate.matching import Match
+    from facegate.policy import AccessPolicy, PolicySettings, Verdict
+
+    now = [at(2026, 12, 7, 10)]
+    passages = Passages()
+    rules = AccessRules([AntiPassback(lambda: office, "Front door", passages)], lambda: now[0])
+    policy = AccessPolicy(PolicySettings(votes_needed=3, window=5), rules=rules)
+    grace, unsure = Match("Grace Hopper", 0.35, 0.3, "Bob"), Match("Grace Hopper", 0.55, 0.3, "Bob")
+    decisions = [policy.add_vote(1, grace, t) for t in range(3)]
+    assert decisions[-1].verdict is Verdict.GRANTED
+    passages.record("Grace Hopper", "Front door", now[0])  # the door's passages listener, at the grant
+    decisions = [policy.add_vote(1, match, 3 + t) for t, match in enumerate([unsure] * 3 + [grace] * 3)]
+    assert policy.verdict(1) == (Verdict.GRANTED, "Grace Hopper") and decisions == [None] * 6
+    assert policy.add_vote(2, grace, 10) is None and policy.add_vote(2, grace, 11) is None
+    assert policy.add_vote(2, grace, 12).details["rule"] == RULE_PASSBACK  # a new track: a new passage, refused
