@@ -116,8 +116,9 @@ def build_actions(settings: Settings, *, access_log: AccessLog | None = None, ou
                   on_alert: Callable[[ActionEvent], None] | None = None,
                   clock: Callable[[], float] = time.time) -> ActionsListener | None:
     """The actions the settings ask for (door_command or door_serial, mqtt_url, webhook_url), started; None when
-    none is set. clock: the time each decision and alert is stamped with (the access rules' clock). Raises FaceGateError (in plain words, no secret) when one cannot work: an mqtt_url that is no
-    MQTT address, an outbox that cannot be written..."""
+    none is set. clock: the time each decision and alert is stamped with (the access rules' clock). Raises
+    FaceGateError (in plain words, no secret) when one cannot work: an mqtt_url that is no MQTT address, an outbox
+    that cannot be written..."""
     door_command, door_close_command = settings.door_command, settings.door_close_command
     if not door_command.strip() and settings.door_serial.strip():
         door_command, door_close_command = serial_relay_commands(settings)
