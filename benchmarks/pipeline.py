@@ -21,6 +21,12 @@ time.
 
     PYTHONPATH=. .venv/bin/python benchmarks/pipeline.py [--size 640x480] [--repeat 3] [--peer-scale 0.25,0.5] [--json]
 
+--access-plan: the decision path's added cost of the access rules (issue 31) instead of the peer: FaceGate alone,
+without access rules (before) and with a plan of 50 groups and 10,000 people (after: PlanRule and AntiPassback as
+the kiosk assembles them, the plan read from its file beside the gallery, on a clock set to a Monday 10:00), runs
+interleaved; frames per second and the grant's latency (wall time from the capture of the first frame in which
+FaceGate tracks his face to the grant decision), medians side by side; and AccessRules.check alone, per call.
+
 Exits 0 with a message when the clips or the peer (face_recognition) are not on this machine.
 """
 
@@ -191,6 +197,8 @@ class RunResult:
     labels: dict = field(default_factory=dict)  # peer: name -> (processed frames, frames shown)
     label_frames: dict = field(default_factory=dict)  # name -> list of frames (processed)
     dropped: int = 0
+    face_frame: int | None = None  # FaceGate: the first frame of PERSON's shot in which a face is tracked
+    face_to_grant_ms: float | None = None  # capture of face_frame -> the grant decision, wall ms
 
     @property
     def fps(self) -> float:
@@ -237,10 +245,11 @@ def warm_up(engine, gallery, settings, clip: Path, size) -> None:
         pipeline.process(Frame(image, index, index / 30.0))
 
 
-def run_facegate(clip: Path, size, engine, gallery, settings) -> RunResult:
+def run_facegate(clip: Path, size, engine, gallery, settings, rules=None) -> RunResult:
     """One pass of the clip through the kiosk session built as `facegate run --headless --fast` builds it
     (build_session; no speech, no access log, liveness off: the recognition path is what is measured and compared
-    with face_recognition); only the reader is wrapped, to letterbox and time-stamp frames."""
+    with face_recognition); only the reader is wrapped, to letterbox and time-stamp frames. rules: the door's
+    access rules (kiosk.access_rules), None: none (as before issue 31)."""
     from facegate.capture import open_reader
     from facegate.kiosk import build_session
     from facegate.liveness import LivenessSettings
@@ -251,12 +260,16 @@ def run_facegate(clip: Path, size, engine, gallery, settings) -> RunResult:
     processing_ms: dict[int, float] = {}
     decided: list[tuple] = []  # (decision, frame index, wall time)
     encoded_frames = 0
+    face_frames: list[int] = []  # frames of PERSON's frontal shot in which a face is tracked
+    shot = ON_SCREEN[PERSON][-1]
 
     class Measure(SessionListener):
         def on_result(self, result):
             nonlocal encoded_frames
             processing_ms[result.frame.index] = 1000.0 * result.seconds
             encoded_frames += result.encoded > 0
+            if result.tracks and shot[0] <= result.frame.index <= shot[1]:
+                face_frames.append(result.frame.index)
 
         def on_decision(self, decision, result):
             decided.append((decision, result.frame.index, time.perf_counter()))
@@ -265,7 +278,8 @@ def run_facegate(clip: Path, size, engine, gallery, settings) -> RunResult:
         return TimedLetterboxReader(open_reader(spec, hold_seconds), size, captured)
 
     session = build_session(settings, engine, gallery, source=str(clip), realtime=False, listeners=[Measure()],
-                            learn=False, liveness=LivenessSettings(mode="off"), reader_factory=reader_factory)
+                            learn=False, liveness=LivenessSettings(mode="off"), reader_factory=reader_factory,
+                            rules=rules)
 
     cpu0, wall0 = time.process_time(), time.perf_counter()
     session.start()
@@ -287,7 +301,9 @@ def run_facegate(clip: Path, size, engine, gallery, settings) -> RunResult:
         first_frame=grant[1] if grant else None,
         first_latency_ms=1000.0 * (grant[2] - captured[grant[1]]) if grant else None,
         first_processing_ms=processing_ms[grant[1]] if grant else None,
-        events=[(i, d) for d, i, _ in decided], label_frames=label_frames, dropped=session.stats.dropped)
+        events=[(i, d) for d, i, _ in decided], label_frames=label_frames, dropped=session.stats.dropped,
+        face_frame=face_frames[0] if face_frames else None,
+        face_to_grant_ms=1000.0 * (grant[2] - captured[face_frames[0]]) if grant and face_frames else None)
 
 
 # ------------------------------------------------------------------------------------------ the peer
@@ -760,6 +776,134 @@ def print_targets(report: Report, m: Measured, md: Medians, j: Judgement, scales
                one_grant_no_false_accept=j.one_grant)
 
 
+# ------------------------------------------------------------------------------------------ --access-plan
+PLAN_GROUPS = 50
+PLAN_PEOPLE = 10_000
+PLAN_DOOR = "Front door"
+
+
+def big_plan_text(groups: int = PLAN_GROUPS, people: int = PLAN_PEOPLE) -> str:
+    """A site's worth of rules: `groups` groups with doors and weekly hours, holidays, a passback pair at this door,
+    `people` synthetic people in one to three groups each (a third with validity dates), and PERSON in a group open
+    on weekdays 07:00-19:00 at this door."""
+    rng = np.random.default_rng(31)
+    doors = [PLAN_DOOR, "Front exit", "Side door", "Loading bay", "Lab", "Server room", "Roof", "Car park"]
+    lines = ["timezone Europe/London", "erase-expired-after 30 days", "erase-visitors-after 2 hours"]
+    names = [f"Group {g:02d}" for g in range(groups)]
+    for g, name in enumerate(names):
+        listed = " ".join(f'"{d}"' for d in rng.choice(doors, size=1 + g % 3, replace=False))
+        start = 6 + g % 4
+        lines.append(f'group "{name}" doors {listed} hours Mon-Fri {start:02d}:00-{start + 11:02d}:00 Sat 09:00-13:00')
+    lines += [f"holiday 2026-{m:02d}-{d:02d} \"Holiday {m}-{d}\"" for m, d in ((1, 1), (4, 3), (5, 4), (12, 25))]
+    lines.append(f'passback in "{PLAN_DOOR}" out "Front exit" reset 12 hours')
+    for p in range(people):
+        member = " ".join(f'"{names[int(g)]}"' for g in rng.choice(groups, size=1 + p % 3, replace=False))
+        dates = f" from 2026-01-{1 + p % 28:02d} until 2027-{1 + p % 12:02d}-{1 + p % 28:02d}" if p % 3 == 0 else ""
+        lines.append(f'person "Person {p:05d} Synthetic" groups {member}{dates}')
+    lines.append(f'group "Office" doors "{PLAN_DOOR}" hours Mon-Fri 07:00-19:00')
+    lines.append(f'person "{PERSON}" groups "Office"')
+    return "\n".join(lines) + "\n"
+
+
+def per_call_us(call, count: int = 2000) -> float:
+    """Median wall microseconds of one call, over `count` calls."""
+    times = []
+    for _ in range(count):
+        started = time.perf_counter_ns()
+        call()
+        times.append(time.perf_counter_ns() - started)
+    return statistics.median(times) / 1000.0
+
+
+def access_plan_benchmark(report: Report, clips: Path, size, repeat: int) -> None:
+    """FaceGate without access rules and with the big plan, interleaved; then AccessRules.check alone."""
+    import datetime as dt
+    from dataclasses import replace
+    from zoneinfo import ZoneInfo
+
+    from facegate.access_plan import AccessPlanFile, plan_path_for
+    from facegate.access_rules import Passages
+    from facegate.config import Settings
+    from facegate.kiosk import access_rules
+    from facegate.vision.engine import FaceEngine
+
+    clip = clips / CLIP
+    settings = replace(Settings(), door_name=PLAN_DOOR)
+    monday = dt.datetime(2026, 12, 7, 10, tzinfo=ZoneInfo("Europe/London")).timestamp()
+    with tempfile.TemporaryDirectory(prefix="facegate-bench-") as tmp:
+        engine = FaceEngine(detector=settings.detector)
+        gallery, _ = build_gallery(clips, Path(tmp), engine)
+        warm_up(engine, gallery, settings, clip, size)
+        path = plan_path_for(gallery.folder)
+        path.write_text(big_plan_text(), encoding="utf-8")
+        started = time.perf_counter()
+        plan_file = AccessPlanFile(path)
+        plan = plan_file.plan()
+        parse_ms = 1000 * (time.perf_counter() - started)
+        plan_kib = path.stat().st_size / 1024
+        assert plan_file.problem is None, plan_file.problem
+
+        def rules():  # a fresh door each run: no passage from the previous run
+            return access_rules(settings, None, lambda: monday, plan_file.plan, Passages())
+
+        before: list[RunResult] = []
+        after: list[RunResult] = []
+        for _ in range(repeat):
+            before.append(run_facegate(clip, size, engine, gallery, settings))
+            after.append(run_facegate(clip, size, engine, gallery, settings, rules()))
+        door = rules()
+        evening = access_rules(settings, None, lambda: monday + 11 * 3600, plan_file.plan, Passages())
+        other = next(name for name in plan.people
+                     if name != PERSON and door.rules[0].check(name, monday) is not None)
+        cases = {"granted": (door, PERSON), "refused, another door": (door, other),
+                 "refused, hours (21:00)": (evening, PERSON), "no line (Everyone)": (door, "Nobody Listed")}
+        check_us = {what: per_call_us(lambda on=on, name=name: on.check(name))
+                    for what, (on, name) in cases.items()}
+        said = {what: on.check(name) for what, (on, name) in cases.items()}
+        enrolled = gallery.people
+
+    report.say("FaceGate's decision path without access rules (before issue 31) and with a big access plan (after), "
+               f"same clip, as fast as possible, {repeat} runs each, interleaved")
+    report.say(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, load average "
+               f"{os.getloadavg()[0]:.2f}", cpu_cores=os.cpu_count(), load_average=os.getloadavg()[0])
+    report.say(f"plan: {len(plan.groups)} groups ({PLAN_GROUPS} synthetic + Everyone, Visitors, Office), "
+               f"{len(plan.people)} people ({PLAN_PEOPLE} synthetic + {PERSON}), {len(plan.holidays)} holidays, "
+               f"{len(plan.passbacks)} passback pair at this door; file {plan_kib:.0f} KiB, read "
+               f"and checked in {parse_ms:.0f} ms; clock set to Monday 2026-12-07 10:00 Europe/London",
+               groups=len(plan.groups), people=len(plan.people), plan_kib=plan_kib,
+               parse_ms=parse_ms)
+    report.say(f"gallery: {', '.join(enrolled)} (the real small gallery and the clip's person: what is measured "
+               "is the decision path's added cost)")
+    column = 22
+    report.say()
+    report.say(f"  {'':<58}{'before: no rules':>{column}}{'after: big plan':>{column}}")
+
+    def row(label, key, value, spec):
+        ours = [med([value(r) for r in runs]) for runs in (before, after)]
+        report.row("access_plan", f"  {label:<58}" + "".join(f"{fmt(v, spec):>{column}}" for v in ours),
+                   measure=key, before=ours[0], after=ours[1])
+
+    row("throughput, frames/s (wall clock, end to end), median", "fps", lambda r: r.fps, ".1f")
+    row("processing ms per frame, median of the runs' medians", "processing_ms_median",
+        lambda r: float(np.median(r.processed_ms)), ".2f")
+    row(f"first frame of {PERSON}'s face (tracked), median", "face_frame", lambda r: r.face_frame, ".0f")
+    row("frame of the grant, median", "grant_frame", lambda r: r.first_frame, ".0f")
+    row("grant latency: capture of that first face frame -> grant, ms", "face_to_grant_ms",
+        lambda r: r.face_to_grant_ms, ".1f")
+    row("  of which the grant frame's capture -> decision, ms", "latency_ms", lambda r: r.first_latency_ms, ".1f")
+    grants = [[(i, d.name) for i, d in r.events if d.verdict.value == "granted"] for r in before + after]
+    report.say(f"  grants per run: {'; '.join(', '.join(f'{n} at {i}' for i, n in g) or 'none' for g in grants)}",
+               grants=grants)
+    report.say()
+    report.say("AccessRules.check alone, the big plan (PlanRule then AntiPassback, the plan file's reload check "
+               "included), median of 2000 calls:")
+    for what, us in check_us.items():
+        refusal = said[what]
+        report.row("check_us", f"  {what:<24}{us:>8.1f} us" + (f"   ({refusal.rule}: {refusal.reason})"
+                                                               if refusal is not None else ""), case=what, us=us)
+    report.finish()
+
+
 def main(argv=None) -> int:
     parser = bench_parser(__doc__)
     parser.add_argument("--size", type=parse_size, default=parse_size("640x480"),
@@ -771,12 +915,18 @@ def main(argv=None) -> int:
                         help="how much the peer shrinks each frame before detecting, a comma-separated list; the "
                              "peer runs once per scale (default 0.25,0.5: 0.25 is the example's quarter size, the "
                              "faithful peer, which finds no face in this clip; 0.5 does)")
+    parser.add_argument("--access-plan", action="store_true",
+                        help=f"measure the access rules' added cost instead of the peer: FaceGate without rules and "
+                             f"with a plan of {PLAN_GROUPS} groups and {PLAN_PEOPLE:,} people, side by side")
     args = parser.parse_args(argv)
     scales: list[float] = args.peer_scale
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     report = Report("pipeline", args.json)
     clips = need_clips(report, CLIP)
+    if args.access_plan:
+        access_plan_benchmark(report, clips, args.size, args.repeat)
+        return 0
     need_peer(report)
 
     measured = measure(clips, args.size, args.repeat, scales)

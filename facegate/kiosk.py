@@ -260,7 +260,7 @@ def build_session(settings: Settings, engine: FaceEngine, gallery: Gallery, *, s
         built_in.append(PassagesListener(passages, settings.door(), rules.clock if rules is not None else time.time))
     if actions:
         action_listener = build_actions(settings, access_log=access_log, on_health=on_action_health,
-                                        on_alert=on_tailgating)
+                                        on_alert=on_tailgating, clock=rules.clock if rules is not None else time.time)
         if action_listener is not None:
             built_in.append(action_listener)
     if learner is None and (settings.learn_from_visits if learn is None else learn):

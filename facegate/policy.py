@@ -178,7 +178,10 @@ class AccessPolicy:
         a grant that starts a visit greets; a grant an access rule refuses is DENIED instead."""
         if verdict is Verdict.GRANTED:
             assert name is not None  # add_vote and _vote_during_liveness grant a named person only
-            granted_already = state.verdict is Verdict.GRANTED and state.name == name  # the door opened: not asked
+            # the door opened for this track: the rules are not asked again, also when its votes dipped to Pending
+            # and came back (asked again, anti-passback would refuse the very grant it just recorded)
+            granted_already = ((state.verdict is Verdict.GRANTED and state.name == name)
+                               or (Verdict.GRANTED, name) in state.announced)
             refusal = None if granted_already else self._refusal(name)
             if refusal is not None:
                 return self._refuse(state, track_id, name, refusal, vote, now, details)

@@ -738,3 +738,33 @@ def test_the_door_and_building_dialog(qtbot):
     assert chosen.mqtt_url == "mqtt://kiosk:pw@127.0.0.1:1883"
     for edit in (dialog.mqtt_password_edit, dialog.edits["webhook_secret"]):  # never shown in clear on the screen
         assert edit.echoMode() == QLineEdit.EchoMode.PasswordEchoOnEdit
+
+
+# ---- a visitor (issue 31 item 4) on the rules' clock (item 8) ------------------------------------------------
+
+def test_a_granted_visitors_mqtt_and_webhook_payloads_name_the_host_at_the_rules_time(tmp_path, access_log, broker,
+                                                                                      subscriber):
+    from facegate.access_plan import parse_plan
+    from facegate.actions.payload import iso_time
+
+    plan = parse_plan('timezone Europe/London\nvisitor "Jane Doe" host "Ada Lovelace" until 2026-12-07\n')
+    # the kiosk's clock, set and stopped (near the receiver's own: it refuses a signed time 30 s away from it)
+    at = float(int(time.time()) - 2)
+    receiver = Receiver(SECRET)
+    settings = webhook(tmp_path, receiver, mqtt_url=broker.url, mqtt_topic="facegate/desk", mqtt_discovery_prefix="")
+    listener = build_actions(settings, access_log=access_log, clock=lambda: at)
+    try:
+        listener.on_decision(*decided(Verdict.GRANTED, "Jane Doe", details=plan.details("Jane Doe")))
+        listener.on_decision(*decided(Verdict.GRANTED, "Ada Lovelace", track_id=2, details=plan.details("Ada")))
+        assert wait_until(lambda: len(subscriber.on("facegate/desk/decision")) == 2, 10)
+        assert wait_until(lambda: len(receiver.processed) == 2, 10), (receiver.refusals, receiver.attempts)
+    finally:
+        listener.stop(5)
+        receiver.stop()
+    by_mqtt = subscriber.json_on("facegate/desk/decision")
+    by_webhook = [receiver.processed[key] for key in receiver.order]
+    for visitor, staff in (by_mqtt, by_webhook):
+        assert visitor["visitor"] is True and visitor["host"] == "Ada Lovelace" and visitor["name"] == "Jane Doe"
+        assert staff["visitor"] is False and staff["host"] is None
+        assert visitor["epoch"] == staff["epoch"] == at and visitor["time"] == iso_time(at)
+    assert by_mqtt[0] == by_webhook[0]  # the same object by both routes

@@ -27,8 +27,10 @@ class ActionsListener(SessionListener):
     """Hands each decision to every action, and watches for new faces while the door is open."""
 
     def __init__(self, actions: Sequence[ActionWorker], door: str = "Door", open_s: float = 3.0,
-                 on_alert: Callable[[ActionEvent], None] | None = None, demonstration: bool = False):
+                 on_alert: Callable[[ActionEvent], None] | None = None, demonstration: bool = False,
+                 clock: Callable[[], float] = time.time):
         self.actions = list(actions)
+        self.clock = clock  # a decision's time: the access rules' clock, as in the access log (a test sets it)
         self.door, self.open_s = door, open_s
         self.demonstration = demonstration  # every message says so
         self.on_alert = on_alert
@@ -46,7 +48,7 @@ class ActionsListener(SessionListener):
         if decision.verdict is Verdict.PENDING:
             return
         try:
-            event = decision_event(decision, result, self.door, time.time(), self.demonstration)
+            event = decision_event(decision, result, self.door, self.clock(), self.demonstration)
         except Exception:  # noqa: BLE001 - the video path goes on; the error is in the app's log
             log.exception("decision on track %d not handed to the actions", decision.track_id)
             return
@@ -68,7 +70,7 @@ class ActionsListener(SessionListener):
             return
         self._in_view |= new
         self.alerts += 1
-        event = tailgating_event(self.door, time.time(), self._granted, len(new), self.demonstration)
+        event = tailgating_event(self.door, self.clock(), self._granted, len(new), self.demonstration)
         log.warning("tailgating: %d new face(s) while the door was open for %s", len(new), self._granted)
         for action in self.actions:
             action.submit(event)
@@ -111,10 +113,12 @@ def serial_relay_commands(settings: Settings) -> tuple[str, str]:
 
 def build_actions(settings: Settings, *, access_log: AccessLog | None = None, outbox_dir: Path | None = None,
                   on_health: Callable[[ActionHealth], None] | None = None,
-                  on_alert: Callable[[ActionEvent], None] | None = None) -> ActionsListener | None:
+                  on_alert: Callable[[ActionEvent], None] | None = None,
+                  clock: Callable[[], float] = time.time) -> ActionsListener | None:
     """The actions the settings ask for (door_command or door_serial, mqtt_url, webhook_url), started; None when
-    none is set. Raises FaceGateError (in plain words, no secret) when one cannot work: an mqtt_url that is no
-    MQTT address, an outbox that cannot be written..."""
+    none is set. clock: the time each decision and alert is stamped with (the access rules' clock). Raises
+    FaceGateError (in plain words, no secret) when one cannot work: an mqtt_url that is no MQTT address, an outbox
+    that cannot be written..."""
     door_command, door_close_command = settings.door_command, settings.door_close_command
     if not door_command.strip() and settings.door_serial.strip():
         door_command, door_close_command = serial_relay_commands(settings)
@@ -129,7 +133,7 @@ def build_actions(settings: Settings, *, access_log: AccessLog | None = None, ou
 
     try:
         common: dict[str, Any] = {"on_outcome": record, "on_health": on_health}
-        listener = ActionsListener([], door, settings.door_open_s, on_alert, settings.demonstration)
+        listener = ActionsListener([], door, settings.door_open_s, on_alert, settings.demonstration, clock)
         actions = listener.actions
         if door_command.strip():
             from facegate.actions.door import DoorAction

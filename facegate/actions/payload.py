@@ -51,6 +51,8 @@ def decision_event(decision: Decision, result: FrameResult, door: str, now: floa
         # pipeline's "GUARD ALERT"), published on <mqtt_topic>/guard_alert too
         "guard_alert": bool(decision.details.get("guard_alert")),
         "failed_checks": int(decision.details.get("failed_checks") or 0),
+        # a visitor registered at the desk (facegate/access_plan.py) and whom to tell of their arrival
+        "visitor": bool(decision.details.get("visitor")), "host": decision.details.get("host"),
     }
     json.loads(to_json(payload))  # anything JSON cannot hold fails here, on the caller's side, with the reason
     return ActionEvent(EventKind.DECISION, key, payload, decision.verdict, decision.name, tailgating,
