@@ -66,10 +66,10 @@ def test_the_cli_and_the_window_assemble_the_same_kiosk(qtbot, home, clips, site
     assert from_cli == from_window
     assert cli_gallery == window_gallery == ("SiteGallery" if site else "Gallery")
     if site:  # the site link forwards from the log, and a site's kiosks learn nothing of their own
-        assert from_cli == ["AccessLogListener", "ActionsListener", "view", "SiteSync"]
+        assert from_cli == ["AccessLogListener", "PassagesListener", "ActionsListener", "view", "SiteSync"]
         assert window_site is not None and window_site.door == settings.door()
     else:
-        assert from_cli == ["AccessLogListener", "ActionsListener", "LearningListener", "view"]
+        assert from_cli == ["AccessLogListener", "PassagesListener", "ActionsListener", "LearningListener", "view"]
 
 
 def test_a_site_kiosk_without_its_log_is_refused_by_both(qtbot, home, clips, tmp_path):
