@@ -258,7 +258,7 @@ def encode_jpeg(image: np.ndarray) -> bytes:
     return data.tobytes()
 
 
-def _csv_cell(value: object) -> object:
+def csv_cell(value: object) -> object:
     """Text a spreadsheet would run as a formula (=, +, -, @) is quoted with a leading apostrophe."""
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
@@ -273,10 +273,10 @@ def write_csv(path: str | Path, rows: list, with_door: bool = False) -> int:
                      "source", "snapshot", "details"] + (["door"] if with_door else []))
     for row in rows:
         writer.writerow([row.id, f"{row.time:.3f}", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(row.time)),
-                         row.decision.value, _csv_cell(row.person or ""), row.distance, row.margin, row.track_id,
-                         _csv_cell(row.source), str(row.snapshot) if isinstance(row.snapshot, Path) else
-                         ("yes" if row.snapshot else ""), _csv_cell(_json_text(row.details))]
-                        + ([_csv_cell(row.door)] if with_door else []))
+                         row.decision.value, csv_cell(row.person or ""), row.distance, row.margin, row.track_id,
+                         csv_cell(row.source), str(row.snapshot) if isinstance(row.snapshot, Path) else
+                         ("yes" if row.snapshot else ""), csv_cell(_json_text(row.details))]
+                        + ([csv_cell(row.door)] if with_door else []))
     atomic_write_bytes(Path(path), text.getvalue().encode("utf-8"))
     return len(rows)
 

@@ -38,6 +38,7 @@ cannot read the rules refuses everyone rather than grant more than before (`Acce
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import threading
 import time
@@ -49,6 +50,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from facegate.errors import FaceGateError
 from facegate.storage import atomic_write_bytes, describe_os_error
+
+log = logging.getLogger(__name__)
 
 EVERYONE = "Everyone"
 VISITORS = "Visitors"
@@ -479,7 +482,7 @@ def _parse_when(text: str, number: int, what: str) -> dt.date | dt.datetime:
                                "(2026-03-12T17:00)", number) from None
 
 
-def _when_text(value: dt.date | dt.datetime) -> str:
+def when_text(value: dt.date | dt.datetime) -> str:
     if isinstance(value, dt.datetime):
         return value.isoformat(timespec="minutes" if value.second == 0 else "seconds")
     return value.isoformat()
@@ -675,9 +678,9 @@ def format_plan(plan: AccessPlan) -> str:
         if access.groups != default:
             words += ["groups", *(_quote(group) for group in access.groups)]
         if access.valid_from is not None:
-            words += ["from", _when_text(access.valid_from)]
+            words += ["from", when_text(access.valid_from)]
         if access.valid_until is not None:
-            words += ["until", _when_text(access.valid_until)]
+            words += ["until", when_text(access.valid_until)]
         if access.erased:
             words.append("erased")
         lines.append(" ".join(words))
@@ -756,6 +759,7 @@ class AccessPlanFile:
         self.problem = (f"{problem}. Until it is fixed this door uses "
                         + ("the rules it read before." if kept is not None else "no rules and refuses everyone."))
         self._plan = kept or AccessPlan(unreadable=problem)
+        log.error("%s", self.problem)
         if self.on_problem is not None:
             self.on_problem(self.problem)
 

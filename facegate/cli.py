@@ -462,13 +462,13 @@ def _enrolled(args, settings) -> list[str]:
 
 def _access_words(plan, access) -> str:
     """One person's access in words: groups, from when, until when (and a visitor's host)."""
-    from facegate.access_plan import _when_text
+    from facegate.access_plan import when_text
 
     words = [f"groups {', '.join(access.groups)}"]
     if access.visitor:
         words.insert(0, f"visitor of {access.host}")
-    words.append("from " + (_when_text(access.valid_from) if access.valid_from is not None else "always"))
-    words.append("until " + (_when_text(access.valid_until) if access.valid_until is not None else "no end"))
+    words.append("from " + (when_text(access.valid_from) if access.valid_from is not None else "always"))
+    words.append("until " + (when_text(access.valid_until) if access.valid_until is not None else "no end"))
     return f"{access.name}: " + "; ".join(words)
 
 

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from facegate.access_log import AttemptRow, _csv_cell
+from facegate.access_log import AttemptRow, csv_cell
 from facegate.pipeline import AttemptOutcome
 from facegate.policy import Verdict
 
@@ -215,7 +215,7 @@ def table_csv(table: ReportTable) -> str:
     text = io.StringIO()
     writer = csv.writer(text)
     writer.writerow(table.columns)
-    writer.writerows([[_csv_cell(cell) for cell in row] for row in table.rows])
+    writer.writerows([[csv_cell(cell) for cell in row] for row in table.rows])
     return text.getvalue()
 
 
