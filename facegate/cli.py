@@ -521,6 +521,36 @@ def cmd_access(args) -> int:
     return 0
 
 
+def cmd_access_settings(args) -> int:
+    """The plan's own settings: how long face data is kept past the end of access, and the time zone of its hours."""
+    from dataclasses import replace
+
+    from facegate.access_plan import DAY, AccessRulesError, parse_plan
+
+    def change(plan):
+        if args.expired_days is not None or args.visitors_hours is not None:
+            for value, option in ((args.expired_days, "--expired-days"), (args.visitors_hours, "--visitors-hours")):
+                if value is not None and value < 0:
+                    raise AccessRulesError(f"{option} cannot be negative")
+            plan = replace(plan, erase_expired_after_s=plan.erase_expired_after_s if args.expired_days is None
+                           else args.expired_days * DAY,
+                           erase_visitors_after_s=plan.erase_visitors_after_s if args.visitors_hours is None
+                           else args.visitors_hours * 3600.0)
+        if args.timezone is not None:
+            if args.timezone:
+                parse_plan(f'timezone "{args.timezone}"', "--timezone")  # the file's own check of the name
+            plan = replace(plan, timezone=args.timezone or None)
+        return plan
+
+    if args.expired_days is None and args.visitors_hours is None and args.timezone is None:
+        plan = _plan_store(args, load_settings()).plan()
+        print(f"face data erased {plan.erase_expired_after_s / DAY:g} days after a person's access ends, "
+              f"{plan.erase_visitors_after_s / 3600:g} hours after a visit ends; hours in "
+              + (plan.timezone or "this computer's time zone"))
+        return 0
+    return _edit_plan(args, load_settings(), change, "access settings changed")
+
+
 def _group_from_options(name: str, doors: list[str] | None, hours: str | None):
     """The group the options describe, read as the rules file reads a group line (the same checks and words)."""
     from facegate.access_plan import AccessRulesError, parse_plan
@@ -1128,6 +1158,15 @@ def build_parser() -> argparse.ArgumentParser:
     q = with_gallery(access_sub.add_parser("check", help="check a rules file; names the line that is wrong (exit 1)"))
     q.add_argument("file", nargs="?", help="the rules file (default: the one beside the gallery)")
     q.set_defaults(func=cmd_access)
+    q = with_gallery(access_sub.add_parser(
+        "settings", help="show or change the retentions (face data kept past the end of access) and the time zone"))
+    q.add_argument("--expired-days", type=float, metavar="DAYS",
+                   help="erase a person's photos and embeddings this long after their access ends (default 30)")
+    q.add_argument("--visitors-hours", type=float, metavar="HOURS",
+                   help="erase a visitor's photo and embeddings this long after the visit ends (default 1)")
+    q.add_argument("--timezone", metavar="ZONE",
+                   help="time zone of the hours and dates, e.g. Europe/London ('' : this computer's)")
+    q.set_defaults(func=cmd_access_settings)
 
     p = with_gallery(sub.add_parser("group", help="add, change, remove or list access groups (doors and hours)"))
     p.add_argument("group_action", choices=["add", "set", "remove", "list"])
