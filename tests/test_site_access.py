@@ -128,6 +128,14 @@ def test_an_existing_site_migrates_to_the_default_plan_and_its_doors_keep_granti
         assert door.follows(AccessPlan())
         for when in (at(10, 3), at(11, 7), at(1, 23, 59)):  # any day, any hour: granted, as before
             assert door.ask("Ann", when) is None
+        # tables an administrator wrote by hand that do not read as a plan: the door keeps the rules it had, says
+        # which line is wrong, and stays connected
+        with psycopg.connect(urls["admin"], autocommit=True) as conn:
+            conn.execute("UPDATE access_settings SET timezone = 'Mars/Olympus_Mons'")
+        assert wait_until(lambda: door.plan_file.plan() is not None and door.plan_file.problem is not None, 10)
+        assert "line 4" in door.plan_file.problem and "Mars/Olympus_Mons" in door.plan_file.problem
+        assert door.plan_file.plan() == AccessPlan() and door.ask("Ann", at(11, 7)) is None
+        assert door.link.sync.status().connected
     finally:
         door.link.close()
 
