@@ -30,6 +30,13 @@ and since when the door was offline) when it was decided after the removal; its 
 SECURITY_SNAPSHOT_DAYS. The kiosk sends its waiting decisions before it erases a removed person's rows. A kiosk
 offline longer than `site_offline_grant_s` refuses everyone (facegate/access_rules.py, OfflineBound).
 
+Access rules (issue 31, facegate/site/access.py): the site's access plan lives in tables (access_settings,
+access_groups, access_holidays, access_people, access_passback) written by `facegate_admin` only; each kiosk's
+SiteSync copies it, at each connection and each change, into the text file beside its replica that its
+AccessPlanFile follows (offline, the door keeps honouring its copy). The server keeps each person's last grant at each
+door (`passages`, from the events: anti-passback across doors) and erases the people whose access ended longer ago
+than the plan's retention when a kiosk's periodic pass asks it (`facegate_erase_expired()`), as a removal does.
+
 The password is never printed or logged: every message shows the URL through `redact()`.
 
 Three modules, one per side of the server: schema.py (the schema, its migrations, roles and grants, the

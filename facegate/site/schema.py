@@ -325,6 +325,164 @@ MIGRATIONS: list[str] = [
     GRANT EXECUTE ON FUNCTION facegate_door_heartbeat(), facegate_claim_silent_doors(double precision)
         TO {KIOSK_ROLE}, {ADMIN_ROLE};
     """,
+    # Issue 31 (who may enter where and when): the site's access plan (facegate/access_plan.py's AccessPlan, the same
+    # meaning as the text file of a single kiosk) in tables written by the admin role and read by the kiosks; no rows:
+    # the default plan (Everyone at every door at any hour), so an existing site keeps its behaviour. Every change
+    # bumps access_settings.revision and sends a hint on the people channel: kiosks read the plan again then, and on
+    # their periodic pass. Also each person's last grant at each door (anti-passback across doors), and the erasure
+    # of people whose access ended longer ago than the plan's retention.
+    f"""
+    CREATE TABLE access_settings(
+        single boolean PRIMARY KEY DEFAULT true CHECK (single),
+        timezone text,  -- an IANA name; NULL: each kiosk's own zone
+        -- the defaults: access_plan.py's when this shipped (30 days; a visitor's: an hour)
+        erase_expired_after_s double precision NOT NULL DEFAULT 2592000 CHECK (erase_expired_after_s >= 0),
+        erase_visitors_after_s double precision NOT NULL DEFAULT 3600 CHECK (erase_visitors_after_s >= 0),
+        revision bigint NOT NULL DEFAULT 0
+    );
+    INSERT INTO access_settings DEFAULT VALUES;
+    -- The groups, people and passback pairs keep the order they were written in (position): the plan's text does.
+    CREATE TABLE access_groups(
+        name text PRIMARY KEY,
+        doors text[] NOT NULL,  -- '*': every door; empty: none
+        hours text,  -- NULL: always; '': never; else windows as the plan's text writes them (Mon-Fri 07:00-19:00)
+        position integer NOT NULL
+    );
+    CREATE TABLE access_holidays(
+        day date PRIMARY KEY,
+        name text NOT NULL
+    );
+    CREATE TABLE access_people(
+        person text PRIMARY KEY,
+        groups text[] NOT NULL,
+        valid_from text,  -- the plan's ISO form: 2026-03-01 (the whole day) or 2026-03-01T09:00 (local time)
+        valid_until text,
+        host text,  -- set for a visitor only
+        erased boolean NOT NULL DEFAULT false,  -- a visitor whose face data is gone (the row stays for the day's list)
+        position integer NOT NULL
+    );
+    CREATE TABLE access_passback(
+        position integer PRIMARY KEY,
+        in_door text NOT NULL,
+        out_door text NOT NULL,
+        reset_s double precision NOT NULL CHECK (reset_s >= 0)
+    );
+
+    CREATE FUNCTION facegate_access_changed() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+    BEGIN
+        IF pg_trigger_depth() > 1 THEN
+            RETURN NULL;  -- the revision's own update below
+        END IF;
+        UPDATE access_settings SET revision = revision + 1;
+        PERFORM pg_notify('{NOTIFY_CHANNEL}', 'access');
+        RETURN NULL;
+    END $$;
+    DO $$
+    DECLARE
+        name text;
+    BEGIN
+        FOREACH name IN ARRAY ARRAY['access_settings', 'access_groups', 'access_holidays', 'access_people',
+                                    'access_passback'] LOOP
+            EXECUTE format('CREATE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON %I '
+                           'FOR EACH STATEMENT EXECUTE FUNCTION facegate_access_changed()', name || '_changed', name);
+        END LOOP;
+    END $$;
+
+    -- Each person's last grant at each door, from every door's events (a kiosk cannot read the events): an "in" door
+    -- knows its person was seen at the "out" door. seq orders the changes, so a kiosk reads only what is new.
+    CREATE SEQUENCE passages_seq;
+    CREATE TABLE passages(
+        person text NOT NULL,
+        door text NOT NULL,
+        granted_at double precision NOT NULL,  -- the decision's time (the deciding door's clock), epoch seconds
+        seq bigint NOT NULL DEFAULT nextval('passages_seq'),
+        PRIMARY KEY (person, door)
+    );
+    CREATE INDEX passages_changed ON passages(seq);
+    CREATE FUNCTION facegate_passage() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+    BEGIN
+        IF NEW.decision = 'granted' AND NEW.person IS NOT NULL AND EXISTS (SELECT 1 FROM people WHERE name = NEW.person)
+        THEN
+            INSERT INTO passages(person, door, granted_at) VALUES (NEW.person, NEW.door, NEW.time)
+                ON CONFLICT (person, door) DO UPDATE SET granted_at = EXCLUDED.granted_at, seq = nextval('passages_seq')
+                WHERE passages.granted_at < EXCLUDED.granted_at;
+            PERFORM pg_notify('{NOTIFY_CHANNEL}', 'passage');
+        END IF;
+        RETURN NULL;
+    END $$;
+    -- AFTER: the row as the BEFORE triggers left it (the login's registered door; dropped rows are not seen)
+    CREATE TRIGGER events_passage AFTER INSERT ON events FOR EACH ROW EXECUTE FUNCTION facegate_passage();
+    CREATE FUNCTION facegate_passages_forget() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
+    BEGIN
+        DELETE FROM passages WHERE person = OLD.name;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER people_passages_forget AFTER DELETE ON people
+        FOR EACH ROW EXECUTE FUNCTION facegate_passages_forget();
+
+    -- The people whose access ended longer ago than the plan's retention (erase_expired_after_s, a visitor's
+    -- erase_visitors_after_s), by the server's clock, removed as an administrator's removal does (their photos and
+    -- embeddings go, a tombstone, the change log: every kiosk erases its copy) but their events stay; a visitor's
+    -- access row stays, marked erased (the day's list). A plan without a time zone reads its dates in the caller's
+    -- zone, given as its offset from UTC in seconds (clamped to +-14 hours; NULL: the server's TimeZone). Returns the
+    -- names erased.
+    CREATE FUNCTION facegate_erase_expired(local_offset_s double precision DEFAULT NULL) RETURNS SETOF text
+        LANGUAGE plpgsql SECURITY DEFINER AS $$
+    DECLARE
+        plan access_settings%ROWTYPE;
+        who record;
+        local_end timestamp;
+        ends timestamptz;
+    BEGIN
+        SELECT * INTO plan FROM access_settings;
+        FOR who IN SELECT a.person, a.host, a.valid_until FROM access_people a
+                   WHERE NOT a.erased AND a.valid_until IS NOT NULL ORDER BY a.position FOR UPDATE LOOP
+            BEGIN
+                local_end := CASE WHEN who.valid_until LIKE '%T%' THEN who.valid_until::timestamp
+                                  ELSE (who.valid_until::date + 1)::timestamp END;
+            EXCEPTION WHEN others THEN
+                RAISE WARNING 'access_people: % has valid_until %, which is not a date: not erased',
+                    who.person, who.valid_until;
+                CONTINUE;
+            END;
+            IF plan.timezone IS NOT NULL THEN
+                ends := local_end AT TIME ZONE plan.timezone;
+            ELSIF local_offset_s IS NOT NULL THEN
+                ends := local_end AT TIME ZONE make_interval(secs => greatest(-50400, least(50400, local_offset_s)));
+            ELSE
+                ends := local_end AT TIME ZONE current_setting('TimeZone');
+            END IF;
+            IF clock_timestamp() >= ends + make_interval(secs => CASE WHEN who.host IS NOT NULL
+                    THEN plan.erase_visitors_after_s ELSE plan.erase_expired_after_s END) THEN
+                DELETE FROM people WHERE name = who.person;
+                IF who.host IS NOT NULL THEN
+                    UPDATE access_people SET erased = true WHERE person = who.person;
+                ELSE
+                    DELETE FROM access_people WHERE person = who.person;
+                END IF;
+                RETURN NEXT who.person;
+            END IF;
+        END LOOP;
+    END $$;
+
+    DO $$
+    DECLARE
+        fn text;
+    BEGIN
+        FOREACH fn IN ARRAY ARRAY['facegate_access_changed()', 'facegate_passage()', 'facegate_passages_forget()',
+                                  'facegate_erase_expired(double precision)'] LOOP
+            EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', fn, current_schema());
+            EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', fn);
+        END LOOP;
+    END $$;
+    REVOKE ALL ON access_settings, access_groups, access_holidays, access_people, access_passback, passages
+        FROM PUBLIC;
+    GRANT SELECT ON access_settings, access_groups, access_holidays, access_people, access_passback, passages
+        TO {KIOSK_ROLE}, {ADMIN_ROLE};
+    GRANT INSERT, UPDATE, DELETE ON access_groups, access_holidays, access_people, access_passback TO {ADMIN_ROLE};
+    GRANT UPDATE ON access_settings TO {ADMIN_ROLE};
+    GRANT EXECUTE ON FUNCTION facegate_erase_expired(double precision) TO {KIOSK_ROLE}, {ADMIN_ROLE};
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -4,6 +4,7 @@ the thread that keeps the replica like the server and forwards the local log's d
 
 from __future__ import annotations
 
+import datetime as dt
 import enum
 import logging
 import threading
@@ -16,12 +17,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from facegate.access_log import AccessLog
+from facegate.access_plan import AccessPlan, AccessRulesError, format_plan, parse_plan, plan_path_for
+from facegate.access_rules import Passages
 from facegate.config import default_data_dir
 from facegate.errors import FaceGateError, GalleryError
 from facegate.gallery import CACHE_FORMAT, REPLICA_MARKER, Gallery, validate_name
 from facegate.pipeline import FrameResult
 from facegate.policy import Decision
 from facegate.session import SessionListener
+from facegate.site.access import plan_text
 from facegate.site.schema import (
     FORWARD_BATCH,
     NOTIFY_CHANNEL,
@@ -72,6 +76,8 @@ HEARTBEAT_S = 5.0
 # A burst of notifications is drained for at most this long before the change log is read: anyone with a login
 # may send them, so they are hints, never work items (a flood of 20,000 costs a few reads, not 20,000).
 DRAIN_S = 0.05
+# How often a kiosk asks the server to erase the people whose access ended longer ago than the plan's retention.
+ERASE_EVERY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -133,15 +139,29 @@ class SiteSync(SessionListener):
 
     Every `heartbeat_s` it beats (the door registry's last contact for its login's own row) and, with
     `silent_after_s`, claims the doors silent longer than that: each claimed door is told once, for the whole site,
-    to on_door_alert (the kiosk's actions: MQTT, webhook) and on_change."""
+    to on_door_alert (the kiosk's actions: MQTT, webhook) and on_change.
+
+    The site's access plan (facegate/site/access.py) is written, at each connection and each change, as the text
+    file beside the replica (`plan_path_for(gallery.folder)`), which the kiosk's AccessPlanFile follows: offline, the
+    door keeps the rules it last had. `passages` (anti-passback across doors): every door's last grant of each person
+    is merged into it from the server as grants arrive there; offline, this kiosk knows only its own grants (and the
+    others' up to the cut). Every `erase_every_s` it asks the server to erase the people whose access ended longer
+    ago than the plan's retention (facegate_erase_expired: their removal reaches every replica)."""
 
     def __init__(self, url: str, gallery: Gallery, access_log: AccessLog, door: str,
                  on_change: Callable[[SiteEvent, dict[str, Any]], None] | None = None, *,
                  silent_after_s: float | None = None, on_door_alert: Callable[[DoorAlert], None] | None = None,
-                 heartbeat_s: float = HEARTBEAT_S):
+                 heartbeat_s: float = HEARTBEAT_S, passages: Passages | None = None,
+                 erase_every_s: float = ERASE_EVERY_S):
         self.url, self.gallery, self.access_log, self.door = url, gallery, access_log, door
         self.on_change = on_change
         self.silent_after_s, self.on_door_alert, self.heartbeat_s = silent_after_s, on_door_alert, heartbeat_s
+        self.passages, self.erase_every_s = passages, erase_every_s
+        self.plan_path = plan_path_for(gallery.folder)
+        self._plan_revision: int | None = None  # access_settings.revision of the plan file written here
+        self._plan = AccessPlan()  # the plan last read from the server
+        self._passage_seq = 0  # the last passages.seq merged
+        self._erased_at = float("-inf")  # monotonic time of the last facegate_erase_expired call
         self._applied = 0  # the last people change (people_changes.seq) this replica has applied
         self._registered: str | None = None  # this login's door in the registry
         self._tied = False  # a kiosk login: its rows are its registered door's, and none without one
@@ -267,7 +287,10 @@ class SiteSync(SessionListener):
         # the change log's end before the full copy: a change committed during it is read again after it
         self._applied = conn.execute("SELECT coalesce(max(seq), 0) FROM people_changes").fetchone()[0]
         self._beat(conn)  # before anything is forwarded: this login's door (none: its decisions wait)
+        self._follow_plan(conn)
+        self._erase_expired(conn)
         self._reconcile_all(conn)  # sends what waits before it erases anyone removed meanwhile
+        self._merge_passages(conn, everything=True)
         with self._lock:
             self._connected, self._offline_since, self._problem = True, None, ""
             self._was_connected = True
@@ -278,6 +301,8 @@ class SiteSync(SessionListener):
         while not self._stop.is_set():
             if self._hinted(conn):
                 self._apply_changes(conn)
+                self._follow_plan(conn)
+                self._merge_passages(conn)
             if self._wake.is_set() or time.monotonic() - last_forward >= FORWARD_EVERY_S:
                 self._wake.clear()
                 self._forward(conn)
@@ -286,7 +311,11 @@ class SiteSync(SessionListener):
                 last_beat = time.monotonic()
                 self._beat(conn)
                 self._apply_changes(conn)  # a lost hint costs at most one heartbeat
+                self._follow_plan(conn)
+                self._merge_passages(conn, everything=True)
                 self._claim_silent_doors(conn)
+                if time.monotonic() - self._erased_at >= self.erase_every_s:
+                    self._erase_expired(conn)
 
     @staticmethod
     def _hinted(conn) -> bool:
@@ -308,6 +337,67 @@ class SiteSync(SessionListener):
             self._reconcile(conn, name)
         if rows:
             self._applied = rows[-1][0]
+
+    def _follow_plan(self, conn) -> None:
+        """When the site's access plan changed since this kiosk wrote its copy: write it again (atomic, private).
+        Tables that do not read as a plan are written as they are: the door's AccessPlanFile then keeps the rules
+        it had (or refuses everyone) and says which line is wrong."""
+        revision = conn.execute("SELECT revision FROM access_settings").fetchone()[0]
+        if revision == self._plan_revision and self.plan_path.is_file():
+            return
+        try:
+            with conn.transaction():
+                conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+                revision = conn.execute("SELECT revision FROM access_settings").fetchone()[0]
+                text = plan_text(conn)
+        except AccessRulesError as exc:  # a name the text cannot hold: the tables were written by hand
+            log.error("site: the server's access rules cannot be copied (%s); this door keeps the rules it had", exc)
+            self._plan_revision = revision
+            return
+        try:
+            self._plan = parse_plan(text, str(self.plan_path))
+            text = format_plan(self._plan)
+        except AccessRulesError as exc:
+            log.error("site: the server's access rules cannot be read (%s); this door keeps the rules it had", exc)
+        data = text.encode("utf-8")
+        try:
+            unchanged = self.plan_path.read_bytes() == data
+        except OSError:
+            unchanged = False
+        if not unchanged:
+            atomic_write_bytes(self.plan_path, data)
+            log.info("site: the access rules changed at the server (revision %d); written to %s", revision,
+                     self.plan_path)
+        self._plan_revision = revision
+
+    def _merge_passages(self, conn, everything: bool = False) -> None:
+        """Every door's grants the server has and this kiosk has not merged yet. everything: also those within the
+        plan's longest passback reset (a grant whose number came before one already read, committed later)."""
+        if self.passages is None:
+            return
+        rows = conn.execute("SELECT person, door, granted_at, seq FROM passages WHERE seq > %s ORDER BY seq",
+                            (self._passage_seq,)).fetchall()
+        reset = max((pair.reset_s for pair in self._plan.passbacks), default=0.0)
+        if everything and reset > 0:
+            rows += conn.execute("SELECT person, door, granted_at, seq FROM passages WHERE granted_at >= %s",
+                                 (time.time() - reset,)).fetchall()
+        self.passages.merge((person, door, float(when)) for person, door, when, _ in rows)
+        self._passage_seq = max([self._passage_seq, *(seq for *_, seq in rows)])
+
+    def _erase_expired(self, conn) -> None:
+        """Ask the server to erase whoever's access ended longer ago than the retention (by the server's clock;
+        dates of a plan without a time zone in this kiosk's). Their removal comes back through the change log."""
+        self._erased_at = time.monotonic()
+        offset = dt.datetime.now().astimezone().utcoffset()
+        try:
+            rows = conn.execute("SELECT name FROM facegate_erase_expired(%s) AS name",
+                                (offset.total_seconds() if offset is not None else None,)).fetchall()
+        except psycopg_module().errors.DataException as exc:  # e.g. a time zone the server does not know
+            log.error("site: the server could not erase the people whose access ended: %s; tried again in %g s",
+                      driver_message(exc, self.url), self.erase_every_s)
+            return
+        for (name,) in rows:
+            log.info("site: erased %s at the server: their access ended longer ago than the plan's retention", name)
 
     def _beat(self, conn) -> None:
         """This door's heartbeat; notes what the door registry says of this login (its door, or none)."""
@@ -403,6 +493,8 @@ class SiteSync(SessionListener):
         began = time.monotonic()
         change = copy_person(conn, self.gallery, name)
         if change is ReplicaChange.REMOVED:
+            if self.passages is not None:
+                self.passages.forget(name)
             self._forward(conn, final=True)  # first: a decision made after the removal is a security event there
             erased = self._erase_removed(name)
             log.info("site: %s was removed at the server; erased here (photos, embeddings, %d log entries)",
