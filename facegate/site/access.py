@@ -27,9 +27,9 @@ from facegate.access_plan import (
     VISITORS,
     AccessPlan,
     AccessRulesError,
-    _when_text,
     format_plan,
     parse_plan,
+    when_text,
 )
 from facegate.site.schema import ADMIN_ROLE, SiteError, check_schema, connect, driver_message, psycopg_module, redact
 
@@ -102,8 +102,8 @@ def write_plan(conn, plan: AccessPlan) -> None:
             "VALUES (%s, %s, %s, %s, %s, %s, %s)", [
                 (access.name, [] if access.groups == ((VISITORS,) if access.visitor else (EVERYONE,))
                  else list(access.groups),
-                 None if access.valid_from is None else _when_text(access.valid_from),
-                 None if access.valid_until is None else _when_text(access.valid_until),
+                 None if access.valid_from is None else when_text(access.valid_from),
+                 None if access.valid_until is None else when_text(access.valid_until),
                  access.host, access.erased and access.visitor, position)
                 for position, access in enumerate(plan.people.values())])
         cur.executemany("INSERT INTO access_passback(position, in_door, out_door, reset_s) VALUES (%s, %s, %s, %s)",
