@@ -37,8 +37,10 @@ cannot read the rules refuses everyone rather than grant more than before (`Acce
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
+import os
 import re
 import threading
 import time
@@ -688,6 +690,26 @@ def format_plan(plan: AccessPlan) -> str:
         lines.append(f"passback in {_quote(passback.in_door)} out {_quote(passback.out_door)} "
                      f"reset {_duration_text(passback.reset_s)}")
     return "\n".join(lines) + "\n"
+
+
+def local_zone_name() -> str | None:
+    """This computer's time zone as an IANA name (TZ, /etc/timezone, or where /etc/localtime points), or None when
+    it cannot be told (Windows without tzdata: the hours then follow each kiosk's own clock)."""
+    candidates = [os.environ.get("TZ", "").lstrip(":")]
+    with contextlib.suppress(OSError):
+        candidates.append(Path("/etc/timezone").read_text(encoding="utf-8").strip())
+    with contextlib.suppress(OSError):
+        target = os.readlink("/etc/localtime")
+        if "zoneinfo/" in target:
+            candidates.append(target.split("zoneinfo/", 1)[1])
+    for name in candidates:
+        if name and not name.startswith("/"):
+            try:
+                _zone(name)
+            except (ZoneInfoNotFoundError, ValueError):
+                continue
+            return name
+    return None
 
 
 # ------------------------------------------------------------------------------------------------ the file

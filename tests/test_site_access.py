@@ -8,6 +8,7 @@ from the file beside the replica); grants reach the server through the kiosk's l
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from facegate.access_plan import (
     AccessPlanFile,
     AccessRulesError,
     PersonAccess,
+    local_zone_name,
     parse_plan,
     plan_path_for,
 )
@@ -169,6 +171,11 @@ def test_the_admin_saves_a_plan_that_reads_back_equal_and_a_kiosk_login_cannot_w
     with pytest.raises(AccessRulesError, match="no group 'Interns'"):
         admin.edit(lambda current: current.with_person(PersonAccess("Ann", ("Interns",))))
     assert admin.plan() == plan
+
+    # a plan saved without a time zone gets the administrator's: every door (and the server's erasure) reads its
+    # hours and dates in one zone
+    saved = admin.edit(lambda current: dataclasses.replace(current, timezone=None))
+    assert saved.timezone == local_zone_name() and admin.plan().timezone == local_zone_name()
 
 
 # ------------------------------------------------------------------------------------------ two doors, one offline

@@ -19,6 +19,7 @@ kiosk's file.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from facegate.access_plan import (
     ALL_DOORS,
@@ -28,6 +29,7 @@ from facegate.access_plan import (
     AccessPlan,
     AccessRulesError,
     format_plan,
+    local_zone_name,
     parse_plan,
     when_text,
 )
@@ -113,7 +115,9 @@ def write_plan(conn, plan: AccessPlan) -> None:
 
 class SiteAccessPlan:
     """The site's access plan (AccessPlanStore): any site login reads it, an admin login changes it. Each change is
-    one transaction; the kiosks hear of it at once (the tables' trigger) and on their periodic pass."""
+    one transaction; the kiosks hear of it at once (the tables' trigger) and on their periodic pass. A plan saved
+    without a time zone gets this computer's (local_zone_name): every door, and the server's erasure, then read the
+    hours and dates in one zone."""
 
     def __init__(self, url: str):
         self.url = url
@@ -144,6 +148,8 @@ class SiteAccessPlan:
                     if changed.unreadable is not None:
                         raise AccessRulesError(f"{self.where}: a plan that refuses everyone because rules cannot be "
                                                "read is not a plan to save")
+                    if changed.timezone is None:  # one zone for every door, and for the server's erasure
+                        changed = replace(changed, timezone=local_zone_name())
                     changed = parse_plan(format_plan(changed), self.where)  # what is written reads back
                     write_plan(conn, changed)
             except psycopg.errors.InsufficientPrivilege as exc:

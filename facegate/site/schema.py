@@ -423,10 +423,11 @@ MIGRATIONS: list[str] = [
     -- The people whose access ended longer ago than the plan's retention (erase_expired_after_s, a visitor's
     -- erase_visitors_after_s), by the server's clock, removed as an administrator's removal does (their photos and
     -- embeddings go, a tombstone, the change log: every kiosk erases its copy) but their events stay; a visitor's
-    -- access row stays, marked erased (the day's list). A plan without a time zone reads its dates in the caller's
-    -- zone, given as its offset from UTC in seconds (clamped to +-14 hours; NULL: the server's TimeZone). Returns the
-    -- names erased.
-    CREATE FUNCTION facegate_erase_expired(local_offset_s double precision DEFAULT NULL) RETURNS SETOF text
+    -- access row stays, marked erased (the day's list). A plan without a time zone (SiteAccessPlan gives every plan
+    -- the administrator's zone; only tables written by hand lack one) ends its dates at the latest instant any
+    -- zone could mean (UTC-14): an erasure is never early, and no kiosk login can make it so. Returns the names
+    -- erased.
+    CREATE FUNCTION facegate_erase_expired() RETURNS SETOF text
         LANGUAGE plpgsql SECURITY DEFINER AS $$
     DECLARE
         plan access_settings%ROWTYPE;
@@ -447,10 +448,8 @@ MIGRATIONS: list[str] = [
             END;
             IF plan.timezone IS NOT NULL THEN
                 ends := local_end AT TIME ZONE plan.timezone;
-            ELSIF local_offset_s IS NOT NULL THEN
-                ends := local_end AT TIME ZONE make_interval(secs => greatest(-50400, least(50400, local_offset_s)));
             ELSE
-                ends := local_end AT TIME ZONE current_setting('TimeZone');
+                ends := local_end AT TIME ZONE make_interval(hours => -14);
             END IF;
             IF clock_timestamp() >= ends + make_interval(secs => CASE WHEN who.host IS NOT NULL
                     THEN plan.erase_visitors_after_s ELSE plan.erase_expired_after_s END) THEN
@@ -470,7 +469,7 @@ MIGRATIONS: list[str] = [
         fn text;
     BEGIN
         FOREACH fn IN ARRAY ARRAY['facegate_access_changed()', 'facegate_passage()', 'facegate_passages_forget()',
-                                  'facegate_erase_expired(double precision)'] LOOP
+                                  'facegate_erase_expired()'] LOOP
             EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', fn, current_schema());
             EXECUTE format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', fn);
         END LOOP;
@@ -481,7 +480,7 @@ MIGRATIONS: list[str] = [
         TO {KIOSK_ROLE}, {ADMIN_ROLE};
     GRANT INSERT, UPDATE, DELETE ON access_groups, access_holidays, access_people, access_passback TO {ADMIN_ROLE};
     GRANT UPDATE ON access_settings TO {ADMIN_ROLE};
-    GRANT EXECUTE ON FUNCTION facegate_erase_expired(double precision) TO {KIOSK_ROLE}, {ADMIN_ROLE};
+    GRANT EXECUTE ON FUNCTION facegate_erase_expired() TO {KIOSK_ROLE}, {ADMIN_ROLE};
     """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -4,7 +4,6 @@ the thread that keeps the replica like the server and forwards the local log's d
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
 import logging
 import threading
@@ -385,13 +384,11 @@ class SiteSync(SessionListener):
         self._passage_seq = max([self._passage_seq, *(seq for *_, seq in rows)])
 
     def _erase_expired(self, conn) -> None:
-        """Ask the server to erase whoever's access ended longer ago than the retention (by the server's clock;
-        dates of a plan without a time zone in this kiosk's). Their removal comes back through the change log."""
+        """Ask the server to erase whoever's access ended longer ago than the retention (by the server's clock, in
+        the plan's time zone). Their removal comes back through the change log."""
         self._erased_at = time.monotonic()
-        offset = dt.datetime.now().astimezone().utcoffset()
         try:
-            rows = conn.execute("SELECT name FROM facegate_erase_expired(%s) AS name",
-                                (offset.total_seconds() if offset is not None else None,)).fetchall()
+            rows = conn.execute("SELECT name FROM facegate_erase_expired() AS name").fetchall()
         except psycopg_module().errors.DataException as exc:  # e.g. a time zone the server does not know
             log.error("site: the server could not erase the people whose access ended: %s; tried again in %g s",
                       driver_message(exc, self.url), self.erase_every_s)
