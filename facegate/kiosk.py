@@ -512,8 +512,8 @@ def assemble_kiosk(settings: Settings, engine: FaceEngine, gallery: Gallery, vie
     plan_file = plan_file or open_access_plan(gallery)
     passages = passages_from_log(access_log, settings.door(), clock(), max_passback_reset_s(plan_file.plan()))
     site = SiteSync(url, gallery, access_log, settings.door(), on_change=view.on_site_event,
-                    silent_after_s=settings.door_silent_after_s,
-                    passages=passages) if url and access_log is not None else None
+                    silent_after_s=settings.door_silent_after_s, passages=passages,
+                    clock=clock) if url and access_log is not None else None
     session = build_session(settings, engine, gallery, source=source, realtime=realtime, loop=loop,
                             listeners=[view] + ([site] if site is not None else []),
                             access_log=access_log, speech=speech,

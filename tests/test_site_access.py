@@ -13,10 +13,11 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from test_access_pipeline import LIN, Decisions, Passes, frontal  # noqa: F401 - frontal is a fixture used here
 from test_site import TcpProxy, new_site, pg  # noqa: F401 - pg is a fixture used here
 from test_site_doors import Link, add_person
 
-from facegate.access_log import AccessEvent
+from facegate.access_log import AccessEvent, AccessLog
 from facegate.access_plan import (
     RULE_PASSBACK,
     RULE_SCHEDULE,
@@ -32,7 +33,8 @@ from facegate.access_plan import (
 )
 from facegate.access_rules import AccessRules, Passages
 from facegate.config import Settings
-from facegate.kiosk import access_rules
+from facegate.kiosk import access_rules, assemble_kiosk, open_gallery
+from facegate.policy import Verdict
 from facegate.site.access import SiteAccessPlan
 from facegate.site.schema import SiteError
 from facegate.site.sync import SiteEvent
@@ -294,3 +296,52 @@ def test_the_server_erases_expired_people_at_every_replica_and_keeps_their_log_r
     finally:
         for door in doors:
             door.link.close()
+
+
+# ------------------------------------------------------------------------------------------ the real pipeline
+def test_two_real_kiosks_on_the_clip_follow_the_sites_hours_alike_with_one_of_them_offline(
+        pg, clips, engine, frontal, tmp_path):  # noqa: F811 - pg and frontal are the fixtures imported above
+    """Two kiosks as assemble_kiosk builds them, on the clip (Lin-Manuel Miranda's frontal shot played twice, the
+    clock set for each pass): the site's plan says Staff from 07:00; the front door's cable is cut before he comes.
+    Both doors refuse him at 06:59 with the same words and grant him at 07:00, the front one from its copy."""
+    urls = new_site(pg, "access_real", enroll_lin_from=clips)
+    plan = SiteAccessPlan(urls["admin"]).edit(lambda _: parse_plan(
+        f'timezone Europe/London\ngroup "Staff" doors "front" "side" hours Mon-Fri 07:00-19:00\n'
+        f'person "{LIN}" groups "Staff"\n'))
+    early, opening = at(11, 6, 59), at(11, 7)
+    proxy = TcpProxy(pg.port)
+    kiosks, views, logs = {}, {}, []
+    try:
+        for door, url in (("front", proxy.via(urls["kiosk"])), ("side", urls["kiosk2"])):
+            settings = Settings(database_url=url, door_name=door, liveness="off", learn_from_visits=False,
+                                speech=False, log_dir=str(tmp_path / door / "log"))
+            clock = [early]
+            access_log = AccessLog(tmp_path / door / "log")
+            logs.append(access_log)
+            views[door] = Decisions()
+            views[door].clock = lambda clock=clock: clock[0]
+            passes = Passes(frontal, [early, opening], clock)
+            kiosks[door] = assemble_kiosk(
+                settings, engine, open_gallery(settings, engine, tmp_path / door / "replica"), views[door],
+                source=str(clips / "short_hamilton_clip.mp4"), access_log=access_log, speech=None, realtime=False,
+                learn=False, clock=lambda clock=clock: clock[0], reader_factory=lambda spec, hold, p=passes: p)
+            kiosks[door].site.start()  # the site link first: the replica and the rules before any frame
+        for door, kiosk in kiosks.items():
+            assert wait_until(lambda kiosk=kiosk: kiosk.plan_file.plan() == plan and LIN in kiosk.session.pipeline
+                              .gallery.people, 30), door
+        proxy.cut()  # the front door's cable, before he arrives
+        assert wait_until(lambda: not kiosks["front"].site.status().connected, 15)
+        for door, kiosk in kiosks.items():  # one after the other: two pipelines at once are slow on two cores
+            kiosk.session.start()
+            assert kiosk.session.wait(90) and kiosk.session.error is None, (door, kiosk.session.error)
+        decided = {door: [(when, d.verdict, d.reason) for when, d in view.about(LIN)] for door, view in views.items()}
+        reason = "Sorry Lin-Manuel, this door is closed to you until 07:00"
+        assert decided["side"] == [(early, Verdict.DENIED, reason), (opening, Verdict.GRANTED, "")], decided
+        assert decided["front"] == decided["side"], decided
+        assert not kiosks["front"].site.status().connected  # it decided from its copy
+    finally:
+        for kiosk in kiosks.values():
+            kiosk.stop()
+        for access_log in logs:
+            access_log.close()
+        proxy.close()

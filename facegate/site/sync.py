@@ -151,11 +151,13 @@ class SiteSync(SessionListener):
                  on_change: Callable[[SiteEvent, dict[str, Any]], None] | None = None, *,
                  silent_after_s: float | None = None, on_door_alert: Callable[[DoorAlert], None] | None = None,
                  heartbeat_s: float = HEARTBEAT_S, passages: Passages | None = None,
-                 erase_every_s: float = ERASE_EVERY_S):
+                 erase_every_s: float = ERASE_EVERY_S, clock: Callable[[], float] = time.time):
         self.url, self.gallery, self.access_log, self.door = url, gallery, access_log, door
         self.on_change = on_change
         self.silent_after_s, self.on_door_alert, self.heartbeat_s = silent_after_s, on_door_alert, heartbeat_s
         self.passages, self.erase_every_s = passages, erase_every_s
+        # the access rules' clock: since when the door has been offline is compared with it (the offline bound)
+        self.clock = clock
         self.plan_path = plan_path_for(gallery.folder)
         self._plan_revision: int | None = None  # access_settings.revision of the plan file written here
         self._plan = AccessPlan()  # the plan last read from the server
@@ -171,7 +173,7 @@ class SiteSync(SessionListener):
         self._lock = threading.Lock()
         self._connected = False
         self._offline_since: float | None = None
-        self._started = time.time()  # a kiosk that never reached the server counts as offline from here
+        self._started = clock()  # a kiosk that never reached the server counts as offline from here
         self._was_connected = False
         self._problem = ""
         self._conn = None
@@ -212,7 +214,7 @@ class SiteSync(SessionListener):
         return self.access_log.waiting()
 
     def start(self) -> SiteSync:
-        self._started = time.time()
+        self._started = self.clock()
         self._thread.start()
         return self
 
@@ -245,7 +247,7 @@ class SiteSync(SessionListener):
             was = self._connected or self._offline_since is None
             self._connected = False
             if self._offline_since is None:
-                self._offline_since = time.time() if self._was_connected else self._started
+                self._offline_since = self.clock() if self._was_connected else self._started
             changed = problem != self._problem
             self._problem = problem
         if was or changed:
@@ -379,7 +381,7 @@ class SiteSync(SessionListener):
         reset = max((pair.reset_s for pair in self._plan.passbacks), default=0.0)
         if everything and reset > 0:
             rows += conn.execute("SELECT person, door, granted_at, seq FROM passages WHERE granted_at >= %s",
-                                 (time.time() - reset,)).fetchall()
+                                 (self.clock() - reset,)).fetchall()
         self.passages.merge((person, door, float(when)) for person, door, when, _ in rows)
         self._passage_seq = max([self._passage_seq, *(seq for *_, seq in rows)])
 
