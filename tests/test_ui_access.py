@@ -150,6 +150,25 @@ def test_invalid_hours_show_the_parsers_message_and_nothing_is_saved(window, qtb
     dialog.close()
 
 
+def test_the_retentions_and_the_time_zone_are_set_in_the_access_tab(window, qtbot):
+    pin_given(window)
+    dialog = people_dialog(window, qtbot)
+    tab = dialog.access_tab
+    assert (tab.expired_days.value(), tab.visitor_hours.value(), tab.zone.text()) == (30.0, 1.0, "")  # defaults
+    tab.zone.setText("Mars/Olympus_Mons")
+    qtbot.mouseClick(tab.findChild(type(tab.save_person_button), "save_retention_button"), Qt.MouseButton.LeftButton)
+    assert "not a time zone" in tab.message.text() and not plan_file(window).exists()  # refused, nothing written
+    tab.zone.setText("Europe/London")
+    tab.expired_days.setValue(7)
+    tab.visitor_hours.setValue(2)
+    qtbot.mouseClick(tab.findChild(type(tab.save_person_button), "save_retention_button"), Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not tab.busy, timeout=10_000)
+    plan = read_plan(window)
+    assert (plan.erase_expired_after_s, plan.erase_visitors_after_s, plan.timezone) == (7 * 86400.0, 7200.0,
+                                                                                        "Europe/London")
+    dialog.close()
+
+
 def test_a_change_without_the_pin_changes_nothing(window, qtbot):
     from facegate.ui.access_tab import NO_PIN
     from facegate.ui.admin_dialogs import PinDialog

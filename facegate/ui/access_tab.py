@@ -37,6 +37,9 @@ from PySide6.QtWidgets import (
 
 from facegate.access_plan import (
     ALL_DOORS,
+    DAY,
+    DEFAULT_ERASE_EXPIRED_S,
+    DEFAULT_ERASE_VISITORS_S,
     EVERYONE,
     VISITORS,
     AccessPlan,
@@ -326,6 +329,33 @@ class AccessTab(QWidget):
                 row.addWidget(button)
             row.addStretch()
             grid.addLayout(row, top + 2, column, 1, span)
+        # How long face data stays after access ends, and the zone of the hours (the plan's own settings).
+        self.expired_days = QDoubleSpinBox()
+        self.expired_days.setObjectName("erase_expired_days")
+        self.expired_days.setRange(0.0, 3650.0)
+        self.expired_days.setDecimals(1)
+        self.expired_days.setSuffix(" days")
+        self.expired_days.setToolTip("A person's photos and embeddings are erased this long after their access "
+                                     f"ends (default {DEFAULT_ERASE_EXPIRED_S / DAY:g} days); their log rows stay")
+        self.visitor_hours = QDoubleSpinBox()
+        self.visitor_hours.setObjectName("erase_visitor_hours")
+        self.visitor_hours.setRange(0.0, 720.0)
+        self.visitor_hours.setDecimals(1)
+        self.visitor_hours.setSuffix(" hours")
+        self.visitor_hours.setToolTip("A visitor's photo and embeddings are erased this long after the visit ends "
+                                      f"(default {DEFAULT_ERASE_VISITORS_S / 3600:g} hour)")
+        self.zone = QLineEdit()
+        self.zone.setObjectName("access_timezone")
+        self.zone.setPlaceholderText("this computer's")
+        self.zone.setMinimumWidth(150)
+        self.zone.setToolTip("The time zone of the hours and dates, e.g. Europe/London; empty: this computer's")
+        kept = QHBoxLayout()
+        parts: tuple[QWidget, ...] = (QLabel("Erase face data"), self.expired_days, QLabel("after access ends,"),
+                                      self.visitor_hours, QLabel("after a visit; hours in"), self.zone,
+                                      _button("Save", "save_retention_button", self.save_plan_settings))
+        for part in parts:
+            kept.addWidget(part)
+        grid.addLayout(kept, 6, 0, 1, 2)
         self.message = QLabel("")
         self.message.setObjectName("access_message")
         self.message.setWordWrap(True)
@@ -383,6 +413,9 @@ class AccessTab(QWidget):
                                    f"{pair.reset_s / 3600:g} hours")
             item.setData(Qt.ItemDataRole.UserRole, pair)
             self.passbacks.addItem(item)
+        self.expired_days.setValue(plan.erase_expired_after_s / DAY)
+        self.visitor_hours.setValue(plan.erase_visitors_after_s / 3600.0)
+        self.zone.setText(plan.timezone or "")
         self._show_person()
 
     def _show_person(self) -> None:
@@ -509,6 +542,21 @@ class AccessTab(QWidget):
             return
         self._change(lambda plan: replace(plan, passbacks=tuple(p for p in plan.passbacks if p != pair)),
                      f"Removed anti-passback at {pair.in_door}.")
+
+    def save_plan_settings(self) -> None:
+        """The retentions and the time zone, checked as the rules file checks its `timezone` line."""
+        zone = self.zone.text().strip()
+        if zone:
+            try:
+                parse_plan(f'timezone "{zone}"', "The time zone")
+            except AccessRulesError as exc:
+                self._show_message(str(exc), error=True)
+                return
+        expired_s, visitors_s = self.expired_days.value() * DAY, self.visitor_hours.value() * 3600.0
+        self._change(lambda plan: replace(plan, erase_expired_after_s=expired_s, erase_visitors_after_s=visitors_s,
+                                          timezone=zone or None),
+                     f"Saved: face data erased {expired_s / DAY:g} days after access ends, "
+                     f"{visitors_s / 3600:g} hours after a visit; hours in {zone or 'this computer’s time zone'}.")
 
     def _change(self, change: Callable[[AccessPlan], AccessPlan], done: str) -> None:
         """The PIN, then `change` applied to the plan as it is now and kept (checked by the store before it is
