@@ -499,7 +499,7 @@ def _duration(tokens: list[_Token], number: int, what: str) -> float:
     return value
 
 
-def _duration_text(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
     for unit, size in (("day", DAY), ("hour", 3600.0), ("minute", 60.0)):
         if seconds >= size and seconds % size == 0:
             count = int(seconds // size)
@@ -663,8 +663,8 @@ def format_plan(plan: AccessPlan) -> str:
     lines = [HEADER.rstrip("\n")]
     if plan.timezone:
         lines.append(f"timezone {plan.timezone}")
-    lines.append(f"erase-expired-after {_duration_text(plan.erase_expired_after_s)}")
-    lines.append(f"erase-visitors-after {_duration_text(plan.erase_visitors_after_s)}")
+    lines.append(f"erase-expired-after {duration_text(plan.erase_expired_after_s)}")
+    lines.append(f"erase-visitors-after {duration_text(plan.erase_visitors_after_s)}")
     for group in plan.groups.values():
         doors = " ".join(door if door == ALL_DOORS else _quote(door) for door in group.doors) or "-"
         hours = ("always" if group.hours is None else "never" if not group.hours
@@ -688,7 +688,7 @@ def format_plan(plan: AccessPlan) -> str:
         lines.append(" ".join(words))
     for passback in plan.passbacks:
         lines.append(f"passback in {_quote(passback.in_door)} out {_quote(passback.out_door)} "
-                     f"reset {_duration_text(passback.reset_s)}")
+                     f"reset {duration_text(passback.reset_s)}")
     return "\n".join(lines) + "\n"
 
 

@@ -525,7 +525,7 @@ def cmd_access_settings(args) -> int:
     """The plan's own settings: how long face data is kept past the end of access, and the time zone of its hours."""
     from dataclasses import replace
 
-    from facegate.access_plan import DAY, AccessRulesError, parse_plan
+    from facegate.access_plan import DAY, AccessRulesError, duration_text, parse_plan
 
     def change(plan):
         if args.expired_days is not None or args.visitors_hours is not None:
@@ -544,8 +544,8 @@ def cmd_access_settings(args) -> int:
 
     if args.expired_days is None and args.visitors_hours is None and args.timezone is None:
         plan = _plan_store(args, load_settings()).plan()
-        print(f"face data erased {plan.erase_expired_after_s / DAY:g} days after a person's access ends, "
-              f"{plan.erase_visitors_after_s / 3600:g} hours after a visit ends; hours in "
+        print(f"face data erased {duration_text(plan.erase_expired_after_s)} after a person's access ends, "
+              f"{duration_text(plan.erase_visitors_after_s)} after a visit ends; hours in "
               + (plan.timezone or "this computer's time zone"))
         return 0
     return _edit_plan(args, load_settings(), change, "access settings changed")

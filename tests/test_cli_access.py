@@ -115,6 +115,21 @@ def test_access_check_names_the_bad_line_and_exits_1(gallery, capsys, tmp_path):
     assert code == 2 and "Fix the file" in err  # a file that cannot be read is not overwritten
 
 
+def test_access_settings_show_and_change_the_retentions_and_the_time_zone(gallery, capsys):
+    g = ("--gallery", gallery)
+    code, out, _ = run(capsys, "access", "settings", *g)
+    assert code == 0 and out.startswith("face data erased 30 days after a person's access ends, 1 hour after a visit")
+    code, _, err = run(capsys, "access", "settings", "--timezone", "Mars/Olympus_Mons", *g)
+    assert code == 2 and "not a time zone" in err and not plan_path_for(gallery).exists()
+    code, _, err = run(capsys, "access", "settings", "--expired-days", "-1", *g)
+    assert code == 2 and "--expired-days cannot be negative" in err
+    assert run(capsys, "access", "settings", "--expired-days", "7", "--visitors-hours", "0.5", "--timezone",
+               "Europe/London", *g)[0] == 0
+    plan = plan_of(gallery)
+    assert (plan.erase_expired_after_s, plan.erase_visitors_after_s, plan.timezone) == (7 * 86400.0, 1800.0,
+                                                                                        "Europe/London")
+
+
 def test_visitor_add_enrolls_from_one_photo_and_lists_who_is_inside(gallery, capsys, clips, home):
     g = ("--gallery", gallery)
     log_dir = home / "log"
