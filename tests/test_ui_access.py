@@ -295,3 +295,20 @@ def test_a_visitor_needs_a_host_and_an_enrolled_persons_name_is_refused(window, 
     assert dialog.result_label.text().startswith(f"Not saved: {HOST} is enrolled, not a visitor")
     assert not plan_file(window).exists() and window.gallery.people == [HOST]
     dialog.close()
+
+
+def test_the_greeter_setting_is_in_settings_and_saved(window, qtbot, home):
+    """Item 2's greeting kiosk: a checkbox in Settings, saved in the settings file."""
+    import json
+
+    from facegate.ui.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert not dialog.greeter_check.isChecked()  # the default: a door
+    dialog.greeter_check.setChecked(True)
+    qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
+    assert dialog.result() == 1, dialog.error_label.text()
+    assert json.loads((home / "config.json").read_text(encoding="utf-8"))["greeter"] is True
+    assert window.settings.greeter

@@ -239,6 +239,10 @@ class SettingsDialog(QDialog):
         self.speech_check = QCheckBox("Say the greeting aloud")
         self.speech_check.setObjectName("speech_check")
         self.speech_check.setChecked(settings.speech)
+        self.greeter_check = QCheckBox("Greeting only: this kiosk opens no door")
+        self.greeter_check.setObjectName("greeter_check")
+        self.greeter_check.setChecked(settings.greeter)
+        self.greeter_check.setToolTip(setting("greeter").help)
         self.voice_combo = QComboBox()
         self.voice_combo.setObjectName("voice_combo")
         self._voices: list[str] = [""]
@@ -331,6 +335,7 @@ class SettingsDialog(QDialog):
         form.addRow("", self.greeting_preview)
         form.addRow("Greet again after:", self.cooldown_spin)
         form.addRow("", self.speech_check)
+        form.addRow("", self.greeter_check)
         form.addRow("Voice:", self.voice_combo)
         form.addRow("", self.voice_status)
         layout.addWidget(greeting)
@@ -675,6 +680,7 @@ class SettingsDialog(QDialog):
                        greeting_cooldown_s=self.cooldown_spin.stored(old.greeting_cooldown_s),
                        speech=self.speech_check.isChecked(), voice=self._voices[self.voice_combo.currentIndex()],
                        learn_from_visits=self.learn_check.isChecked(), mirror_preview=self.mirror_check.isChecked(),
+                       greeter=self.greeter_check.isChecked(),
                        liveness=self.liveness_mode(),
                        gallery=self.gallery_edit.text().strip(), log_dir=self.log_edit.text().strip(),
                        **self.action_settings,
