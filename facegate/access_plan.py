@@ -175,11 +175,15 @@ class AccessPlan:
             return local.replace(tzinfo=_zone(self.timezone)).timestamp()
         return local.timestamp()
 
+    def midnight(self, day: dt.date) -> float:
+        """The start of `day` (local) in epoch seconds."""
+        return self.epoch(dt.datetime.combine(day, dt.time()))
+
     def starts(self, access: PersonAccess) -> float | None:
         value = access.valid_from
         if value is None:
             return None
-        return self.epoch(value if isinstance(value, dt.datetime) else dt.datetime.combine(value, dt.time()))
+        return self.epoch(value) if isinstance(value, dt.datetime) else self.midnight(value)
 
     def ends(self, access: PersonAccess) -> float | None:
         """The first moment the person's access no longer holds (a date: the next midnight)."""
@@ -188,7 +192,12 @@ class AccessPlan:
             return None
         if isinstance(value, dt.datetime):
             return self.epoch(value)
-        return self.epoch(dt.datetime.combine(value + dt.timedelta(days=1), dt.time()))
+        return self.midnight(value + dt.timedelta(days=1))
+
+    @property
+    def longest_passback_reset_s(self) -> float:
+        """How far back a door's grants matter for anti-passback (0 without a pair)."""
+        return max((pair.reset_s for pair in self.passbacks), default=0.0)
 
     # ---------------------------------------------------------------------------------------- the decision
     def access_of(self, person: str) -> PersonAccess:
@@ -200,11 +209,11 @@ class AccessPlan:
         if self.unreadable is not None:
             return Refusal(RULE_INVALID, UNREADABLE_REASON)
         access = self.access_of(person)
-        first = person.split()[0] if person.split() else person
+        first = first_name(person)
         starts, ends = self.starts(access), self.ends(access)
         if access.erased or (ends is not None and now >= ends):
             ended = ends if ends is not None else now
-            last_day = _date_words(self.local(ended - 1))
+            last_day = date_words(self.local(ended - 1))
             if access.visitor:
                 same_day = self.local(ended).date() == self.local(now).date()
                 at_time = isinstance(access.valid_until, dt.datetime) and same_day
@@ -213,7 +222,7 @@ class AccessPlan:
             return Refusal(RULE_VALIDITY, f"Sorry {first}, your access expired on {last_day}")
         if starts is not None and now < starts:
             when = (self._when(starts, now) if isinstance(access.valid_from, dt.datetime)
-                    else f"on {_date_words(self.local(starts))}")
+                    else f"on {date_words(self.local(starts))}")
             return Refusal(RULE_VALIDITY, f"Sorry {first}, your access starts {when}")
         if greeter:
             return None
@@ -281,7 +290,7 @@ class AccessPlan:
             return f"tomorrow at {clock}" if not clock_only else f"tomorrow {clock}"
         if 1 < days < 7:
             return f"{when:%A} {clock}" if clock_only else f"on {when:%A} at {clock}"
-        return f"{_date_words(when)} {clock}" if clock_only else f"on {_date_words(when)}"
+        return f"{date_words(when)} {clock}" if clock_only else f"on {date_words(when)}"
 
     # ---------------------------------------------------------------------------------------- housekeeping
     def erase_after(self, access: PersonAccess) -> float | None:
@@ -316,12 +325,11 @@ class AccessPlan:
     def visitors_on(self, day: dt.date) -> list[PersonAccess]:
         """Visitors whose visit covers `day` (local), in the order registered."""
         found = []
+        day_start, day_end = self.midnight(day), self.midnight(day + dt.timedelta(days=1))
         for access in self.people.values():
             if not access.visitor:
                 continue
             starts, ends = self.starts(access), self.ends(access)
-            day_start = self.epoch(dt.datetime.combine(day, dt.time()))
-            day_end = self.epoch(dt.datetime.combine(day + dt.timedelta(days=1), dt.time()))
             if (starts is None or starts < day_end) and (ends is None or ends > day_start):
                 found.append(access)
         return found
@@ -417,8 +425,15 @@ def _days_text(days: frozenset[int]) -> str:
     return ",".join(WEEKDAYS[day] for day in ordered)
 
 
-def _date_words(when: dt.date | dt.datetime) -> str:
+def date_words(when: dt.date | dt.datetime) -> str:
+    """'12 March'."""
     return f"{when.day} {when:%B}"
+
+
+def first_name(person: str) -> str:
+    """How a refusal addresses a person: 'Sorry Ada, ...'."""
+    words = person.split()
+    return words[0] if words else person
 
 
 def _same(a: str, b: str) -> bool:

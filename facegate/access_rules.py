@@ -7,10 +7,10 @@ failed liveness check and waits for nothing: the next time the face would be gra
 door back online grants the person still standing there).
 
 The kiosk's assembly (facegate/kiosk.py) builds the rules from the settings, with one clock for all of them (a
-test sets it), in this order: `PlanRule` (the access plan, facegate/access_plan.py: groups and their doors, weekly
-hours and holidays, validity dates, visitors), `AntiPassback` (an "in" door refuses a person already in), and at a
-site `OfflineBound` (a door that cannot reach the site server trusts its copy of the people only so long). A new
-rule is one more class with `name` and `check(person, now)`, added to the list there.
+test sets it), in this order: at a site `OfflineBound` (a door that cannot reach the site server trusts its copy of
+the people only so long), `PlanRule` (the access plan, facegate/access_plan.py: groups and their doors, weekly hours
+and holidays, validity dates, visitors), `AntiPassback` (an "in" door refuses a person already in). A new rule is
+one more class with `name` and `check(person, now)`, added to the list there.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from facegate.access_plan import RULE_PASSBACK, AccessPlan, Refusal
+from facegate.access_plan import RULE_PASSBACK, AccessPlan, Refusal, first_name
 
 # The time every rule reads, in epoch seconds: time.time at a kiosk; a test passes its own.
 Clock = Callable[[], float]
@@ -133,9 +133,8 @@ class AntiPassback:
             went_out = self.passages.last(person, pair.out_door)
             if went_out is not None and went_out >= went_in:
                 continue
-            first = person.split()[0] if person.split() else person
-            return Refusal(self.name, f"Sorry {first}, you went in at {plan.local(went_in):%H:%M} and have not "
-                                      "been seen going out")
+            return Refusal(self.name, f"Sorry {first_name(person)}, you went in at {plan.local(went_in):%H:%M} "
+                                      "and have not been seen going out")
         return None
 
 

@@ -761,23 +761,19 @@ def _list_visitors(args, settings, plan, now: float) -> int:
     """Today's visitors: host, until when, inside or not (granted in today, not granted out since)."""
     import datetime as dt
 
-    from facegate.policy import Verdict
-    from facegate.reports import Passage, door_of, who_is_inside
+    from facegate.reports import grants_of, inside_today
 
     today = plan.local(now).date()
     visitors = plan.visitors_on(today)
     if not visitors:
         print(f"no visitors today ({today.isoformat()})")
         return 0
-    start = plan.epoch(dt.datetime.combine(today, dt.time()))
     try:
-        rows, _ = _decision_rows(args, settings, start, None)
+        rows, _ = _decision_rows(args, settings, plan.midnight(today), None)
     except FaceGateError as exc:  # visitors registered before the kiosk ever ran: listed, nobody inside
         print(f"({exc}: nobody counts as inside)", file=sys.stderr)
         rows = []
-    grants = [Passage(row.person, door_of(row, settings.door()), row.time) for row in rows
-              if row.decision is Verdict.GRANTED and row.person is not None]
-    inside = who_is_inside(grants, [pair.out_door for pair in plan.passbacks], start)
+    inside = inside_today(plan, grants_of(rows, settings.door()), now)
     for visit in visitors:
         if args.inside and visit.name not in inside:
             continue

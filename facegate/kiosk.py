@@ -251,16 +251,16 @@ def build_session(settings: Settings, engine: FaceEngine, gallery: Gallery, *, s
                         PipelineSettings.from_settings(settings),
                         liveness if liveness is not None else LivenessSettings.from_settings(settings), rng,
                         liveness_cues(engine, gallery, screen_light))
+    clock = rules.clock if rules is not None else time.time  # every decision's time (item 8 of issue 31)
     built_in: list[SessionListener] = []
     if access_log is not None:
         built_in.append(AccessLogListener(access_log, str(spec), demonstration=settings.demonstration,
-                                          trial=settings.liveness_trial, context=log_context,
-                                          clock=rules.clock if rules is not None else time.time))
+                                          trial=settings.liveness_trial, context=log_context, clock=clock))
     if passages is not None:
-        built_in.append(PassagesListener(passages, settings.door(), rules.clock if rules is not None else time.time))
+        built_in.append(PassagesListener(passages, settings.door(), clock))
     if actions:
         action_listener = build_actions(settings, access_log=access_log, on_health=on_action_health,
-                                        on_alert=on_tailgating, clock=rules.clock if rules is not None else time.time)
+                                        on_alert=on_tailgating, clock=clock)
         if action_listener is not None:
             built_in.append(action_listener)
     if learner is None and (settings.learn_from_visits if learn is None else learn):
@@ -440,13 +440,11 @@ class ExpiredAccessEraser:
     plan's retention (AccessPlan.due_for_erasure), checked every `every_s` on the rules' clock; their log rows stay.
     A site kiosk leaves this to the server (facegate/site/), which erases them at every door."""
 
-    def __init__(self, plan_file: AccessPlanFile, gallery: Gallery, clock: Clock = time.time, every_s: float = 60.0,
-                 on_erased: Callable[[str], None] | None = None):
+    def __init__(self, plan_file: AccessPlanFile, gallery: Gallery, clock: Clock = time.time, every_s: float = 60.0):
         self.plan_file = plan_file
         self.gallery = gallery
         self.clock = clock
         self.every_s = every_s
-        self.on_erased = on_erased
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -463,8 +461,6 @@ class ExpiredAccessEraser:
                 continue
             log.info("Erased the face data of %s: their access ended longer ago than the retention", name)
             erased.append(name)
-            if self.on_erased is not None:
-                self.on_erased(name)
         return erased
 
     def start(self) -> None:
@@ -480,11 +476,6 @@ class ExpiredAccessEraser:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-
-
-def max_passback_reset_s(plan: AccessPlan) -> float:
-    """How far back a door's grants matter for anti-passback (the plan's longest reset; 0 without a pair)."""
-    return max((pair.reset_s for pair in plan.passbacks), default=0.0)
 
 
 def offline_context(site: SiteSync) -> Callable[[], dict]:
@@ -510,7 +501,7 @@ def assemble_kiosk(settings: Settings, engine: FaceEngine, gallery: Gallery, vie
     require_site_log(settings, access_log)
     url = settings.database_url.strip()
     plan_file = plan_file or open_access_plan(gallery)
-    passages = passages_from_log(access_log, settings.door(), clock(), max_passback_reset_s(plan_file.plan()))
+    passages = passages_from_log(access_log, settings.door(), clock(), plan_file.plan().longest_passback_reset_s)
     site = SiteSync(url, gallery, access_log, settings.door(), on_change=view.on_site_event,
                     silent_after_s=settings.door_silent_after_s, passages=passages,
                     clock=clock) if url and access_log is not None else None

@@ -27,6 +27,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from facegate.access_log import AttemptRow, csv_cell
+from facegate.access_plan import AccessPlan
 from facegate.pipeline import AttemptOutcome
 from facegate.policy import Verdict
 
@@ -53,6 +54,18 @@ def who_is_inside(grants: Iterable[Passage], out_doors: Iterable[str], since: fl
             latest[grant.person] = grant
     return {person: grant for person, grant in sorted(latest.items(), key=lambda item: item[1].time)
             if grant.door.casefold() not in outs}
+
+
+def grants_of(rows: Iterable[DecisionRow], door: str) -> list[Passage]:
+    """The grants among logged decisions, as passages (a kiosk's own rows: at `door`; a site's: at theirs)."""
+    return [Passage(row.person, door_of(row, door), row.time) for row in rows
+            if row.decision is Verdict.GRANTED and row.person is not None]
+
+
+def inside_today(plan: AccessPlan, grants: Iterable[Passage], now: float) -> dict[str, Passage]:
+    """Who is inside at `now` by the access plan: granted since the start of its local day, and not granted at one of
+    its anti-passback "out" doors since (who_is_inside)."""
+    return who_is_inside(grants, [pair.out_door for pair in plan.passbacks], plan.midnight(plan.local(now).date()))
 
 
 class DecisionRow(Protocol):

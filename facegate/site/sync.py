@@ -378,7 +378,7 @@ class SiteSync(SessionListener):
             return
         rows = conn.execute("SELECT person, door, granted_at, seq FROM passages WHERE seq > %s ORDER BY seq",
                             (self._passage_seq,)).fetchall()
-        reset = max((pair.reset_s for pair in self._plan.passbacks), default=0.0)
+        reset = self._plan.longest_passback_reset_s
         if everything and reset > 0:
             rows += conn.execute("SELECT person, door, granted_at, seq FROM passages WHERE granted_at >= %s",
                                  (self.clock() - reset,)).fetchall()

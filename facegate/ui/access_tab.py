@@ -48,6 +48,7 @@ from facegate.access_plan import (
     Group,
     Passback,
     PersonAccess,
+    date_words,
     parse_plan,
 )
 from facegate.errors import FaceGateError
@@ -76,7 +77,7 @@ def day_of(date: QDate) -> dt.date:
 # ------------------------------------------------------------------------------------------------ words
 def when_words(value: When) -> str:
     """12 March, or 12 March 17:00."""
-    words = f"{value.day} {value:%B}"
+    words = date_words(value)
     return f"{words} {value:%H:%M}" if isinstance(value, dt.datetime) else words
 
 

@@ -32,8 +32,7 @@ from facegate.access_plan import VISITORS, AccessPlan, AccessPlanStore, AccessRu
 from facegate.enrollment import Pose
 from facegate.errors import FaceGateError
 from facegate.gallery import validate_name
-from facegate.policy import Verdict
-from facegate.reports import Passage, who_is_inside
+from facegate.reports import Passage, grants_of, inside_today
 from facegate.site.admin import SiteLog
 from facegate.ui.access_tab import day_of, plan_store, when_words
 from facegate.ui.enroll_dialog import EnrollDialog
@@ -213,8 +212,7 @@ def visitors_today(plan: AccessPlan, grants: list[Passage], now: float) -> list[
     """Today's visitors with their host, the end of their visit and whether they are still inside (granted in at a
     door that is not an anti-passback "out" door, not granted out since)."""
     today = plan.local(now).date()
-    since = plan.epoch(dt.datetime.combine(today, dt.time()))
-    inside = who_is_inside(grants, [pair.out_door for pair in plan.passbacks], since)
+    inside = inside_today(plan, grants, now)
     rows = []
     for access in plan.visitors_on(today):
         if access.erased:
@@ -230,12 +228,10 @@ def visitors_today(plan: AccessPlan, grants: list[Passage], now: float) -> list[
 def grants_since(access_log: AccessLog | None, site_log: SiteLog | None, door: str, since: float) -> list[Passage]:
     """The grants since `since`: every door's at a site (its log on the server), else this door's own log."""
     if site_log is not None:
-        return [Passage(row.person, row.door, row.time) for row in site_log.recent(limit=None, since=since)
-                if row.decision is Verdict.GRANTED and row.person]
+        return grants_of(site_log.recent(limit=None, since=since), door)
     if access_log is None:
         return []
-    return [Passage(row.person, door, row.time) for row in access_log.recent(limit=None, since=since)
-            if row.decision is Verdict.GRANTED and row.person]
+    return grants_of(access_log.recent(limit=None, since=since), door)
 
 
 class VisitorsTodayDialog(QDialog):
@@ -277,7 +273,7 @@ class VisitorsTodayDialog(QDialog):
 
         def job() -> list[VisitorRow]:
             plan, now = store.plan(), time.time()
-            since = plan.epoch(dt.datetime.combine(plan.local(now).date(), dt.time()))
+            since = plan.midnight(plan.local(now).date())
             return visitors_today(plan, grants_since(access_log, site_log, door, since), now)
 
         self.busy = True
